@@ -1,0 +1,1519 @@
+/* fluz dashboard renderer: reads the JSON block #fluz-data and draws every view as inline SVG or
+   DOM built with textContent. Data never goes through innerHTML, so any merchant name stays text.
+   No libraries and no network: the page must work from file:// under a CSP of default-src 'none'. */
+(function () {
+  'use strict';
+
+  var SELFTEST = /(^#|&)selftest(&|$)/.test(location.hash);
+  // Self-test instrumentation: an injected script would call alert(); record it instead of
+  // blocking, and record CSP violations and uncaught errors so the test can fail on them.
+  var guard = { alerts: [], csp: [], errors: [] };
+  if (SELFTEST) {
+    window.alert = function (message) { guard.alerts.push(String(message)); };
+  }
+  document.addEventListener('securitypolicyviolation', function (e) {
+    guard.csp.push(e.violatedDirective + ' ' + (e.blockedURI || ''));
+  });
+  window.addEventListener('error', function (e) { guard.errors.push(String(e.message)); });
+
+  var NS = 'http://www.w3.org/2000/svg';
+  var TABS = ['segments', 'cashback', 'explain', 'summary', 'story'];
+  var CLUSTER_COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1',
+    '#ff9da7', '#9c755f', '#86bcb6'];
+  var MUTED = '#d3d9e0';
+  var ACCENT = '#2563eb';
+  var POLICY_COLORS = { flat: '#9aa5b1', model: ACCENT, oracle: '#59a14f' };
+  var SOURCE_COLORS = { retail: '#4e79a7', social: '#b07aa1', merchants: '#f28e2b' };
+
+  var D = null;
+  var S = { tab: 'segments', slide: 1, segment: null, dependence: null };
+  var NSLIDES = 0;
+  var fmt = {};
+
+  // ---------------------------------------------------------------- formatting
+
+  function isNum(v) { return typeof v === 'number' && isFinite(v); }
+
+  function makeFormats(code) {
+    var cur = code || 'USD';
+    var money0, money2, moneyCompact;
+    try {
+      money0 = new Intl.NumberFormat('en-US', { style: 'currency', currency: cur, maximumFractionDigits: 0 });
+      money2 = new Intl.NumberFormat('en-US', { style: 'currency', currency: cur, minimumFractionDigits: 2, maximumFractionDigits: 2 });
+      moneyCompact = new Intl.NumberFormat('en-US', { style: 'currency', currency: cur, notation: 'compact', maximumFractionDigits: 1 });
+    } catch (e) {
+      return makeFormats('USD');
+    }
+    var int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+    var compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
+    var fixed = {};
+    return {
+      money: function (v) { return isNum(v) ? (Math.abs(v) < 100 ? money2 : money0).format(v) : '—'; },
+      money2: function (v) { return isNum(v) ? money2.format(v) : '—'; },
+      moneyShort: function (v) { return isNum(v) ? moneyCompact.format(v) : '—'; },
+      signedMoney: function (v) {
+        if (!isNum(v)) { return '—'; }
+        return (v >= 0 ? '+' : '−') + (Math.abs(v) < 100 ? money2 : money0).format(Math.abs(v));
+      },
+      int: function (v) { return isNum(v) ? int.format(Math.round(v)) : '—'; },
+      compact: function (v) { return isNum(v) ? compact.format(v) : '—'; },
+      // A fraction as a percentage: 0.1234 → "12.3%".
+      pct: function (v, digits) { return isNum(v) ? (v * 100).toFixed(digits == null ? 1 : digits) + '%' : '—'; },
+      // A rate with up to two decimals, trailing zeros trimmed: 0.075 → "7.5%".
+      rate: function (v) {
+        if (!isNum(v)) { return '—'; }
+        var t = (v * 100).toFixed(2).replace(/\.?0+$/, '');
+        return (t === '-0' ? '0' : t) + '%';
+      },
+      // Percentage points, for SHAP values and errors of a rate.
+      pp: function (v, digits) { return isNum(v) ? (v * 100).toFixed(digits == null ? 2 : digits) + ' pp' : '—'; },
+      num: function (v, digits) {
+        if (!isNum(v)) { return '—'; }
+        // toLocaleString with options builds a formatter per call: cache one per precision.
+        var f = fixed[digits] || (fixed[digits] = new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+        return f.format(v);
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- DOM helpers
+
+  function svg(tag, attrs, parent) {
+    var el = document.createElementNS(NS, tag);
+    if (attrs) {
+      for (var k in attrs) {
+        if (Object.prototype.hasOwnProperty.call(attrs, k) && attrs[k] != null) { el.setAttribute(k, attrs[k]); }
+      }
+    }
+    if (parent) { parent.appendChild(el); }
+    return el;
+  }
+
+  function stext(parent, x, y, str, attrs) {
+    var t = svg('text', attrs || {}, parent);
+    t.setAttribute('x', x);
+    t.setAttribute('y', y);
+    t.textContent = str;
+    return t;
+  }
+
+  function html(tag, cls, txt, parent) {
+    var el = document.createElement(tag);
+    if (cls) { el.className = cls; }
+    if (txt != null) { el.textContent = txt; }
+    if (parent) { parent.appendChild(el); }
+    return el;
+  }
+
+  function clear(el) { while (el.firstChild) { el.removeChild(el.firstChild); } }
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+
+  /** Shortens a label to about maxPx at the given font size (average glyph ≈ 0.56 em). */
+  function fit(str, maxPx, fontPx) {
+    str = String(str);
+    var maxChars = Math.max(4, Math.floor(maxPx / ((fontPx || 11) * 0.53)));
+    return str.length > maxChars ? str.slice(0, maxChars - 1) + '…' : str;
+  }
+
+  function empty(el, cmd, message) {
+    clear(el);
+    el.setAttribute('data-empty', cmd ? 'not-computed' : 'filtered');
+    var box = html('div', 'empty', null, el);
+    if (cmd) {
+      box.appendChild(document.createTextNode('Not computed yet — run '));
+      html('code', null, cmd, box);
+      box.appendChild(document.createTextNode(message ? '. ' + message : '.'));
+    } else {
+      box.textContent = message || 'Nothing to show for this segment.';
+    }
+  }
+
+  function legend(el, items, extraClass) {
+    var box = html('div', 'legend' + (extraClass ? ' ' + extraClass : ''));
+    items.forEach(function (it) {
+      var item = html('span', 'legend-item', null, box);
+      var sw = html('span', 'swatch' + (it.line ? ' line' : ''), null, item);
+      sw.style.background = it.color;
+      item.appendChild(document.createTextNode(it.label));
+    });
+    el.insertBefore(box, el.firstChild);
+    return box;
+  }
+
+  // ---------------------------------------------------------------- scales and axes
+
+  function linear(d0, d1, r0, r1) {
+    var f = function (v) { return d1 === d0 ? (r0 + r1) / 2 : r0 + (v - d0) / (d1 - d0) * (r1 - r0); };
+    f.d0 = d0; f.d1 = d1;
+    return f;
+  }
+
+  /** Round tick values covering [lo, hi]; the first and last tick bound the nice domain. */
+  function niceTicks(lo, hi, n) {
+    if (!isNum(lo) || !isNum(hi)) { lo = 0; hi = 1; }
+    if (hi < lo) { var t = lo; lo = hi; hi = t; }
+    if (hi === lo) {
+      if (lo === 0) { hi = 1; } else { var pad = Math.abs(lo) * 0.1; lo -= pad; hi += pad; }
+    }
+    var raw = (hi - lo) / Math.max(1, n || 5);
+    var mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    var norm = raw / mag;
+    var step = (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
+    var start = Math.floor(lo / step + 1e-9);
+    var end = Math.ceil(hi / step - 1e-9);
+    var out = [];
+    for (var i = start; i <= end; i++) { out.push(parseFloat((i * step).toPrecision(12))); }
+    return out;
+  }
+
+  /** Powers of ten (with 2× and 5× when the range is short) covering [lo, hi] in log10 units. */
+  function logTicks(lo, hi) {
+    var a = Math.floor(lo), b = Math.ceil(hi);
+    var out = [];
+    for (var p = a; p <= b; p++) {
+      var mults = b - a <= 3 ? [1, 2, 5] : [1];
+      mults.forEach(function (m) {
+        var v = Math.log10(m) + p;
+        if (v >= lo - 1e-9 && v <= hi + 1e-9) { out.push(v); }
+      });
+    }
+    return out;
+  }
+
+  function frame(el, o) {
+    clear(el);
+    el.removeAttribute('data-empty');
+    // Widths are measured once per scope before drawing (see renderScope), so drawing one chart
+    // does not force a layout of the whole page for the next.
+    var width = Math.floor(el._width != null ? el._width : el.clientWidth || 0);
+    var W = Math.max(320, width > 0 ? width : 560);
+    var H = o.height || 300;
+    var m = { t: 14, r: 18, b: 44, l: 58 };
+    ['t', 'r', 'b', 'l'].forEach(function (k) { if (o.margin && o.margin[k] != null) { m[k] = o.margin[k]; } });
+    var root = svg('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, 'class': 'svg', role: 'img',
+      'aria-label': o.label || null });
+    el.appendChild(root);
+    var g = svg('g', { transform: 'translate(' + m.l + ',' + m.t + ')' }, root);
+    return { svg: root, g: g, W: W, H: H, m: m, iw: W - m.l - m.r, ih: H - m.t - m.b };
+  }
+
+  function axisX(f, scale, ticks, format, label, grid) {
+    var ax = svg('g', { 'class': 'axis', transform: 'translate(0,' + f.ih + ')' }, f.g);
+    svg('line', { x1: 0, x2: f.iw, y1: 0, y2: 0 }, ax);
+    ticks.forEach(function (t) {
+      var x = scale(t);
+      if (grid) { svg('line', { 'class': 'grid', x1: x, x2: x, y1: 0, y2: -f.ih }, ax); }
+      svg('line', { x1: x, x2: x, y1: 0, y2: 4 }, ax);
+      stext(ax, x, 17, format(t), { 'text-anchor': 'middle' });
+    });
+    if (label) { stext(ax, f.iw / 2, 36, label, { 'class': 'axis-label', 'text-anchor': 'middle' }); }
+  }
+
+  function axisY(f, scale, ticks, format, label, right) {
+    var x0 = right ? f.iw : 0;
+    var ax = svg('g', { 'class': 'axis' }, f.g);
+    ticks.forEach(function (t) {
+      var y = scale(t);
+      if (!right) { svg('line', { 'class': 'grid', x1: 0, x2: f.iw, y1: y, y2: y }, ax); }
+      stext(ax, right ? x0 + 7 : -7, y + 3.5, format(t), { 'text-anchor': right ? 'start' : 'end' });
+    });
+    svg('line', { x1: x0, x2: x0, y1: 0, y2: f.ih }, ax);
+    if (label) {
+      var x = right ? f.iw + f.m.r - 14 : -f.m.l + 12;
+      stext(ax, x, f.ih / 2, label, { 'class': 'axis-label', 'text-anchor': 'middle',
+        transform: 'rotate(' + (right ? 90 : -90) + ' ' + x + ' ' + f.ih / 2 + ')' });
+    }
+  }
+
+  // ---------------------------------------------------------------- data helpers
+
+  function segments() { return D.segments || []; }
+  function segmentIndex(cluster) {
+    var segs = segments();
+    for (var i = 0; i < segs.length; i++) { if (segs[i].cluster === cluster) { return i; } }
+    return -1;
+  }
+  function selectedSegment() { var i = segmentIndex(S.segment); return i >= 0 ? segments()[i] : null; }
+  function clusterColor(cluster) {
+    var i = segmentIndex(cluster);
+    return CLUSTER_COLORS[(i >= 0 ? i : cluster) % CLUSTER_COLORS.length];
+  }
+  function segLabel(seg) { return 'C' + seg.cluster + ' · ' + seg.persona; }
+  function personaOf(cluster) { var i = segmentIndex(cluster); return i >= 0 ? segments()[i].persona : ''; }
+  function inSegment(cluster) { return S.segment == null || cluster === S.segment; }
+  function filteredCustomers() {
+    return (D.customers || []).filter(function (c) { return inSegment(c.cluster); });
+  }
+  function hasModel() { return (D.customers || []).some(function (c) { return isNum(c.predicted_rate); }); }
+
+  /** Tier colours: light to dark blue, one per tier, in tier order. */
+  function tierColor(i, n) {
+    var a = [198, 219, 239], b = [8, 48, 107];
+    var t = n <= 1 ? 1 : i / (n - 1);
+    var c = a.map(function (v, k) { return Math.round(v + (b[k] - v) * (0.15 + 0.85 * t)); });
+    return 'rgb(' + c.join(',') + ')';
+  }
+
+  /** SHAP colour scale from low (blue) to high (magenta-red) feature values. */
+  function valueColor(t) {
+    var a = [30, 136, 229], b = [255, 13, 87];
+    var c = a.map(function (v, k) { return Math.round(v + (b[k] - v) * t); });
+    return 'rgb(' + c.join(',') + ')';
+  }
+
+  function median(values) {
+    var v = values.filter(isNum).sort(function (a, b) { return a - b; });
+    if (!v.length) { return NaN; }
+    var mid = v.length >> 1;
+    return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  }
+
+  function sum(values) { return values.reduce(function (a, b) { return a + (isNum(b) ? b : 0); }, 0); }
+
+  function headroom(m) { return (m.commission - m.recommended_rate) * m.spend; }
+
+  function shapRows() {
+    // Features in importance order: the importance table when present, else mean |φ| of the points.
+    var rows = (D.shap_points || []).slice();
+    var rank = {};
+    (D.shap_importance || []).forEach(function (r) { rank[r.feature] = r.mean_abs_shap; });
+    rows.forEach(function (r) {
+      r._imp = rank[r.feature] != null ? rank[r.feature] : sum(r.shap.map(Math.abs)) / Math.max(1, r.shap.length);
+    });
+    rows.sort(function (a, b) { return b._imp - a._imp || (a.feature < b.feature ? -1 : 1); });
+    return rows;
+  }
+
+  // ---------------------------------------------------------------- generic charts
+
+  /** Horizontal bars; rows: {label, value, color, tip, text, faded}. */
+  function hbars(el, rows, o) {
+    var labelW = o.labelWidth || 150;
+    var barH = o.barHeight || 24;
+    var f = frame(el, { height: Math.max(120, rows.length * barH + (o.xLabel ? 54 : 40)), margin: { l: labelW, r: o.right || 70, b: o.xLabel ? 44 : 30, t: 6 },
+      label: o.label });
+    var values = rows.map(function (r) { return r.value; }).filter(isNum);
+    var lo = Math.min(0, Math.min.apply(null, values.concat([0])));
+    var hi = Math.max(0, Math.max.apply(null, values.concat([0])));
+    var ticks = niceTicks(lo, hi, Math.max(2, Math.floor(f.iw / 90)));
+    var x = linear(ticks[0], ticks[ticks.length - 1], 0, f.iw);
+    axisX(f, x, ticks, o.tickFormat, o.xLabel, true);
+    var band = f.ih / Math.max(1, rows.length);
+    rows.forEach(function (r, i) {
+      var y = i * band;
+      var v = isNum(r.value) ? r.value : 0;
+      var x0 = x(Math.min(0, v)), x1 = x(Math.max(0, v));
+      var bar = svg('rect', { x: x0, y: y + band * 0.18, width: Math.max(1, x1 - x0), height: band * 0.64, rx: 3,
+        fill: r.color || ACCENT, 'class': 'mark' + (r.faded ? ' faded' : ''), 'data-tip': r.tip || (r.label + ': ' + o.format(v)) }, f.g);
+      bar.setAttribute('data-value', String(v));
+      stext(f.g, -8, y + band / 2 + 4, fit(r.label, labelW - 14, 11.5), { 'text-anchor': 'end', 'class': 'cat' + (r.faded ? ' faded' : '') });
+      var tx = v >= 0 ? x1 + 5 : x0 - 5;
+      stext(f.g, tx, y + band / 2 + 4, r.text != null ? r.text : o.format(v),
+        { 'text-anchor': v >= 0 ? 'start' : 'end', 'class': 'val' + (r.faded ? ' faded' : '') });
+    });
+    if (lo < 0) { svg('line', { x1: x(0), x2: x(0), y1: 0, y2: f.ih, 'class': 'zero' }, f.g); }
+    return f;
+  }
+
+  /** Scatter; points: {x, y, color, r, tip, muted}. Axes may be log10. */
+  function scatter(el, points, o) {
+    var f = frame(el, { height: o.height || 300, margin: { l: 62, b: 46, r: 16 }, label: o.label });
+    var tx = o.xlog ? function (v) { return Math.log10(v); } : function (v) { return v; };
+    var ty = o.ylog ? function (v) { return Math.log10(v); } : function (v) { return v; };
+    var pts = points.filter(function (p) {
+      return isNum(p.x) && isNum(p.y) && (!o.xlog || p.x > 0) && (!o.ylog || p.y > 0);
+    });
+    var domainPts = o.domainPoints ? o.domainPoints.filter(function (p) {
+      return isNum(p.x) && isNum(p.y) && (!o.xlog || p.x > 0) && (!o.ylog || p.y > 0);
+    }) : pts;
+    if (!domainPts.length) { empty(el, null, o.emptyMessage || 'No points to show.'); return null; }
+    var xs = domainPts.map(function (p) { return tx(p.x); }), ys = domainPts.map(function (p) { return ty(p.y); });
+    if (o.extraX) { xs = xs.concat(o.extraX.map(tx)); }
+    if (o.extraY) { ys = ys.concat(o.extraY.map(ty)); }
+    var xmin = Math.min.apply(null, xs), xmax = Math.max.apply(null, xs);
+    var ymin = Math.min.apply(null, ys), ymax = Math.max.apply(null, ys);
+    var xt = o.xlog ? logTicks(Math.floor(xmin * 10) / 10, Math.ceil(xmax * 10) / 10) : niceTicks(xmin, xmax, Math.max(3, Math.floor(f.iw / 80)));
+    var yt = o.ylog ? logTicks(Math.floor(ymin * 10) / 10, Math.ceil(ymax * 10) / 10) : niceTicks(ymin, ymax, 5);
+    // Log axes keep a little room around the data so edge points are not cut by the axis.
+    var xpad = o.xlog ? Math.max(0.04, (xmax - xmin) * 0.03) : 0, ypad = o.ylog ? Math.max(0.04, (ymax - ymin) * 0.03) : 0;
+    var xd0 = o.xlog ? Math.min(xmin - xpad, xt[0]) : xt[0], xd1 = o.xlog ? Math.max(xmax + xpad, xt[xt.length - 1]) : xt[xt.length - 1];
+    var yd0 = o.ylog ? Math.min(ymin - ypad, yt[0]) : yt[0], yd1 = o.ylog ? Math.max(ymax + ypad, yt[yt.length - 1]) : yt[yt.length - 1];
+    var x = linear(xd0, xd1, 0, f.iw), y = linear(yd0, yd1, f.ih, 0);
+    var xf = o.xlog ? function (v) { return o.xFormat(Math.pow(10, v)); } : o.xFormat;
+    var yf = o.ylog ? function (v) { return o.yFormat(Math.pow(10, v)); } : o.yFormat;
+    axisY(f, y, yt, yf, o.yLabel);
+    axisX(f, x, xt, xf, o.xLabel, true);
+    if (o.diagonal) {
+      var lo = Math.max(xd0, yd0), hi = Math.min(xd1, yd1);
+      svg('line', { x1: x(lo), y1: y(lo), x2: x(hi), y2: y(hi), 'class': 'ref' }, f.g);
+      stext(f.g, x(hi) - 4, y(hi) + 14, o.diagonalLabel || 'perfect prediction', { 'class': 'ref-label', 'text-anchor': 'end' });
+    }
+    if (o.zeroY && yd0 < 0 && yd1 > 0) { svg('line', { x1: 0, x2: f.iw, y1: y(0), y2: y(0), 'class': 'zero' }, f.g); }
+    var muted = svg('g', { 'class': 'muted-points' }, f.g);
+    var front = svg('g', {}, f.g);
+    pts.forEach(function (p) {
+      svg('circle', { cx: x(tx(p.x)).toFixed(1), cy: y(ty(p.y)).toFixed(1), r: p.r || 3,
+        fill: p.muted ? MUTED : p.color, 'class': 'mark dot' + (p.muted ? ' muted' : ''), 'data-tip': p.tip }, p.muted ? muted : front);
+    });
+    return f;
+  }
+
+  // ---------------------------------------------------------------- views
+
+  var VIEWS = {};
+  var viewMs = {}; // render time per view, reported by the self-test
+
+  function kpiCards(el, cards) {
+    clear(el);
+    el.removeAttribute('data-empty');
+    cards.forEach(function (c) {
+      var card = html('div', 'kpi' + (c.tone ? ' ' + c.tone : ''), null, el);
+      // Titles show the full text where a narrow card cuts it with an ellipsis.
+      html('div', 'kpi-label', c.label, card).title = c.label;
+      html('div', 'kpi-value', c.value, card).title = c.value;
+      if (c.sub) { html('div', 'kpi-sub', c.sub, card).title = c.sub; }
+    });
+  }
+
+  VIEWS.segmentKpis = { kind: 'kpi', aware: true, render: function (el) {
+    var k = D.kpis, seg = selectedSegment();
+    if (seg) {
+      var sample = filteredCustomers();
+      kpiCards(el, [
+        { label: 'Segment', value: 'C' + seg.cluster, sub: seg.persona },
+        { label: 'Customers', value: fmt.int(seg.size), sub: fmt.pct(seg.share_customers) + ' of all customers' },
+        { label: 'Share of revenue', value: fmt.pct(seg.share_revenue), sub: 'vs ' + fmt.pct(seg.share_customers) + ' of customers' },
+        { label: 'Mean spend', value: fmt.money(seg.mean_total_spent), sub: 'median ' + fmt.money(median(sample.map(function (c) { return c.total_spent; }))) + ' (sample)' },
+        { label: 'Mean item price', value: fmt.money2(seg.mean_avg_item_price), sub: fmt.num(seg.mean_spend_to_price_ratio, 0) + ' spend / price' },
+        { label: 'Recency', value: fmt.num(seg.mean_recency_days, 0) + ' days', sub: fmt.num(seg.mean_n_invoices, 1) + ' invoices on average' }
+      ]);
+      return;
+    }
+    if (!k.customers) { empty(el, 'fluz ingest'); return; }
+    kpiCards(el, [
+      { label: 'Customers', value: fmt.int(k.customers), sub: fmt.int(k.transactions) + ' transactions' },
+      { label: 'Revenue', value: fmt.moneyShort(k.revenue), sub: fmt.money(k.revenue) },
+      { label: 'Mean spend', value: fmt.money(k.mean_spend), sub: 'per customer' },
+      { label: 'Median spend', value: fmt.money(k.median_spend), sub: 'per customer' },
+      { label: 'High-spend outliers', value: fmt.int(k.outliers), sub: '1.5·IQR rule, ' + fmt.pct(k.outliers / k.customers) },
+      { label: 'Segments', value: k.best_k != null ? 'k = ' + k.best_k : '—', sub: k.best_k != null ? 'best silhouette' : 'run fluz segment' }
+    ]);
+  } };
+
+  VIEWS.segmentShare = { kind: 'chart', aware: true, render: function (el) {
+    var segs = segments();
+    if (!segs.length) { empty(el, 'fluz segment'); return; }
+    var f = frame(el, { height: Math.max(160, segs.length * 54 + 40), margin: { l: 215, r: 60, b: 30, t: 8 }, label: 'Share of customers and revenue per segment' });
+    var hi = Math.max.apply(null, segs.map(function (s) { return Math.max(s.share_customers, s.share_revenue); }).concat([0.05]));
+    var ticks = niceTicks(0, hi, 5);
+    var x = linear(0, ticks[ticks.length - 1], 0, f.iw);
+    axisX(f, x, ticks, function (v) { return fmt.pct(v, 0); }, null, true);
+    var band = f.ih / segs.length;
+    segs.forEach(function (s, i) {
+      var faded = S.segment != null && s.cluster !== S.segment;
+      var y = i * band;
+      var color = clusterColor(s.cluster);
+      var g = svg('g', { 'class': faded ? 'faded' : null }, f.g);
+      svg('circle', { cx: -f.m.l + 10, cy: y + band / 2, r: 5, fill: color }, g);
+      stext(g, -f.m.l + 20, y + band / 2 - 2, fit(s.persona, f.m.l - 26, 12), { 'class': 'cat strong' });
+      stext(g, -f.m.l + 20, y + band / 2 + 12, 'C' + s.cluster + ' · ' + fmt.int(s.size) + ' customers', { 'class': 'cat small' });
+      var h = band * 0.3;
+      var tip = segLabel(s) + '\nCustomers: ' + fmt.int(s.size) + ' (' + fmt.pct(s.share_customers) + ')\nRevenue share: ' + fmt.pct(s.share_revenue);
+      svg('rect', { x: 0, y: y + band / 2 - h - 1, width: Math.max(1, x(s.share_customers)), height: h, rx: 2, fill: '#b8c2cc', 'class': 'mark', 'data-tip': tip }, g);
+      svg('rect', { x: 0, y: y + band / 2 + 1, width: Math.max(1, x(s.share_revenue)), height: h, rx: 2, fill: color, 'class': 'mark', 'data-tip': tip }, g);
+      stext(g, x(s.share_customers) + 5, y + band / 2 - 4, fmt.pct(s.share_customers), { 'class': 'val' });
+      stext(g, x(s.share_revenue) + 5, y + band / 2 + h - 1, fmt.pct(s.share_revenue), { 'class': 'val' });
+    });
+    legend(el, [{ label: 'share of customers', color: '#b8c2cc' }, { label: 'share of revenue (segment colour)', color: '#4e79a7' }]);
+  } };
+
+  VIEWS.priceSpendScatter = { kind: 'chart', aware: true, render: function (el) {
+    var cs = D.customers || [];
+    if (!cs.length) { empty(el, 'fluz segment'); return; }
+    var pts = cs.map(function (c) {
+      var muted = !inSegment(c.cluster);
+      return { x: c.avg_item_price, y: c.total_spent, color: clusterColor(c.cluster), muted: muted, r: muted ? 2 : 2.6,
+        tip: 'Customer ' + c.customer_id + '\n' + 'C' + c.cluster + ' · ' + c.persona + '\nTotal spent: ' + fmt.money(c.total_spent) +
+          '\nAvg item price: ' + fmt.money2(c.avg_item_price) + '\nInvoices: ' + fmt.int(c.n_invoices) };
+    });
+    scatter(el, pts, { xlog: true, ylog: true, xLabel: 'Average item price', yLabel: 'Total spent', height: 300,
+      xFormat: fmt.moneyShort, yFormat: fmt.moneyShort, label: 'Average item price versus total spend' });
+    legend(el, segments().map(function (s) { return { label: segLabel(s), color: S.segment == null || s.cluster === S.segment ? clusterColor(s.cluster) : MUTED }; }));
+  } };
+
+  VIEWS.spendHistogram = { kind: 'chart', aware: true, render: function (el) {
+    var cs = (D.customers || []).filter(function (c) { return isNum(c.total_spent) && c.total_spent > 0; });
+    if (!cs.length) { empty(el, 'fluz segment'); return; }
+    // Bins span all customers whatever the filter, so segments are compared on one axis.
+    var logs = cs.map(function (c) { return Math.log10(c.total_spent); });
+    var lo = Math.floor(Math.min.apply(null, logs) * 4) / 4, hi = Math.ceil(Math.max.apply(null, logs) * 4) / 4;
+    if (hi <= lo) { hi = lo + 0.25; }
+    var nb = Math.max(6, Math.min(28, Math.round((hi - lo) / 0.125)));
+    var w = (hi - lo) / nb;
+    var segs = segments();
+    var keys = segs.length ? segs.map(function (s) { return s.cluster; }) : [null];
+    var counts = [];
+    for (var b = 0; b < nb; b++) { counts.push(keys.map(function () { return 0; })); }
+    cs.forEach(function (c, i) {
+      if (!inSegment(c.cluster)) { return; }
+      var bin = Math.min(nb - 1, Math.max(0, Math.floor((logs[i] - lo) / w)));
+      var k = keys.indexOf(c.cluster);
+      counts[bin][k < 0 ? 0 : k] += 1;
+    });
+    var totals = counts.map(function (r) { return sum(r); });
+    var f = frame(el, { height: 300, margin: { l: 52, b: 46 }, label: 'Histogram of total spend' });
+    var x = linear(lo, hi, 0, f.iw);
+    var yt = niceTicks(0, Math.max(1, Math.max.apply(null, totals)), 5);
+    var y = linear(0, yt[yt.length - 1], f.ih, 0);
+    axisY(f, y, yt, fmt.compact, 'Customers (sample)');
+    axisX(f, x, logTicks(lo, hi), function (v) { return fmt.moneyShort(Math.pow(10, v)); }, 'Total spent (log scale)');
+    counts.forEach(function (row, bi) {
+      var acc = 0;
+      var range = fmt.money(Math.pow(10, lo + bi * w)) + ' – ' + fmt.money(Math.pow(10, lo + (bi + 1) * w));
+      row.forEach(function (n, k) {
+        if (!n) { return; }
+        var y0 = y(acc), y1 = y(acc + n);
+        acc += n;
+        var label = keys[k] == null ? 'Customers' : 'C' + keys[k] + ' · ' + personaOf(keys[k]);
+        svg('rect', { x: x(lo + bi * w) + 0.5, y: y1, width: Math.max(0.5, x(lo + w) - x(lo) - 1), height: Math.max(0.5, y0 - y1),
+          fill: keys[k] == null ? ACCENT : clusterColor(keys[k]), 'class': 'mark',
+          'data-tip': range + '\n' + label + ': ' + fmt.int(n) + '\nAll shown: ' + fmt.int(totals[bi]) }, f.g);
+      });
+    });
+    var med = S.segment == null && isNum(D.kpis.median_spend) && D.kpis.median_spend > 0 ? D.kpis.median_spend
+      : median(cs.filter(function (c) { return inSegment(c.cluster); }).map(function (c) { return c.total_spent; }));
+    if (isNum(med) && med > 0) {
+      var mx = x(Math.log10(med));
+      svg('line', { x1: mx, x2: mx, y1: 0, y2: f.ih, 'class': 'ref' }, f.g);
+      stext(f.g, mx + 5, 12, 'median ' + fmt.money(med), { 'class': 'ref-label' });
+    }
+  } };
+
+  VIEWS.kSelection = { kind: 'chart', aware: false, render: function (el) {
+    var rows = (D.k_selection || []).slice().sort(function (a, b) { return a.k - b.k; });
+    if (!rows.length) { empty(el, 'fluz segment'); return; }
+    var f = frame(el, { height: 300, margin: { l: 56, r: 64, b: 46, t: 24 }, label: 'Silhouette and Davies–Bouldin by k' });
+    var ks = rows.map(function (r) { return r.k; });
+    var x = linear(Math.min.apply(null, ks) - 0.5, Math.max.apply(null, ks) + 0.5, 0, f.iw);
+    var sil = rows.map(function (r) { return r.silhouette; }).filter(isNum);
+    var db = rows.map(function (r) { return r.davies_bouldin; }).filter(isNum);
+    var st = niceTicks(Math.min(0, Math.min.apply(null, sil.concat([0]))), Math.max.apply(null, sil.concat([0.1])), 5);
+    var dt = niceTicks(0, Math.max.apply(null, db.concat([0.1])), 5);
+    var ys = linear(st[0], st[st.length - 1], f.ih, 0), yd = linear(dt[0], dt[dt.length - 1], f.ih, 0);
+    var best = rows.filter(function (r) { return r.best; })[0];
+    if (best) {
+      svg('rect', { x: x(best.k - 0.4), y: 0, width: x(best.k + 0.4) - x(best.k - 0.4), height: f.ih, 'class': 'band' }, f.g);
+      stext(f.g, x(best.k), -8, 'best k = ' + best.k, { 'class': 'ref-label', 'text-anchor': 'middle' });
+    }
+    axisY(f, ys, st, function (v) { return fmt.num(v, 2); }, 'Silhouette (higher is better)');
+    axisY(f, yd, dt, function (v) { return fmt.num(v, 1); }, 'Davies–Bouldin (lower is better)', true);
+    axisX(f, x, ks, function (v) { return String(v); }, 'k (number of clusters)');
+    function line(acc, scale, color, dash) {
+      var d = rows.filter(function (r) { return isNum(acc(r)); }).map(function (r, i) {
+        return (i ? 'L' : 'M') + x(r.k).toFixed(1) + ',' + scale(acc(r)).toFixed(1);
+      }).join('');
+      svg('path', { d: d, fill: 'none', stroke: color, 'stroke-width': 2.2, 'stroke-dasharray': dash || null }, f.g);
+    }
+    line(function (r) { return r.silhouette; }, ys, ACCENT);
+    line(function (r) { return r.davies_bouldin; }, yd, '#f28e2b', '5 4');
+    rows.forEach(function (r) {
+      var tip = 'k = ' + r.k + (r.best ? ' (chosen)' : '') + '\nSilhouette: ' + fmt.num(r.silhouette, 3) + '\nDavies–Bouldin: ' + fmt.num(r.davies_bouldin, 3) +
+        '\nCalinski–Harabasz: ' + fmt.num(r.calinski_harabasz, 0) + '\nInertia: ' + fmt.num(r.inertia, 0) + '\nSmallest cluster: ' + fmt.int(r.min_cluster_size);
+      if (isNum(r.silhouette)) { svg('circle', { cx: x(r.k), cy: ys(r.silhouette), r: r.best ? 6 : 4, fill: ACCENT, 'class': 'mark', 'data-tip': tip }, f.g); }
+      if (isNum(r.davies_bouldin)) { svg('rect', { x: x(r.k) - 3.5, y: yd(r.davies_bouldin) - 3.5, width: 7, height: 7, fill: '#f28e2b', 'class': 'mark', 'data-tip': tip }, f.g); }
+    });
+    legend(el, [{ label: 'silhouette', color: ACCENT }, { label: 'Davies–Bouldin', color: '#f28e2b' }]);
+  } };
+
+  // ---------------------------------------------------------------- tables
+
+  /** A sortable table. columns: {key, label, get(row), format(v), num, title}. */
+  function table(el, columns, rows, o) {
+    o = o || {};
+    if (!el._sort) { el._sort = { key: o.sortKey || null, desc: o.desc !== false }; }
+    clear(el);
+    el.removeAttribute('data-empty');
+    var state = el._sort;
+    var col = columns.filter(function (c) { return c.key === state.key; })[0];
+    var sorted = rows.slice();
+    if (col) {
+      var get = col.get || function (r) { return r[col.key]; };
+      sorted.sort(function (a, b) {
+        var va = get(a), vb = get(b);
+        var an = va == null || (typeof va === 'number' && !isFinite(va)), bn = vb == null || (typeof vb === 'number' && !isFinite(vb));
+        if (an || bn) { return an === bn ? 0 : an ? 1 : -1; } // missing values always last
+        var c = typeof va === 'number' && typeof vb === 'number' ? va - vb : String(va).localeCompare(String(vb));
+        return state.desc ? -c : c;
+      });
+    }
+    var max = o.maxRows || sorted.length;
+    var wrap = html('div', 'table-wrap', null, el);
+    var t = html('table', 'data', null, wrap);
+    var thead = html('thead', null, null, t);
+    var hr = html('tr', null, null, thead);
+    columns.forEach(function (c) {
+      var th = html('th', c.num ? 'num' : null, null, hr);
+      if (c.title) { th.title = c.title; }
+      var btn = html('button', 'sort', c.label, th);
+      btn.type = 'button';
+      btn.setAttribute('data-key', c.key);
+      if (c.key === state.key) {
+        th.setAttribute('aria-sort', state.desc ? 'descending' : 'ascending');
+        html('span', 'arrow', state.desc ? ' ▼' : ' ▲', btn);
+      }
+      btn.addEventListener('click', function () {
+        if (state.key === c.key) { state.desc = !state.desc; } else { state.key = c.key; state.desc = !!c.num; }
+        table(el, columns, rows, o);
+      });
+    });
+    var tbody = html('tbody', null, null, t);
+    sorted.slice(0, max).forEach(function (r) {
+      var tr = html('tr', o.highlight && o.highlight(r) ? 'hl' : null, null, tbody);
+      columns.forEach(function (c) {
+        var v = c.get ? c.get(r) : r[c.key];
+        var td = html('td', c.num ? 'num' : null, null, tr);
+        if (c.cell) { c.cell(td, r, v); } else { td.textContent = c.format ? c.format(v) : (v == null ? '—' : String(v)); }
+      });
+    });
+    if (sorted.length > max) {
+      html('p', 'table-note', 'Showing ' + fmt.int(max) + ' of ' + fmt.int(sorted.length) + ' rows — click a column to sort.', el);
+    }
+  }
+
+  function dotCell(td, r) {
+    var dot = html('span', 'cdot', null, td);
+    dot.style.background = clusterColor(r.cluster);
+    td.appendChild(document.createTextNode('C' + r.cluster));
+  }
+
+  VIEWS.segmentTable = { kind: 'table', aware: true, render: function (el) {
+    var segs = segments();
+    if (!segs.length) { empty(el, 'fluz segment'); return; }
+    table(el, [
+      { key: 'cluster', label: 'Cluster', num: false, cell: dotCell },
+      { key: 'persona', label: 'Persona' },
+      { key: 'size', label: 'Customers', num: true, format: fmt.int },
+      { key: 'share_customers', label: '% customers', num: true, format: fmt.pct },
+      { key: 'share_revenue', label: '% revenue', num: true, format: fmt.pct },
+      { key: 'mean_total_spent', label: 'Mean spend', num: true, format: fmt.money },
+      { key: 'mean_avg_item_price', label: 'Mean item price', num: true, format: fmt.money2 },
+      { key: 'mean_spend_to_price_ratio', label: 'Spend / price', num: true, format: function (v) { return fmt.num(v, 0); } },
+      { key: 'mean_recency_days', label: 'Recency (days)', num: true, format: function (v) { return fmt.num(v, 0); } },
+      { key: 'mean_n_invoices', label: 'Invoices', num: true, format: function (v) { return fmt.num(v, 1); } },
+      { key: 'mean_predicted_rate', label: 'Mean predicted rate', num: true, format: fmt.rate },
+      { key: 'tier_mode', label: 'Modal tier', num: true, format: fmt.rate }
+    ], segs, { sortKey: 'share_revenue', highlight: function (r) { return r.cluster === S.segment; } });
+  } };
+
+  // ---------------------------------------------------------------- cashback views
+
+  function policyValues() {
+    var seg = selectedSegment();
+    var src = seg || D.kpis;
+    return { flat: src.value_flat, model: src.value_predicted, oracle: src.value_oracle, seg: seg };
+  }
+
+  VIEWS.cashbackKpis = { kind: 'kpi', aware: true, render: function (el) {
+    var k = D.kpis;
+    if (!k.best_model && !hasModel()) { empty(el, 'fluz train'); return; }
+    var cs = filteredCustomers();
+    var pred = cs.map(function (c) { return c.predicted_rate; }).filter(isNum);
+    var v = policyValues();
+    var gain = isNum(v.model) && isNum(v.flat) ? v.model - v.flat : NaN;
+    var regret = v.seg ? (isNum(v.oracle) && v.oracle !== 0 ? 100 * (v.oracle - v.model) / Math.abs(v.oracle) : NaN)
+      : (isNum(k.regret_pct) ? k.regret_pct : NaN);
+    kpiCards(el, [
+      { label: 'Final model', value: k.best_model || '—', sub: 'best test RMSE of ' + (D.models || []).length + ' families' },
+      { label: 'Test R²', value: fmt.num(k.test_r2, 3), sub: 'RMSE ' + fmt.pp(k.test_rmse) },
+      { label: 'Mean predicted rate', value: fmt.rate(pred.length ? sum(pred) / pred.length : NaN), sub: (v.seg ? segLabel(v.seg) : 'all customers') + ' (sample)' },
+      { label: 'Value vs flat ' + fmt.rate(k.flat_rate), value: fmt.signedMoney(gain), tone: isNum(gain) ? (gain >= 0 ? 'good' : 'bad') : null,
+        sub: isNum(gain) && isNum(v.flat) && v.flat ? (gain >= 0 ? '+' : '') + fmt.num(100 * gain / Math.abs(v.flat), 1) + '% expected value' : 'expected value' },
+      { label: 'Regret vs oracle', value: isNum(regret) ? fmt.num(regret, 1) + '%' : '—', sub: isNum(k.flat_regret_pct) && !v.seg ? 'flat rate: ' + fmt.num(k.flat_regret_pct, 1) + '%' : 'share of oracle value missed' }
+    ]);
+  } };
+
+  VIEWS.tierBars = { kind: 'chart', aware: true, render: function (el) {
+    var tiers = (D.tiers || []).slice().sort(function (a, b) { return a.rate - b.rate; });
+    if (!tiers.length) { empty(el, 'fluz train'); return; }
+    var segs = segments();
+    var si = segmentIndex(S.segment);
+    var f = frame(el, { height: 300, margin: { l: 56, b: 46, t: 22 }, label: 'Customers per cashback tier' });
+    var stacks = tiers.map(function (t) {
+      if (S.segment != null && si >= 0) { return [{ k: si, n: (t.by_cluster || [])[si] || 0 }]; }
+      if (t.by_cluster && t.by_cluster.length === segs.length && segs.length) {
+        return t.by_cluster.map(function (n, k) { return { k: k, n: n }; });
+      }
+      return [{ k: -1, n: t.customers }];
+    });
+    var totals = stacks.map(function (s) { return sum(s.map(function (p) { return p.n; })); });
+    var all = sum(totals);
+    var yt = niceTicks(0, Math.max(1, Math.max.apply(null, totals)), 5);
+    var y = linear(0, yt[yt.length - 1], f.ih, 0);
+    var band = f.iw / tiers.length;
+    axisY(f, y, yt, fmt.compact, 'Customers');
+    var ax = svg('g', { 'class': 'axis', transform: 'translate(0,' + f.ih + ')' }, f.g);
+    svg('line', { x1: 0, x2: f.iw, y1: 0, y2: 0 }, ax);
+    stext(ax, f.iw / 2, 36, 'Cashback tier', { 'class': 'axis-label', 'text-anchor': 'middle' });
+    tiers.forEach(function (t, i) {
+      var x0 = i * band + band * 0.16, bw = band * 0.68;
+      stext(ax, x0 + bw / 2, 17, fmt.rate(t.rate), { 'text-anchor': 'middle' });
+      var acc = 0;
+      stacks[i].forEach(function (p) {
+        if (!p.n) { return; }
+        var y0 = y(acc), y1 = y(acc + p.n);
+        acc += p.n;
+        var name = p.k >= 0 ? segLabel(segs[p.k]) : 'All customers';
+        svg('rect', { x: x0, y: y1, width: bw, height: Math.max(0.5, y0 - y1), fill: p.k >= 0 ? clusterColor(segs[p.k].cluster) : tierColor(i, tiers.length),
+          'class': 'mark', 'data-tip': 'Tier ' + fmt.rate(t.rate) + '\n' + name + ': ' + fmt.int(p.n) + '\nTier total: ' + fmt.int(totals[i]) }, f.g);
+      });
+      if (totals[i] > 0) {
+        stext(f.g, x0 + bw / 2, y(totals[i]) - 5, fmt.compact(totals[i]) + ' · ' + fmt.pct(all ? totals[i] / all : 0, 0), { 'class': 'val', 'text-anchor': 'middle' });
+      }
+    });
+    if (S.segment == null && segs.length) {
+      legend(el, segs.map(function (s) { return { label: segLabel(s), color: clusterColor(s.cluster) }; }));
+    }
+  } };
+
+  VIEWS.predictedVsOptimal = { kind: 'chart', aware: true, render: function (el) {
+    var cs = (D.customers || []).filter(function (c) { return isNum(c.predicted_rate) && isNum(c.optimal_rate); });
+    if (!cs.length) { empty(el, 'fluz train'); return; }
+    var pts = cs.map(function (c) {
+      var muted = !inSegment(c.cluster);
+      return { x: c.optimal_rate, y: c.predicted_rate, color: clusterColor(c.cluster), muted: muted, r: muted ? 2 : 2.6,
+        tip: 'Customer ' + c.customer_id + '\nC' + c.cluster + ' · ' + c.persona + '\nOptimal rate: ' + fmt.rate(c.optimal_rate) +
+          '\nPredicted rate: ' + fmt.rate(c.predicted_rate) + '\nTier: ' + fmt.rate(c.tier) };
+    });
+    scatter(el, pts, { xLabel: 'Optimal (oracle) rate', yLabel: 'Predicted rate', diagonal: true, height: 300,
+      xFormat: fmt.rate, yFormat: fmt.rate, label: 'Predicted versus optimal cashback rate' });
+  } };
+
+  VIEWS.policyValue = { kind: 'chart', aware: true, render: function (el) {
+    var v = policyValues();
+    if (!isNum(v.model) && !isNum(v.flat) && !isNum(v.oracle)) {
+      if (v.seg) { empty(el, null, 'Per-segment policy values are not in this run.'); } else { empty(el, 'fluz train'); }
+      return;
+    }
+    var rows = [
+      { key: 'flat', label: 'Flat ' + fmt.rate(D.kpis.flat_rate), value: v.flat },
+      { key: 'model', label: 'Model tiers', value: v.model },
+      { key: 'oracle', label: 'Oracle (best possible)', value: v.oracle }
+    ].filter(function (r) { return isNum(r.value); });
+    hbars(el, rows.map(function (r) {
+      var ofOracle = isNum(v.oracle) && v.oracle ? ' · ' + fmt.pct(r.value / v.oracle, 1) + ' of oracle' : '';
+      return { label: r.label, value: r.value, color: POLICY_COLORS[r.key], text: fmt.moneyShort(r.value) + ofOracle,
+        tip: r.label + (v.seg ? ' — ' + segLabel(v.seg) : '') + '\nExpected value: ' + fmt.money(r.value) + (ofOracle ? '\n' + ofOracle.slice(3) : '') };
+    }), { format: fmt.money, tickFormat: fmt.moneyShort, labelWidth: 165, right: 150, barHeight: 40, label: 'Expected value by policy' });
+  } };
+
+  VIEWS.modelComparison = { kind: 'chart', aware: false, render: function (el) {
+    var ms = (D.models || []).slice().sort(function (a, b) { return a.test_rmse - b.test_rmse; });
+    if (!ms.length) { empty(el, 'fluz train'); return; }
+    hbars(el, ms.map(function (m) {
+      return { label: m.family + (m['final'] ? ' ★' : ''), value: m.test_rmse, color: m['final'] ? ACCENT : '#9aa5b1',
+        text: fmt.pp(m.test_rmse) + ' · R² ' + fmt.num(m.test_r2, 3),
+        tip: m.family + (m['final'] ? ' (final model)' : '') + '\nCV RMSE: ' + fmt.pp(m.cv_rmse, 3) + '\nTest RMSE: ' + fmt.pp(m.test_rmse, 3) +
+          '\nTest MAE: ' + fmt.pp(m.test_mae, 3) + '\nTest R²: ' + fmt.num(m.test_r2, 4) };
+    }), { format: fmt.pp, tickFormat: function (v) { return fmt.pp(v, 1); }, labelWidth: 130, right: 150, barHeight: 40,
+      xLabel: 'Test RMSE (lower is better; ★ = final model)', label: 'Test RMSE per model family' });
+  } };
+
+  VIEWS.tierTable = { kind: 'table', aware: false, render: function (el) {
+    var tiers = D.tiers || [];
+    if (!tiers.length) { empty(el, 'fluz train'); return; }
+    var cols = [
+      { key: 'rate', label: 'Tier', num: true, format: fmt.rate },
+      { key: 'customers', label: 'Customers', num: true, format: fmt.int },
+      { key: 'share', label: 'Share', num: true, format: fmt.pct }
+    ];
+    segments().forEach(function (s, i) {
+      cols.push({ key: 'c' + i, label: 'C' + s.cluster, title: s.persona, num: true, format: fmt.int,
+        get: function (r) { return (r.by_cluster || [])[i]; } });
+    });
+    table(el, cols, tiers, { sortKey: 'rate', desc: false });
+  } };
+
+  VIEWS.modelTable = { kind: 'table', aware: false, render: function (el) {
+    var ms = D.models || [];
+    if (!ms.length) { empty(el, 'fluz train'); return; }
+    table(el, [
+      { key: 'family', label: 'Family' },
+      { key: 'cv_rmse', label: 'CV RMSE', num: true, format: function (v) { return fmt.pp(v, 3); } },
+      { key: 'test_rmse', label: 'Test RMSE', num: true, format: function (v) { return fmt.pp(v, 3); } },
+      { key: 'test_mae', label: 'Test MAE', num: true, format: function (v) { return fmt.pp(v, 3); } },
+      { key: 'test_r2', label: 'Test R²', num: true, format: function (v) { return fmt.num(v, 4); } },
+      { key: 'final', label: 'Final', get: function (r) { return r['final'] ? 'yes' : ''; } }
+    ], ms, { sortKey: 'test_rmse', desc: false });
+  } };
+
+  // ---------------------------------------------------------------- explainability views
+
+  VIEWS.shapImportance = { kind: 'chart', aware: true, render: function (el) {
+    var rows;
+    if (S.segment == null) {
+      rows = (D.shap_importance || []).map(function (r) { return { feature: r.feature, v: r.mean_abs_shap }; });
+    } else {
+      rows = (D.shap_points || []).map(function (p) {
+        var vals = p.shap.filter(function (_, i) { return p.cluster[i] === S.segment; }).map(Math.abs);
+        return { feature: p.feature, v: vals.length ? sum(vals) / vals.length : NaN, n: vals.length };
+      }).filter(function (r) { return isNum(r.v); });
+    }
+    if (!rows.length) {
+      if (S.segment != null && (D.shap_importance || []).length) { empty(el, null, 'No sampled SHAP values for this segment.'); } else { empty(el, 'fluz explain'); }
+      return;
+    }
+    rows.sort(function (a, b) { return b.v - a.v || (a.feature < b.feature ? -1 : 1); });
+    rows = rows.slice(0, 12);
+    var total = sum(rows.map(function (r) { return r.v; }));
+    hbars(el, rows.map(function (r, i) {
+      return { label: r.feature, value: r.v, color: i === 0 ? ACCENT : '#7aa5f0', text: fmt.pp(r.v) ,
+        tip: r.feature + '\nMean |SHAP|: ' + fmt.pp(r.v, 3) + '\nShare of attribution: ' + fmt.pct(total ? r.v / total : 0) + (r.n ? '\nSampled customers: ' + fmt.int(r.n) : '') };
+    }), { format: fmt.pp, tickFormat: function (v) { return fmt.pp(v, 2); }, labelWidth: 160, right: 70, barHeight: 24, label: 'Mean absolute SHAP value per feature' });
+  } };
+
+  VIEWS.beeswarm = { kind: 'chart', aware: true, render: function (el) {
+    var rows = shapRows().slice(0, 10);
+    if (!rows.length) { empty(el, 'fluz explain'); return; }
+    var rowH = 30;
+    var f = frame(el, { height: rows.length * rowH + 56, margin: { l: 150, r: 20, b: 46, t: 6 }, label: 'SHAP beeswarm' });
+    var all = [];
+    rows.forEach(function (r) { r.shap.forEach(function (v) { if (isNum(v)) { all.push(v); } }); });
+    var xt = niceTicks(Math.min.apply(null, all.concat([0])), Math.max.apply(null, all.concat([0])), Math.max(3, Math.floor(f.iw / 80)));
+    var x = linear(xt[0], xt[xt.length - 1], 0, f.iw);
+    axisX(f, x, xt, function (v) { return fmt.pp(v, 1); }, 'SHAP value (impact on the predicted rate)', true);
+    svg('line', { x1: x(0), x2: x(0), y1: 0, y2: f.ih, 'class': 'zero' }, f.g);
+    var shown = 0;
+    rows.forEach(function (r, ri) {
+      var cy = ri * rowH + rowH / 2;
+      stext(f.g, -8, cy + 4, fit(r.feature, 140, 11.5), { 'text-anchor': 'end', 'class': 'cat' });
+      // Colour by the value's rank within the feature (over all points, so colours stay put when filtering).
+      var order = r.values.map(function (v, i) { return i; }).filter(function (i) { return isNum(r.values[i]); });
+      order.sort(function (a, b) { return r.values[a] - r.values[b]; });
+      var pctRank = {};
+      order.forEach(function (idx, k) { pctRank[idx] = order.length > 1 ? k / (order.length - 1) : 0.5; });
+      var idx = [];
+      for (var i = 0; i < r.shap.length; i++) { if (isNum(r.shap[i]) && inSegment(r.cluster[i])) { idx.push(i); } }
+      idx.sort(function (a, b) { return r.shap[a] - r.shap[b] || a - b; });
+      var bins = {};
+      var g = svg('g', {}, f.g);
+      idx.forEach(function (i) {
+        var px = x(r.shap[i]);
+        var bin = Math.round(px / 3);
+        var k = bins[bin] = (bins[bin] || 0) + 1;
+        var off = Math.min(rowH / 2 - 3, Math.ceil((k - 1) / 2) * 2.2) * (k % 2 ? 1 : -1);
+        svg('circle', { cx: px.toFixed(1), cy: (cy + off).toFixed(1), r: 2.2, fill: pctRank[i] != null ? valueColor(pctRank[i]) : '#999',
+          'class': 'mark dot', 'data-tip': r.feature + ' = ' + fmt.num(r.values[i], 2) + '\nSHAP: ' + fmt.pp(r.shap[i], 3) + '\nC' + r.cluster[i] + ' · ' + personaOf(r.cluster[i]) }, g);
+        shown++;
+      });
+    });
+    if (!shown) { empty(el, null, 'No sampled SHAP values for this segment.'); return; }
+    var lg = legend(el, [{ label: 'low feature value', color: valueColor(0) }, { label: 'high feature value', color: valueColor(1) }]);
+    lg.classList.add('right');
+  } };
+
+  function dependenceOptions() {
+    var sel = $('#dependence-feature');
+    if (!sel || sel.options.length) { return sel; }
+    shapRows().forEach(function (r) {
+      var opt = document.createElement('option');
+      opt.value = r.feature;
+      opt.textContent = r.feature;
+      sel.appendChild(opt);
+    });
+    sel.addEventListener('change', function () { S.dependence = sel.value; renderView($('[data-view="dependence"]')); });
+    return sel;
+  }
+
+  VIEWS.dependence = { kind: 'chart', aware: true, render: function (el) {
+    var rows = shapRows();
+    var sel = dependenceOptions();
+    if (!rows.length) { empty(el, 'fluz explain'); return; }
+    var feature = S.dependence || rows[0].feature;
+    if (sel) { sel.value = feature; }
+    var r = rows.filter(function (p) { return p.feature === feature; })[0] || rows[0];
+    var pos = r.values.filter(isNum);
+    var min = Math.min.apply(null, pos), max = Math.max.apply(null, pos);
+    var xlog = min > 0 && max / min > 100;
+    var pts = [];
+    for (var i = 0; i < r.values.length; i++) {
+      var muted = !inSegment(r.cluster[i]);
+      pts.push({ x: r.values[i], y: r.shap[i], color: clusterColor(r.cluster[i]), muted: muted, r: muted ? 2 : 2.6,
+        tip: r.feature + ' = ' + fmt.num(r.values[i], 2) + '\nSHAP: ' + fmt.pp(r.shap[i], 3) + '\nC' + r.cluster[i] + ' · ' + personaOf(r.cluster[i]) });
+    }
+    scatter(el, pts, { xlog: xlog, xLabel: r.feature + (xlog ? ' (log scale)' : ''), yLabel: 'SHAP value', zeroY: true, height: 300,
+      xFormat: function (v) { return Math.abs(v) >= 1000 ? fmt.compact(v) : fmt.num(v, Math.abs(v) < 10 && v !== Math.round(v) ? 2 : 0); },
+      yFormat: function (v) { return fmt.pp(v, 1); }, label: 'SHAP dependence for ' + r.feature });
+  } };
+
+  VIEWS.featureImportance = { kind: 'chart', aware: false, render: function (el) {
+    var rows = (D.feature_importance || []).slice();
+    if (!rows.length) { empty(el, 'fluz train'); return; }
+    // Different units: show each as its share of the total so both fit one axis.
+    var ti = sum(rows.map(function (r) { return Math.max(0, r.impurity); }));
+    var tp = sum(rows.map(function (r) { return Math.max(0, r.permutation); }));
+    rows.sort(function (a, b) { return b.impurity - a.impurity || (a.feature < b.feature ? -1 : 1); });
+    rows = rows.slice(0, 10);
+    var f = frame(el, { height: rows.length * 34 + 50, margin: { l: 160, r: 50, b: 30, t: 6 }, label: 'Impurity and permutation importance' });
+    var hi = Math.max.apply(null, rows.map(function (r) { return Math.max(ti ? r.impurity / ti : 0, tp ? r.permutation / tp : 0); }).concat([0.05]));
+    var xt = niceTicks(0, hi, 5);
+    var x = linear(0, xt[xt.length - 1], 0, f.iw);
+    axisX(f, x, xt, function (v) { return fmt.pct(v, 0); }, null, true);
+    var band = f.ih / rows.length;
+    rows.forEach(function (r, i) {
+      var y = i * band;
+      var si = ti ? Math.max(0, r.impurity) / ti : 0, sp = tp ? Math.max(0, r.permutation) / tp : 0;
+      var tip = r.feature + '\nImpurity: ' + fmt.num(r.impurity, 4) + ' (' + fmt.pct(si) + ')\nPermutation: ' + fmt.num(r.permutation, 5) + ' (' + fmt.pct(sp) + ')';
+      stext(f.g, -8, y + band / 2 + 4, fit(r.feature, 150, 11.5), { 'text-anchor': 'end', 'class': 'cat' });
+      svg('rect', { x: 0, y: y + band * 0.14, width: Math.max(1, x(si)), height: band * 0.34, rx: 2, fill: '#4e79a7', 'class': 'mark', 'data-tip': tip }, f.g);
+      svg('rect', { x: 0, y: y + band * 0.52, width: Math.max(1, x(sp)), height: band * 0.34, rx: 2, fill: '#f28e2b', 'class': 'mark', 'data-tip': tip }, f.g);
+      stext(f.g, x(Math.max(si, sp)) + 5, y + band / 2 + 4, fmt.pct(Math.max(si, sp), 0), { 'class': 'val' });
+    });
+    legend(el, [{ label: 'impurity (share of total)', color: '#4e79a7' }, { label: 'permutation (share of total)', color: '#f28e2b' }]);
+  } };
+
+  VIEWS.explanationTable = { kind: 'table', aware: true, render: function (el) {
+    var cs = filteredCustomers();
+    if (!(D.customers || []).length || !hasModel()) { empty(el, 'fluz explain'); return; }
+    table(el, [
+      { key: 'customer_id', label: 'Customer', num: true, format: String },
+      { key: 'cluster', label: 'Segment', cell: function (td, r) { dotCell(td, r); td.appendChild(document.createTextNode(' · ' + r.persona)); } },
+      { key: 'total_spent', label: 'Total spent', num: true, format: fmt.money },
+      { key: 'predicted_rate', label: 'Predicted', num: true, format: fmt.rate },
+      { key: 'tier', label: 'Tier', num: true, format: fmt.rate },
+      { key: 'optimal_rate', label: 'Optimal', num: true, format: fmt.rate },
+      { key: 'drivers', label: 'Top drivers (SHAP)', format: function (v) { return v ? v : '— run fluz explain'; } }
+    ], cs, { sortKey: 'total_spent', maxRows: 100 });
+  } };
+
+  // ---------------------------------------------------------------- summary views
+
+  VIEWS.summaryKpis = { kind: 'kpi', aware: true, render: function (el) {
+    var k = D.kpis;
+    if (!k.customers) { empty(el, 'fluz ingest'); return; }
+    var v = policyValues();
+    var seg = v.seg;
+    var gain = isNum(v.model) && isNum(v.flat) ? v.model - v.flat : NaN;
+    var regret = seg ? (isNum(v.oracle) && v.oracle ? 100 * (v.oracle - v.model) / Math.abs(v.oracle) : NaN) : k.regret_pct;
+    kpiCards(el, [
+      { label: seg ? 'Segment customers' : 'Customers', value: fmt.int(seg ? seg.size : k.customers), sub: seg ? segLabel(seg) : fmt.int(k.transactions) + ' transactions' },
+      { label: seg ? 'Share of revenue' : 'Revenue', value: seg ? fmt.pct(seg.share_revenue) : fmt.moneyShort(k.revenue), sub: seg ? 'mean spend ' + fmt.money(seg.mean_total_spent) : 'mean ' + fmt.money(k.mean_spend) + ' per customer' },
+      { label: 'Value, model tiers', value: fmt.moneyShort(v.model), sub: isNum(v.oracle) ? fmt.pct(v.oracle ? v.model / v.oracle : NaN, 1) + ' of the oracle' : 'run fluz train' },
+      { label: 'Gain vs flat ' + fmt.rate(k.flat_rate), value: fmt.signedMoney(gain), tone: isNum(gain) ? (gain >= 0 ? 'good' : 'bad') : null, sub: isNum(gain) && v.flat ? (gain >= 0 ? '+' : '') + fmt.num(100 * gain / Math.abs(v.flat), 1) + '%' : '' },
+      { label: 'Regret vs oracle', value: isNum(regret) ? fmt.num(regret, 1) + '%' : '—', sub: seg || !isNum(k.flat_regret_pct) ? '' : 'flat: ' + fmt.num(k.flat_regret_pct, 1) + '%' },
+      { label: 'Final model', value: k.best_model || '—', sub: isNum(k.test_r2) ? 'test R² ' + fmt.num(k.test_r2, 3) : '' }
+    ]);
+  } };
+
+  VIEWS.recommendations = { kind: 'list', aware: true, render: function (el) {
+    clear(el);
+    var recs = D.recommendations || [];
+    if (!recs.length) { empty(el, 'fluz run-all'); return; }
+    el.removeAttribute('data-empty');
+    var ol = html('ol', 'rec-list', null, el);
+    recs.forEach(function (r, i) {
+      var caution = r.title.indexOf('Caution') === 0;
+      var seg = selectedSegment();
+      var mentions = seg && seg.persona && (r.title.indexOf(seg.persona) >= 0 || r.detail.indexOf('Cluster ' + seg.cluster + ':') === 0);
+      var li = html('li', 'rec' + (caution ? ' caution' : '') + (mentions ? ' hl' : ''), null, ol);
+      html('span', 'rec-num', caution ? '!' : String(i + 1), li);
+      var body = html('div', 'rec-body', null, li);
+      var head = html('div', 'rec-head', null, body);
+      html('span', 'rec-title', r.title, head);
+      if (r.metric) {
+        var tone = /^[+]/.test(r.metric) ? ' good' : /^[-−]/.test(r.metric) ? ' bad' : '';
+        html('span', 'rec-metric' + tone, r.metric, head);
+      }
+      html('p', 'rec-detail', r.detail, body);
+    });
+  } };
+
+  VIEWS.tierHeatmap = { kind: 'chart', aware: true, render: function (el) {
+    var tiers = (D.tiers || []).slice().sort(function (a, b) { return a.rate - b.rate; });
+    var segs = segments();
+    if (!tiers.length || !segs.length || !tiers.every(function (t) { return (t.by_cluster || []).length === segs.length; })) { empty(el, 'fluz train'); return; }
+    var f = frame(el, { height: segs.length * 40 + 36, margin: { l: 235, r: 12, b: 26, t: 6 }, label: 'Tier mix by persona' });
+    var cw = f.iw / tiers.length, ch = f.ih / segs.length;
+    segs.forEach(function (s, si) {
+      var total = sum(tiers.map(function (t) { return t.by_cluster[si]; }));
+      var faded = S.segment != null && s.cluster !== S.segment;
+      var g = svg('g', { 'class': faded ? 'faded' : null }, f.g);
+      svg('circle', { cx: -f.m.l + 10, cy: si * ch + ch / 2, r: 5, fill: clusterColor(s.cluster) }, g);
+      stext(g, -f.m.l + 20, si * ch + ch / 2 + 4, fit(s.persona, f.m.l - 26, 12), { 'class': 'cat' });
+      tiers.forEach(function (t, ti) {
+        var share = total ? t.by_cluster[si] / total : 0;
+        var fill = share > 0 ? 'rgba(37, 99, 235, ' + (0.08 + 0.92 * Math.sqrt(share)).toFixed(3) + ')' : '#f6f7f9';
+        svg('rect', { x: ti * cw + 1, y: si * ch + 1, width: cw - 2, height: ch - 2, rx: 3, fill: fill, 'class': 'mark',
+          'data-tip': segLabel(s) + '\nTier ' + fmt.rate(t.rate) + ': ' + fmt.int(t.by_cluster[si]) + ' customers\n' + fmt.pct(share) + ' of the segment' }, g);
+        if (share >= 0.005) {
+          stext(g, ti * cw + cw / 2, si * ch + ch / 2 + 4, fmt.pct(share, 0), { 'text-anchor': 'middle', 'class': 'cell' + (share > 0.35 ? ' inv' : '') });
+        }
+      });
+    });
+    var ax = svg('g', { 'class': 'axis', transform: 'translate(0,' + f.ih + ')' }, f.g);
+    tiers.forEach(function (t, ti) { stext(ax, ti * cw + cw / 2, 16, fmt.rate(t.rate), { 'text-anchor': 'middle' }); });
+  } };
+
+  VIEWS.merchantHeadroom = { kind: 'chart', aware: false, render: function (el) {
+    var ms = (D.merchants || []).filter(function (m) { return isNum(headroom(m)); });
+    if (!ms.length) { empty(el, 'fluz train'); return; }
+    ms.sort(function (a, b) { return headroom(b) - headroom(a) || (a.name < b.name ? -1 : 1); });
+    ms = ms.slice(0, 10);
+    hbars(el, ms.map(function (m) {
+      return { label: m.name, value: headroom(m), color: headroom(m) >= 0 ? '#59a14f' : '#e15759', text: fmt.moneyShort(headroom(m)),
+        tip: m.name + (m.city ? ' (' + m.city + ')' : '') + '\nCommission: ' + fmt.rate(m.commission) + '\nRecommended rate: ' + fmt.rate(m.recommended_rate) +
+          '\nSpend: ' + fmt.money(m.spend) + '\nHeadroom: ' + fmt.money(headroom(m)) };
+    }), { format: fmt.money, tickFormat: fmt.moneyShort, labelWidth: 190, right: 60, barHeight: 26, label: 'Margin headroom per merchant' });
+  } };
+
+  VIEWS.merchantRates = { kind: 'chart', aware: false, render: function (el) {
+    var ms = (D.merchants || []).filter(function (m) { return isNum(m.commission) && isNum(m.recommended_rate); });
+    if (!ms.length) { empty(el, 'fluz train'); return; }
+    var maxSpend = Math.max.apply(null, ms.map(function (m) { return isNum(m.spend) ? m.spend : 0; }).concat([1]));
+    // Room for the largest bubbles inside the plot.
+    var maxC = Math.max.apply(null, ms.map(function (m) { return m.commission; }));
+    var maxR = Math.max.apply(null, ms.map(function (m) { return m.recommended_rate; }));
+    // Biggest bubbles first so small ones stay visible on top.
+    ms = ms.slice().sort(function (a, b) { return b.spend - a.spend; });
+    var f = scatter(el, ms.map(function (m) {
+      var h = headroom(m);
+      return { x: m.commission, y: m.recommended_rate, r: 3 + 13 * Math.sqrt(Math.max(0, m.spend) / maxSpend),
+        color: h >= 0 ? '#59a14f' : '#e15759',
+        tip: m.name + (m.city ? ' (' + m.city + ')' : '') + '\nCommission: ' + fmt.rate(m.commission) + '\nRecommended rate: ' + fmt.rate(m.recommended_rate) +
+          '\nSpend: ' + fmt.money(m.spend) + '\nHeadroom: ' + fmt.money(h) };
+    }), { xLabel: 'Commission the platform earns', yLabel: 'Recommended merchant rate', diagonal: true, diagonalLabel: 'no margin left',
+      extraX: [0, maxC * 1.07], extraY: [0, maxR * 1.12], height: 300, xFormat: fmt.rate, yFormat: fmt.rate, label: 'Commission versus recommended rate per merchant' });
+    if (f) { $all('circle', f.svg).forEach(function (c) { c.classList.add('bubble'); }); }
+  } };
+
+  VIEWS.segmentValue = { kind: 'chart', aware: true, render: function (el) {
+    var segs = segments().filter(function (s) { return isNum(s.value_predicted) && isNum(s.value_flat); });
+    if (!segs.length) { empty(el, 'fluz train'); return; }
+    hbars(el, segs.map(function (s) {
+      var gain = s.value_predicted - s.value_flat;
+      // Persona colours throughout; the sign shows in the bar's direction and its label.
+      return { label: s.persona, value: gain, color: clusterColor(s.cluster),
+        faded: S.segment != null && s.cluster !== S.segment, text: fmt.signedMoney(gain),
+        tip: segLabel(s) + '\nModel tiers: ' + fmt.money(s.value_predicted) + '\nFlat ' + fmt.rate(D.kpis.flat_rate) + ': ' + fmt.money(s.value_flat) +
+          (isNum(s.value_oracle) ? '\nOracle: ' + fmt.money(s.value_oracle) : '') + '\nGain: ' + fmt.signedMoney(gain) };
+    }), { format: fmt.signedMoney, tickFormat: fmt.moneyShort, labelWidth: 215, right: 80, barHeight: 36, label: 'Expected value gained over the flat rate per persona' });
+  } };
+
+  VIEWS.merchantTable = { kind: 'table', aware: false, render: function (el) {
+    var ms = D.merchants || [];
+    if (!ms.length) { empty(el, 'fluz train'); return; }
+    table(el, [
+      { key: 'name', label: 'Merchant' },
+      { key: 'city', label: 'City' },
+      { key: 'categories', label: 'Categories', cell: function (td, r) { td.className = 'clip'; td.textContent = r.categories; td.title = r.categories; } },
+      { key: 'stars', label: 'Stars', num: true, format: function (v) { return fmt.num(v, 1); } },
+      { key: 'commission', label: 'Commission', num: true, format: fmt.rate },
+      { key: 'customers', label: 'Customers', num: true, format: fmt.int },
+      { key: 'spend', label: 'Spend', num: true, format: fmt.money },
+      { key: 'recommended_rate', label: 'Recommended rate', num: true, format: fmt.rate },
+      { key: 'expected_margin', label: 'Expected margin', num: true, format: fmt.money },
+      { key: 'headroom', label: 'Headroom', num: true, format: fmt.money, get: headroom, title: '(commission − recommended rate) × spend' }
+    ], ms, { sortKey: 'spend' });
+  } };
+
+  // ---------------------------------------------------------------- story views
+
+  function lede(el, text, cmd) {
+    clear(el);
+    if (!text) { empty(el, cmd); return; }
+    el.removeAttribute('data-empty');
+    el.textContent = text;
+  }
+
+  function ingestBySource(source) { return (D.ingest_report || []).filter(function (r) { return r.source === source; }); }
+
+  VIEWS.storyPipeline = { kind: 'text', aware: false, render: function (el) {
+    var retail = ingestBySource('retail'), social = ingestBySource('social'), merchants = ingestBySource('merchants');
+    if (!retail.length && !D.kpis.customers) { lede(el, '', 'fluz ingest'); return; }
+    var parts = [];
+    if (retail.length) {
+      parts.push(fmt.int(retail[0].rows) + ' raw retail lines were cleaned in ' + (retail.length - 1) + ' steps to ' + fmt.int(retail[retail.length - 1].rows) + ' transactions');
+    }
+    if (D.kpis.customers) { parts.push('from ' + fmt.int(D.kpis.customers) + ' customers spending ' + fmt.money(D.kpis.revenue)); }
+    var text = parts.join(' ') + '.';
+    var linked = [];
+    if (social.length) { linked.push(fmt.int(social[social.length - 1].rows) + ' social connections'); }
+    if (merchants.length) { linked.push(fmt.int(merchants[merchants.length - 1].rows) + ' merchants'); }
+    if (linked.length) { text += ' ' + linked.join(' and ') + ' were linked to them deterministically.'; }
+    var stages = D.pipeline || [];
+    if (stages.length) { text += ' ' + stages.length + ' stages ran in ' + fmt.num(sum(stages.map(function (s) { return s.seconds; })), 1) + ' s.'; }
+    lede(el, text);
+  } };
+
+  VIEWS.ingestFunnel = { kind: 'chart', aware: false, render: function (el) {
+    var rows = D.ingest_report || [];
+    if (!rows.length) { empty(el, 'fluz ingest'); return; }
+    var prev = {};
+    hbars(el, rows.map(function (r) {
+      var before = prev[r.source];
+      prev[r.source] = r.rows;
+      var drop = before != null ? before - r.rows : null;
+      return { label: r.source + ' · ' + r.step, value: r.rows, color: SOURCE_COLORS[r.source] || '#9aa5b1', text: fmt.int(r.rows),
+        tip: r.source + ': ' + r.step + '\nRows: ' + fmt.int(r.rows) + (drop != null ? '\nDropped: ' + fmt.int(drop) + (before ? ' (' + fmt.pct(drop / before) + ')' : '') : '') };
+    }), { format: fmt.int, tickFormat: fmt.compact, labelWidth: 230, right: 70, barHeight: 24, label: 'Rows after each ingest step' });
+  } };
+
+  VIEWS.stageTimes = { kind: 'chart', aware: false, render: function (el) {
+    var rows = D.pipeline || [];
+    if (!rows.length) { empty(el, 'fluz run-all'); return; }
+    hbars(el, rows.map(function (r) {
+      return { label: r.stage, value: r.seconds, color: '#76b7b2', text: fmt.num(r.seconds, r.seconds < 10 ? 2 : 1) + ' s · ' + fmt.compact(r.rows_out) + ' rows',
+        tip: r.stage + '\nTime: ' + fmt.num(r.seconds, 3) + ' s\nRows out: ' + fmt.int(r.rows_out) };
+    }), { format: function (v) { return fmt.num(v, 2) + ' s'; }, tickFormat: function (v) { return fmt.num(v, v < 10 ? 1 : 0) + ' s'; }, labelWidth: 110, right: 130, barHeight: 28, label: 'Seconds per pipeline stage' });
+  } };
+
+  VIEWS.storyPersonas = { kind: 'text', aware: true, render: function (el) {
+    var segs = segments();
+    if (!segs.length) { lede(el, '', 'fluz segment'); return; }
+    var seg = selectedSegment();
+    var byRevenue = segs.slice().sort(function (a, b) { return b.share_revenue - a.share_revenue; });
+    var top = seg || byRevenue[0];
+    var text = (D.kpis.best_k != null ? 'k = ' + D.kpis.best_k + ' segments, chosen by silhouette. ' : segs.length + ' segments. ') +
+      top.persona + ' are ' + fmt.pct(top.share_customers) + ' of customers but bring ' + fmt.pct(top.share_revenue) + ' of revenue (mean spend ' + fmt.money(top.mean_total_spent) + ', last purchase ' + fmt.num(top.mean_recency_days, 0) + ' days ago on average).';
+    var smallest = segs.slice().sort(function (a, b) { return a.size - b.size; })[0];
+    if (!seg && segs.length > 1) {
+      text += smallest === top ? ' It is also the smallest segment.'
+        : ' The smallest segment, ' + smallest.persona + ', has ' + fmt.int(smallest.size) + ' customers.';
+    }
+    lede(el, text);
+  } };
+
+  VIEWS.personaCards = { kind: 'list', aware: true, render: function (el) {
+    clear(el);
+    var segs = segments();
+    if (!segs.length) { empty(el, 'fluz segment'); return; }
+    el.removeAttribute('data-empty');
+    segs.forEach(function (s) {
+      var card = html('div', 'persona' + (S.segment != null && s.cluster !== S.segment ? ' faded' : ''), null, el);
+      card.style.borderLeftColor = clusterColor(s.cluster);
+      html('div', 'persona-name', s.persona, card);
+      html('div', 'persona-sub', 'C' + s.cluster + ' · ' + fmt.int(s.size) + ' customers · ' + fmt.pct(s.share_revenue) + ' of revenue', card);
+      var dl = html('dl', null, null, card);
+      [['Mean spend', fmt.money(s.mean_total_spent)], ['Item price', fmt.money2(s.mean_avg_item_price)], ['Recency', fmt.num(s.mean_recency_days, 0) + ' d'],
+        ['Invoices', fmt.num(s.mean_n_invoices, 1)], ['Modal tier', fmt.rate(s.tier_mode)]].forEach(function (p) {
+        var d = html('div', null, null, dl);
+        html('dt', null, p[0], d);
+        html('dd', null, p[1], d);
+      });
+    });
+  } };
+
+  VIEWS.storyTiers = { kind: 'text', aware: true, render: function (el) {
+    var tiers = D.tiers || [];
+    var k = D.kpis;
+    if (!tiers.length) { lede(el, '', 'fluz train'); return; }
+    var si = segmentIndex(S.segment);
+    var count = function (t) { return si >= 0 ? (t.by_cluster || [])[si] || 0 : t.customers; };
+    var total = sum(tiers.map(count));
+    var top = tiers.slice().sort(function (a, b) { return count(b) - count(a); })[0];
+    var text = (k.best_model ? 'The ' + k.best_model + ' model' + (isNum(k.test_r2) ? ' (test R² ' + fmt.num(k.test_r2, 3) + ')' : '') : 'The model') +
+      ' puts ' + fmt.pct(total ? count(top) / total : 0) + ' of ' + (si >= 0 ? segments()[si].persona : 'customers') + ' in the ' + fmt.rate(top.rate) + ' tier.';
+    var v = policyValues();
+    if (isNum(v.model) && isNum(v.flat)) {
+      text += ' Tiered rates are expected to earn ' + fmt.money(v.model) + ' vs ' + fmt.money(v.flat) + ' at a flat ' + fmt.rate(k.flat_rate) + ' (' + fmt.signedMoney(v.model - v.flat) + ')';
+      text += isNum(v.oracle) && v.oracle ? ', ' + fmt.pct(v.model / v.oracle) + ' of what the oracle would earn.' : '.';
+    }
+    lede(el, text);
+  } };
+
+  VIEWS.storyDrivers = { kind: 'text', aware: false, render: function (el) {
+    var rows = (D.shap_importance || []).slice().sort(function (a, b) { return b.mean_abs_shap - a.mean_abs_shap; });
+    if (!rows.length) { lede(el, '', 'fluz explain'); return; }
+    var total = sum(rows.map(function (r) { return r.mean_abs_shap; }));
+    var text = rows[0].feature + ' carries ' + fmt.pct(total ? rows[0].mean_abs_shap / total : 0) + ' of the SHAP attribution';
+    if (rows.length > 2) { text += ', followed by ' + rows[1].feature + ' and ' + rows[2].feature; }
+    text += '. Each dot on the right is one customer: its position is how much that feature moved the recommended rate, its colour the feature value.';
+    lede(el, text);
+  } };
+
+  VIEWS.storyRecommendations = { kind: 'text', aware: false, render: function (el) {
+    var recs = D.recommendations || [];
+    if (!recs.length) { lede(el, '', 'fluz run-all'); return; }
+    var cautions = recs.filter(function (r) { return r.title.indexOf('Caution') === 0; }).length;
+    var n = recs.length - cautions;
+    lede(el, n + ' recommendation' + (n === 1 ? '' : 's') + (cautions ? ' and ' + cautions + ' caution' + (cautions === 1 ? '' : 's') : '') +
+      ', each computed from this run\u2019s numbers. Details and evidence are on the Executive Summary.');
+  } };
+
+  // ---------------------------------------------------------------- navigation
+
+  function renderView(el) {
+    if (!el) { return; }
+    var v = VIEWS[el.getAttribute('data-view')];
+    if (!v) { return; }
+    var t0 = performance.now();
+    try {
+      v.render(el);
+      var name = el.getAttribute('data-view');
+      viewMs[name] = (viewMs[name] || 0) + performance.now() - t0;
+    } catch (e) {
+      // One broken view must not take the page down; the self-test reports it.
+      guard.errors.push(el.getAttribute('data-view') + ': ' + (e && e.message));
+      clear(el);
+      el.setAttribute('data-empty', 'error');
+      html('div', 'empty', 'Could not draw this view: ' + (e && e.message), el);
+    }
+  }
+
+  function updateSubs(root) {
+    var seg = selectedSegment();
+    $all('[data-sub]', root).forEach(function (s) { s.textContent = seg ? ' · ' + segLabel(seg) : ''; });
+  }
+
+  function renderScope(root) {
+    if (!root) { return; }
+    var views = $all('[data-view]', root);
+    views.forEach(function (el) { el._width = el.clientWidth; });
+    views.forEach(renderView);
+    views.forEach(function (el) { el._width = null; });
+    updateSubs(root);
+  }
+
+  function panel(name) { return document.getElementById('panel-' + name); }
+  function slideEl(n) { return $('.slide[data-slide="' + n + '"]'); }
+  function activeScope() { return S.tab === 'story' ? slideEl(S.slide) : panel(S.tab); }
+  function renderActive() { renderScope(activeScope()); }
+
+  function updateHash() {
+    if (SELFTEST) { return; }
+    var h = '#tab=' + S.tab + (S.tab === 'story' ? '&slide=' + S.slide : '') + (S.segment != null ? '&segment=' + S.segment : '');
+    try { history.replaceState(null, '', h); } catch (e) { /* file:// in some browsers: keep the old hash */ }
+  }
+
+  function showTab(name, focus) {
+    if (TABS.indexOf(name) < 0) { name = 'segments'; }
+    S.tab = name;
+    $all('[role="tab"]').forEach(function (b) {
+      var on = b.getAttribute('data-tab') === name;
+      b.setAttribute('aria-selected', on ? 'true' : 'false');
+      b.tabIndex = on ? 0 : -1;
+      b.classList.toggle('active', on);
+      if (on && focus) { b.focus(); }
+    });
+    TABS.forEach(function (t) { panel(t).hidden = t !== name; });
+    if (name === 'story') { showSlide(S.slide); } else { renderActive(); }
+    updateHash();
+  }
+
+  function showSlide(n) {
+    S.slide = Math.max(1, Math.min(NSLIDES, n | 0));
+    $all('.slide').forEach(function (s) { s.hidden = Number(s.getAttribute('data-slide')) !== S.slide; });
+    $all('#slide-dots button').forEach(function (b, i) {
+      if (i + 1 === S.slide) { b.setAttribute('aria-current', 'step'); } else { b.removeAttribute('aria-current'); }
+    });
+    $('#slide-counter').textContent = S.slide + ' / ' + NSLIDES;
+    $('#slide-prev').disabled = S.slide === 1;
+    $('#slide-next').disabled = S.slide === NSLIDES;
+    if (S.tab === 'story') { renderActive(); updateHash(); }
+  }
+
+  function setSegment(value) {
+    var cluster = value === '' || value == null ? null : Number(value);
+    S.segment = cluster != null && segmentIndex(cluster) >= 0 ? cluster : null;
+    var sel = $('#segment-filter');
+    sel.value = S.segment == null ? '' : String(S.segment);
+    document.body.classList.toggle('filtered', S.segment != null);
+    renderActive();
+    updateHash();
+  }
+
+  function onKey(e) {
+    var t = e.target;
+    var tag = t && t.tagName ? t.tagName.toUpperCase() : '';
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || e.altKey || e.ctrlKey || e.metaKey) { return; }
+    if (t && t.getAttribute && t.getAttribute('role') === 'tab' && (e.key === 'ArrowRight' || e.key === 'ArrowLeft')) {
+      var i = TABS.indexOf(S.tab) + (e.key === 'ArrowRight' ? 1 : -1);
+      showTab(TABS[(i + TABS.length) % TABS.length], true);
+      e.preventDefault();
+      return;
+    }
+    if (S.tab !== 'story') { return; }
+    var map = { ArrowRight: S.slide + 1, PageDown: S.slide + 1, ArrowLeft: S.slide - 1, PageUp: S.slide - 1, Home: 1, End: NSLIDES };
+    if (map[e.key] != null) { showSlide(map[e.key]); e.preventDefault(); }
+  }
+
+  function startPrint() {
+    document.body.classList.add('printing');
+    TABS.forEach(function (t) { if (t !== 'story') { renderScope(panel(t)); } });
+    $all('.slide').forEach(renderScope);
+  }
+
+  function readHash() {
+    var out = {};
+    location.hash.replace(/^#/, '').split('&').forEach(function (p) {
+      if (!p) { return; }
+      var kv = p.split('=');
+      try { out[decodeURIComponent(kv[0])] = kv.length > 1 ? decodeURIComponent(kv[1]) : ''; } catch (e) { /* ignore malformed parts */ }
+    });
+    return out;
+  }
+
+  // ---------------------------------------------------------------- tooltip
+
+  function setupTooltip() {
+    var tip = document.getElementById('tooltip');
+    function place(e) {
+      var pad = 14, w = tip.offsetWidth, h = tip.offsetHeight;
+      var x = e.clientX + pad, y = e.clientY + pad;
+      if (x + w > window.innerWidth - 4) { x = e.clientX - w - pad; }
+      if (y + h > window.innerHeight - 4) { y = e.clientY - h - pad; }
+      tip.style.left = Math.max(4, x) + 'px';
+      tip.style.top = Math.max(4, y) + 'px';
+    }
+    document.addEventListener('mouseover', function (e) {
+      var m = e.target && e.target.closest ? e.target.closest('[data-tip]') : null;
+      if (!m) { tip.hidden = true; return; }
+      tip.textContent = m.getAttribute('data-tip');
+      tip.hidden = false;
+      m.classList.add('hover');
+      place(e);
+    });
+    document.addEventListener('mousemove', function (e) { if (!tip.hidden) { place(e); } });
+    document.addEventListener('mouseout', function (e) {
+      var m = e.target && e.target.closest ? e.target.closest('[data-tip]') : null;
+      if (m) { m.classList.remove('hover'); tip.hidden = true; }
+    });
+  }
+
+  // ---------------------------------------------------------------- start-up
+
+  /** The customers arrive as columns (see CustomerColumns in dashboard.rs); charts want rows. */
+  function customerRows(cols) {
+    if (Array.isArray(cols)) { return cols; }
+    if (!cols || !Array.isArray(cols.customer_id)) { return []; }
+    var keys = ['customer_id', 'cluster', 'total_spent', 'avg_item_price', 'recency_days', 'n_invoices', 'predicted_rate',
+      'tier', 'optimal_rate', 'value_at_tier', 'value_at_oracle', 'drivers'];
+    var personas = cols.personas || [];
+    return cols.customer_id.map(function (_, i) {
+      var row = {};
+      keys.forEach(function (k) { row[k] = Array.isArray(cols[k]) ? cols[k][i] : null; });
+      var p = (cols.persona || [])[i];
+      row.persona = p != null && personas[p] != null ? personas[p] : '';
+      row.drivers = row.drivers || '';
+      return row;
+    });
+  }
+
+  function init() {
+    var block = document.getElementById('fluz-data');
+    try {
+      D = JSON.parse(block ? block.textContent : '{}');
+    } catch (e) {
+      guard.errors.push('data block: ' + e.message);
+      D = {};
+    }
+    D.customers = customerRows(D.customers);
+    ['pipeline', 'ingest_report', 'k_selection', 'segments', 'customers', 'tiers', 'models', 'shap_importance',
+      'feature_importance', 'shap_points', 'merchants', 'recommendations'].forEach(function (k) { if (!Array.isArray(D[k])) { D[k] = []; } });
+    D.kpis = D.kpis || {};
+    D.meta = D.meta || {};
+    fmt = makeFormats(D.meta.currency);
+    NSLIDES = $all('.slide').length;
+
+    var sel = $('#segment-filter');
+    segments().forEach(function (s) {
+      var opt = document.createElement('option');
+      opt.value = String(s.cluster);
+      opt.textContent = segLabel(s) + ' (' + fmt.pct(s.share_customers, 0) + ')';
+      sel.appendChild(opt);
+    });
+    sel.disabled = !segments().length;
+    sel.addEventListener('change', function () { setSegment(sel.value); });
+
+    var dots = $('#slide-dots');
+    for (var i = 1; i <= NSLIDES; i++) {
+      (function (n) {
+        var b = html('button', 'dot-btn', null, dots);
+        b.type = 'button';
+        b.setAttribute('aria-label', 'Slide ' + n);
+        b.addEventListener('click', function () { showSlide(n); });
+      })(i);
+    }
+    $('#slide-prev').addEventListener('click', function () { showSlide(S.slide - 1); });
+    $('#slide-next').addEventListener('click', function () { showSlide(S.slide + 1); });
+    $all('[role="tab"]').forEach(function (b) { b.addEventListener('click', function () { showTab(b.getAttribute('data-tab')); }); });
+    document.addEventListener('keydown', onKey);
+    setupTooltip();
+
+    var resizeTimer = null;
+    window.addEventListener('resize', function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(renderActive, 150);
+    });
+    // Printing shows every dashboard and slide; draw them all at print width first.
+    window.addEventListener('beforeprint', startPrint);
+    window.addEventListener('afterprint', function () { document.body.classList.remove('printing'); renderActive(); });
+
+    var h = readHash();
+    if (h.segment != null && h.segment !== '') { S.segment = segmentIndex(Number(h.segment)) >= 0 ? Number(h.segment) : null; sel.value = S.segment == null ? '' : String(S.segment); }
+    if (h.slide) { S.slide = Number(h.slide) || 1; }
+    showSlide(S.slide);
+    showTab(h.tab || 'segments');
+    if (h.print != null) { startPrint(); }
+    if (SELFTEST) { selftest(); }
+  }
+
+  // ---------------------------------------------------------------- self-test (#selftest)
+
+  function selftest() {
+    var t0 = performance.now();
+    var r = { pass: false, checks: 0, failures: [], empty_views: [], views_checked: 0, filter_changes: 0, ms: 0, load_ms: Math.round(t0) };
+    function check(name, ok) { r.checks++; if (!ok) { r.failures.push(name); } }
+    function press(key) { document.body.dispatchEvent(new KeyboardEvent('keydown', { key: key, bubbles: true })); }
+    function tabButton(name) { return document.getElementById('tab-' + name); }
+    function checkViews(label, root) {
+      $all('[data-view]', root).forEach(function (el) {
+        var name = el.getAttribute('data-view');
+        var kind = VIEWS[name] ? VIEWS[name].kind : 'missing';
+        r.views_checked++;
+        check(label + ': view ' + name + ' is known', kind !== 'missing');
+        var state = el.getAttribute('data-empty');
+        if (state === 'error') { check(label + ': ' + name + ' rendered without error', false); return; }
+        if (state) {
+          r.empty_views.push(label + ':' + name);
+          check(label + ': empty ' + name + ' explains itself', /Not computed yet|segment/.test(el.textContent));
+          return;
+        }
+        if (kind === 'chart') {
+          var s = el.querySelector('svg');
+          check(label + ': ' + name + ' has an SVG chart', !!s && s.querySelectorAll('rect, circle, path, line').length > 2);
+          check(label + ': ' + name + ' has hover values', !!s && !!s.querySelector('[data-tip]'));
+        } else if (kind === 'table') {
+          check(label + ': ' + name + ' has rows', el.querySelectorAll('tbody tr').length > 0);
+        } else {
+          check(label + ': ' + name + ' has content', el.textContent.trim().length > 0);
+        }
+      });
+    }
+    function scopes() {
+      var out = TABS.filter(function (t) { return t !== 'story'; }).map(function (t) { return { label: 'tab ' + t, tab: t }; });
+      for (var n = 1; n <= NSLIDES; n++) { out.push({ label: 'slide ' + n, tab: 'story', slide: n }); }
+      return out;
+    }
+    function activate(sc) { showTab(sc.tab); if (sc.slide) { showSlide(sc.slide); } return activeScope(); }
+
+    // Tabs, by click.
+    TABS.forEach(function (name) {
+      tabButton(name).click();
+      check('tab ' + name + ' is active after a click', S.tab === name && !panel(name).hidden && tabButton(name).getAttribute('aria-selected') === 'true');
+      if (name !== 'story') { checkViews('tab ' + name, panel(name)); }
+    });
+    // Tabs, by keyboard on the tab list.
+    tabButton('segments').click();
+    tabButton('segments').dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true }));
+    check('ArrowRight on the tab list moves to the next tab', S.tab === 'cashback');
+
+    // Slides: next button, keyboard, dots.
+    tabButton('story').click();
+    showSlide(1);
+    checkViews('slide 1', slideEl(1));
+    for (var n = 2; n <= NSLIDES; n++) {
+      if (n % 2 === 0) { press('ArrowRight'); } else { $('#slide-next').click(); }
+      check('slide ' + n + ' is shown', S.slide === n && !slideEl(n).hidden && slideEl(n - 1).hidden);
+      checkViews('slide ' + n, slideEl(n));
+    }
+    press('ArrowRight');
+    check('ArrowRight stops at the last slide', S.slide === NSLIDES);
+    press('ArrowLeft');
+    check('ArrowLeft goes back', S.slide === NSLIDES - 1);
+    press('Home');
+    check('Home goes to slide 1', S.slide === 1);
+    $all('#slide-dots button')[NSLIDES - 1].click();
+    check('a dot jumps to its slide', S.slide === NSLIDES && $('#slide-counter').textContent === NSLIDES + ' / ' + NSLIDES);
+
+    // Segment filter: every segment-aware chart changes for every segment.
+    var sel = $('#segment-filter');
+    check('the filter lists every segment', sel.options.length === segments().length + 1);
+    scopes().forEach(function (sc) {
+      var root = activate(sc);
+      var aware = $all('[data-view]', root).filter(function (el) {
+        var v = VIEWS[el.getAttribute('data-view')];
+        return v && v.aware && v.kind === 'chart' && !el.getAttribute('data-empty');
+      });
+      var base = aware.map(function (el) { return el.innerHTML; });
+      segments().forEach(function (s) {
+        sel.value = String(s.cluster);
+        sel.dispatchEvent(new Event('change', { bubbles: true }));
+        check(sc.label + ': filter selects C' + s.cluster, S.segment === s.cluster);
+        aware.forEach(function (el, i) {
+          var changed = el.innerHTML !== base[i];
+          if (changed) { r.filter_changes++; }
+          check(sc.label + ': filter C' + s.cluster + ' changes ' + el.getAttribute('data-view'), changed);
+        });
+      });
+      sel.value = '';
+      sel.dispatchEvent(new Event('change', { bubbles: true }));
+      check(sc.label + ': filter resets', S.segment == null);
+    });
+
+    // Dependence feature selector.
+    var dep = $('#dependence-feature');
+    if (dep && dep.options.length > 1) {
+      showTab('explain');
+      var depEl = $('[data-view="dependence"]');
+      var before = depEl.innerHTML;
+      dep.value = dep.options[1].value;
+      dep.dispatchEvent(new Event('change'));
+      check('the dependence selector changes the chart', depEl.innerHTML !== before);
+    }
+
+    // Merchant names stay text: each name is exactly one cell's text, and no img element exists.
+    showTab('summary');
+    var cells = $all('[data-view="merchantTable"] td').map(function (td) { return td.textContent; });
+    D.merchants.forEach(function (m) { check('merchant name shown as text: ' + m.name, cells.indexOf(m.name) >= 0); });
+    check('no img element in the page', document.getElementsByTagName('img').length === 0);
+    check('only the two page scripts exist', document.getElementsByTagName('script').length === 2);
+    check('no alert() was called', guard.alerts.length === 0);
+
+    // Sorting: clicking "Spend" sorts, clicking again reverses.
+    var mt = $('[data-view="merchantTable"]');
+    if (D.merchants.length > 1) {
+      var spendCol = function () {
+        var heads = $all('th', mt).map(function (th) { return th.textContent.replace(/[▲▼ ]+$/, ''); });
+        var ci = heads.indexOf('Spend');
+        return $all('tbody tr', mt).map(function (tr) { return Number(tr.children[ci].textContent.replace(/[^0-9.\-]/g, '')); });
+      };
+      var btn = function () { return $all('button.sort', mt).filter(function (b) { return b.getAttribute('data-key') === 'spend'; })[0]; };
+      btn().click();
+      var asc = spendCol();
+      btn().click();
+      var desc = spendCol();
+      var sortedAsc = asc.slice().sort(function (a, b) { return a - b; });
+      check('sorting by Spend ascending', JSON.stringify(asc) === JSON.stringify(sortedAsc));
+      check('sorting by Spend descending', JSON.stringify(desc) === JSON.stringify(sortedAsc.slice().reverse()));
+    }
+
+    // Hover shows the mark's value in the tooltip.
+    var mark = $('#panel-summary [data-tip]') || $('[data-tip]');
+    if (mark) {
+      mark.dispatchEvent(new MouseEvent('mouseover', { bubbles: true, clientX: 200, clientY: 200 }));
+      var tip = document.getElementById('tooltip');
+      check('hover shows the tooltip', !tip.hidden && tip.textContent === mark.getAttribute('data-tip') && tip.textContent.length > 0);
+      mark.dispatchEvent(new MouseEvent('mouseout', { bubbles: true }));
+      check('the tooltip hides again', tip.hidden);
+    }
+
+    check('no network requests', performance.getEntriesByType('resource').length === 0);
+    check('no CSP violations: ' + guard.csp.join('; '), guard.csp.length === 0);
+    check('no script errors: ' + guard.errors.join('; '), guard.errors.length === 0);
+
+    showTab('segments');
+    r.ms = Math.round(performance.now() - t0);
+    r.render_ms = {};
+    Object.keys(viewMs).sort(function (a, b) { return viewMs[b] - viewMs[a]; }).forEach(function (k) { r.render_ms[k] = Math.round(viewMs[k]); });
+    r.pass = r.failures.length === 0;
+    var pre = document.createElement('pre');
+    pre.id = 'selftest-result';
+    pre.textContent = JSON.stringify(r);
+    document.body.appendChild(pre);
+    document.title = r.pass ? 'selftest:pass' : 'selftest:fail';
+  }
+
+  document.addEventListener('DOMContentLoaded', init);
+})();

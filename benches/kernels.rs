@@ -1,0 +1,204 @@
+//! Criterion benchmarks of the hot kernels: retail CSV parsing and cleaning, the customer
+//! aggregation, k-means, silhouette, tree/forest/boosting fits and TreeSHAP.
+//!
+//! Run with `cargo bench --bench kernels`. The retail benches use the real
+//! `../shared/data/online_retail.csv.gz` when it is beside the checkout (the sample otherwise).
+
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use fluz::config::{Encoding, OnBadRow};
+use fluz::learn::boosting::{fit_boosting, BoostingParams};
+use fluz::learn::cart::{MaxFeatures, TreeParams};
+use fluz::learn::forest::{fit_forest, ForestParams};
+use fluz::learn::matrix::Matrix;
+use fluz::segment::kmeans::{kmeans, KMeansParams};
+use fluz::segment::metrics::silhouette_exact;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+fn retail_path() -> PathBuf {
+    let real =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/online_retail.csv.gz");
+    if real.exists() {
+        real
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/sample/online_retail.csv.gz")
+    }
+}
+
+/// A regression problem shaped like the customer features: 14 heavy-tailed columns.
+fn regression(n: usize, seed: u64) -> (Matrix, Vec<f64>) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let columns: Vec<Vec<f64>> = (0..14)
+        .map(|_| (0..n).map(|_| (rng.gen::<f64>() * 3.0).exp()).collect())
+        .collect();
+    let y = (0..n)
+        .map(|i| {
+            0.03 + 0.01 * columns[0][i].ln() - 0.005 * columns[3][i].ln() + 0.004 * rng.gen::<f64>()
+        })
+        .collect();
+    (Matrix::from_columns(&columns), y)
+}
+
+fn points(n: usize, seed: u64) -> Matrix {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let columns: Vec<Vec<f64>> = (0..3)
+        .map(|_| {
+            (0..n)
+                .map(|_| rng.gen::<f64>() * 2.0 - 1.0 + if rng.gen::<bool>() { 2.0 } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    Matrix::from_columns(&columns)
+}
+
+fn bench_ingest(c: &mut Criterion) {
+    let path = retail_path();
+    let options = fluz::sources::ReadOptions {
+        on_bad_row: OnBadRow::Error,
+        max_decompressed_bytes: 1 << 33,
+    };
+    let mut group = c.benchmark_group("ingest");
+    group.sample_size(10);
+    group.bench_function("retail_csv_gz_read_clean", |b| {
+        b.iter(|| {
+            let parsed = fluz::sources::retail::read_csv(&path, Encoding::Auto, options).unwrap();
+            fluz::sources::retail::clean(&parsed, true).unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn bench_segment(c: &mut Criterion) {
+    let x = points(4_338, 1);
+    let mut group = c.benchmark_group("segment");
+    group.sample_size(10);
+    group.bench_function("kmeans_k4_ninit10_4338x3", |b| {
+        b.iter(|| {
+            kmeans(
+                &x,
+                &KMeansParams {
+                    k: 4,
+                    n_init: 10,
+                    max_iter: 300,
+                    tol: 1e-4,
+                    seed: 42,
+                },
+            )
+            .unwrap()
+        })
+    });
+    let fit = kmeans(
+        &x,
+        &KMeansParams {
+            k: 4,
+            n_init: 1,
+            max_iter: 300,
+            tol: 1e-4,
+            seed: 42,
+        },
+    )
+    .unwrap();
+    group.bench_function("silhouette_exact_4338x3", |b| {
+        b.iter(|| silhouette_exact(&x, &fit.labels, 4))
+    });
+    group.finish();
+}
+
+fn bench_learners(c: &mut Criterion) {
+    let (x, y) = regression(3_500, 2);
+    let mut group = c.benchmark_group("learn");
+    group.sample_size(10);
+    group.bench_function("forest_300_trees_3500x14", |b| {
+        b.iter(|| {
+            fit_forest(
+                &x,
+                &y,
+                &ForestParams {
+                    n_trees: 300,
+                    tree: TreeParams {
+                        max_depth: None,
+                        min_samples_leaf: 1,
+                        min_samples_split: 2,
+                        max_features: MaxFeatures::Fraction(0.5),
+                        max_bins: 256,
+                    },
+                    bootstrap: true,
+                },
+                42,
+            )
+        })
+    });
+    group.bench_function("boosting_400_rounds_depth6_3500x14", |b| {
+        b.iter(|| {
+            fit_boosting(
+                &x,
+                &y,
+                &BoostingParams {
+                    n_rounds: 400,
+                    learning_rate: 0.05,
+                    max_depth: 6,
+                    lambda: 1.0,
+                    min_child_weight: 1.0,
+                    subsample: 0.8,
+                    max_bins: 256,
+                },
+                42,
+            )
+        })
+    });
+    group.finish();
+}
+
+fn bench_shap(c: &mut Criterion) {
+    let (x, y) = regression(4_338, 3);
+    let boosting = fit_boosting(
+        &x,
+        &y,
+        &BoostingParams {
+            n_rounds: 400,
+            learning_rate: 0.05,
+            max_depth: 3,
+            lambda: 1.0,
+            min_child_weight: 1.0,
+            subsample: 0.8,
+            max_bins: 256,
+        },
+        42,
+    );
+    let forest = fit_forest(
+        &x,
+        &y,
+        &ForestParams {
+            n_trees: 300,
+            tree: TreeParams {
+                max_depth: None,
+                min_samples_leaf: 5,
+                min_samples_split: 2,
+                max_features: MaxFeatures::Fraction(0.5),
+                max_bins: 256,
+            },
+            bootstrap: true,
+        },
+        42,
+    );
+    let mut group = c.benchmark_group("explain");
+    group.sample_size(10);
+    group.bench_function("treeshap_boosting_400x_depth3_4338rows", |b| {
+        b.iter(|| fluz::explain::ensemble_shap(&boosting.trees, boosting.base_score, 1.0, &x))
+    });
+    group.bench_function("treeshap_forest_300_leaf5_4338rows", |b| {
+        b.iter(|| fluz::explain::ensemble_shap(&forest.trees, 0.0, 1.0 / 300.0, &x))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_ingest,
+    bench_segment,
+    bench_learners,
+    bench_shap
+);
+criterion_main!(benches);

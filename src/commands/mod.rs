@@ -1,0 +1,115 @@
+//! One file per subcommand. Each reads its inputs from the store, calls domain code and
+//! writes its outputs to the store; only this layer knows about the store and the progress.
+
+pub mod eda;
+pub mod explain;
+pub mod export;
+pub mod generate;
+pub mod ingest;
+pub mod run_all;
+pub mod segment;
+pub mod train;
+
+use std::time::Instant;
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use crate::store::Store;
+
+/// Records a stage's wall time and output rows in the `run_manifest` table (one row per stage,
+/// replaced when the stage runs again).
+pub fn record_stage(
+    store: &mut dyn Store,
+    stage: &str,
+    started: Instant,
+    rows_out: usize,
+    details: serde_json::Value,
+) -> Result<()> {
+    let seconds = started.elapsed().as_secs_f64();
+    let started_at = chrono::Utc::now() - chrono::Duration::milliseconds((seconds * 1000.0) as i64);
+    let mut stages: Vec<String> = Vec::new();
+    let mut starts: Vec<String> = Vec::new();
+    let mut secs: Vec<f64> = Vec::new();
+    let mut rows: Vec<i64> = Vec::new();
+    let mut detail: Vec<String> = Vec::new();
+    if store.has_table("run_manifest")? {
+        let old = store.read_table("run_manifest")?;
+        let s = old.column("stage")?.str()?;
+        let a = old.column("started_at")?.str()?;
+        let t = old.column("seconds")?.f64()?;
+        let r = old.column("rows_out")?.i64()?;
+        let d = old.column("details")?.str()?;
+        for i in 0..old.height() {
+            if s.get(i) == Some(stage) {
+                continue;
+            }
+            stages.push(s.get(i).unwrap_or("").to_string());
+            starts.push(a.get(i).unwrap_or("").to_string());
+            secs.push(t.get(i).unwrap_or(0.0));
+            rows.push(r.get(i).unwrap_or(0));
+            detail.push(d.get(i).unwrap_or("{}").to_string());
+        }
+    }
+    stages.push(stage.to_string());
+    starts.push(started_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+    secs.push(seconds);
+    rows.push(rows_out as i64);
+    detail.push(details.to_string());
+    let order = ["ingest", "eda", "segment", "train", "explain", "export"];
+    let mut index: Vec<usize> = (0..stages.len()).collect();
+    index.sort_by_key(|&i| {
+        order
+            .iter()
+            .position(|s| *s == stages[i])
+            .unwrap_or(order.len())
+    });
+    let pick_s = |v: &Vec<String>| index.iter().map(|&i| v[i].clone()).collect::<Vec<String>>();
+    let table = DataFrame::new(
+        index.len(),
+        vec![
+            Column::new("stage".into(), pick_s(&stages)),
+            Column::new("started_at".into(), pick_s(&starts)),
+            Column::new(
+                "seconds".into(),
+                index.iter().map(|&i| secs[i]).collect::<Vec<f64>>(),
+            ),
+            Column::new(
+                "rows_out".into(),
+                index.iter().map(|&i| rows[i]).collect::<Vec<i64>>(),
+            ),
+            Column::new("details".into(), pick_s(&detail)),
+        ],
+    )?;
+    store.write_table("run_manifest", &table)
+}
+
+/// Reads a column as `f64` whatever its numeric type.
+pub fn f64_column(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    let column = table.column(name)?.cast(&DataType::Float64)?;
+    Ok(column
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// Reads an `i64` column.
+pub fn i64_column(table: &DataFrame, name: &str) -> Result<Vec<i64>> {
+    Ok(table
+        .column(name)?
+        .i64()?
+        .iter()
+        .map(|v| v.unwrap_or_default())
+        .collect())
+}
+
+/// Reads a text column (nulls as empty text).
+pub fn str_column(table: &DataFrame, name: &str) -> Result<Vec<String>> {
+    Ok(table
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect())
+}

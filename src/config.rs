@@ -1,0 +1,1030 @@
+//! `config.toml`: read into raw serde structs (unknown keys rejected), overridden by CLI flags
+//! and `FLUZ_DATABASE_URL`, then validated once into [`Config`]. No stage ever sees an invalid
+//! setting: every range check lives here and names the key it checks.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A bad config file or setting. Always a user error (exit code 2).
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The 14 numeric columns of `customer_features` used as model features by default.
+pub const DEFAULT_MODEL_FEATURES: [&str; 14] = [
+    "n_lines",
+    "n_invoices",
+    "total_quantity",
+    "total_spent",
+    "avg_item_price",
+    "spend_to_price_ratio",
+    "avg_basket_value",
+    "recency_days",
+    "tenure_days",
+    "social_degree",
+    "social_pagerank",
+    "merchant_avg_stars",
+    "merchant_avg_reviews",
+    "merchant_commission",
+];
+
+/// The whole configuration, validated.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data: DataConfig,
+    pub store: StoreConfig,
+    pub ingest: IngestConfig,
+    pub linkage: LinkageConfig,
+    pub eda: EdaConfig,
+    pub segment: SegmentConfig,
+    pub economics: EconomicsConfig,
+    pub train: TrainConfig,
+    pub explain: ExplainConfig,
+    pub export: ExportConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// UCI Online Retail: `.xlsx`, `.csv` or `.csv.gz`.
+    pub retail: PathBuf,
+    /// Sheet to read from an xlsx workbook; empty = the first sheet.
+    pub retail_sheet: String,
+    /// SNAP edge list: `.txt` or `.txt.gz`.
+    pub social: PathBuf,
+    /// Yelp business JSON lines: `.json` or `.json.gz`.
+    pub merchants: PathBuf,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            retail: "data/sample/online_retail.csv.gz".into(),
+            retail_sheet: String::new(),
+            social: "data/sample/facebook_combined.txt".into(),
+            merchants: "data/sample/yelp_academic_dataset_business.json".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Parquet,
+    Postgres,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Parquet => "parquet",
+            StoreKind::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub kind: StoreKind,
+    /// Parquet warehouse folder.
+    pub path: PathBuf,
+    /// PostgreSQL URL; `FLUZ_DATABASE_URL` overrides it. Never printed with its password.
+    pub url: String,
+    /// PostgreSQL schema holding the tables.
+    pub schema: String,
+    /// Build `customer_features` inside PostgreSQL with `sql/customer_features.sql`.
+    pub pushdown: bool,
+    /// Seconds to wait for another fluz run's lock on the same store before giving up.
+    pub lock_timeout_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            kind: StoreKind::Parquet,
+            path: "warehouse".into(),
+            url: String::new(),
+            schema: "fluz".into(),
+            pushdown: true,
+            lock_timeout_secs: 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBadRow {
+    Error,
+    Skip,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    /// UTF-8 when the bytes are valid UTF-8, else ISO-8859-1.
+    Auto,
+    Utf8,
+    Latin1,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Drop exact duplicate retail lines (first kept).
+    pub dedupe: bool,
+    /// `"error"` stops at the first bad row; `"skip"` counts and skips it.
+    pub on_bad_row: OnBadRow,
+    /// Text encoding of CSV input.
+    pub encoding: Encoding,
+    /// Refuse to decompress more than this many bytes from one gzip file (gzip bombs).
+    pub max_decompressed_bytes: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            dedupe: true,
+            on_bad_row: OnBadRow::Error,
+            encoding: Encoding::Auto,
+            max_decompressed_bytes: 8 << 30,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkageConfig {
+    pub seed: u64,
+    pub merchant_categories: Vec<String>,
+}
+
+impl Default for LinkageConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            merchant_categories: vec!["Shopping".into()],
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EdaConfig {
+    /// How many countries the summary lists.
+    pub top_countries: usize,
+}
+
+impl Default for EdaConfig {
+    fn default() -> Self {
+        Self { top_countries: 10 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// `ln(1 + x)` then z-score (the default: tames heavy tails).
+    Log1pZscore,
+    Zscore,
+    /// Raw features, as the seed project did.
+    None,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SegmentConfig {
+    pub features: Vec<String>,
+    pub transform: Transform,
+    pub k_min: usize,
+    pub k_max: usize,
+    pub n_init: usize,
+    pub max_iter: usize,
+    pub tol: f64,
+    pub seed: u64,
+    pub silhouette_exact_max: usize,
+    pub silhouette_sample_size: usize,
+}
+
+impl Default for SegmentConfig {
+    fn default() -> Self {
+        Self {
+            features: vec![
+                "total_spent".into(),
+                "avg_item_price".into(),
+                "spend_to_price_ratio".into(),
+            ],
+            transform: Transform::Log1pZscore,
+            k_min: 2,
+            k_max: 10,
+            n_init: 10,
+            max_iter: 300,
+            tol: 1e-4,
+            seed: 42,
+            silhouette_exact_max: 20_000,
+            silhouette_sample_size: 10_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EconomicsConfig {
+    pub commission_base: f64,
+    pub commission_stars_slope: f64,
+    pub commission_min: f64,
+    pub commission_max: f64,
+    pub beta0: f64,
+    pub a_price: f64,
+    pub a_freq: f64,
+    pub a_recency: f64,
+    pub a_social: f64,
+    pub sigma: f64,
+    /// λ: value of engagement per unit of spend.
+    pub engagement_value: f64,
+    pub rate_min: f64,
+    pub rate_max: f64,
+    pub tiers: Vec<f64>,
+    /// The flat rate the learned policy is compared against.
+    pub flat_rate: f64,
+}
+
+impl Default for EconomicsConfig {
+    fn default() -> Self {
+        Self {
+            commission_base: 0.08,
+            commission_stars_slope: -0.01,
+            commission_min: 0.02,
+            commission_max: 0.15,
+            beta0: 20.0,
+            a_price: -0.25,
+            a_freq: -0.20,
+            a_recency: 0.15,
+            a_social: 0.10,
+            sigma: 0.25,
+            engagement_value: 0.02,
+            rate_min: 0.0,
+            rate_max: 0.10,
+            tiers: vec![0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.10],
+            flat_rate: 0.02,
+        }
+    }
+}
+
+/// `max_features` of a forest: `"sqrt"`, `"all"` or a fraction in (0, 1].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MaxFeaturesSetting {
+    Named(String),
+    Fraction(f64),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub features: Vec<String>,
+    pub test_percent: u64,
+    pub n_folds: u64,
+    pub seed: u64,
+    /// Families to train, any of "linear", "decision_tree", "random_forest", "gradient_boosting".
+    pub families: Vec<String>,
+    pub max_bins: usize,
+    pub decision_tree: DecisionTreeGrid,
+    pub random_forest: RandomForestGrid,
+    pub gradient_boosting: BoostingGrid,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            features: DEFAULT_MODEL_FEATURES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            test_percent: 20,
+            n_folds: 5,
+            seed: 42,
+            families: vec![
+                "linear".into(),
+                "decision_tree".into(),
+                "random_forest".into(),
+                "gradient_boosting".into(),
+            ],
+            max_bins: 256,
+            decision_tree: DecisionTreeGrid::default(),
+            random_forest: RandomForestGrid::default(),
+            gradient_boosting: BoostingGrid::default(),
+        }
+    }
+}
+
+/// Grid of the decision tree; `max_depth = 0` means unlimited.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionTreeGrid {
+    pub max_depth: Vec<usize>,
+    pub min_samples_leaf: Vec<usize>,
+}
+
+impl Default for DecisionTreeGrid {
+    fn default() -> Self {
+        Self {
+            max_depth: vec![4, 8, 12],
+            min_samples_leaf: vec![1],
+        }
+    }
+}
+
+/// Grid of the random forest; `max_depth = 0` means unlimited.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RandomForestGrid {
+    pub n_trees: Vec<usize>,
+    pub max_features: Vec<MaxFeaturesSetting>,
+    pub min_samples_leaf: Vec<usize>,
+    pub max_depth: Vec<usize>,
+}
+
+impl Default for RandomForestGrid {
+    fn default() -> Self {
+        Self {
+            n_trees: vec![300],
+            max_features: vec![
+                MaxFeaturesSetting::Named("sqrt".into()),
+                MaxFeaturesSetting::Fraction(0.5),
+            ],
+            min_samples_leaf: vec![1, 5],
+            max_depth: vec![0],
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BoostingGrid {
+    pub n_rounds: Vec<usize>,
+    pub learning_rate: Vec<f64>,
+    pub max_depth: Vec<usize>,
+    pub subsample: Vec<f64>,
+    pub lambda: Vec<f64>,
+    pub min_child_weight: Vec<f64>,
+}
+
+impl Default for BoostingGrid {
+    fn default() -> Self {
+        Self {
+            n_rounds: vec![400],
+            learning_rate: vec![0.05],
+            max_depth: vec![3, 6],
+            subsample: vec![0.8],
+            lambda: vec![1.0],
+            min_child_weight: vec![1.0],
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExplainConfig {
+    /// Explain at most this many customers (0 = all); a cap on SHAP memory at scale.
+    pub max_rows: usize,
+    /// How many drivers each customer's explanation names.
+    pub top_drivers: usize,
+}
+
+impl Default for ExplainConfig {
+    fn default() -> Self {
+        Self {
+            max_rows: 0,
+            top_drivers: 3,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportConfig {
+    pub out_dir: PathBuf,
+    /// Customers embedded in dashboard.html for its charts (a deterministic sample).
+    pub dashboard_max_customers: usize,
+    /// Write `cashback_shap_values.csv` (long format: customers × features rows).
+    pub shap_values_csv: bool,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        Self {
+            out_dir: "out".into(),
+            dashboard_max_customers: 3000,
+            shap_values_csv: true,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`; a missing file at the default location means "all defaults".
+    pub fn load(path: &Path, must_exist: bool) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !must_exist => String::new(),
+            Err(err) => {
+                return Err(ConfigError(format!(
+                    "cannot read config file {}: {err}",
+                    path.display()
+                )))
+            }
+        };
+        Self::parse(&text, path)
+    }
+
+    /// Parses TOML text; `origin` names the file in errors and anchors relative paths.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|err| {
+            ConfigError(format!(
+                "invalid config file {}: {}",
+                origin.display(),
+                err.to_string().trim_end()
+            ))
+        })?;
+        let base = origin.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.resolve_paths(&base);
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |path: &mut PathBuf| {
+            if path.is_relative() && !path.as_os_str().is_empty() {
+                *path = base.join(&*path);
+            }
+        };
+        resolve(&mut self.data.retail);
+        resolve(&mut self.data.social);
+        resolve(&mut self.data.merchants);
+        resolve(&mut self.store.path);
+        resolve(&mut self.export.out_dir);
+    }
+
+    /// Applies `FLUZ_DATABASE_URL` (it overrides `[store] url`).
+    pub fn apply_env(&mut self) {
+        if let Ok(url) = std::env::var("FLUZ_DATABASE_URL") {
+            if !url.is_empty() {
+                self.store.url = url;
+            }
+        }
+    }
+
+    /// Checks every range and cross-field rule; errors name the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |key: &str, msg: String| Err(ConfigError(format!("config key {key}: {msg}")));
+        if self.store.kind == StoreKind::Postgres && self.store.url.is_empty() {
+            return err(
+                "[store] url",
+                "must be set (or FLUZ_DATABASE_URL) when [store] kind = \"postgres\"".into(),
+            );
+        }
+        if !is_identifier(&self.store.schema) {
+            return err(
+                "[store] schema",
+                format!(
+                    "must be a plain identifier (letters, digits, _; at most 63 bytes; not starting with a digit), got {:?}",
+                    self.store.schema
+                ),
+            );
+        }
+        if self.ingest.max_decompressed_bytes == 0 {
+            return err(
+                "[ingest] max_decompressed_bytes",
+                "must be greater than 0".into(),
+            );
+        }
+        if self.linkage.merchant_categories.is_empty() {
+            return err(
+                "[linkage] merchant_categories",
+                "must name at least one category".into(),
+            );
+        }
+        if self.eda.top_countries == 0 {
+            return err("[eda] top_countries", "must be at least 1".into());
+        }
+        let seg = &self.segment;
+        if seg.features.is_empty() {
+            return err(
+                "[segment] features",
+                "must name at least one feature".into(),
+            );
+        }
+        for feature in &seg.features {
+            if !DEFAULT_MODEL_FEATURES.contains(&feature.as_str()) {
+                return err(
+                    "[segment] features",
+                    format!("unknown feature {feature:?}; choose from {DEFAULT_MODEL_FEATURES:?}"),
+                );
+            }
+        }
+        if seg.k_min < 2 {
+            return err(
+                "[segment] k_min",
+                format!("must be at least 2, got {}", seg.k_min),
+            );
+        }
+        if seg.k_max < seg.k_min {
+            return err(
+                "[segment] k_max",
+                format!("must be at least k_min ({}), got {}", seg.k_min, seg.k_max),
+            );
+        }
+        if seg.k_max > 50 {
+            return err(
+                "[segment] k_max",
+                format!("must be at most 50, got {}", seg.k_max),
+            );
+        }
+        if seg.n_init == 0 {
+            return err("[segment] n_init", "must be at least 1".into());
+        }
+        if seg.max_iter == 0 {
+            return err("[segment] max_iter", "must be at least 1".into());
+        }
+        if !(seg.tol.is_finite() && seg.tol >= 0.0) {
+            return err(
+                "[segment] tol",
+                format!("must be a finite number >= 0, got {}", seg.tol),
+            );
+        }
+        if seg.silhouette_sample_size < 100 {
+            return err(
+                "[segment] silhouette_sample_size",
+                format!("must be at least 100, got {}", seg.silhouette_sample_size),
+            );
+        }
+        let eco = &self.economics;
+        for (key, value) in [
+            ("commission_base", eco.commission_base),
+            ("commission_stars_slope", eco.commission_stars_slope),
+            ("commission_min", eco.commission_min),
+            ("commission_max", eco.commission_max),
+            ("beta0", eco.beta0),
+            ("a_price", eco.a_price),
+            ("a_freq", eco.a_freq),
+            ("a_recency", eco.a_recency),
+            ("a_social", eco.a_social),
+            ("sigma", eco.sigma),
+            ("engagement_value", eco.engagement_value),
+            ("rate_min", eco.rate_min),
+            ("rate_max", eco.rate_max),
+            ("flat_rate", eco.flat_rate),
+        ] {
+            if !value.is_finite() {
+                return err(
+                    &format!("[economics] {key}"),
+                    format!("must be finite, got {value}"),
+                );
+            }
+        }
+        if !(0.0..=1.0).contains(&eco.commission_min) || eco.commission_max < eco.commission_min {
+            return err(
+                "[economics] commission_max",
+                format!(
+                    "need 0 <= commission_min <= commission_max <= 1, got {} and {}",
+                    eco.commission_min, eco.commission_max
+                ),
+            );
+        }
+        if eco.commission_max > 1.0 {
+            return err(
+                "[economics] commission_max",
+                format!("must be at most 1, got {}", eco.commission_max),
+            );
+        }
+        if eco.beta0 <= 0.0 {
+            return err(
+                "[economics] beta0",
+                format!("must be greater than 0, got {}", eco.beta0),
+            );
+        }
+        if eco.sigma < 0.0 {
+            return err(
+                "[economics] sigma",
+                format!("must be >= 0, got {}", eco.sigma),
+            );
+        }
+        if eco.engagement_value < 0.0 {
+            return err(
+                "[economics] engagement_value",
+                format!("must be >= 0, got {}", eco.engagement_value),
+            );
+        }
+        if !(0.0..=1.0).contains(&eco.rate_min) || eco.rate_max < eco.rate_min || eco.rate_max > 1.0
+        {
+            return err(
+                "[economics] rate_max",
+                format!(
+                    "need 0 <= rate_min <= rate_max <= 1, got {} and {}",
+                    eco.rate_min, eco.rate_max
+                ),
+            );
+        }
+        if eco.tiers.is_empty() {
+            return err("[economics] tiers", "must list at least one tier".into());
+        }
+        if eco
+            .tiers
+            .iter()
+            .any(|t| !t.is_finite() || !(0.0..=1.0).contains(t))
+            || eco.tiers.windows(2).any(|w| w[1] <= w[0])
+        {
+            return err(
+                "[economics] tiers",
+                format!(
+                    "must be strictly increasing rates in [0, 1], got {:?}",
+                    eco.tiers
+                ),
+            );
+        }
+        if !(0.0..=1.0).contains(&eco.flat_rate) {
+            return err(
+                "[economics] flat_rate",
+                format!("must be in [0, 1], got {}", eco.flat_rate),
+            );
+        }
+        let train = &self.train;
+        if train.features.is_empty() {
+            return err("[train] features", "must name at least one feature".into());
+        }
+        for feature in &train.features {
+            if !DEFAULT_MODEL_FEATURES.contains(&feature.as_str()) {
+                return err(
+                    "[train] features",
+                    format!("unknown feature {feature:?}; choose from {DEFAULT_MODEL_FEATURES:?}"),
+                );
+            }
+        }
+        if !(1..=90).contains(&train.test_percent) {
+            return err(
+                "[train] test_percent",
+                format!("must be in 1..=90, got {}", train.test_percent),
+            );
+        }
+        if !(2..=20).contains(&train.n_folds) {
+            return err(
+                "[train] n_folds",
+                format!("must be in 2..=20, got {}", train.n_folds),
+            );
+        }
+        if !(2..=256).contains(&train.max_bins) {
+            return err(
+                "[train] max_bins",
+                format!("must be in 2..=256, got {}", train.max_bins),
+            );
+        }
+        if train.families.is_empty() {
+            return err(
+                "[train] families",
+                "must name at least one model family".into(),
+            );
+        }
+        for family in &train.families {
+            if ![
+                "linear",
+                "decision_tree",
+                "random_forest",
+                "gradient_boosting",
+            ]
+            .contains(&family.as_str())
+            {
+                return err(
+                    "[train] families",
+                    format!("unknown family {family:?}; choose from linear, decision_tree, random_forest, gradient_boosting"),
+                );
+            }
+        }
+        let dt = &train.decision_tree;
+        non_empty("[train.decision_tree] max_depth", dt.max_depth.len())?;
+        positive_all(
+            "[train.decision_tree] min_samples_leaf",
+            &dt.min_samples_leaf,
+        )?;
+        let rf = &train.random_forest;
+        positive_all("[train.random_forest] n_trees", &rf.n_trees)?;
+        positive_all(
+            "[train.random_forest] min_samples_leaf",
+            &rf.min_samples_leaf,
+        )?;
+        non_empty("[train.random_forest] max_depth", rf.max_depth.len())?;
+        non_empty("[train.random_forest] max_features", rf.max_features.len())?;
+        for setting in &rf.max_features {
+            max_features_of(setting)?;
+        }
+        let gb = &train.gradient_boosting;
+        positive_all("[train.gradient_boosting] n_rounds", &gb.n_rounds)?;
+        positive_all("[train.gradient_boosting] max_depth", &gb.max_depth)?;
+        in_range(
+            "[train.gradient_boosting] learning_rate",
+            &gb.learning_rate,
+            0.0,
+            1.0,
+            false,
+        )?;
+        in_range(
+            "[train.gradient_boosting] subsample",
+            &gb.subsample,
+            0.0,
+            1.0,
+            false,
+        )?;
+        in_range(
+            "[train.gradient_boosting] lambda",
+            &gb.lambda,
+            0.0,
+            f64::MAX,
+            true,
+        )?;
+        in_range(
+            "[train.gradient_boosting] min_child_weight",
+            &gb.min_child_weight,
+            0.0,
+            f64::MAX,
+            true,
+        )?;
+        if self.explain.top_drivers == 0 {
+            return err("[explain] top_drivers", "must be at least 1".into());
+        }
+        if self.export.dashboard_max_customers == 0 {
+            return err(
+                "[export] dashboard_max_customers",
+                "must be at least 1".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The resolved settings as TOML, with any database password masked.
+    pub fn to_display_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.store.url = redact_url(&shown.store.url);
+        toml::to_string_pretty(&shown)
+            .unwrap_or_else(|err| format!("# cannot render settings: {err}\n"))
+    }
+}
+
+fn non_empty(key: &str, len: usize) -> Result<(), ConfigError> {
+    if len == 0 {
+        Err(ConfigError(format!(
+            "config key {key}: must list at least one value"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn positive_all(key: &str, values: &[usize]) -> Result<(), ConfigError> {
+    non_empty(key, values.len())?;
+    if let Some(bad) = values.iter().find(|&&v| v == 0) {
+        return Err(ConfigError(format!(
+            "config key {key}: values must be at least 1, got {bad}"
+        )));
+    }
+    Ok(())
+}
+
+fn in_range(
+    key: &str,
+    values: &[f64],
+    low: f64,
+    high: f64,
+    low_inclusive: bool,
+) -> Result<(), ConfigError> {
+    non_empty(key, values.len())?;
+    for &value in values {
+        let above_low = if low_inclusive {
+            value >= low
+        } else {
+            value > low
+        };
+        if !value.is_finite() || !above_low || value > high {
+            let open = if low_inclusive { "[" } else { "(" };
+            let upper = if high == f64::MAX {
+                "inf)".to_string()
+            } else {
+                format!("{high}]")
+            };
+            return Err(ConfigError(format!(
+                "config key {key}: values must be in {open}{low}, {upper}, got {value}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Parses a `max_features` setting into the learners' type.
+pub fn max_features_of(
+    setting: &MaxFeaturesSetting,
+) -> Result<crate::learn::cart::MaxFeatures, ConfigError> {
+    use crate::learn::cart::MaxFeatures;
+    match setting {
+        MaxFeaturesSetting::Named(name) if name == "sqrt" => Ok(MaxFeatures::Sqrt),
+        MaxFeaturesSetting::Named(name) if name == "all" => Ok(MaxFeatures::All),
+        MaxFeaturesSetting::Fraction(f) if *f > 0.0 && *f <= 1.0 => Ok(MaxFeatures::Fraction(*f)),
+        other => Err(ConfigError(format!(
+            "config key [train.random_forest] max_features: each value must be \"sqrt\", \"all\" or a fraction in (0, 1], got {other:?}"
+        ))),
+    }
+}
+
+/// True for a PostgreSQL identifier we accept unquoted-safe: `[A-Za-z_][A-Za-z0-9_]*`, ≤ 63 bytes.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 63
+}
+
+/// Replaces the password of a `postgres://user:pass@host/db` URL (or `password=` in a
+/// key/value string) with `***`.
+pub fn redact_url(url: &str) -> String {
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        if let Some(at) = authority.rfind('@') {
+            let userinfo = &authority[..at];
+            if let Some(colon) = userinfo.find(':') {
+                return format!(
+                    "{}://{}:***{}",
+                    &url[..scheme_end],
+                    &userinfo[..colon],
+                    &rest[at..]
+                );
+            }
+        }
+        // A password may also sit in the query string.
+        return redact_key_value(url);
+    }
+    redact_key_value(url)
+}
+
+fn redact_key_value(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let Some(start) = lower.find("password=") else {
+        return text.to_string();
+    };
+    let value_start = start + "password=".len();
+    let value_end = text[value_start..]
+        .find([' ', '&'])
+        .map_or(text.len(), |offset| value_start + offset);
+    format!("{}***{}", &text[..value_start], &text[value_end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config = Config::parse(text, Path::new("/tmp/cfg/config.toml"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn message(text: &str) -> String {
+        parse(text).expect_err("config should be rejected").0
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.segment.k_min, 2);
+        assert_eq!(config.train.features.len(), 14);
+        assert_eq!(config.store.path, Path::new("/tmp/cfg/warehouse"));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let msg = message("[store]\nkindd = \"parquet\"\n");
+        assert!(msg.contains("kindd"), "{msg}");
+        assert!(msg.contains("/tmp/cfg/config.toml"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_section_is_named() {
+        let msg = message("[stor]\nkind = \"parquet\"\n");
+        assert!(msg.contains("stor"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let msg = message("[segment]\nk_min = \"two\"\n");
+        assert!(msg.contains("k_min"), "{msg}");
+    }
+
+    #[test]
+    fn bad_store_kind_is_rejected() {
+        let msg = message("[store]\nkind = \"mysql\"\n");
+        assert!(msg.contains("mysql") || msg.contains("kind"), "{msg}");
+    }
+
+    #[test]
+    fn k_range_is_checked() {
+        assert!(message("[segment]\nk_min = 1\n").contains("[segment] k_min"));
+        assert!(message("[segment]\nk_min = 5\nk_max = 3\n").contains("[segment] k_max"));
+    }
+
+    #[test]
+    fn tolerance_must_be_non_negative() {
+        assert!(message("[segment]\ntol = -1.0\n").contains("[segment] tol"));
+    }
+
+    #[test]
+    fn tiers_must_increase() {
+        assert!(message("[economics]\ntiers = [0.0, 0.05, 0.02]\n").contains("[economics] tiers"));
+    }
+
+    #[test]
+    fn rate_bounds_are_checked() {
+        assert!(message("[economics]\nrate_min = 0.2\nrate_max = 0.1\n").contains("rate_max"));
+    }
+
+    #[test]
+    fn unknown_feature_is_named() {
+        let msg = message("[train]\nfeatures = [\"total_spent\", \"shoe_size\"]\n");
+        assert!(
+            msg.contains("shoe_size") && msg.contains("[train] features"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn test_percent_range() {
+        assert!(message("[train]\ntest_percent = 0\n").contains("test_percent"));
+        assert!(message("[train]\ntest_percent = 95\n").contains("test_percent"));
+    }
+
+    #[test]
+    fn max_features_values() {
+        assert!(parse("[train.random_forest]\nmax_features = [\"sqrt\", 0.5, \"all\"]\n").is_ok());
+        assert!(message("[train.random_forest]\nmax_features = [1.5]\n").contains("max_features"));
+        assert!(
+            message("[train.random_forest]\nmax_features = [\"log2x\"]\n").contains("max_features")
+        );
+    }
+
+    #[test]
+    fn boosting_learning_rate_range() {
+        assert!(
+            message("[train.gradient_boosting]\nlearning_rate = [0.0]\n").contains("learning_rate")
+        );
+    }
+
+    #[test]
+    fn schema_must_be_identifier() {
+        let msg = message("[store]\nschema = \"fluz; drop table x\"\n");
+        assert!(msg.contains("[store] schema"), "{msg}");
+        assert!(is_identifier("fluz_2"));
+        assert!(!is_identifier("2fluz"));
+        assert!(!is_identifier("a\"b"));
+    }
+
+    #[test]
+    fn postgres_needs_url() {
+        assert!(message("[store]\nkind = \"postgres\"\n").contains("[store] url"));
+    }
+
+    #[test]
+    fn password_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://bob:s3cret@localhost:5432/db"),
+            "postgres://bob:***@localhost:5432/db"
+        );
+        assert_eq!(
+            redact_url("postgres://bob@localhost/db"),
+            "postgres://bob@localhost/db"
+        );
+        assert_eq!(
+            redact_url("host=/tmp user=bob password=s3cret dbname=x"),
+            "host=/tmp user=bob password=*** dbname=x"
+        );
+        assert_eq!(
+            redact_url("postgres://localhost/db?password=s3cret&x=1"),
+            "postgres://localhost/db?password=***&x=1"
+        );
+        let mut config = Config::default();
+        config.store.url = "postgres://bob:s3cret@h/db".into();
+        assert!(!config.to_display_toml().contains("s3cret"));
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_config_folder() {
+        let config = parse("[data]\nretail = \"x/r.csv\"\nsocial = \"/abs/s.txt\"\n").unwrap();
+        assert_eq!(config.data.retail, Path::new("/tmp/cfg/x/r.csv"));
+        assert_eq!(config.data.social, Path::new("/abs/s.txt"));
+    }
+}

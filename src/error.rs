@@ -1,0 +1,44 @@
+//! Error classification: which failures are the user's to fix (exit code 2) and which are ours (1).
+
+use std::fmt;
+
+/// A failure the user can fix: bad config, bad input, unreachable database, a held lock.
+/// Anything carrying one of these anywhere in its chain exits with code 2.
+#[derive(Debug)]
+pub struct UserError(pub String);
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+/// Builds an `anyhow::Error` that exits with code 2.
+pub fn user_error(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UserError(message.into()))
+}
+
+/// Exit code for an error chain: 2 when any link is a user error, else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let user = err.chain().any(|cause| {
+        cause.is::<UserError>()
+            || cause.is::<crate::config::ConfigError>()
+            || cause.is::<crate::sources::SourceError>()
+    });
+    if user {
+        2
+    } else {
+        1
+    }
+}
+
+/// True when the error is a closed stdout (e.g. `fluz ... | head`): not a failure.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

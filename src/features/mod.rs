@@ -1,0 +1,7 @@
+//! Linkage of the three datasets and the `customer_features` table (SPEC §4).
+
+pub mod customers;
+pub mod describe;
+pub mod graph;
+pub mod linkage;
+pub mod pushdown;

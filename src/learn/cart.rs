@@ -1,0 +1,810 @@
+//! CART regression trees on binned features, and the feature binning that the forest and
+//! gradient boosting share.
+//!
+//! Each feature is binned once into at most 256 quantile bins (`u8` codes, column-major), so a
+//! split search is a histogram pass over the node's rows instead of a sort. A split between two
+//! bins becomes a real threshold: the midpoint between the largest training value of the left
+//! bin and the smallest training value of the next occupied bin, so `row[f] <= threshold` on raw
+//! data reproduces the training partition exactly (and with ≤ 256 distinct values it is exactly
+//! scikit-learn's midpoint rule).
+//!
+//! Trees grow depth-first until a node is pure or a stopping rule (`max_depth`,
+//! `min_samples_split`, `min_samples_leaf`) holds. Rows carry integer weights so that a bootstrap
+//! sample is grown as its distinct rows with their multiplicities: sums, node values and covers
+//! count the multiplicity, while `min_samples_split` and `min_samples_leaf` count distinct rows,
+//! as scikit-learn does.
+
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::matrix::Matrix;
+use super::tree::{Node, Tree, LEAF};
+
+/// The most bins a feature can have: codes are `u8`.
+pub(crate) const MAX_BINS: usize = 256;
+
+/// How many features a split may look at.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum MaxFeatures {
+    /// Every feature at every split.
+    All,
+    /// `floor(sqrt(n_features))`, at least 1.
+    Sqrt,
+    /// `floor(fraction · n_features)`, at least 1 and at most all.
+    Fraction(f64),
+}
+
+impl MaxFeatures {
+    /// The number of features to draw per split out of `n_features` (scikit-learn's rounding).
+    pub fn count(self, n_features: usize) -> usize {
+        let wanted = match self {
+            MaxFeatures::All => n_features,
+            MaxFeatures::Sqrt => (n_features as f64).sqrt().floor() as usize,
+            // `as usize` saturates: a NaN or negative fraction gives 0, then the clamp gives 1.
+            MaxFeatures::Fraction(fraction) => (fraction * n_features as f64).floor() as usize,
+        };
+        wanted.clamp(1, n_features.max(1))
+    }
+}
+
+/// Hyper-parameters of one regression tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TreeParams {
+    /// Deepest allowed leaf (root = depth 0); `None` grows until pure or too small to split.
+    pub max_depth: Option<usize>,
+    /// Fewest distinct training rows in a leaf (0 is treated as 1).
+    pub min_samples_leaf: usize,
+    /// Fewest distinct training rows a node needs to be split.
+    pub min_samples_split: usize,
+    /// Features drawn per split.
+    pub max_features: MaxFeatures,
+    /// Bins per feature, clamped to `2..=256`.
+    pub max_bins: usize,
+}
+
+impl Default for TreeParams {
+    /// scikit-learn's defaults, with 256 bins.
+    fn default() -> Self {
+        Self {
+            max_depth: None,
+            min_samples_leaf: 1,
+            min_samples_split: 2,
+            max_features: MaxFeatures::All,
+            max_bins: MAX_BINS,
+        }
+    }
+}
+
+/// Fits one CART regression tree (squared error) on all rows of `x`.
+///
+/// `seed` only matters when `max_features` draws fewer than all features. With no rows the tree
+/// is a single leaf of value 0 and cover 0. Panics if `y.len() != x.n_rows`.
+pub fn fit_tree(x: &Matrix, y: &[f64], params: &TreeParams, seed: u64) -> Tree {
+    assert_eq!(x.n_rows, y.len(), "one target per row is required");
+    let binned = BinnedMatrix::new(x, params.max_bins);
+    let target = CenteredTarget::new(y);
+    let sample = (0..x.n_rows as u32)
+        .map(|row| SampleRow::new(row, 1, &target))
+        .collect();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    grow_tree(&binned, &target, sample, params, &mut rng)
+}
+
+/// A stream seed derived from a base seed and a stream index (SplitMix64 finaliser), so that
+/// tree `i` of a forest gets the same random numbers whichever thread grows it.
+pub(crate) fn derive_seed(seed: u64, stream: u64) -> u64 {
+    let mut z = seed ^ stream.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Features binned once, shared by every tree of a forest and every round of boosting.
+#[derive(Clone, Debug)]
+pub(crate) struct BinnedMatrix {
+    pub(crate) n_rows: usize,
+    pub(crate) n_cols: usize,
+    /// Column-major bin codes: `codes[f * n_rows + i]`.
+    codes: Vec<u8>,
+    /// Per feature, the largest training value in each bin (ascending).
+    upper: Vec<Vec<f64>>,
+    /// Per feature, the smallest training value in each bin (ascending).
+    lower: Vec<Vec<f64>>,
+}
+
+impl BinnedMatrix {
+    /// Bins every column of `x` into at most `max_bins` (clamped to `2..=256`) quantile bins.
+    pub(crate) fn new(x: &Matrix, max_bins: usize) -> Self {
+        let max_bins = max_bins.clamp(2, MAX_BINS);
+        let n_rows = x.n_rows;
+        let columns: Vec<(Vec<u8>, Vec<f64>, Vec<f64>)> = (0..x.n_cols)
+            .into_par_iter()
+            .map(|f| bin_column(&x.column(f), max_bins))
+            .collect();
+        let mut codes = Vec::with_capacity(n_rows * x.n_cols);
+        let mut upper = Vec::with_capacity(x.n_cols);
+        let mut lower = Vec::with_capacity(x.n_cols);
+        for (column_codes, column_upper, column_lower) in columns {
+            codes.extend_from_slice(&column_codes);
+            upper.push(column_upper);
+            lower.push(column_lower);
+        }
+        Self {
+            n_rows,
+            n_cols: x.n_cols,
+            codes,
+            upper,
+            lower,
+        }
+    }
+
+    /// The bin codes of feature `f`, one per row.
+    #[inline]
+    pub(crate) fn column(&self, f: usize) -> &[u8] {
+        &self.codes[f * self.n_rows..(f + 1) * self.n_rows]
+    }
+
+    /// The bin code of row `i` for feature `f`.
+    #[inline]
+    pub(crate) fn code(&self, f: usize, i: usize) -> u8 {
+        self.codes[f * self.n_rows + i]
+    }
+
+    /// Number of bins of feature `f` (0 when there are no rows).
+    #[inline]
+    pub(crate) fn n_bins(&self, f: usize) -> usize {
+        self.upper[f].len()
+    }
+
+    /// The raw threshold separating bin `left_bin` from the next occupied bin `right_bin`:
+    /// every training value of bins `..=left_bin` is `<=` it and every value of bins
+    /// `right_bin..` is `>` it.
+    pub(crate) fn threshold(&self, f: usize, left_bin: usize, right_bin: usize) -> f64 {
+        let below = self.upper[f][left_bin];
+        let above = self.lower[f][right_bin];
+        // Halving first cannot overflow; when the two values are adjacent floats the midpoint
+        // rounds onto `above`, and then `below` itself is the separating threshold.
+        let middle = below * 0.5 + above * 0.5;
+        if middle >= below && middle < above {
+            middle
+        } else {
+            below
+        }
+    }
+}
+
+/// Bins one column: returns the codes and each bin's smallest and largest value.
+///
+/// With at most `max_bins` distinct values each gets its own bin. Otherwise distinct values are
+/// grouped greedily into bins of about equal row counts, re-aiming after each bin so that a
+/// heavily repeated value (say, many zeros) takes one bin and the rest are still spread evenly.
+fn bin_column(values: &[f64], max_bins: usize) -> (Vec<u8>, Vec<f64>, Vec<f64>) {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    // Distinct values with their counts.
+    let mut distinct: Vec<(f64, usize)> = Vec::new();
+    for &value in &sorted {
+        match distinct.last_mut() {
+            Some((last, count)) if *last == value => *count += 1,
+            _ => distinct.push((value, 1)),
+        }
+    }
+    let mut upper = Vec::new();
+    let mut lower = Vec::new();
+    if distinct.len() <= max_bins {
+        for &(value, _) in &distinct {
+            lower.push(value);
+            upper.push(value);
+        }
+    } else {
+        let mut rows_left = sorted.len();
+        let mut bin_lower = distinct[0].0;
+        let mut in_bin = 0usize;
+        for (k, &(value, count)) in distinct.iter().enumerate() {
+            if in_bin == 0 {
+                bin_lower = value;
+            }
+            in_bin += count;
+            let bins_left = max_bins - upper.len();
+            let target = rows_left.div_ceil(bins_left);
+            let values_left = distinct.len() - k - 1;
+            // Close the bin when it is full, when the remaining values exactly fill the
+            // remaining bins, or at the end. The last bin takes whatever is left.
+            let close = k + 1 == distinct.len()
+                || (bins_left > 1 && (in_bin >= target || values_left < bins_left));
+            if close {
+                lower.push(bin_lower);
+                upper.push(value);
+                rows_left -= in_bin;
+                in_bin = 0;
+            }
+        }
+    }
+    let codes = values
+        .iter()
+        .map(|&value| {
+            upper
+                .partition_point(|&edge| edge < value)
+                .min(upper.len() - 1) as u8
+        })
+        .collect();
+    (codes, upper, lower)
+}
+
+/// The targets, also shifted by their mean so that the split criterion's sums do not cancel.
+pub(crate) struct CenteredTarget<'a> {
+    /// As given: leaf values are means of these, so a constant leaf is exactly its constant.
+    pub(crate) raw: &'a [f64],
+    /// `raw − offset`.
+    pub(crate) centered: Vec<f64>,
+    pub(crate) offset: f64,
+}
+
+impl<'a> CenteredTarget<'a> {
+    pub(crate) fn new(raw: &'a [f64]) -> Self {
+        let offset = if raw.is_empty() {
+            0.0
+        } else {
+            raw.iter().sum::<f64>() / raw.len() as f64
+        };
+        Self {
+            raw,
+            centered: raw.iter().map(|value| value - offset).collect(),
+            offset,
+        }
+    }
+}
+
+/// One distinct training row of a tree's sample.
+#[derive(Clone, Copy)]
+pub(crate) struct SampleRow {
+    pub(crate) row: u32,
+    /// Multiplicity in the bootstrap sample (1 without bootstrap).
+    pub(crate) weight: u32,
+    /// `weight · centred target`, precomputed for the histogram passes.
+    pub(crate) weighted: f64,
+}
+
+impl SampleRow {
+    pub(crate) fn new(row: u32, weight: u32, target: &CenteredTarget) -> Self {
+        Self {
+            row,
+            weight,
+            weighted: f64::from(weight) * target.centered[row as usize],
+        }
+    }
+}
+
+/// Per-bin sums of one feature over one node's rows.
+#[derive(Clone, Copy, Default)]
+struct BinStats {
+    sum: f64,
+    /// Weight in the high 32 bits, distinct rows in the low 32: one add updates both.
+    packed: u64,
+}
+
+/// The best split of a node found so far.
+#[derive(Clone, Copy)]
+struct Candidate {
+    feature: usize,
+    left_bin: usize,
+    right_bin: usize,
+    left_weight: f64,
+    left_sum: f64,
+}
+
+/// A node waiting to be grown: its rows are `sample[start..end]`.
+struct Pending {
+    node: usize,
+    start: usize,
+    end: usize,
+    depth: usize,
+    weight: f64,
+    sum: f64,
+}
+
+/// Grows one tree on the given distinct rows (with their bootstrap multiplicities).
+pub(crate) fn grow_tree(
+    binned: &BinnedMatrix,
+    target: &CenteredTarget,
+    mut sample: Vec<SampleRow>,
+    params: &TreeParams,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Tree {
+    let y = &target.centered;
+    let min_leaf = params.min_samples_leaf.max(1);
+    let min_split = params.min_samples_split.max(2 * min_leaf);
+    let max_depth = params.max_depth.unwrap_or(usize::MAX);
+    let n_features = binned.n_cols;
+    let max_features = params.max_features.count(n_features);
+
+    let root_weight: f64 = sample.iter().map(|entry| f64::from(entry.weight)).sum();
+    let root_sum: f64 = sample.iter().map(|entry| entry.weighted).sum();
+    let mut nodes = vec![leaf_node(root_weight, root_sum, target.offset)];
+    let mut stack = vec![Pending {
+        node: 0,
+        start: 0,
+        end: sample.len(),
+        depth: 0,
+        weight: root_weight,
+        sum: root_sum,
+    }];
+    let mut feature_order: Vec<usize> = (0..n_features).collect();
+    let mut bins = [BinStats::default(); MAX_BINS];
+    let mut scratch: Vec<SampleRow> = Vec::new();
+
+    while let Some(task) = stack.pop() {
+        let rows = &sample[task.start..task.end];
+        let n_rows = rows.len();
+        if task.depth >= max_depth || n_rows < min_split || is_pure(y, rows) {
+            set_leaf_value(&mut nodes[task.node], target.raw, rows);
+            continue;
+        }
+        let mut best: Option<Candidate> = None;
+        // Every score is >= 0, so the first valid split beats -1/1.
+        let mut best_numerator = -1.0;
+        let mut best_denominator = 1.0;
+        let mut informative_seen = 0;
+        let mut drawn = 0;
+        // Draw features without replacement until `max_features` non-constant ones were looked
+        // at; like scikit-learn, keep drawing past that while no valid split has been found.
+        while drawn < n_features && (informative_seen < max_features || best.is_none()) {
+            if max_features < n_features {
+                let pick = rng.gen_range(drawn..n_features);
+                feature_order.swap(drawn, pick);
+            }
+            let feature = feature_order[drawn];
+            drawn += 1;
+            let column = binned.column(feature);
+            let code_of = |entry: &SampleRow| column[entry.row as usize];
+            if n_rows == 2 {
+                // Two rows: every feature that separates them gives the same split, so the
+                // first one drawn wins, exactly as the full search below would decide.
+                let (first, second) = (code_of(&rows[0]), code_of(&rows[1]));
+                if first != second {
+                    let (left, right) = if first < second {
+                        (rows[0], rows[1])
+                    } else {
+                        (rows[1], rows[0])
+                    };
+                    best = Some(Candidate {
+                        feature,
+                        left_bin: first.min(second) as usize,
+                        right_bin: first.max(second) as usize,
+                        left_weight: f64::from(left.weight),
+                        left_sum: left.weighted,
+                    });
+                    best_numerator = left.weighted * left.weighted * f64::from(right.weight)
+                        + right.weighted * right.weighted * f64::from(left.weight);
+                    best_denominator = f64::from(left.weight) * f64::from(right.weight);
+                    break;
+                }
+                continue;
+            }
+            // Histogram of this node over the feature, remembering which bins are occupied.
+            let mut bitmap = [0u64; MAX_BINS / 64];
+            for entry in rows {
+                let bin = code_of(entry) as usize;
+                let stats = &mut bins[bin];
+                stats.sum += entry.weighted;
+                stats.packed += (u64::from(entry.weight) << 32) | 1;
+                bitmap[bin >> 6] |= 1 << (bin & 63);
+            }
+            if bitmap.iter().map(|word| word.count_ones()).sum::<u32>() > 1 {
+                informative_seen += 1;
+            }
+            // Walk the occupied bins in order, clearing each as it is read. The split between
+            // an occupied bin and the next one is scored on reaching the next one.
+            let mut left_packed = 0u64;
+            let mut left_sum = 0.0;
+            let mut left_bin = usize::MAX;
+            for (word_index, &word) in bitmap.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let bin = word_index * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let left_rows = (left_packed & 0xFFFF_FFFF) as usize;
+                    if left_bin != usize::MAX
+                        && left_rows >= min_leaf
+                        && n_rows - left_rows >= min_leaf
+                    {
+                        let left_weight = (left_packed >> 32) as f64;
+                        let right_weight = task.weight - left_weight;
+                        let right_sum = task.sum - left_sum;
+                        // score = S_L²/W_L + S_R²/W_R = numerator / denominator; comparing by
+                        // cross multiplication keeps divisions out of this innermost loop.
+                        let numerator = left_sum * left_sum * right_weight
+                            + right_sum * right_sum * left_weight;
+                        let denominator = left_weight * right_weight;
+                        if numerator * best_denominator > best_numerator * denominator {
+                            best_numerator = numerator;
+                            best_denominator = denominator;
+                            best = Some(Candidate {
+                                feature,
+                                left_bin,
+                                right_bin: bin,
+                                left_weight,
+                                left_sum,
+                            });
+                        }
+                    }
+                    let stats = std::mem::take(&mut bins[bin]);
+                    left_packed += stats.packed;
+                    left_sum += stats.sum;
+                    left_bin = bin;
+                }
+            }
+        }
+
+        let gain = best_numerator / best_denominator - task.sum * task.sum / task.weight;
+        let Some(split) = best.filter(|_| gain > 0.0) else {
+            set_leaf_value(&mut nodes[task.node], target.raw, rows);
+            continue;
+        };
+        // Stable partition, left rows first: rows stay in ascending order, so the histogram
+        // passes read each feature column front to back (this matters once columns outgrow
+        // the L1 cache).
+        let column = binned.column(split.feature);
+        let rows = &mut sample[task.start..task.end];
+        scratch.clear();
+        let mut n_left = 0;
+        for index in 0..rows.len() {
+            let entry = rows[index];
+            if column[entry.row as usize] as usize <= split.left_bin {
+                rows[n_left] = entry;
+                n_left += 1;
+            } else {
+                scratch.push(entry);
+            }
+        }
+        rows[n_left..].copy_from_slice(&scratch);
+        let middle = task.start + n_left;
+        let right_weight = task.weight - split.left_weight;
+        let right_sum = task.sum - split.left_sum;
+        let left = nodes.len();
+        nodes.push(leaf_node(split.left_weight, split.left_sum, target.offset));
+        nodes.push(leaf_node(right_weight, right_sum, target.offset));
+        let parent = &mut nodes[task.node];
+        parent.feature = split.feature as u32;
+        parent.threshold = binned.threshold(split.feature, split.left_bin, split.right_bin);
+        parent.left = left as u32;
+        parent.right = left as u32 + 1;
+        parent.gain = gain;
+        // Right first, so the left subtree is grown (and numbered) first.
+        stack.push(Pending {
+            node: left + 1,
+            start: middle,
+            end: task.end,
+            depth: task.depth + 1,
+            weight: right_weight,
+            sum: right_sum,
+        });
+        stack.push(Pending {
+            node: left,
+            start: task.start,
+            end: middle,
+            depth: task.depth + 1,
+            weight: split.left_weight,
+            sum: split.left_sum,
+        });
+    }
+    // Children come after their parent: one backward pass makes every internal value the
+    // cover-weighted mean of its children, hence of its leaves.
+    for index in (0..nodes.len()).rev() {
+        let node = &nodes[index];
+        if !node.is_leaf() {
+            let (left, right) = (&nodes[node.left as usize], &nodes[node.right as usize]);
+            nodes[index].value = (left.cover * left.value + right.cover * right.value) / node.cover;
+        }
+    }
+    Tree { nodes }
+}
+
+/// Sets a final leaf's value to the weighted mean of its raw targets (summing the centred ones
+/// and adding the offset back would round a constant leaf off its constant).
+fn set_leaf_value(node: &mut Node, raw: &[f64], rows: &[SampleRow]) {
+    let (mut weight, mut sum) = (0.0, 0.0);
+    for entry in rows {
+        weight += f64::from(entry.weight);
+        sum += f64::from(entry.weight) * raw[entry.row as usize];
+    }
+    node.value = if weight > 0.0 { sum / weight } else { 0.0 };
+}
+
+/// A node with its cover and provisional value; `grow_tree` makes it a split or a final leaf.
+fn leaf_node(weight: f64, sum: f64, offset: f64) -> Node {
+    let mean = if weight > 0.0 { sum / weight } else { 0.0 };
+    Node {
+        feature: 0,
+        threshold: 0.0,
+        left: LEAF,
+        right: LEAF,
+        value: mean + offset,
+        cover: weight,
+        gain: 0.0,
+    }
+}
+
+/// True when every row has the same target: no split can help, and rounding could otherwise
+/// fake a tiny positive gain.
+fn is_pure(y: &[f64], rows: &[SampleRow]) -> bool {
+    let Some(first) = rows.first() else {
+        return true;
+    };
+    let first = y[first.row as usize];
+    rows.iter().all(|entry| y[entry.row as usize] == first)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Shared synthetic data for the learners' tests.
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    use crate::learn::matrix::Matrix;
+    use crate::learn::tree::Tree;
+
+    /// Friedman #1 on uniform features plus uniform noise of standard deviation `noise`.
+    pub(crate) fn noisy_data(
+        n_rows: usize,
+        n_cols: usize,
+        noise: f64,
+        seed: u64,
+    ) -> (Matrix, Vec<f64>) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let data: Vec<f64> = (0..n_rows * n_cols).map(|_| rng.gen::<f64>()).collect();
+        let x = Matrix::new(n_rows, n_cols, data);
+        let y = (0..n_rows)
+            .map(|i| {
+                // Features beyond the matrix's width wrap around, so any width works.
+                let feature = |k: usize| x.get(i, k % n_cols);
+                10.0 * (std::f64::consts::PI * feature(0) * feature(1)).sin()
+                    + 20.0 * (feature(2) - 0.5).powi(2)
+                    + 10.0 * feature(3)
+                    + noise * (rng.gen::<f64>() - 0.5) * 3.46
+            })
+            .collect();
+        (x, y)
+    }
+
+    /// Routes every row of `x` by raw thresholds and returns, per node, how many rows and how
+    /// much target reached it.
+    pub(crate) fn route(tree: &Tree, x: &Matrix, y: &[f64]) -> Vec<(usize, f64)> {
+        let mut reached = vec![(0usize, 0.0); tree.nodes.len()];
+        for (i, &target) in y.iter().enumerate() {
+            let row = x.row(i);
+            let mut index = 0;
+            loop {
+                reached[index].0 += 1;
+                reached[index].1 += target;
+                let node = &tree.nodes[index];
+                if node.is_leaf() {
+                    break;
+                }
+                index = if row[node.feature as usize] <= node.threshold {
+                    node.left
+                } else {
+                    node.right
+                } as usize;
+            }
+        }
+        reached
+    }
+
+    /// Asserts that children's covers add to the parent's, internal values are the
+    /// cover-weighted means of their children and only splits carry (positive) gain.
+    pub(crate) fn check_covers(tree: &Tree) {
+        for node in &tree.nodes {
+            if !node.is_leaf() {
+                let left = &tree.nodes[node.left as usize];
+                let right = &tree.nodes[node.right as usize];
+                assert!((left.cover + right.cover - node.cover).abs() < 1e-9);
+                let mean = (left.cover * left.value + right.cover * right.value) / node.cover;
+                assert!((mean - node.value).abs() < 1e-9 * (1.0 + mean.abs()));
+                assert!(node.gain > 0.0);
+            } else {
+                assert_eq!(node.gain, 0.0);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{check_covers, noisy_data, route};
+    use super::*;
+
+    #[test]
+    fn step_function_is_recovered_exactly_by_one_tree() {
+        let xs: Vec<f64> = (0..100).map(f64::from).collect();
+        let y: Vec<f64> = xs
+            .iter()
+            .map(|&v| {
+                if v < 30.0 {
+                    1.0
+                } else if v < 70.0 {
+                    5.0
+                } else {
+                    -2.0
+                }
+            })
+            .collect();
+        let x = Matrix::from_columns(std::slice::from_ref(&xs));
+        let tree = fit_tree(&x, &y, &TreeParams::default(), 0);
+        assert_eq!(tree.n_leaves(), 3);
+        let mut thresholds: Vec<f64> = tree
+            .nodes
+            .iter()
+            .filter(|node| !node.is_leaf())
+            .map(|node| node.threshold)
+            .collect();
+        thresholds.sort_by(f64::total_cmp);
+        assert_eq!(thresholds, [29.5, 69.5]);
+        for (i, &value) in xs.iter().enumerate() {
+            assert_eq!(tree.predict_row(&[value]), y[i]);
+        }
+        assert_eq!(tree.predict_row(&[29.4]), 1.0);
+        assert_eq!(tree.predict_row(&[29.6]), 5.0);
+    }
+
+    #[test]
+    fn thresholds_reproduce_the_training_partition_with_many_distinct_values() {
+        // More distinct values than bins: rows routed by raw thresholds must land exactly where
+        // the binned training put them.
+        let (x, y) = noisy_data(2000, 3, 1.0, 7);
+        let tree = fit_tree(&x, &y, &TreeParams::default(), 0);
+        check_covers(&tree);
+        assert_eq!(tree.nodes[0].cover, 2000.0);
+        assert!(tree.n_leaves() > 1000);
+        for (node, (count, sum)) in tree.nodes.iter().zip(route(&tree, &x, &y)) {
+            assert_eq!(count as f64, node.cover);
+            assert!((sum / count as f64 - node.value).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn covers_add_up_and_root_cover_is_row_count() {
+        let (x, y) = noisy_data(500, 4, 1.0, 3);
+        let params = TreeParams {
+            max_depth: Some(6),
+            ..TreeParams::default()
+        };
+        let tree = fit_tree(&x, &y, &params, 0);
+        assert_eq!(tree.nodes[0].cover, 500.0);
+        assert!((tree.nodes[0].value - y.iter().sum::<f64>() / 500.0).abs() < 1e-9);
+        check_covers(&tree);
+        assert!(tree.depth() <= 6);
+        assert!(tree.depth() >= 5);
+    }
+
+    #[test]
+    fn min_samples_leaf_is_honoured() {
+        let (x, y) = noisy_data(400, 3, 1.0, 5);
+        for min_leaf in [1, 7, 30] {
+            let params = TreeParams {
+                min_samples_leaf: min_leaf,
+                ..TreeParams::default()
+            };
+            let tree = fit_tree(&x, &y, &params, 0);
+            for (node, (count, _)) in tree.nodes.iter().zip(route(&tree, &x, &y)) {
+                if node.is_leaf() {
+                    assert!(count >= min_leaf, "leaf with {count} rows");
+                    assert_eq!(count as f64, node.cover);
+                }
+            }
+            if min_leaf == 1 {
+                assert!(tree
+                    .nodes
+                    .iter()
+                    .any(|node| node.is_leaf() && node.cover == 1.0));
+            }
+        }
+    }
+
+    #[test]
+    fn min_samples_split_stops_small_nodes() {
+        let (x, y) = noisy_data(300, 2, 1.0, 9);
+        let params = TreeParams {
+            min_samples_split: 40,
+            ..TreeParams::default()
+        };
+        let tree = fit_tree(&x, &y, &params, 0);
+        for node in &tree.nodes {
+            if !node.is_leaf() {
+                assert!(node.cover >= 40.0);
+            }
+        }
+    }
+
+    #[test]
+    fn constant_target_gives_a_single_leaf() {
+        let (x, _) = noisy_data(50, 3, 0.0, 1);
+        let tree = fit_tree(&x, &[2.5; 50], &TreeParams::default(), 0);
+        assert_eq!(tree.nodes.len(), 1);
+        assert_eq!(tree.nodes[0].value, 2.5);
+    }
+
+    #[test]
+    fn constant_features_give_a_single_leaf() {
+        let x = Matrix::new(4, 2, vec![1.0; 8]);
+        let tree = fit_tree(&x, &[1.0, 2.0, 3.0, 4.0], &TreeParams::default(), 0);
+        assert_eq!(tree.nodes.len(), 1);
+        assert_eq!(tree.nodes[0].value, 2.5);
+    }
+
+    #[test]
+    fn no_rows_give_a_zero_leaf() {
+        let x = Matrix::new(0, 3, vec![]);
+        let tree = fit_tree(&x, &[], &TreeParams::default(), 0);
+        assert_eq!(tree.nodes.len(), 1);
+        assert_eq!(tree.nodes[0].value, 0.0);
+        assert_eq!(tree.nodes[0].cover, 0.0);
+    }
+
+    #[test]
+    fn feature_subsampling_still_finds_a_split_on_the_only_useful_feature() {
+        // Two constant features and one useful one; drawing one feature per split must keep
+        // drawing past constant features.
+        let n = 64;
+        let useful: Vec<f64> = (0..n).map(f64::from).collect();
+        let x =
+            Matrix::from_columns(&[vec![0.0; n as usize], useful.clone(), vec![3.0; n as usize]]);
+        let y: Vec<f64> = useful
+            .iter()
+            .map(|&v| if v < 20.0 { 0.0 } else { 1.0 })
+            .collect();
+        let params = TreeParams {
+            max_features: MaxFeatures::Fraction(0.1),
+            ..TreeParams::default()
+        };
+        for seed in 0..10 {
+            let tree = fit_tree(&x, &y, &params, seed);
+            assert_eq!(tree.n_leaves(), 2);
+            assert_eq!(tree.nodes[0].feature, 1);
+        }
+    }
+
+    #[test]
+    fn max_features_counts_like_scikit_learn() {
+        assert_eq!(MaxFeatures::All.count(14), 14);
+        assert_eq!(MaxFeatures::Sqrt.count(14), 3);
+        assert_eq!(MaxFeatures::Fraction(0.5).count(14), 7);
+        assert_eq!(MaxFeatures::Fraction(0.01).count(14), 1);
+        assert_eq!(MaxFeatures::Fraction(2.0).count(14), 14);
+        assert_eq!(MaxFeatures::Fraction(f64::NAN).count(14), 1);
+    }
+
+    #[test]
+    fn binning_caps_bins_and_isolates_a_heavy_value() {
+        let mut values = vec![0.0; 600];
+        values.extend((0..1000).map(|i| f64::from(i) + 1.0));
+        let (codes, upper, lower) = bin_column(&values, 16);
+        assert_eq!(upper.len(), 16);
+        assert_eq!(upper[0], 0.0);
+        assert_eq!(lower[1], 1.0);
+        for (value, &code) in values.iter().zip(&codes) {
+            assert!(lower[code as usize] <= *value && *value <= upper[code as usize]);
+        }
+        // Remaining bins are about equal: 1000 values over 15 bins.
+        let mut counts = vec![0usize; 16];
+        for &code in &codes {
+            counts[code as usize] += 1;
+        }
+        assert!(
+            counts[1..].iter().all(|&count| (60..=70).contains(&count)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn threshold_separates_adjacent_floats() {
+        let a = 1.0f64;
+        let b = f64::from_bits(a.to_bits() + 1);
+        let x = Matrix::from_columns(&[vec![a, b, a, b]]);
+        let tree = fit_tree(&x, &[0.0, 1.0, 0.0, 1.0], &TreeParams::default(), 0);
+        assert_eq!(tree.predict_row(&[a]), 0.0);
+        assert_eq!(tree.predict_row(&[b]), 1.0);
+    }
+}

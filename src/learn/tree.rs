@@ -1,0 +1,105 @@
+//! The one tree representation shared by the decision tree, the random forest, gradient
+//! boosting and TreeSHAP.
+//!
+//! A tree is a flat vector of nodes; node 0 is the root. An internal node sends a row left when
+//! `row[feature] <= threshold`, else right. Every node carries its prediction `value` and its
+//! `cover` (the training weight that reached it: the sample count for a tree or forest, with
+//! bootstrap multiplicity; the hessian sum for boosting, which equals the row count under
+//! squared loss), which is what path-dependent TreeSHAP needs.
+
+use serde::{Deserialize, Serialize};
+
+use super::matrix::Matrix;
+
+/// Marks "no child": a node whose `left` is `LEAF` is a leaf.
+pub const LEAF: u32 = u32::MAX;
+
+/// One node of a regression tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Split feature (column index); meaningless for a leaf.
+    pub feature: u32,
+    /// Rows with `row[feature] <= threshold` go left.
+    pub threshold: f64,
+    /// Index of the left child, or [`LEAF`].
+    pub left: u32,
+    /// Index of the right child, or [`LEAF`].
+    pub right: u32,
+    /// Prediction at this node (the leaf output for leaves; for internal nodes the
+    /// cover-weighted mean of the leaves below, as in training).
+    pub value: f64,
+    /// Training weight that reached this node.
+    pub cover: f64,
+    /// Weighted impurity decrease (squared-error reduction, or boosting gain) of this split;
+    /// 0 for leaves. Summed per feature it gives impurity importance.
+    pub gain: f64,
+}
+
+impl Node {
+    /// True when the node has no children.
+    #[inline]
+    pub fn is_leaf(&self) -> bool {
+        self.left == LEAF
+    }
+}
+
+/// A regression tree: `nodes[0]` is the root.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    pub nodes: Vec<Node>,
+}
+
+impl Tree {
+    /// The leaf value reached by `row`.
+    #[inline]
+    pub fn predict_row(&self, row: &[f64]) -> f64 {
+        let mut index = 0usize;
+        loop {
+            let node = &self.nodes[index];
+            if node.is_leaf() {
+                return node.value;
+            }
+            index = if row[node.feature as usize] <= node.threshold {
+                node.left as usize
+            } else {
+                node.right as usize
+            };
+        }
+    }
+
+    /// Predictions for every row of `x`.
+    pub fn predict(&self, x: &Matrix) -> Vec<f64> {
+        (0..x.n_rows).map(|i| self.predict_row(x.row(i))).collect()
+    }
+
+    /// Depth of the deepest leaf (a single leaf has depth 0).
+    pub fn depth(&self) -> usize {
+        fn walk(tree: &Tree, index: usize) -> usize {
+            let node = &tree.nodes[index];
+            if node.is_leaf() {
+                0
+            } else {
+                1 + walk(tree, node.left as usize).max(walk(tree, node.right as usize))
+            }
+        }
+        if self.nodes.is_empty() {
+            0
+        } else {
+            walk(self, 0)
+        }
+    }
+
+    /// Number of leaves.
+    pub fn n_leaves(&self) -> usize {
+        self.nodes.iter().filter(|node| node.is_leaf()).count()
+    }
+
+    /// Adds each split's `gain` to `importance[feature]`.
+    pub fn add_impurity_importance(&self, importance: &mut [f64]) {
+        for node in &self.nodes {
+            if !node.is_leaf() {
+                importance[node.feature as usize] += node.gain;
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! fluz: customer segments, optimal cashback rates and their explanations for rewards
+//! platforms. `run` sets up logging and dispatches one subcommand; every stage lives in
+//! `commands/` and only orchestrates domain modules.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod explain;
+pub mod features;
+pub mod learn;
+pub mod models;
+pub mod progress;
+pub mod report;
+pub mod segment;
+pub mod sources;
+pub mod store;
+pub mod synth;
+
+use std::io::IsTerminal;
+
+use anyhow::Result;
+
+use cli::{Cli, Command, StoreKindArg};
+use config::{Config, StoreKind};
+
+/// What every command receives: the validated config and how to talk to the user.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub config: Config,
+    pub config_path: std::path::PathBuf,
+    /// Print summaries to stdout.
+    pub quiet: bool,
+    /// Draw progress bars (a terminal, not quiet).
+    pub progress: bool,
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("fluz={default}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Loads, overrides and validates the config for a command line.
+pub fn resolve_config(cli: &Cli) -> Result<Config> {
+    let default_path = cli.config.as_os_str() == "config.toml";
+    let mut config = Config::load(&cli.config, !default_path)?;
+    config.apply_env();
+    if let Some(kind) = cli.store.store {
+        config.store.kind = match kind {
+            StoreKindArg::Parquet => StoreKind::Parquet,
+            StoreKindArg::Postgres => StoreKind::Postgres,
+        };
+    }
+    if let Some(path) = &cli.store.store_path {
+        config.store.path = path.clone();
+    }
+    if let Some(schema) = &cli.store.schema {
+        config.store.schema = schema.clone();
+    }
+    if let Some(out) = &cli.store.out_dir {
+        config.export.out_dir = out.clone();
+    }
+    if let Some(Command::Ingest(args) | Command::RunAll(args)) = &cli.command {
+        if let Some(path) = &args.retail {
+            config.data.retail = path.clone();
+        }
+        if let Some(path) = &args.social {
+            config.data.social = path.clone();
+        }
+        if let Some(path) = &args.merchants {
+            config.data.merchants = path.clone();
+        }
+        if args.skip_bad_rows {
+            config.ingest.on_bad_row = config::OnBadRow::Skip;
+        }
+        if args.no_dedupe {
+            config.ingest.dedupe = false;
+        }
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// Runs one command line.
+pub fn run(cli: Cli) -> Result<()> {
+    init_logging(cli.verbose);
+    if let Some(Command::Generate(args)) = &cli.command {
+        return commands::generate::run(args, cli.quiet);
+    }
+    let config = resolve_config(&cli)?;
+    if cli.show_settings {
+        print!("{}", config.to_display_toml());
+        return Ok(());
+    }
+    let Some(command) = &cli.command else {
+        return Err(error::user_error("no subcommand given: try `fluz --help`"));
+    };
+    let ctx = Context {
+        config,
+        config_path: cli.config.clone(),
+        quiet: cli.quiet,
+        progress: !cli.quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+    };
+    match command {
+        Command::Ingest(_) => commands::ingest::run(&ctx).map(|_| ()),
+        Command::Eda => commands::eda::run(&ctx).map(|_| ()),
+        Command::Segment => commands::segment::run(&ctx).map(|_| ()),
+        Command::Train => commands::train::run(&ctx).map(|_| ()),
+        Command::Explain => commands::explain::run(&ctx).map(|_| ()),
+        Command::Export => commands::export::run(&ctx).map(|_| ()),
+        Command::RunAll(_) => commands::run_all::run(&ctx),
+        Command::Generate(_) => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,223 @@
+//! The explicit economic model behind the "optimal cashback rate" (SPEC §7).
+//!
+//! Spend responds linearly to a rate r: `S_i(r) = total_spent_i · (1 + β_i r)`; the platform
+//! values a rate at `V_i(r) = S_i(r) · (m_i − r)` with margin `m_i = c_i + λ`. The maximiser is
+//! `r*_i = (β_i m_i − 1) / (2 β_i)`, clamped to `[r_min, r_max]`. `β_i` depends on observed
+//! features and on a per-customer noise `σ ε_i` that no feature sees, so no model can reach
+//! R² = 1 unless σ = 0 — the guard against the target leakage of the original project.
+
+use crate::features::linkage::h_customer;
+
+/// Parameters of the economic model (validated config values).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Economics {
+    pub beta0: f64,
+    pub a_price: f64,
+    pub a_freq: f64,
+    pub a_recency: f64,
+    pub a_social: f64,
+    pub sigma: f64,
+    pub engagement_value: f64,
+    pub rate_min: f64,
+    pub rate_max: f64,
+    pub tiers: Vec<f64>,
+    pub seed: u64,
+}
+
+/// Per-customer inputs of the target.
+#[derive(Clone, Debug, Default)]
+pub struct EconomicInputs {
+    pub customer_id: Vec<i64>,
+    pub total_spent: Vec<f64>,
+    pub avg_item_price: Vec<f64>,
+    pub n_invoices: Vec<f64>,
+    pub recency_days: Vec<f64>,
+    pub social_degree: Vec<f64>,
+    /// `c_i`: the customer's spend-weighted merchant commission.
+    pub merchant_commission: Vec<f64>,
+}
+
+/// The target and the quantities it came from, per customer.
+#[derive(Clone, Debug, Default)]
+pub struct Targets {
+    pub epsilon: Vec<f64>,
+    pub beta: Vec<f64>,
+    pub margin: Vec<f64>,
+    pub optimal_rate: Vec<f64>,
+}
+
+/// `ε = sqrt(−2 ln u1) · cos(2π u2)` with `u = ((h(ns, c) >> 11) + 0.5) / 2^53`.
+pub fn epsilon(seed: u64, customer_id: i64) -> f64 {
+    let uniform =
+        |ns: &str| ((h_customer(ns, seed, customer_id) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let u1 = uniform("eps1");
+    let u2 = uniform("eps2");
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// Population z-scores (ddof = 0) clipped to [−3, 3]; a constant column gives zeros.
+pub fn clipped_z(values: &[f64]) -> Vec<f64> {
+    crate::segment::zscore(values)
+        .into_iter()
+        .map(|z| z.clamp(-3.0, 3.0))
+        .collect()
+}
+
+impl Economics {
+    /// β_i, m_i and r*_i for every customer.
+    pub fn targets(&self, inputs: &EconomicInputs) -> Targets {
+        let n = inputs.customer_id.len();
+        let z_price = clipped_z(
+            &inputs
+                .avg_item_price
+                .iter()
+                .map(|v| v.ln())
+                .collect::<Vec<_>>(),
+        );
+        let z_freq = clipped_z(&inputs.n_invoices.iter().map(|v| v.ln()).collect::<Vec<_>>());
+        let z_recency = clipped_z(&inputs.recency_days);
+        let z_social = clipped_z(
+            &inputs
+                .social_degree
+                .iter()
+                .map(|v| v.ln_1p())
+                .collect::<Vec<_>>(),
+        );
+        let mut targets = Targets {
+            epsilon: Vec::with_capacity(n),
+            beta: Vec::with_capacity(n),
+            margin: Vec::with_capacity(n),
+            optimal_rate: Vec::with_capacity(n),
+        };
+        for i in 0..n {
+            let eps = epsilon(self.seed, inputs.customer_id[i]);
+            let ln_beta = self.beta0.ln()
+                + self.a_price * z_price[i]
+                + self.a_freq * z_freq[i]
+                + self.a_recency * z_recency[i]
+                + self.a_social * z_social[i]
+                + self.sigma * eps;
+            let beta = ln_beta.exp();
+            let margin = inputs.merchant_commission[i] + self.engagement_value;
+            targets.epsilon.push(eps);
+            targets.beta.push(beta);
+            targets.margin.push(margin);
+            targets.optimal_rate.push(self.optimal_rate(beta, margin));
+        }
+        targets
+    }
+
+    /// `r* = clamp((β m − 1) / (2β), r_min, r_max)`.
+    pub fn optimal_rate(&self, beta: f64, margin: f64) -> f64 {
+        ((beta * margin - 1.0) / (2.0 * beta)).clamp(self.rate_min, self.rate_max)
+    }
+
+    /// The tier nearest to `rate`; a tie goes to the lower tier.
+    pub fn snap_to_tier(&self, rate: f64) -> f64 {
+        let mut best = self.tiers[0];
+        for &tier in &self.tiers[1..] {
+            if (tier - rate).abs() < (best - rate).abs() {
+                best = tier;
+            }
+        }
+        best
+    }
+}
+
+/// `V(r) = total_spent · (1 + β r) · (m − r)`.
+pub fn value(total_spent: f64, beta: f64, margin: f64, rate: f64) -> f64 {
+    total_spent * (1.0 + beta * rate) * (margin - rate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn economics() -> Economics {
+        Economics {
+            beta0: 20.0,
+            a_price: -0.25,
+            a_freq: -0.20,
+            a_recency: 0.15,
+            a_social: 0.10,
+            sigma: 0.25,
+            engagement_value: 0.02,
+            rate_min: 0.0,
+            rate_max: 0.10,
+            tiers: vec![0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.10],
+            seed: 42,
+        }
+    }
+
+    #[test]
+    fn optimal_rate_by_hand() {
+        let e = economics();
+        // β = 20, m = 0.10: (2 − 1) / 40 = 0.025.
+        assert!((e.optimal_rate(20.0, 0.10) - 0.025).abs() < 1e-15);
+        // β m < 1 → clamped at 0.
+        assert_eq!(e.optimal_rate(5.0, 0.10), 0.0);
+        // Huge β → (m − 1/β)/2 → capped at 0.10.
+        assert_eq!(e.optimal_rate(1e9, 0.5), 0.10);
+    }
+
+    #[test]
+    fn optimal_rate_maximises_value() {
+        let (beta, margin) = (35.0, 0.09);
+        let e = economics();
+        let best = e.optimal_rate(beta, margin);
+        for r in [best - 0.005, best + 0.005] {
+            assert!(value(100.0, beta, margin, r) < value(100.0, beta, margin, best));
+        }
+    }
+
+    #[test]
+    fn tiers_snap_to_nearest_ties_low() {
+        let e = economics();
+        assert_eq!(e.snap_to_tier(0.014), 0.01);
+        assert_eq!(e.snap_to_tier(0.016), 0.02);
+        assert_eq!(e.snap_to_tier(0.04), 0.03);
+        assert_eq!(e.snap_to_tier(0.0625), 0.05);
+        assert_eq!(e.snap_to_tier(0.5), 0.10);
+        assert_eq!(e.snap_to_tier(-1.0), 0.0);
+    }
+
+    #[test]
+    fn epsilon_is_standard_normal_ish() {
+        let eps: Vec<f64> = (0..20_000).map(|c| epsilon(42, c)).collect();
+        let mean = eps.iter().sum::<f64>() / eps.len() as f64;
+        let var = eps.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / eps.len() as f64;
+        assert!(mean.abs() < 0.03, "{mean}");
+        assert!((var - 1.0).abs() < 0.05, "{var}");
+        // Depends only on the customer.
+        assert_eq!(epsilon(42, 17850), epsilon(42, 17850));
+    }
+
+    #[test]
+    fn epsilon_formula_by_hand() {
+        let h1 = crate::features::linkage::fnv1a64(b"eps1:42:12346");
+        let h2 = crate::features::linkage::fnv1a64(b"eps2:42:12346");
+        let u1 = ((h1 >> 11) as f64 + 0.5) / 9_007_199_254_740_992.0;
+        let u2 = ((h2 >> 11) as f64 + 0.5) / 9_007_199_254_740_992.0;
+        let expected = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+        assert_eq!(epsilon(42, 12346), expected);
+    }
+
+    #[test]
+    fn targets_with_zero_noise_follow_features() {
+        let mut e = economics();
+        e.sigma = 0.0;
+        let inputs = EconomicInputs {
+            customer_id: vec![1, 2],
+            total_spent: vec![100.0, 100.0],
+            avg_item_price: vec![2.0, 2.0],
+            n_invoices: vec![3.0, 3.0],
+            recency_days: vec![10.0, 10.0],
+            social_degree: vec![5.0, 5.0],
+            merchant_commission: vec![0.08, 0.08],
+        };
+        let t = e.targets(&inputs);
+        // All z = 0 → β = β0 = 20, m = 0.10, r* = 0.025.
+        assert!((t.beta[0] - 20.0).abs() < 1e-12);
+        assert!((t.optimal_rate[1] - 0.025).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,326 @@
+//! The four model families, their grids, one fitted-model type for all of them, and its JSON
+//! persistence (what `explain` loads).
+
+use serde::{Deserialize, Serialize};
+
+use crate::learn::boosting::{fit_boosting, Boosting, BoostingParams};
+use crate::learn::cart::{fit_tree, MaxFeatures, TreeParams};
+use crate::learn::forest::{fit_forest, Forest, ForestParams};
+use crate::learn::linear::{fit_linear, Linear};
+use crate::learn::matrix::Matrix;
+use crate::learn::tree::Tree;
+
+/// A model family with one grid point's hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "snake_case")]
+pub enum Spec {
+    Linear,
+    DecisionTree {
+        max_depth: Option<usize>,
+        min_samples_leaf: usize,
+    },
+    RandomForest {
+        n_trees: usize,
+        max_features: MaxFeatures,
+        min_samples_leaf: usize,
+        max_depth: Option<usize>,
+    },
+    GradientBoosting {
+        n_rounds: usize,
+        learning_rate: f64,
+        max_depth: usize,
+        subsample: f64,
+        lambda: f64,
+        min_child_weight: f64,
+    },
+}
+
+impl Spec {
+    /// The family name used in tables.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Spec::Linear => "linear",
+            Spec::DecisionTree { .. } => "decision_tree",
+            Spec::RandomForest { .. } => "random_forest",
+            Spec::GradientBoosting { .. } => "gradient_boosting",
+        }
+    }
+
+    /// Hyper-parameters as compact JSON (without the family).
+    pub fn params_json(&self) -> String {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(object) = value.as_object_mut() {
+            object.remove("family");
+        }
+        value.to_string()
+    }
+
+    /// Fits this grid point.
+    pub fn fit(
+        &self,
+        x: &Matrix,
+        y: &[f64],
+        max_bins: usize,
+        seed: u64,
+    ) -> Result<Model, crate::learn::linear::LinearError> {
+        Ok(match *self {
+            Spec::Linear => Model::Linear(fit_linear(x, y)?),
+            Spec::DecisionTree {
+                max_depth,
+                min_samples_leaf,
+            } => Model::DecisionTree(fit_tree(
+                x,
+                y,
+                &TreeParams {
+                    max_depth,
+                    min_samples_leaf,
+                    min_samples_split: 2,
+                    max_features: MaxFeatures::All,
+                    max_bins,
+                },
+                seed,
+            )),
+            Spec::RandomForest {
+                n_trees,
+                max_features,
+                min_samples_leaf,
+                max_depth,
+            } => Model::RandomForest(fit_forest(
+                x,
+                y,
+                &ForestParams {
+                    n_trees,
+                    tree: TreeParams {
+                        max_depth,
+                        min_samples_leaf,
+                        min_samples_split: 2,
+                        max_features,
+                        max_bins,
+                    },
+                    bootstrap: true,
+                },
+                seed,
+            )),
+            Spec::GradientBoosting {
+                n_rounds,
+                learning_rate,
+                max_depth,
+                subsample,
+                lambda,
+                min_child_weight,
+            } => Model::GradientBoosting(fit_boosting(
+                x,
+                y,
+                &BoostingParams {
+                    n_rounds,
+                    learning_rate,
+                    max_depth,
+                    lambda,
+                    min_child_weight,
+                    subsample,
+                    max_bins,
+                },
+                seed,
+            )),
+        })
+    }
+}
+
+/// A fitted model of any family.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Model {
+    Linear(Linear),
+    DecisionTree(Tree),
+    RandomForest(Forest),
+    GradientBoosting(Boosting),
+}
+
+impl Model {
+    /// Predictions for every row.
+    pub fn predict(&self, x: &Matrix) -> Vec<f64> {
+        match self {
+            Model::Linear(model) => model.predict(x),
+            Model::DecisionTree(tree) => tree.predict(x),
+            Model::RandomForest(forest) => forest.predict(x),
+            Model::GradientBoosting(boosting) => boosting.predict(x),
+        }
+    }
+
+    /// Impurity (gain) importance normalised to sum 1; for the linear model, the absolute
+    /// standardised coefficients `|w_j| · sd_j`, normalised.
+    pub fn impurity_importance(&self, x: &Matrix) -> Vec<f64> {
+        let n = x.n_cols;
+        let mut importance = vec![0.0; n];
+        match self {
+            Model::Linear(model) => {
+                for (j, slot) in importance.iter_mut().enumerate() {
+                    let column = x.column(j);
+                    let mean = column.iter().sum::<f64>() / column.len().max(1) as f64;
+                    let sd = (column.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+                        / column.len().max(1) as f64)
+                        .sqrt();
+                    *slot = model.weights[j].abs() * sd;
+                }
+            }
+            Model::DecisionTree(tree) => tree.add_impurity_importance(&mut importance),
+            Model::RandomForest(forest) => {
+                for tree in &forest.trees {
+                    tree.add_impurity_importance(&mut importance);
+                }
+            }
+            Model::GradientBoosting(boosting) => {
+                for tree in &boosting.trees {
+                    tree.add_impurity_importance(&mut importance);
+                }
+            }
+        }
+        let total: f64 = importance.iter().sum();
+        if total > 0.0 {
+            for value in &mut importance {
+                *value /= total;
+            }
+        }
+        importance
+    }
+}
+
+/// The model file: everything `explain` needs to reproduce the predictions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedModel {
+    pub fluz_version: String,
+    pub target: String,
+    pub spec: Spec,
+    pub features: Vec<String>,
+    /// Means of the features over the training split (linear SHAP's reference point).
+    pub feature_means: Vec<f64>,
+    pub model: Model,
+}
+
+/// Expands the config's grids into grid points, family by family.
+pub fn grid(config: &crate::config::TrainConfig) -> Result<Vec<Spec>, crate::config::ConfigError> {
+    let depth = |d: usize| if d == 0 { None } else { Some(d) };
+    let mut specs = Vec::new();
+    for family in &config.families {
+        match family.as_str() {
+            "linear" => specs.push(Spec::Linear),
+            "decision_tree" => {
+                for &max_depth in &config.decision_tree.max_depth {
+                    for &min_samples_leaf in &config.decision_tree.min_samples_leaf {
+                        specs.push(Spec::DecisionTree {
+                            max_depth: depth(max_depth),
+                            min_samples_leaf,
+                        });
+                    }
+                }
+            }
+            "random_forest" => {
+                let rf = &config.random_forest;
+                for &n_trees in &rf.n_trees {
+                    for setting in &rf.max_features {
+                        let max_features = crate::config::max_features_of(setting)?;
+                        for &min_samples_leaf in &rf.min_samples_leaf {
+                            for &max_depth in &rf.max_depth {
+                                specs.push(Spec::RandomForest {
+                                    n_trees,
+                                    max_features,
+                                    min_samples_leaf,
+                                    max_depth: depth(max_depth),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            "gradient_boosting" => {
+                let gb = &config.gradient_boosting;
+                for &n_rounds in &gb.n_rounds {
+                    for &learning_rate in &gb.learning_rate {
+                        for &max_depth in &gb.max_depth {
+                            for &subsample in &gb.subsample {
+                                for &lambda in &gb.lambda {
+                                    for &min_child_weight in &gb.min_child_weight {
+                                        specs.push(Spec::GradientBoosting {
+                                            n_rounds,
+                                            learning_rate,
+                                            max_depth,
+                                            subsample,
+                                            lambda,
+                                            min_child_weight,
+                                        });
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(specs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_grid_has_the_reference_points() {
+        let specs = grid(&crate::config::TrainConfig::default()).unwrap();
+        let count = |family: &str| specs.iter().filter(|s| s.family() == family).count();
+        assert_eq!(count("linear"), 1);
+        assert_eq!(count("decision_tree"), 3);
+        assert_eq!(count("random_forest"), 4);
+        assert_eq!(count("gradient_boosting"), 2);
+    }
+
+    #[test]
+    fn params_json_is_compact() {
+        let spec = Spec::DecisionTree {
+            max_depth: Some(4),
+            min_samples_leaf: 1,
+        };
+        assert_eq!(
+            spec.params_json(),
+            r#"{"max_depth":4,"min_samples_leaf":1}"#
+        );
+    }
+
+    #[test]
+    fn model_json_round_trip_predicts_the_same() {
+        let x = Matrix::from_columns(&[
+            (0..200).map(|i| i as f64).collect(),
+            (0..200).map(|i| ((i * 7) % 13) as f64).collect(),
+        ]);
+        let y: Vec<f64> = (0..200)
+            .map(|i| if i < 100 { 1.0 } else { 2.0 } + ((i * 7) % 13) as f64 * 0.1)
+            .collect();
+        for spec in [
+            Spec::Linear,
+            Spec::DecisionTree {
+                max_depth: Some(4),
+                min_samples_leaf: 1,
+            },
+            Spec::RandomForest {
+                n_trees: 10,
+                max_features: MaxFeatures::Sqrt,
+                min_samples_leaf: 1,
+                max_depth: None,
+            },
+            Spec::GradientBoosting {
+                n_rounds: 20,
+                learning_rate: 0.1,
+                max_depth: 3,
+                subsample: 0.8,
+                lambda: 1.0,
+                min_child_weight: 1.0,
+            },
+        ] {
+            let model = spec.fit(&x, &y, 256, 7).unwrap();
+            let json = serde_json::to_string(&model).unwrap();
+            let back: Model = serde_json::from_str(&json).unwrap();
+            assert_eq!(model.predict(&x), back.predict(&x), "{}", spec.family());
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The train/test split and CV folds by hash (SPEC §7), not by a random shuffle: a customer's
+//! side depends only on its id and the seed.
+
+use crate::features::linkage::h_customer;
+
+/// True when the customer is in the test set: `h("split", c) mod 100 < test_percent`.
+pub fn is_test(seed: u64, customer_id: i64, test_percent: u64) -> bool {
+    h_customer("split", seed, customer_id) % 100 < test_percent
+}
+
+/// CV fold of a training customer: `h("fold", c) mod n_folds`.
+pub fn fold(seed: u64, customer_id: i64, n_folds: u64) -> usize {
+    (h_customer("fold", seed, customer_id) % n_folds) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_sizes_are_near_the_percentage() {
+        let test = (0..100_000).filter(|&c| is_test(42, c, 20)).count();
+        assert!((19_000..21_000).contains(&test), "{test}");
+    }
+
+    #[test]
+    fn folds_are_balanced_and_stable() {
+        let mut sizes = [0usize; 5];
+        for c in 0..50_000 {
+            sizes[fold(42, c, 5)] += 1;
+        }
+        for size in sizes {
+            assert!((9_500..10_500).contains(&size), "{sizes:?}");
+        }
+        assert_eq!(
+            fold(42, 17850, 5),
+            (crate::features::linkage::fnv1a64(b"fold:42:17850") % 5) as usize
+        );
+        assert_eq!(
+            is_test(42, 17850, 20),
+            crate::features::linkage::fnv1a64(b"split:42:17850") % 100 < 20
+        );
+    }
+}

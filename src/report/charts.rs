@@ -1,0 +1,3057 @@
+//! PNG charts for the EDA, segmentation and explanation stages (SPEC §5, §6, §8).
+//!
+//! Every public function takes plain data and writes one PNG, atomically (`<path>.tmp`, then a
+//! rename), so a reader never sees a half-written chart. Text uses DejaVu Sans embedded in the
+//! binary and registered with plotters' `ab_glyph` support, so rendering needs no system fonts.
+//!
+//! Design choices:
+//! - Logarithmic axes are plain linear axes over `log10(value)` with hand-picked ticks
+//!   (decades, or 1-2-5 steps on short spans) and labels printed as the original values: plotters'
+//!   own log coordinates choose awkward ticks, and this keeps every chart on one coordinate type.
+//! - Values that cannot be drawn (NaN, ±inf, and zero or negative values on a log axis) are
+//!   dropped and counted in a note on the chart instead of failing.
+//! - Large inputs are subsampled by a fixed hash order ([`subsample_indices`]), so the same data
+//!   always gives the same picture and drawing stays fast at 100k customers.
+//! - The PNG is encoded here (filters + zlib via `flate2`), which lets us write the exact
+//!   `<path>.tmp` name; the bitmap backend would pick the encoder from the file extension.
+
+use std::error::Error as StdError;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{register_font, FontStyle, FontTransform};
+// The style traits are used by path only: importing them makes `.color()`/`.stroke_width()`
+// ambiguous on plotters' colour and text types.
+use plotters_backend::{BackendColor, BackendCoord, DrawingErrorKind};
+
+/// Errors raised while drawing or writing a chart.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    /// The embedded TTF could not be parsed (a corrupted build, never user input).
+    #[error("the embedded chart font could not be loaded")]
+    Font,
+    /// plotters reported an error while drawing.
+    #[error("failed to draw {chart}: {message}")]
+    Draw {
+        /// Which chart was being drawn.
+        chart: &'static str,
+        /// plotters' message.
+        message: String,
+    },
+    /// The PNG could not be encoded or written.
+    #[error("failed to write chart {}", path.display())]
+    Write {
+        /// The file that could not be written.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result of the chart functions.
+pub type Result<T, E = ChartError> = std::result::Result<T, E>;
+
+/// Spend data for `analytics_summary.png` (SPEC §5).
+pub struct SpendOverview<'a> {
+    /// Total spent per customer.
+    pub total_spent: &'a [f64],
+    /// Average item price per customer, parallel to `total_spent`.
+    pub avg_item_price: &'a [f64],
+    /// High-spend outlier fence (Q3 + 1.5·IQR of `total_spent`, as the EDA computed it);
+    /// a non-finite value makes the chart compute it from `total_spent`.
+    pub upper_fence: f64,
+    /// Top countries by number of customers, descending.
+    pub countries: &'a [(String, usize)],
+}
+
+/// KMeans metrics for one k (SPEC §6, `k_selection`).
+pub struct KRow {
+    /// Number of clusters.
+    pub k: usize,
+    /// Within-cluster sum of squares.
+    pub inertia: f64,
+    /// Mean silhouette (higher is better).
+    pub silhouette: f64,
+    /// Davies–Bouldin index (lower is better).
+    pub davies_bouldin: f64,
+    /// Calinski–Harabasz index (higher is better).
+    pub calinski_harabasz: f64,
+    /// Size of the smallest cluster, shown so that tiny-cluster artefacts are visible.
+    pub min_cluster_size: usize,
+    /// Whether this k was selected.
+    pub best: bool,
+}
+
+/// One customer in the segment scatter.
+pub struct SegmentPoint {
+    /// Total spent by the customer.
+    pub total_spent: f64,
+    /// Average item price of the customer.
+    pub avg_item_price: f64,
+    /// Cluster id (matches [`SegmentSummary::cluster`]).
+    pub cluster: usize,
+}
+
+/// One segment's profile for the legend and the share bars.
+pub struct SegmentSummary {
+    /// Cluster id.
+    pub cluster: usize,
+    /// Persona name, e.g. "High-value whales".
+    pub persona: String,
+    /// Number of customers in the segment.
+    pub size: usize,
+    /// Share of total revenue, as a fraction in [0, 1].
+    pub share_revenue: f64,
+}
+
+/// SHAP values of one feature over the explained customers.
+pub struct FeatureShap {
+    /// Feature name.
+    pub feature: String,
+    /// Feature value per customer (colours the beeswarm).
+    pub values: Vec<f64>,
+    /// SHAP value per customer, parallel to `values`.
+    pub shap: Vec<f64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public chart functions
+// ---------------------------------------------------------------------------------------------
+
+/// Draws `analytics_summary.png`: spend histogram (log x), box plot with the 1.5·IQR fence,
+/// price vs spend (log–log) and the top countries, as a 2×2 panel of 1600×1100 px.
+pub fn analytics_summary(path: &Path, data: &SpendOverview) -> Result<()> {
+    render("analytics_summary", path, (1600, 1100), |root| {
+        draw_analytics(root, data)
+    })
+}
+
+/// Draws the k-selection chart: inertia, silhouette (best k marked), Davies–Bouldin and
+/// Calinski–Harabasz against k, as a 2×2 panel.
+pub fn k_selection(path: &Path, rows: &[KRow]) -> Result<()> {
+    render("k_selection", path, (1400, 1000), |root| {
+        draw_k_selection(root, rows)
+    })
+}
+
+/// Draws the segments chart: spend vs price (log–log) coloured by cluster with a
+/// "persona (n)" legend, and each persona's share of customers vs share of revenue.
+pub fn segments(path: &Path, points: &[SegmentPoint], clusters: &[SegmentSummary]) -> Result<()> {
+    render("segments", path, (1600, 800), |root| {
+        draw_segments(root, points, clusters)
+    })
+}
+
+/// Draws a SHAP beeswarm like the Python shap library's `summary_plot`: one row per feature,
+/// largest mean |SHAP| on top, points coloured by the feature's value (5th–95th percentile,
+/// blue → red). At most `max_points_per_feature` customers are drawn, chosen by a fixed hash
+/// order (0 means no limit).
+pub fn shap_summary(
+    path: &Path,
+    features: &[FeatureShap],
+    max_points_per_feature: usize,
+) -> Result<()> {
+    let rows = features.len().clamp(1, 40);
+    let height = (150 + 46 * rows as u32).max(420);
+    render("shap_summary", path, (1300, height), |root| {
+        draw_shap_summary(root, features, max_points_per_feature)
+    })
+}
+
+/// Draws horizontal bars of mean |SHAP| per feature, largest on top, with value labels.
+pub fn shap_importance(path: &Path, importance: &[(String, f64)]) -> Result<()> {
+    let rows = importance.len().clamp(1, 60);
+    let height = (150 + 38 * rows as u32).max(400);
+    render("shap_importance", path, (1200, height), |root| {
+        draw_shap_importance(root, importance)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering, fonts and PNG output
+// ---------------------------------------------------------------------------------------------
+
+/// Family name under which the embedded font is registered.
+const FONT: &str = "fluz-sans";
+static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+/// Most points any single scatter draws; beyond this the picture no longer changes.
+const MAX_DRAWN_POINTS: usize = 20_000;
+/// Salt of the subsampling hash, fixed so that charts are reproducible.
+const SUBSAMPLE_SALT: u64 = 0x5EED_C4A2_75F1_0A7B;
+
+type Area<'a> = DrawingArea<Canvas<'a>, Shift>;
+type DrawResult = std::result::Result<(), Box<dyn StdError>>;
+type XY = Cartesian2d<Ticked, Ticked>;
+type Chart<'a, 'b> = ChartContext<'a, Canvas<'b>, XY>;
+
+/// Parses the embedded font and registers it with plotters, once per process.
+fn embedded_font() -> Result<&'static FontRef<'static>> {
+    static FONT_REF: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
+    FONT_REF
+        .get_or_init(|| {
+            // Registered as well so that anything plotters lays out itself finds the same font.
+            register_font(FONT, FontStyle::Normal, FONT_BYTES).ok()?;
+            FontRef::try_from_slice(FONT_BYTES).ok()
+        })
+        .as_ref()
+        .ok_or(ChartError::Font)
+}
+
+/// The bitmap backend with its own text rendering. plotters 0.3.7's `ab_glyph` text path
+/// places each glyph without its left side bearing, which leaves visible gaps inside words
+/// ("total _spent"); here text is laid out with ab_glyph directly (kerning, sub-pixel advances,
+/// bearings). Everything else is forwarded to `BitMapBackend`.
+struct Canvas<'a> {
+    inner: BitMapBackend<'a>,
+    font: &'static FontRef<'static>,
+}
+
+type CanvasError<'a> = DrawingErrorKind<<BitMapBackend<'a> as DrawingBackend>::ErrorType>;
+
+impl Canvas<'_> {
+    /// Width and height of `text` at `size` px (plotters' size is the font's ascent−descent).
+    fn text_box(&self, text: &str, size: f64) -> (f32, f32) {
+        let scaled = self.font.as_scaled(PxScale::from(size as f32));
+        let mut width = 0.0;
+        let mut previous = None;
+        for c in text.chars() {
+            let id = scaled.glyph_id(c);
+            if let Some(p) = previous {
+                width += scaled.kern(p, id);
+            }
+            width += scaled.h_advance(id);
+            previous = Some(id);
+        }
+        (width, scaled.ascent() - scaled.descent())
+    }
+}
+
+impl<'a> DrawingBackend for Canvas<'a> {
+    type ErrorType = <BitMapBackend<'a> as DrawingBackend>::ErrorType;
+
+    fn get_size(&self) -> (u32, u32) {
+        self.inner.get_size()
+    }
+
+    fn ensure_prepared(&mut self) -> std::result::Result<(), CanvasError<'a>> {
+        self.inner.ensure_prepared()
+    }
+
+    fn present(&mut self) -> std::result::Result<(), CanvasError<'a>> {
+        self.inner.present()
+    }
+
+    fn draw_pixel(
+        &mut self,
+        point: BackendCoord,
+        color: BackendColor,
+    ) -> std::result::Result<(), CanvasError<'a>> {
+        self.inner.draw_pixel(point, color)
+    }
+
+    fn draw_line<S: plotters_backend::BackendStyle>(
+        &mut self,
+        from: BackendCoord,
+        to: BackendCoord,
+        style: &S,
+    ) -> std::result::Result<(), CanvasError<'a>> {
+        self.inner.draw_line(from, to, style)
+    }
+
+    fn draw_rect<S: plotters_backend::BackendStyle>(
+        &mut self,
+        upper_left: BackendCoord,
+        bottom_right: BackendCoord,
+        style: &S,
+        fill: bool,
+    ) -> std::result::Result<(), CanvasError<'a>> {
+        self.inner.draw_rect(upper_left, bottom_right, style, fill)
+    }
+
+    fn draw_path<S: plotters_backend::BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        path: I,
+        style: &S,
+    ) -> std::result::Result<(), CanvasError<'a>> {
+        self.inner.draw_path(path, style)
+    }
+
+    fn draw_circle<S: plotters_backend::BackendStyle>(
+        &mut self,
+        center: BackendCoord,
+        radius: u32,
+        style: &S,
+        fill: bool,
+    ) -> std::result::Result<(), CanvasError<'a>> {
+        self.inner.draw_circle(center, radius, style, fill)
+    }
+
+    fn fill_polygon<S: plotters_backend::BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        vert: I,
+        style: &S,
+    ) -> std::result::Result<(), CanvasError<'a>> {
+        self.inner.fill_polygon(vert, style)
+    }
+
+    fn blit_bitmap(
+        &mut self,
+        pos: BackendCoord,
+        size: (u32, u32),
+        src: &[u8],
+    ) -> std::result::Result<(), CanvasError<'a>> {
+        self.inner.blit_bitmap(pos, size, src)
+    }
+
+    fn estimate_text_size<S: plotters_backend::BackendTextStyle>(
+        &self,
+        text: &str,
+        style: &S,
+    ) -> std::result::Result<(u32, u32), CanvasError<'a>> {
+        let (w, h) = self.text_box(text, style.size());
+        Ok((w.ceil() as u32, h.ceil() as u32))
+    }
+
+    fn draw_text<S: plotters_backend::BackendTextStyle>(
+        &mut self,
+        text: &str,
+        style: &S,
+        pos: BackendCoord,
+    ) -> std::result::Result<(), CanvasError<'a>> {
+        let colour = style.color();
+        if colour.alpha == 0.0 || text.is_empty() {
+            return Ok(());
+        }
+        let (width, height) = self.text_box(text, style.size());
+        let anchor = style.anchor();
+        // Offsets are applied before the rotation, as plotters' default implementation does.
+        let dx = match anchor.h_pos {
+            HPos::Left => 0.0,
+            HPos::Right => -width,
+            HPos::Center => -width / 2.0,
+        };
+        let dy = match anchor.v_pos {
+            VPos::Top => 0.0,
+            VPos::Center => -height / 2.0,
+            VPos::Bottom => -height,
+        };
+        let transform = style.transform();
+        let (w, h) = self.inner.get_size();
+        let scale = PxScale::from(style.size() as f32);
+        let scaled = self.font.as_scaled(scale);
+        let mut caret = 0.0f32;
+        let mut previous = None;
+        for c in text.chars() {
+            let id = scaled.glyph_id(c);
+            if let Some(p) = previous {
+                caret += scaled.kern(p, id);
+            }
+            previous = Some(id);
+            let glyph = id
+                .with_scale_and_position(scale, ab_glyph::point(caret + dx, scaled.ascent() + dy));
+            caret += scaled.h_advance(id);
+            let Some(outline) = self.font.outline_glyph(glyph) else {
+                continue; // whitespace
+            };
+            let bounds = outline.px_bounds();
+            let mut result = Ok(());
+            let inner = &mut self.inner;
+            outline.draw(|gx, gy, coverage| {
+                if coverage <= 0.0 || result.is_err() {
+                    return;
+                }
+                let x = bounds.min.x as i32 + gx as i32;
+                let y = bounds.min.y as i32 + gy as i32;
+                let (tx, ty) = transform.transform(x, y);
+                let (px, py) = (pos.0 + tx, pos.1 + ty);
+                if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
+                    result = inner.draw_pixel(
+                        (px, py),
+                        BackendColor {
+                            alpha: colour.alpha * coverage.min(1.0) as f64,
+                            rgb: colour.rgb,
+                        },
+                    );
+                }
+            });
+            result?;
+        }
+        Ok(())
+    }
+}
+
+/// Draws into an RGB buffer with `draw`, then encodes and writes the PNG atomically.
+fn render(
+    chart: &'static str,
+    path: &Path,
+    (width, height): (u32, u32),
+    draw: impl FnOnce(&Area) -> DrawResult,
+) -> Result<()> {
+    let font = embedded_font()?;
+    let draw_error = |message: String| ChartError::Draw { chart, message };
+    let mut rgb = vec![255u8; width as usize * height as usize * 3];
+    {
+        let canvas = Canvas {
+            inner: BitMapBackend::with_buffer(&mut rgb, (width, height)),
+            font,
+        };
+        let root = canvas.into_drawing_area();
+        root.fill(&WHITE).map_err(|e| draw_error(e.to_string()))?;
+        // A small frame so that titles and labels never touch the image edge.
+        let framed = root.margin(10, 6, 6, 6);
+        draw(&framed).map_err(|e| draw_error(e.to_string()))?;
+        root.present().map_err(|e| draw_error(e.to_string()))?;
+    }
+    let write_error = |source| ChartError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let png = encode_png(width, height, &rgb).map_err(write_error)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, &png).map_err(write_error)?;
+    std::fs::rename(&tmp, path).map_err(|source| {
+        // Leave no stray temporary file behind when the rename fails.
+        let _ = std::fs::remove_file(&tmp);
+        write_error(source)
+    })
+}
+
+/// Encodes 8-bit RGB pixels as a PNG. Each row uses whichever of the None/Sub/Up filters gives
+/// the smallest sum of absolute residuals (libpng's heuristic), which suits flat chart areas.
+pub(crate) fn encode_png(width: u32, height: u32, rgb: &[u8]) -> std::io::Result<Vec<u8>> {
+    let stride = width as usize * 3;
+    if rgb.len() != stride * height as usize || width == 0 || height == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "pixel buffer of {} bytes is not {width}×{height} RGB",
+                rgb.len()
+            ),
+        ));
+    }
+    let mut raw = Vec::with_capacity((stride + 1) * height as usize);
+    let mut candidates = [vec![0u8; stride], vec![0u8; stride], vec![0u8; stride]];
+    let zero_row = vec![0u8; stride];
+    for (row_index, row) in rgb.chunks_exact(stride).enumerate() {
+        let above = if row_index == 0 {
+            &zero_row[..]
+        } else {
+            &rgb[(row_index - 1) * stride..row_index * stride]
+        };
+        candidates[0].copy_from_slice(row);
+        for i in 0..stride {
+            let left = if i >= 3 { row[i - 3] } else { 0 };
+            candidates[1][i] = row[i].wrapping_sub(left);
+            candidates[2][i] = row[i].wrapping_sub(above[i]);
+        }
+        let cost = |r: &[u8]| -> u64 { r.iter().map(|&b| (b as i8).unsigned_abs() as u64).sum() };
+        let (filter, best) = candidates
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, r)| cost(r))
+            .unwrap_or((0, &candidates[0]));
+        raw.push(filter as u8);
+        raw.extend_from_slice(best);
+    }
+    let mut encoder = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(raw.len() / 8),
+        flate2::Compression::new(6),
+    );
+    encoder.write_all(&raw)?;
+    let idat = encoder.finish()?;
+
+    let mut png = Vec::with_capacity(idat.len() + 64);
+    png.extend_from_slice(&PNG_SIGNATURE);
+    let mut ihdr = Vec::with_capacity(13);
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    // bit depth 8, colour type 2 (RGB), deflate, adaptive filtering, no interlace
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    push_chunk(&mut png, b"IHDR", &ihdr);
+    push_chunk(&mut png, b"IDAT", &idat);
+    push_chunk(&mut png, b"IEND", &[]);
+    Ok(png)
+}
+
+const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+fn push_chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    png.extend_from_slice(kind);
+    png.extend_from_slice(data);
+    let mut crc = flate2::Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    png.extend_from_slice(&crc.sum().to_be_bytes());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers: filtering, bins, quantiles, ticks, colours, subsampling, formatting
+// ---------------------------------------------------------------------------------------------
+
+/// `log10` of the finite, positive values, with how many were non-positive and non-finite.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct LogValues {
+    pub(crate) logs: Vec<f64>,
+    pub(crate) non_positive: usize,
+    pub(crate) non_finite: usize,
+}
+
+pub(crate) fn log_values(values: &[f64]) -> LogValues {
+    let mut out = LogValues {
+        logs: Vec::with_capacity(values.len()),
+        ..LogValues::default()
+    };
+    for &v in values {
+        if !v.is_finite() {
+            out.non_finite += 1;
+        } else if v <= 0.0 {
+            out.non_positive += 1;
+        } else {
+            out.logs.push(v.log10());
+        }
+    }
+    out
+}
+
+/// Bin edges in log10 space: `bins` equal-width bins from `lo` to `hi` (both log10). Equal or
+/// reversed bounds give one decade-wide bin around `lo`, so a constant input still draws a bar.
+pub(crate) fn log_bin_edges(lo: f64, hi: f64, bins: usize) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite()) || hi - lo < 1e-12 {
+        let centre = if lo.is_finite() { lo } else { 0.0 };
+        return vec![centre - 0.5, centre + 0.5];
+    }
+    let bins = bins.max(1);
+    let width = (hi - lo) / bins as f64;
+    (0..=bins)
+        .map(|i| if i == bins { hi } else { lo + width * i as f64 })
+        .collect()
+}
+
+/// Counts of `values` (log10) per bin of `edges`; values outside the edges are ignored and the
+/// last bin includes its right edge.
+pub(crate) fn histogram_counts(values: &[f64], edges: &[f64]) -> Vec<usize> {
+    if edges.len() < 2 {
+        return Vec::new();
+    }
+    let bins = edges.len() - 1;
+    let (lo, hi) = (edges[0], edges[bins]);
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for &v in values {
+        if !(v >= lo && v <= hi) {
+            continue;
+        }
+        let mut bin = (((v - lo) / width) as usize).min(bins - 1);
+        // Floating error can put a value one bin off its edge; the edges are the truth.
+        while bin > 0 && v < edges[bin] {
+            bin -= 1;
+        }
+        while bin + 1 < bins && v >= edges[bin + 1] {
+            bin += 1;
+        }
+        counts[bin] += 1;
+    }
+    counts
+}
+
+/// Number of histogram bins for `n` values: √n, between 5 and 50.
+pub(crate) fn bin_count(n: usize) -> usize {
+    ((n as f64).sqrt().round() as usize).clamp(5, 50)
+}
+
+/// Quantile of sorted values with linear interpolation (numpy's default, as the EDA uses).
+pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() || !q.is_finite() {
+        return None;
+    }
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let below = pos.floor() as usize;
+    let above = pos.ceil() as usize;
+    let frac = pos - below as f64;
+    Some(sorted[below] + (sorted[above] - sorted[below]) * frac)
+}
+
+/// Box-plot statistics with whiskers at the most extreme values within 1.5·IQR.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BoxStats {
+    pub(crate) q1: f64,
+    pub(crate) median: f64,
+    pub(crate) q3: f64,
+    pub(crate) lower_fence: f64,
+    pub(crate) upper_fence: f64,
+    pub(crate) whisker_low: f64,
+    pub(crate) whisker_high: f64,
+}
+
+pub(crate) fn box_stats(sorted: &[f64]) -> Option<BoxStats> {
+    let q1 = quantile_sorted(sorted, 0.25)?;
+    let median = quantile_sorted(sorted, 0.5)?;
+    let q3 = quantile_sorted(sorted, 0.75)?;
+    let iqr = q3 - q1;
+    let lower_fence = q1 - 1.5 * iqr;
+    let upper_fence = q3 + 1.5 * iqr;
+    let whisker_low = sorted
+        .iter()
+        .copied()
+        .find(|&v| v >= lower_fence)
+        .unwrap_or(q1);
+    let whisker_high = sorted
+        .iter()
+        .rev()
+        .copied()
+        .find(|&v| v <= upper_fence)
+        .unwrap_or(q3);
+    Some(BoxStats {
+        q1,
+        median,
+        q3,
+        lower_fence,
+        upper_fence,
+        whisker_low,
+        whisker_high,
+    })
+}
+
+/// Ticks for a log10 axis from `lo` to `hi` (both log10): bold (labelled) and light positions.
+/// Decades on wide spans, 1-2-5 steps on one to three decades, every integer multiple below one
+/// decade, and evenly spaced round values when even that gives fewer than two labels.
+pub(crate) fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return (Vec::new(), Vec::new());
+    }
+    let span = hi - lo;
+    let eps = 1e-9 * span.max(1.0);
+    let mut bold = Vec::new();
+    let mut light = Vec::new();
+    let first = lo.floor() as i32;
+    let last = hi.ceil() as i32;
+    for decade in first..=last {
+        for multiple in 1..=9 {
+            let t = decade as f64 + (multiple as f64).log10();
+            if t < lo - eps || t > hi + eps {
+                continue;
+            }
+            let is_bold = if span >= 3.0 {
+                multiple == 1
+            } else if span >= 1.0 {
+                matches!(multiple, 1 | 2 | 5)
+            } else {
+                true
+            };
+            if is_bold {
+                bold.push(t);
+            } else {
+                light.push(t);
+            }
+        }
+    }
+    // Very wide spans: label every second (third, ...) decade to keep labels apart.
+    if bold.len() > 9 {
+        let step = bold.len().div_ceil(8);
+        let thinned: Vec<f64> = bold.iter().copied().step_by(step).collect();
+        light.extend(bold.iter().copied().filter(|t| !thinned.contains(t)));
+        bold = thinned;
+    }
+    if bold.len() < 2 {
+        // Less than one 1..9 step in range: use round values in value space instead.
+        let (ticks, _) = nice_ticks(10f64.powf(lo), 10f64.powf(hi), 4);
+        bold = ticks
+            .into_iter()
+            .filter(|v| *v > 0.0)
+            .map(f64::log10)
+            .collect();
+        light.clear();
+    }
+    light.sort_by(f64::total_cmp);
+    (bold, light)
+}
+
+/// Round tick values ("nice numbers": 1, 2, 2.5, 5 × 10^k) covering about `target` steps
+/// between `lo` and `hi`; also returns the step.
+pub(crate) fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return (Vec::new(), 1.0);
+    }
+    let raw_step = (hi - lo) / target.max(1) as f64;
+    let magnitude = 10f64.powf(raw_step.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw_step * 0.999)
+        .unwrap_or(10.0 * magnitude);
+    let mut ticks = Vec::new();
+    let mut i = (lo / step).ceil();
+    while i * step <= hi + step * 1e-9 {
+        let t = i * step;
+        // Avoid "-0" labels.
+        ticks.push(if t.abs() < step * 1e-9 { 0.0 } else { t });
+        i += 1.0;
+    }
+    (ticks, step)
+}
+
+/// `lo..hi` widened by `frac` of the span on both sides; a zero span is widened by ±`fallback`.
+pub(crate) fn padded(lo: f64, hi: f64, frac: f64, fallback: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    let span = hi - lo;
+    if span <= f64::EPSILON * lo.abs().max(1.0) {
+        return (lo - fallback, hi + fallback);
+    }
+    (lo - span * frac, hi + span * frac)
+}
+
+/// Smallest and largest of the values (which must be finite), if any.
+fn min_max(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    values.into_iter().fold(None, |acc, v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
+}
+
+/// shap's low-value colour (#008bfb).
+const SHAP_BLUE: RGBColor = RGBColor(0x00, 0x8b, 0xfb);
+/// shap's high-value colour (#ff0052).
+const SHAP_RED: RGBColor = RGBColor(0xff, 0x00, 0x52);
+/// Colour of points whose feature value is missing (as shap draws them).
+const MISSING_GREY: RGBColor = RGBColor(0x9a, 0x9a, 0x9a);
+
+/// Colour for a scaled feature value `t` in [0, 1], blue (low) to red (high).
+pub(crate) fn shap_colour(t: f64) -> RGBColor {
+    if !t.is_finite() {
+        return MISSING_GREY;
+    }
+    let t = t.clamp(0.0, 1.0);
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * t).round() as u8;
+    RGBColor(
+        mix(SHAP_BLUE.0, SHAP_RED.0),
+        mix(SHAP_BLUE.1, SHAP_RED.1),
+        mix(SHAP_BLUE.2, SHAP_RED.2),
+    )
+}
+
+/// Colour scale of one feature as shap's summary plot builds it: the 5th–95th percentile range
+/// (1st–99th, then min–max if that collapses), values clipped into it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ColourScale {
+    pub(crate) low: f64,
+    pub(crate) high: f64,
+}
+
+impl ColourScale {
+    pub(crate) fn from_values(values: &[f64]) -> ColourScale {
+        let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        sorted.sort_by(f64::total_cmp);
+        let pair = |lo: f64, hi: f64| {
+            (
+                quantile_sorted(&sorted, lo).unwrap_or(0.0),
+                quantile_sorted(&sorted, hi).unwrap_or(0.0),
+            )
+        };
+        let (mut low, mut high) = pair(0.05, 0.95);
+        if low == high {
+            (low, high) = pair(0.01, 0.99);
+        }
+        if low == high {
+            (low, high) = pair(0.0, 1.0);
+        }
+        ColourScale { low, high }
+    }
+
+    /// Position of `value` in [0, 1]; NaN for a missing value; 0.5 when the feature is constant.
+    pub(crate) fn scale(&self, value: f64) -> f64 {
+        if !value.is_finite() {
+            return f64::NAN;
+        }
+        if self.high <= self.low {
+            return 0.5;
+        }
+        ((value - self.low) / (self.high - self.low)).clamp(0.0, 1.0)
+    }
+}
+
+/// splitmix64: a fast, well-mixed, fixed hash for deterministic ordering and jitter.
+pub(crate) fn mix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A uniform number in [0, 1) derived from `i` and `salt`.
+fn unit_hash(i: usize, salt: u64) -> f64 {
+    (mix64(i as u64 ^ salt) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Indices of at most `max` of `n` items: all of them when `n <= max` (or `max` is 0, meaning
+/// no limit), otherwise the `max` items first in a fixed hash order, returned ascending. The
+/// same `n` always gives the same subset, so parallel arrays stay aligned across calls.
+pub(crate) fn subsample_indices(n: usize, max: usize, salt: u64) -> Vec<usize> {
+    if max == 0 || n <= max {
+        return (0..n).collect();
+    }
+    let mut keyed: Vec<(u64, usize)> = (0..n).map(|i| (mix64(i as u64 ^ salt), i)).collect();
+    keyed.select_nth_unstable(max - 1);
+    let mut chosen: Vec<usize> = keyed[..max].iter().map(|&(_, i)| i).collect();
+    chosen.sort_unstable();
+    chosen
+}
+
+/// Vertical offsets of a beeswarm row, as shap's summary plot computes them: SHAP values are
+/// binned into `bins` along x; within a bin, points stack alternately above and below the
+/// centre line (0, +1, −1, +2, …) in a fixed hash order; the row is then scaled so that the
+/// fullest bin reaches ±0.9. Offsets are in [−0.9, 0.9].
+pub(crate) fn beeswarm_offsets(shap: &[f64], bins: usize, salt: u64) -> Vec<f64> {
+    let Some((lo, hi)) = min_max(shap.iter().copied().filter(|v| v.is_finite())) else {
+        return vec![0.0; shap.len()];
+    };
+    let bins = bins.max(1) as f64;
+    let bin_of = |v: f64| -> i64 {
+        if v.is_finite() {
+            (bins * (v - lo) / (hi - lo + 1e-8)).round() as i64
+        } else {
+            -1
+        }
+    };
+    let mut order: Vec<(i64, u64, usize)> = shap
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (bin_of(v), mix64(i as u64 ^ salt), i))
+        .collect();
+    order.sort_unstable();
+    let mut offsets = vec![0.0; shap.len()];
+    let mut layer = 0usize;
+    let mut last_bin = i64::MIN;
+    for &(bin, _, i) in &order {
+        if bin != last_bin {
+            layer = 0;
+            last_bin = bin;
+        }
+        let height = layer.div_ceil(2) as f64;
+        offsets[i] = if layer % 2 == 1 { height } else { -height };
+        layer += 1;
+    }
+    let top = offsets.iter().fold(0.0f64, |m, v| m.max(*v)) + 1.0;
+    for o in &mut offsets {
+        *o *= 0.9 / top;
+    }
+    offsets
+}
+
+/// `1234567` → `"1,234,567"`.
+pub(crate) fn fmt_count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `"1 customer"`, `"4,338 customers"`.
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", fmt_count(n))
+    }
+}
+
+/// An amount with thousands separators: no decimals from 100 up, two below.
+pub(crate) fn fmt_amount(v: f64) -> String {
+    if !v.is_finite() {
+        return "n/a".to_string();
+    }
+    let sign = if v < 0.0 { "-" } else { "" };
+    let a = v.abs();
+    if a >= 100.0 {
+        format!("{sign}{}", fmt_count(a.round() as usize))
+    } else {
+        format!("{sign}{a:.2}")
+    }
+}
+
+/// Up to three significant digits with k/M/B suffixes: 1500 → "1.5k", 0.05 → "0.05".
+pub(crate) fn fmt_compact(v: f64) -> String {
+    if !v.is_finite() {
+        return "n/a".to_string();
+    }
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    let a = v.abs();
+    let (scaled, suffix) = if a >= 1e9 {
+        (v / 1e9, "B")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e3 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    format!("{}{suffix}", fmt_sig(scaled, 3))
+}
+
+/// `v` with `digits` significant digits, trailing zeros removed.
+pub(crate) fn fmt_sig(v: f64, digits: i32) -> String {
+    trim_zeros(fmt_sig_exact(v, digits))
+}
+
+/// `v` with exactly `digits` significant digits ("0.00480"), so that a column of values
+/// reads with the same precision.
+pub(crate) fn fmt_sig_exact(v: f64, digits: i32) -> String {
+    if !v.is_finite() {
+        return "n/a".to_string();
+    }
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    let decimals = (digits - 1 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    format!("{v:.decimals$}")
+}
+
+fn trim_zeros(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// `name` cut to `max_chars` characters with an ellipsis, so long labels cannot push a plot
+/// off the image.
+pub(crate) fn truncate_label(name: &str, max_chars: usize) -> String {
+    if name.chars().count() <= max_chars {
+        name.to_string()
+    } else {
+        let kept: String = name.chars().take(max_chars.saturating_sub(1)).collect();
+        format!("{}…", kept.trim_end())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Axes and panel scaffolding
+// ---------------------------------------------------------------------------------------------
+
+/// How an axis prints its tick values.
+#[derive(Debug, Clone)]
+enum Labels {
+    /// The axis is log10(value); print the value.
+    Log10,
+    /// Linear values divided by `scale`, with `decimals` and a suffix ("k", "%").
+    Linear {
+        scale: f64,
+        decimals: usize,
+        suffix: &'static str,
+    },
+    /// Category names at positions 0, 1, 2, ...
+    Categories(Vec<String>),
+    /// No labels.
+    Hidden,
+}
+
+/// One axis: its range, bold (labelled) and light tick positions, and its labelling.
+#[derive(Debug, Clone)]
+struct Axis {
+    lo: f64,
+    hi: f64,
+    bold: Vec<f64>,
+    light: Vec<f64>,
+    labels: Labels,
+}
+
+impl Axis {
+    /// A log10 axis over data whose log10 spans `lo..hi` (padded by 4%).
+    fn log10(lo: f64, hi: f64) -> Axis {
+        let (lo, hi) = padded(lo, hi, 0.04, 0.5);
+        let (bold, light) = log_ticks(lo, hi);
+        Axis {
+            lo,
+            hi,
+            bold,
+            light,
+            labels: Labels::Log10,
+        }
+    }
+
+    /// A linear axis over exactly `lo..hi` with about `target` labelled ticks.
+    fn linear(lo: f64, hi: f64, target: usize, suffix: &'static str) -> Axis {
+        let (bold, step) = nice_ticks(lo, hi, target);
+        let max_abs = lo.abs().max(hi.abs());
+        let (scale, unit) = if !suffix.is_empty() {
+            (1.0, suffix)
+        } else if max_abs >= 1e9 {
+            (1e9, "B")
+        } else if max_abs >= 1e6 {
+            (1e6, "M")
+        } else if max_abs >= 1e4 {
+            (1e3, "k")
+        } else {
+            (1.0, "")
+        };
+        Axis {
+            lo,
+            hi,
+            bold,
+            light: Vec::new(),
+            labels: Labels::Linear {
+                scale,
+                decimals: decimals_for_step(step / scale),
+                suffix: unit,
+            },
+        }
+    }
+
+    /// Categories at 0..n, drawn bottom (0) to top (n-1). The axis spans at least
+    /// `MIN_CATEGORY_SLOTS` so that one or two bars do not fill the whole panel.
+    fn categories(names: Vec<String>) -> Axis {
+        let n = names.len().max(1) as f64;
+        let pad = (MIN_CATEGORY_SLOTS - n).max(0.0) / 2.0;
+        Axis {
+            lo: -0.6 - pad,
+            hi: n - 0.4 + pad,
+            bold: (0..names.len()).map(|i| i as f64).collect(),
+            light: Vec::new(),
+            labels: Labels::Categories(names),
+        }
+    }
+
+    /// An unlabelled axis over `lo..hi`.
+    fn hidden(lo: f64, hi: f64) -> Axis {
+        Axis {
+            lo,
+            hi,
+            bold: Vec::new(),
+            light: Vec::new(),
+            labels: Labels::Hidden,
+        }
+    }
+
+    fn label(&self, v: f64) -> String {
+        match &self.labels {
+            Labels::Log10 => fmt_compact(10f64.powf(v)),
+            Labels::Linear {
+                scale,
+                decimals,
+                suffix,
+            } => {
+                let x = v / scale;
+                if x.abs() < 1e-12 * scale.max(1.0) {
+                    // Zero needs no unit: "0", not "0k".
+                    return if suffix.starts_with('%') {
+                        "0%".to_string()
+                    } else {
+                        "0".to_string()
+                    };
+                }
+                if *decimals == 0 && x.abs() >= 1000.0 {
+                    let sign = if x < 0.0 { "-" } else { "" };
+                    format!("{sign}{}{suffix}", fmt_count(x.abs().round() as usize))
+                } else {
+                    format!("{x:.decimals$}{suffix}")
+                }
+            }
+            Labels::Categories(names) => {
+                let i = v.round();
+                if i >= 0.0 {
+                    names.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            }
+            Labels::Hidden => String::new(),
+        }
+    }
+
+    fn coord(&self) -> Ticked {
+        Ticked {
+            lo: self.lo,
+            hi: self.hi,
+            bold: self.bold.clone(),
+            light: self.light.clone(),
+        }
+    }
+}
+
+/// A linear f64 coordinate with fixed tick positions. plotters' own `with_key_points` wrapper
+/// loses the f64 label formatter in 0.3.7, so the mesh could not be drawn with it.
+#[derive(Debug, Clone)]
+struct Ticked {
+    lo: f64,
+    hi: f64,
+    bold: Vec<f64>,
+    light: Vec<f64>,
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let span = self.hi - self.lo;
+        if span == 0.0 || !span.is_finite() {
+            return (limit.0 + limit.1) / 2;
+        }
+        let t = (value - self.lo) / span;
+        let pixels = (limit.1 - limit.0) as f64;
+        // Far-off values are clamped so that the i32 cast cannot overflow.
+        let offset = (pixels * t).clamp(-1e7, 1e7);
+        limit.0 + offset.round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.light.clone()
+        } else {
+            self.bold.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+/// Fewest category slots an axis spans (see [`Axis::categories`]).
+const MIN_CATEGORY_SLOTS: f64 = 5.0;
+
+/// Decimals needed to print multiples of `step` exactly (0.25 → 2, 5 → 0).
+fn decimals_for_step(step: f64) -> usize {
+    if !(step.is_finite() && step > 0.0) {
+        return 0;
+    }
+    let mut decimals = (-step.log10().floor()).max(0.0) as usize;
+    while decimals < 8 {
+        let scaled = step * 10f64.powi(decimals as i32);
+        if (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0) {
+            break;
+        }
+        decimals += 1;
+    }
+    decimals
+}
+
+fn font(size: f64) -> TextStyle<'static> {
+    TextStyle::from((FONT, size).into_font())
+}
+
+const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+const MUTED: RGBColor = RGBColor(0x55, 0x55, 0x55);
+const STEEL: RGBColor = RGBColor(0x3b, 0x6e, 0xa8);
+const FENCE_RED: RGBColor = RGBColor(0xd6, 0x27, 0x28);
+const MEAN_ORANGE: RGBColor = RGBColor(0xe6, 0x7e, 0x22);
+
+/// Opacity of scatter points: 0.35 up to `comfortable` points, fading as 1/√n beyond so
+/// that dense clouds keep their shape instead of turning into a solid blob.
+fn point_alpha(points: usize, comfortable: usize) -> f64 {
+    let crowding = (comfortable as f64 / points.max(1) as f64).sqrt();
+    (0.35 * crowding).clamp(0.08, 0.35)
+}
+
+/// A qualitative palette for up to 12 clusters (Tableau 10 plus two distinct extras).
+const PALETTE: [RGBColor; 12] = [
+    RGBColor(0x4e, 0x79, 0xa7),
+    RGBColor(0xf2, 0x8e, 0x2b),
+    RGBColor(0xe1, 0x57, 0x59),
+    RGBColor(0x76, 0xb7, 0xb2),
+    RGBColor(0x59, 0xa1, 0x4f),
+    RGBColor(0xed, 0xc9, 0x48),
+    RGBColor(0xb0, 0x7a, 0xa1),
+    RGBColor(0xff, 0x9d, 0xa7),
+    RGBColor(0x9c, 0x75, 0x5f),
+    RGBColor(0x79, 0x70, 0x6e),
+    RGBColor(0x17, 0xbe, 0xcf),
+    RGBColor(0x3b, 0x3b, 0x98),
+];
+
+/// What a panel shows around its plotting area.
+struct PanelSpec<'s> {
+    title: &'s str,
+    x_desc: &'s str,
+    y_desc: &'s str,
+    x: &'s Axis,
+    y: &'s Axis,
+    /// Draw vertical grid lines at x ticks.
+    x_grid: bool,
+    /// Draw horizontal grid lines at y ticks.
+    y_grid: bool,
+    /// Extra space on the right of the plotting area (pixels), e.g. for a colour bar.
+    right_margin: u32,
+}
+
+/// Width in pixels of the widest `labels` in `style`, so label areas fit long names.
+fn widest(area: &Area, labels: impl IntoIterator<Item = String>, style: &TextStyle) -> u32 {
+    labels
+        .into_iter()
+        .map(|l| {
+            area.estimate_text_size(&l, style)
+                .map(|(w, _)| w)
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Builds a chart with caption, axes, tick labels and grid in `area`.
+fn build_panel<'a, 'b>(
+    area: &'a Area<'b>,
+    spec: &PanelSpec,
+) -> std::result::Result<Chart<'a, 'b>, Box<dyn StdError>> {
+    let tick_style = font(15.0).color(&INK);
+    let y_labels: Vec<String> = spec.y.bold.iter().map(|v| spec.y.label(*v)).collect();
+    let y_label_width = widest(area, y_labels, &tick_style);
+    let y_area = if spec.y_desc.is_empty() {
+        y_label_width + 18
+    } else {
+        y_label_width + 44
+    };
+    let x_area = if spec.x_desc.is_empty() { 34 } else { 58 };
+    let mut builder = ChartBuilder::on(area);
+    if !spec.title.is_empty() {
+        builder.caption(spec.title, font(21.0).color(&INK));
+    }
+    let mut chart = builder
+        .margin_top(12)
+        .margin_bottom(10)
+        .margin_left(14)
+        .margin_right(22 + spec.right_margin)
+        .x_label_area_size(x_area)
+        .y_label_area_size(y_area)
+        .build_cartesian_2d(spec.x.coord(), spec.y.coord())?;
+    let x_fmt = |v: &f64| spec.x.label(*v);
+    let y_fmt = |v: &f64| spec.y.label(*v);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(spec.x_desc)
+        .y_desc(spec.y_desc)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .label_style(tick_style.clone())
+        .axis_desc_style(font(17.0).color(&INK))
+        .bold_line_style(BLACK.mix(0.13))
+        .light_line_style(BLACK.mix(0.05))
+        .axis_style(BLACK.mix(0.6));
+    if !spec.x_grid {
+        mesh.disable_x_mesh();
+    }
+    if !spec.y_grid {
+        mesh.disable_y_mesh();
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
+/// Where a note block sits inside the plotting area.
+#[derive(Clone, Copy)]
+enum Corner {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+}
+
+/// Draws lines of text in a corner of the chart's plotting area, on a translucent white box
+/// so that they stay readable over points.
+fn draw_note(area: &Area, chart: &Chart, lines: &[String], corner: Corner) -> DrawResult {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let style = font(15.0).color(&INK);
+    let line_height = 20;
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    let (bx, by) = area.get_base_pixel();
+    let width = widest(area, lines.iter().cloned(), &style) as i32;
+    let height = line_height * lines.len() as i32;
+    let pad = 8;
+    let left = match corner {
+        Corner::TopLeft | Corner::BottomLeft => xs.start + 10,
+        Corner::TopRight | Corner::BottomRight => xs.end - 10 - width - 2 * pad,
+    } - bx;
+    let top = match corner {
+        Corner::TopLeft | Corner::TopRight => ys.start + 10,
+        Corner::BottomLeft | Corner::BottomRight => ys.end - 10 - height - 2 * pad,
+    } - by;
+    area.draw(&Rectangle::new(
+        [
+            (left, top),
+            (left + width + 2 * pad, top + height + 2 * pad),
+        ],
+        WHITE.mix(0.85).filled(),
+    ))?;
+    for (i, line) in lines.iter().enumerate() {
+        area.draw(&Text::new(
+            line.clone(),
+            (left + pad, top + pad + i as i32 * line_height),
+            style.clone(),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Draws a titled, framed "no data" placeholder.
+fn draw_no_data(area: &Area, title: &str, message: &str) -> DrawResult {
+    let (w, h) = area.dim_in_pixel();
+    let (w, h) = (w as i32, h as i32);
+    area.draw(&Text::new(
+        title.to_string(),
+        (w / 2, 14),
+        font(21.0)
+            .color(&INK)
+            .pos(Pos::new(HPos::Center, VPos::Top)),
+    ))?;
+    area.draw(&Rectangle::new(
+        [(24, 52), ((w - 24).max(25), (h - 24).max(53))],
+        BLACK.mix(0.25),
+    ))?;
+    area.draw(&Text::new(
+        message.to_string(),
+        (w / 2, (h + 28) / 2),
+        font(19.0)
+            .color(&MUTED)
+            .pos(Pos::new(HPos::Center, VPos::Center)),
+    ))?;
+    Ok(())
+}
+
+/// Notes about values a log axis could not show.
+fn dropped_notes(what: &str, logs: &LogValues) -> Vec<String> {
+    let mut notes = Vec::new();
+    if logs.non_positive > 0 {
+        notes.push(format!(
+            "{} {what} ≤ 0 not shown (log axis)",
+            fmt_count(logs.non_positive)
+        ));
+    }
+    if logs.non_finite > 0 {
+        notes.push(format!(
+            "{} missing/non-finite not shown",
+            fmt_count(logs.non_finite)
+        ));
+    }
+    notes
+}
+
+fn vertical_dashed(
+    chart: &mut Chart,
+    x: f64,
+    y: &Axis,
+    style: ShapeStyle,
+) -> std::result::Result<(), Box<dyn StdError>> {
+    chart.draw_series(DashedLineSeries::new(
+        vec![(x, y.lo), (x, y.hi)],
+        8,
+        5,
+        style,
+    ))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// analytics_summary
+// ---------------------------------------------------------------------------------------------
+
+fn draw_analytics(root: &Area, data: &SpendOverview) -> DrawResult {
+    let title = format!(
+        "Customer spend overview — {} customers",
+        fmt_count(data.total_spent.len())
+    );
+    let body = root.titled(&title, font(28.0).color(&INK))?;
+    let panels = body.split_evenly((2, 2));
+    let spend = log_values(data.total_spent);
+    let fence = if data.upper_fence.is_finite() {
+        data.upper_fence
+    } else {
+        let mut sorted: Vec<f64> = data
+            .total_spent
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        sorted.sort_by(f64::total_cmp);
+        box_stats(&sorted).map_or(f64::NAN, |b| b.upper_fence)
+    };
+    spend_histogram(&panels[0], &spend)?;
+    spend_boxplot(&panels[1], data.total_spent, &spend, fence)?;
+    price_vs_spend(&panels[2], data.total_spent, data.avg_item_price, fence)?;
+    top_countries(&panels[3], data.countries, data.total_spent.len())?;
+    Ok(())
+}
+
+fn spend_histogram(area: &Area, spend: &LogValues) -> DrawResult {
+    let title = "Distribution of total spend (log scale)";
+    let Some((lo, hi)) = min_max(spend.logs.iter().copied()) else {
+        return draw_no_data(area, title, "no customers with positive spend");
+    };
+    let edges = log_bin_edges(lo, hi, bin_count(spend.logs.len()));
+    let counts = histogram_counts(&spend.logs, &edges);
+    let max_count = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let x = Axis::log10(edges[0], edges[edges.len() - 1]);
+    let y = Axis::linear(0.0, max_count * 1.15, 6, "");
+    let mut chart = build_panel(
+        area,
+        &PanelSpec {
+            title,
+            x_desc: "Total spent per customer (log scale)",
+            y_desc: "Customers",
+            x: &x,
+            y: &y,
+            x_grid: true,
+            y_grid: true,
+            right_margin: 0,
+        },
+    )?;
+    chart.draw_series(counts.iter().enumerate().map(|(i, &c)| {
+        Rectangle::new(
+            [(edges[i], 0.0), (edges[i + 1], c as f64)],
+            STEEL.mix(0.8).filled(),
+        )
+    }))?;
+    chart.draw_series(
+        counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, &c)| {
+                Rectangle::new(
+                    [(edges[i], 0.0), (edges[i + 1], c as f64)],
+                    WHITE.stroke_width(1),
+                )
+            }),
+    )?;
+
+    let mut values: Vec<f64> = spend.logs.iter().map(|l| 10f64.powf(*l)).collect();
+    values.sort_by(f64::total_cmp);
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let median = quantile_sorted(&values, 0.5).unwrap_or(mean);
+    let median_style = INK.stroke_width(2);
+    let mean_style = MEAN_ORANGE.stroke_width(2);
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![(median.log10(), 0.0), (median.log10(), max_count * 1.05)],
+            8,
+            5,
+            median_style,
+        ))?
+        .label(format!("median {}", fmt_amount(median)))
+        .legend(move |(px, py)| PathElement::new(vec![(px, py), (px + 22, py)], median_style));
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![(mean.log10(), 0.0), (mean.log10(), max_count * 1.05)],
+            8,
+            5,
+            mean_style,
+        ))?
+        .label(format!("mean {}", fmt_amount(mean)))
+        .legend(move |(px, py)| PathElement::new(vec![(px, py), (px + 22, py)], mean_style));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .margin(10)
+        .label_font(font(15.0).color(&INK))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()?;
+
+    let mut notes = vec![format!(
+        "{}, {}",
+        plural(spend.logs.len(), "customer"),
+        plural(counts.len(), "bin")
+    )];
+    notes.extend(dropped_notes("with spend", spend));
+    draw_note(area, &chart, &notes, Corner::TopLeft)
+}
+
+fn spend_boxplot(area: &Area, total_spent: &[f64], spend: &LogValues, fence: f64) -> DrawResult {
+    let title = "Total spend: box plot and high-spend outliers";
+    let mut sorted: Vec<f64> = spend.logs.iter().map(|l| 10f64.powf(*l)).collect();
+    sorted.sort_by(f64::total_cmp);
+    let Some(stats) = box_stats(&sorted) else {
+        return draw_no_data(area, title, "no customers with positive spend");
+    };
+    let fence = if fence.is_finite() {
+        fence
+    } else {
+        stats.upper_fence
+    };
+    // Whiskers end at the last customer inside the fences; the upper fence is the EDA's.
+    let whisker_high = sorted
+        .iter()
+        .rev()
+        .copied()
+        .find(|&v| v <= fence)
+        .unwrap_or(stats.q3);
+    let outliers_high = total_spent
+        .iter()
+        .filter(|v| v.is_finite() && **v > fence)
+        .count();
+    let finite = total_spent.iter().filter(|v| v.is_finite()).count().max(1);
+
+    let (lo, hi) = (sorted[0].log10(), sorted[sorted.len() - 1].log10());
+    let (lo, hi) = if fence > 0.0 {
+        (lo.min(fence.log10()), hi.max(fence.log10()))
+    } else {
+        (lo, hi)
+    };
+    let x = Axis::log10(lo, hi);
+    let y = Axis::hidden(0.0, 1.0);
+    let mut chart = build_panel(
+        area,
+        &PanelSpec {
+            title,
+            x_desc: "Total spent per customer (log scale)",
+            y_desc: "",
+            x: &x,
+            y: &y,
+            x_grid: true,
+            y_grid: false,
+            right_margin: 0,
+        },
+    )?;
+    let lg = |v: f64| v.max(sorted[0]).log10();
+    let (box_lo, box_hi, mid) = (0.4, 0.64, 0.52);
+    chart.draw_series([
+        Rectangle::new(
+            [(lg(stats.q1), box_lo), (lg(stats.q3), box_hi)],
+            STEEL.mix(0.3).filled(),
+        ),
+        Rectangle::new(
+            [(lg(stats.q1), box_lo), (lg(stats.q3), box_hi)],
+            STEEL.stroke_width(2),
+        ),
+    ])?;
+    let whisker = INK.stroke_width(2);
+    chart.draw_series([
+        PathElement::new(
+            vec![(lg(stats.median), box_lo), (lg(stats.median), box_hi)],
+            INK.stroke_width(3),
+        ),
+        PathElement::new(
+            vec![(lg(stats.whisker_low), mid), (lg(stats.q1), mid)],
+            whisker,
+        ),
+        PathElement::new(vec![(lg(stats.q3), mid), (lg(whisker_high), mid)], whisker),
+        PathElement::new(
+            vec![
+                (lg(stats.whisker_low), mid - 0.05),
+                (lg(stats.whisker_low), mid + 0.05),
+            ],
+            whisker,
+        ),
+        PathElement::new(
+            vec![
+                (lg(whisker_high), mid - 0.05),
+                (lg(whisker_high), mid + 0.05),
+            ],
+            whisker,
+        ),
+    ])?;
+    // Outliers (beyond either whisker), jittered vertically so that dense runs stay visible.
+    let outliers: Vec<(usize, f64)> = sorted
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|&(_, v)| v > fence || v < stats.lower_fence)
+        .collect();
+    let keep = subsample_indices(outliers.len(), MAX_DRAWN_POINTS, SUBSAMPLE_SALT);
+    let alpha = point_alpha(keep.len(), 500);
+    chart.draw_series(keep.iter().map(|&k| {
+        let (i, v) = outliers[k];
+        let jitter = (unit_hash(i, SUBSAMPLE_SALT) - 0.5) * 0.16;
+        Circle::new((v.log10(), mid + jitter), 3, FENCE_RED.mix(alpha).filled())
+    }))?;
+    if fence > 0.0 {
+        vertical_dashed(
+            &mut chart,
+            fence.log10(),
+            &Axis::hidden(0.18, 0.86),
+            FENCE_RED.stroke_width(2),
+        )?;
+        // Anchor the label on the side where it fits inside the plot.
+        let position = (fence.log10() - x.lo) / (x.hi - x.lo);
+        let h_pos = if position > 0.75 {
+            HPos::Right
+        } else if position < 0.25 {
+            HPos::Left
+        } else {
+            HPos::Center
+        };
+        chart.draw_series(std::iter::once(Text::new(
+            format!("upper fence {}", fmt_amount(fence)),
+            (fence.log10(), 0.88),
+            font(15.0)
+                .color(&FENCE_RED)
+                .pos(Pos::new(h_pos, VPos::Bottom)),
+        )))?;
+    }
+    let mut notes = vec![
+        format!(
+            "median {}   Q1 {}   Q3 {}",
+            fmt_amount(stats.median),
+            fmt_amount(stats.q1),
+            fmt_amount(stats.q3)
+        ),
+        format!(
+            "{} high-spend outliers above Q3 + 1.5·IQR ({:.1}% of customers)",
+            fmt_count(outliers_high),
+            100.0 * outliers_high as f64 / finite as f64
+        ),
+    ];
+    notes.extend(dropped_notes("with spend", spend));
+    draw_note(area, &chart, &notes, Corner::BottomLeft)
+}
+
+fn price_vs_spend(
+    area: &Area,
+    total_spent: &[f64],
+    avg_item_price: &[f64],
+    fence: f64,
+) -> DrawResult {
+    let title = "Average item price vs total spend (log–log)";
+    let n = total_spent.len().min(avg_item_price.len());
+    let mut pairs = Vec::with_capacity(n);
+    let mut dropped = LogValues::default();
+    for i in 0..n {
+        let (s, p) = (total_spent[i], avg_item_price[i]);
+        if !(s.is_finite() && p.is_finite()) {
+            dropped.non_finite += 1;
+        } else if s <= 0.0 || p <= 0.0 {
+            dropped.non_positive += 1;
+        } else {
+            pairs.push((s.log10(), p.log10()));
+        }
+    }
+    let (Some((x_lo, x_hi)), Some((y_lo, y_hi))) = (
+        min_max(pairs.iter().map(|p| p.0)),
+        min_max(pairs.iter().map(|p| p.1)),
+    ) else {
+        return draw_no_data(area, title, "no customers with positive spend and price");
+    };
+    let x = Axis::log10(x_lo, x_hi);
+    let y = Axis::log10(y_lo, y_hi);
+    let mut chart = build_panel(
+        area,
+        &PanelSpec {
+            title,
+            x_desc: "Total spent per customer (log scale)",
+            y_desc: "Average item price (log scale)",
+            x: &x,
+            y: &y,
+            x_grid: true,
+            y_grid: true,
+            right_margin: 0,
+        },
+    )?;
+    let keep = subsample_indices(pairs.len(), MAX_DRAWN_POINTS, SUBSAMPLE_SALT);
+    let alpha = point_alpha(keep.len(), 4_000);
+    chart.draw_series(
+        keep.iter()
+            .map(|&i| Circle::new(pairs[i], 2, STEEL.mix(alpha).filled())),
+    )?;
+    // The legend goes to the top corner away from the fence line, the note below it.
+    let fence_on_right = fence > 0.0 && (fence.log10() - x.lo) / (x.hi - x.lo) > 0.55;
+    let (legend_corner, note_corner) = if fence_on_right {
+        (SeriesLabelPosition::UpperLeft, Corner::BottomLeft)
+    } else {
+        (SeriesLabelPosition::UpperRight, Corner::TopLeft)
+    };
+    if fence > 0.0 && fence.log10() > x.lo && fence.log10() < x.hi {
+        let style = FENCE_RED.stroke_width(2);
+        vertical_dashed(&mut chart, fence.log10(), &y, style)?;
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label(format!("upper fence {}", fmt_amount(fence)))
+            .legend(move |(px, py)| PathElement::new(vec![(px, py), (px + 22, py)], style));
+        chart
+            .configure_series_labels()
+            .position(legend_corner)
+            .margin(10)
+            .label_font(font(15.0).color(&INK))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .draw()?;
+    }
+    let mut notes = vec![if keep.len() < pairs.len() {
+        format!(
+            "{} of {} customers drawn",
+            fmt_count(keep.len()),
+            fmt_count(pairs.len())
+        )
+    } else {
+        format!("{} customers", fmt_count(pairs.len()))
+    }];
+    notes.extend(dropped_notes("with spend or price", &dropped));
+    draw_note(area, &chart, &notes, note_corner)
+}
+
+/// Most country bars drawn; the rest are summed into one "Other" bar.
+const MAX_COUNTRY_BARS: usize = 12;
+
+fn top_countries(area: &Area, countries: &[(String, usize)], n_customers: usize) -> DrawResult {
+    let title = "Top countries by number of customers";
+    let mut rows: Vec<(String, usize)> = countries
+        .iter()
+        .filter(|(_, c)| *c > 0)
+        .map(|(name, c)| (truncate_label(name, 24), *c))
+        .collect();
+    if rows.is_empty() {
+        return draw_no_data(area, title, "no country data");
+    }
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let listed: usize = rows.iter().map(|r| r.1).sum();
+    if rows.len() > MAX_COUNTRY_BARS {
+        let rest = rows.split_off(MAX_COUNTRY_BARS - 1);
+        let other: usize = rest.iter().map(|r| r.1).sum();
+        rows.push((format!("Other ({} countries)", rest.len()), other));
+    }
+    // Shares are of all customers (not only of the listed countries) when that is known.
+    let denominator = if n_customers > 0 { n_customers } else { listed } as f64;
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(1) as f64;
+    let names: Vec<String> = rows.iter().rev().map(|r| r.0.clone()).collect();
+    let y = Axis::categories(names);
+    let x = Axis::linear(0.0, max * 1.32, 5, "");
+    let mut chart = build_panel(
+        area,
+        &PanelSpec {
+            title,
+            x_desc: "Customers",
+            y_desc: "",
+            x: &x,
+            y: &y,
+            x_grid: true,
+            y_grid: false,
+            right_margin: 0,
+        },
+    )?;
+    let n = rows.len();
+    chart.draw_series(rows.iter().enumerate().map(|(i, (_, c))| {
+        let yc = (n - 1 - i) as f64;
+        Rectangle::new(
+            [(0.0, yc - 0.36), (*c as f64, yc + 0.36)],
+            STEEL.mix(0.85).filled(),
+        )
+    }))?;
+    chart.draw_series(rows.iter().enumerate().map(|(i, (_, c))| {
+        let yc = (n - 1 - i) as f64;
+        Text::new(
+            format!(
+                "{} ({:.1}%)",
+                fmt_count(*c),
+                100.0 * *c as f64 / denominator
+            ),
+            (*c as f64 + max * 0.015, yc),
+            font(14.0)
+                .color(&INK)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        )
+    }))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// k_selection
+// ---------------------------------------------------------------------------------------------
+
+fn draw_k_selection(root: &Area, rows: &[KRow]) -> DrawResult {
+    let mut rows: Vec<&KRow> = rows.iter().collect();
+    rows.sort_by_key(|r| r.k);
+    let title = match (rows.first(), rows.last()) {
+        (Some(a), Some(b)) if a.k != b.k => {
+            format!(
+                "Choosing the number of segments — KMeans, k = {}–{}",
+                a.k, b.k
+            )
+        }
+        (Some(a), _) => format!("Choosing the number of segments — KMeans, k = {}", a.k),
+        _ => "Choosing the number of segments — KMeans".to_string(),
+    };
+    let body = root.titled(&title, font(28.0).color(&INK))?;
+    let panels = body.split_evenly((2, 2));
+    let best = rows.iter().find(|r| r.best).or_else(|| {
+        rows.iter()
+            .filter(|r| r.silhouette.is_finite())
+            .max_by(|a, b| a.silhouette.total_cmp(&b.silhouette))
+    });
+    let best_k = best.map(|r| r.k);
+    type Metric = fn(&KRow) -> f64;
+    let metrics: [(&str, &str, Metric); 4] = [
+        (
+            "Inertia — look for the elbow",
+            "Inertia (within-cluster SS)",
+            |r| r.inertia,
+        ),
+        ("Silhouette — higher is better", "Mean silhouette", |r| {
+            r.silhouette
+        }),
+        (
+            "Davies–Bouldin — lower is better",
+            "Davies–Bouldin index",
+            |r| r.davies_bouldin,
+        ),
+        (
+            "Calinski–Harabasz — higher is better",
+            "Calinski–Harabasz index",
+            |r| r.calinski_harabasz,
+        ),
+    ];
+    for (i, (title, y_desc, metric)) in metrics.iter().enumerate() {
+        let points: Vec<(f64, f64, usize)> = rows
+            .iter()
+            .filter_map(|r| {
+                let v = metric(r);
+                v.is_finite().then_some((r.k as f64, v, r.min_cluster_size))
+            })
+            .collect();
+        k_metric_panel(&panels[i], title, y_desc, &points, best_k, i == 1)?;
+    }
+    Ok(())
+}
+
+fn k_metric_panel(
+    area: &Area,
+    title: &str,
+    y_desc: &str,
+    points: &[(f64, f64, usize)],
+    best_k: Option<usize>,
+    is_silhouette: bool,
+) -> DrawResult {
+    let (Some((k_lo, k_hi)), Some((v_lo, v_hi))) = (
+        min_max(points.iter().map(|p| p.0)),
+        min_max(points.iter().map(|p| p.1)),
+    ) else {
+        return draw_no_data(area, title, "no finite values");
+    };
+    let k_step = ((k_hi - k_lo) / 12.0).ceil().max(1.0);
+    let mut x = Axis::linear(k_lo - 0.5, k_hi + 0.5, 8, "");
+    x.bold = points
+        .iter()
+        .map(|p| p.0)
+        .filter(|k| ((k - k_lo) / k_step).fract() == 0.0)
+        .collect();
+    x.labels = Labels::Linear {
+        scale: 1.0,
+        decimals: 0,
+        suffix: "",
+    };
+    let span = (v_hi - v_lo).max(v_hi.abs() * 0.05).max(1e-9);
+    let top_pad = if is_silhouette { 0.28 } else { 0.12 };
+    let y = Axis::linear(v_lo - span * 0.12, v_hi + span * top_pad, 6, "");
+    let mut chart = build_panel(
+        area,
+        &PanelSpec {
+            title,
+            x_desc: "Number of clusters k",
+            y_desc,
+            x: &x,
+            y: &y,
+            x_grid: true,
+            y_grid: true,
+            right_margin: 0,
+        },
+    )?;
+    if let Some(k) = best_k {
+        vertical_dashed(&mut chart, k as f64, &y, FENCE_RED.mix(0.7).stroke_width(2))?;
+    }
+    chart.draw_series(LineSeries::new(
+        points.iter().map(|p| (p.0, p.1)),
+        STEEL.stroke_width(3),
+    ))?;
+    chart.draw_series(
+        points
+            .iter()
+            .map(|p| Circle::new((p.0, p.1), 5, STEEL.filled())),
+    )?;
+    let best_point = best_k.and_then(|k| points.iter().find(|p| p.0 == k as f64));
+    if let Some(p) = best_point {
+        chart.draw_series([
+            Circle::new((p.0, p.1), 9, FENCE_RED.stroke_width(3)),
+            Circle::new((p.0, p.1), 5, FENCE_RED.filled()),
+        ])?;
+    }
+    if is_silhouette {
+        // The smallest cluster per k: a very high silhouette with a tiny cluster is the
+        // outlier artefact of raw heavy-tailed features (SPEC §6). Labels sit on a white
+        // patch so that the line does not run through them.
+        let style = font(13.0).color(&MUTED);
+        chart.draw_series(points.iter().map(|p| {
+            let text = format!("min {}", fmt_count(p.2));
+            let (w, h) = area.estimate_text_size(&text, &style).unwrap_or((40, 13));
+            let (w, h) = (w as i32, h as i32);
+            EmptyElement::at((p.0, p.1))
+                + Rectangle::new(
+                    [(-w / 2 - 3, -h - 14), (w / 2 + 3, -10)],
+                    WHITE.mix(0.85).filled(),
+                )
+                + Text::new(
+                    text,
+                    (0, -12),
+                    style.pos(Pos::new(HPos::Center, VPos::Bottom)),
+                )
+        }))?;
+        let mut note = vec!["labels: size of the smallest cluster".to_string()];
+        if let Some(p) = best_point {
+            note.insert(0, format!("best k = {} (silhouette {:.3})", p.0, p.1));
+        }
+        // Keep the note away from the best point, which is usually at the top.
+        let corner = match best_k {
+            Some(k) if (k as f64) > (k_lo + k_hi) / 2.0 => Corner::TopLeft,
+            _ => Corner::TopRight,
+        };
+        draw_note(area, &chart, &note, corner)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// segments
+// ---------------------------------------------------------------------------------------------
+
+fn draw_segments(root: &Area, points: &[SegmentPoint], clusters: &[SegmentSummary]) -> DrawResult {
+    let title = if clusters.is_empty() {
+        "Customer segments".to_string()
+    } else {
+        format!("Customer segments — k = {}", clusters.len())
+    };
+    let body = root.titled(&title, font(28.0).color(&INK))?;
+    let (w, _) = body.dim_in_pixel();
+    let (left, right) = body.split_horizontally(w * 58 / 100);
+    // Colours follow the order of cluster ids, so the same cluster keeps its colour.
+    let mut ids: Vec<usize> = clusters.iter().map(|c| c.cluster).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let colour_of = |cluster: usize| -> RGBColor {
+        match ids.binary_search(&cluster) {
+            Ok(i) => PALETTE[i % PALETTE.len()],
+            Err(_) => MISSING_GREY,
+        }
+    };
+    segment_scatter(&left, points, clusters, &colour_of)?;
+    segment_shares(&right, clusters, &colour_of)?;
+    Ok(())
+}
+
+fn segment_scatter(
+    area: &Area,
+    points: &[SegmentPoint],
+    clusters: &[SegmentSummary],
+    colour_of: &dyn Fn(usize) -> RGBColor,
+) -> DrawResult {
+    let title = "Spend vs average item price by segment (log–log)";
+    let mut dropped = LogValues::default();
+    let mut drawable: Vec<(f64, f64, usize)> = Vec::with_capacity(points.len());
+    for p in points {
+        if !(p.total_spent.is_finite() && p.avg_item_price.is_finite()) {
+            dropped.non_finite += 1;
+        } else if p.total_spent <= 0.0 || p.avg_item_price <= 0.0 {
+            dropped.non_positive += 1;
+        } else {
+            drawable.push((p.total_spent.log10(), p.avg_item_price.log10(), p.cluster));
+        }
+    }
+    let (Some((x_lo, x_hi)), Some((y_lo, y_hi))) = (
+        min_max(drawable.iter().map(|p| p.0)),
+        min_max(drawable.iter().map(|p| p.1)),
+    ) else {
+        return draw_no_data(area, title, "no customers with positive spend and price");
+    };
+    let x = Axis::log10(x_lo, x_hi);
+    // Headroom above the points for the legend.
+    let legend_rows = clusters.len().min(12) as f64 + 1.0;
+    let y_span = (y_hi - y_lo).max(0.5);
+    let y = Axis::log10(y_lo, y_hi + y_span * 0.045 * legend_rows);
+    let mut chart = build_panel(
+        area,
+        &PanelSpec {
+            title,
+            x_desc: "Total spent per customer (log scale)",
+            y_desc: "Average item price (log scale)",
+            x: &x,
+            y: &y,
+            x_grid: true,
+            y_grid: true,
+            right_margin: 0,
+        },
+    )?;
+    let keep = subsample_indices(drawable.len(), MAX_DRAWN_POINTS, SUBSAMPLE_SALT);
+    // Largest segments first so that small segments are drawn on top and stay visible.
+    let mut order: Vec<&SegmentSummary> = clusters.iter().collect();
+    order.sort_by(|a, b| b.size.cmp(&a.size).then(a.cluster.cmp(&b.cluster)));
+    let known: Vec<usize> = clusters.iter().map(|c| c.cluster).collect();
+    let unassigned: Vec<usize> = keep
+        .iter()
+        .copied()
+        .filter(|&i| !known.contains(&drawable[i].2))
+        .collect();
+    if !unassigned.is_empty() {
+        let style = MISSING_GREY.mix(0.5).filled();
+        chart
+            .draw_series(
+                unassigned
+                    .iter()
+                    .map(|&i| Circle::new((drawable[i].0, drawable[i].1), 2, style)),
+            )?
+            .label(format!("no profile ({})", fmt_count(unassigned.len())))
+            .legend(move |(px, py)| Circle::new((px + 8, py), 5, style));
+    }
+    let alpha = point_alpha(keep.len(), 4_000) + 0.2;
+    for summary in order {
+        let colour = colour_of(summary.cluster);
+        let style = colour.mix(alpha).filled();
+        let legend_style = colour.filled();
+        chart
+            .draw_series(
+                keep.iter()
+                    .filter(|&&i| drawable[i].2 == summary.cluster)
+                    .map(|&i| Circle::new((drawable[i].0, drawable[i].1), 3, style)),
+            )?
+            .label(format!(
+                "{} ({})",
+                truncate_label(&summary.persona, 34),
+                fmt_count(summary.size)
+            ))
+            .legend(move |(px, py)| Circle::new((px + 8, py), 6, legend_style));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .margin(10)
+        .label_font(font(15.0).color(&INK))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.3))
+        .draw()?;
+    let mut notes = Vec::new();
+    if keep.len() < drawable.len() {
+        notes.push(format!(
+            "{} of {} customers drawn",
+            fmt_count(keep.len()),
+            fmt_count(drawable.len())
+        ));
+    }
+    notes.extend(dropped_notes("with spend or price", &dropped));
+    draw_note(area, &chart, &notes, Corner::BottomRight)
+}
+
+fn segment_shares(
+    area: &Area,
+    clusters: &[SegmentSummary],
+    colour_of: &dyn Fn(usize) -> RGBColor,
+) -> DrawResult {
+    // The caption doubles as the legend: light bars are customers, solid bars revenue.
+    let title = "Share of customers (light) vs share of revenue (solid)";
+    if clusters.is_empty() {
+        return draw_no_data(area, title, "no segments");
+    }
+    let total_size: usize = clusters.iter().map(|c| c.size).sum();
+    let mut rows: Vec<(&SegmentSummary, f64, f64)> = clusters
+        .iter()
+        .map(|c| {
+            let customers = if total_size > 0 {
+                100.0 * c.size as f64 / total_size as f64
+            } else {
+                0.0
+            };
+            let revenue = if c.share_revenue.is_finite() {
+                100.0 * c.share_revenue
+            } else {
+                0.0
+            };
+            (c, customers, revenue)
+        })
+        .collect();
+    // Highest revenue share on top.
+    rows.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cluster.cmp(&b.0.cluster)));
+    let names: Vec<String> = rows
+        .iter()
+        .rev()
+        .map(|(c, _, _)| truncate_label(&c.persona, 26))
+        .collect();
+    let y = Axis::categories(names);
+    let max = rows
+        .iter()
+        .map(|r| r.1.max(r.2))
+        .fold(0.0f64, f64::max)
+        .max(1.0);
+    let min = rows.iter().map(|r| r.2).fold(0.0f64, f64::min);
+    let x = Axis::linear(min, max * 1.45, 5, "%");
+    let mut chart = build_panel(
+        area,
+        &PanelSpec {
+            title,
+            x_desc: "Share (%)",
+            y_desc: "",
+            x: &x,
+            y: &y,
+            x_grid: true,
+            y_grid: false,
+            right_margin: 0,
+        },
+    )?;
+    let n = rows.len();
+    let label_style = font(14.0)
+        .color(&INK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let bar_height = 0.34;
+    for (i, (summary, customers, revenue)) in rows.iter().enumerate() {
+        let yc = (n - 1 - i) as f64;
+        let colour = colour_of(summary.cluster);
+        chart.draw_series([
+            Rectangle::new(
+                [(0.0, yc + 0.02), (*customers, yc + 0.02 + bar_height)],
+                colour.mix(0.4).filled(),
+            ),
+            Rectangle::new(
+                [(0.0, yc - 0.02 - bar_height), (*revenue, yc - 0.02)],
+                colour.filled(),
+            ),
+        ])?;
+        chart.draw_series([
+            Text::new(
+                format!("{customers:.1}% customers"),
+                (
+                    customers.max(0.0) + max * 0.015,
+                    yc + 0.02 + bar_height / 2.0,
+                ),
+                label_style.clone(),
+            ),
+            Text::new(
+                format!("{revenue:.1}% revenue"),
+                (revenue.max(0.0) + max * 0.015, yc - 0.02 - bar_height / 2.0),
+                label_style.clone(),
+            ),
+        ])?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// SHAP charts
+// ---------------------------------------------------------------------------------------------
+
+/// One beeswarm row after filtering and subsampling.
+struct SwarmRow {
+    name: String,
+    mean_abs: f64,
+    /// (SHAP value, vertical offset in [−0.9, 0.9], colour position in [0, 1] or NaN)
+    points: Vec<(f64, f64, f64)>,
+}
+
+fn swarm_rows(features: &[FeatureShap], max_points: usize) -> (Vec<SwarmRow>, usize) {
+    let mut rows = Vec::with_capacity(features.len());
+    let mut dropped = 0;
+    for feature in features {
+        let n = feature.shap.len().min(feature.values.len());
+        let finite: Vec<f64> = feature.shap[..n]
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        dropped += n - finite.len();
+        if finite.is_empty() {
+            continue;
+        }
+        let mean_abs = finite.iter().map(|v| v.abs()).sum::<f64>() / finite.len() as f64;
+        // The same customers in every row (the subsample depends only on n).
+        let keep: Vec<usize> = subsample_indices(n, max_points, SUBSAMPLE_SALT)
+            .into_iter()
+            .filter(|&i| feature.shap[i].is_finite())
+            .collect();
+        let scale = ColourScale::from_values(&feature.values[..n]);
+        let shap: Vec<f64> = keep.iter().map(|&i| feature.shap[i]).collect();
+        let offsets = beeswarm_offsets(&shap, 100, SUBSAMPLE_SALT);
+        let points = keep
+            .iter()
+            .zip(shap.iter().zip(offsets))
+            .map(|(&i, (&s, o))| (s, o, scale.scale(feature.values[i])))
+            .collect();
+        rows.push(SwarmRow {
+            name: truncate_label(&feature.feature, 32),
+            mean_abs,
+            points,
+        });
+    }
+    rows.sort_by(|a, b| {
+        b.mean_abs
+            .total_cmp(&a.mean_abs)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    (rows, dropped)
+}
+
+fn draw_shap_summary(root: &Area, features: &[FeatureShap], max_points: usize) -> DrawResult {
+    let body = root.titled(
+        "SHAP summary — impact of each feature on the predicted cashback rate",
+        font(24.0).color(&INK),
+    )?;
+    let (rows, dropped) = swarm_rows(features, max_points);
+    let Some((s_lo, s_hi)) = min_max(rows.iter().flat_map(|r| r.points.iter().map(|p| p.0))) else {
+        return draw_no_data(&body, "", "no SHAP values");
+    };
+    let (s_lo, s_hi) = padded(s_lo.min(0.0), s_hi.max(0.0), 0.04, 1e-3);
+    let x = Axis::linear(s_lo, s_hi, 8, "");
+    let n = rows.len();
+    // Row 0 (largest mean |SHAP|) at the top.
+    let names: Vec<String> = rows.iter().rev().map(|r| r.name.clone()).collect();
+    let y = Axis::categories(names);
+    let colour_bar_width = 110;
+    let mut chart = build_panel(
+        &body,
+        &PanelSpec {
+            title: "",
+            x_desc: "SHAP value (impact on model output)",
+            y_desc: "",
+            x: &x,
+            y: &y,
+            x_grid: false,
+            y_grid: false,
+            right_margin: colour_bar_width,
+        },
+    )?;
+    // shap draws a light dashed guide per row and a solid line at zero.
+    for i in 0..n {
+        chart.draw_series(DashedLineSeries::new(
+            vec![(x.lo, i as f64), (x.hi, i as f64)],
+            3,
+            4,
+            BLACK.mix(0.18).stroke_width(1),
+        ))?;
+    }
+    chart.draw_series(LineSeries::new(
+        vec![(0.0, y.lo), (0.0, y.hi)],
+        BLACK.mix(0.45).stroke_width(1),
+    ))?;
+    for (i, row) in rows.iter().enumerate() {
+        let yc = (n - 1 - i) as f64;
+        let radius = if row.points.len() > 2_000 { 2 } else { 3 };
+        chart.draw_series(row.points.iter().map(|&(s, offset, t)| {
+            Circle::new((s, yc + offset * 0.4), radius, shap_colour(t).filled())
+        }))?;
+    }
+    draw_colour_bar(&body, &chart)?;
+    let mut notes = Vec::new();
+    let drawn = rows.iter().map(|r| r.points.len()).max().unwrap_or(0);
+    let available = features
+        .iter()
+        .map(|f| f.shap.len().min(f.values.len()))
+        .max()
+        .unwrap_or(0);
+    if drawn < available {
+        notes.push(format!(
+            "{} of {} customers drawn per feature",
+            fmt_count(drawn),
+            fmt_count(available)
+        ));
+    }
+    if dropped > 0 {
+        notes.push(format!(
+            "{} not shown",
+            plural(dropped, "non-finite SHAP value")
+        ));
+    }
+    let skipped = features.len() - rows.len();
+    if skipped > 0 {
+        notes.push(format!(
+            "{} without finite SHAP values not shown",
+            plural(skipped, "feature")
+        ));
+    }
+    draw_note(&body, &chart, &notes, Corner::BottomRight)
+}
+
+/// The vertical blue → red bar beside the beeswarm, labelled High/Low and "Feature value".
+fn draw_colour_bar(area: &Area, chart: &Chart) -> DrawResult {
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    let (bx, by) = area.get_base_pixel();
+    let left = xs.end - bx + 28;
+    let width = 14;
+    let height = (ys.end - ys.start).max(40) * 7 / 10;
+    let top = ys.start - by + (ys.end - ys.start - height) / 2;
+    for step in 0..height {
+        let t = 1.0 - step as f64 / (height - 1).max(1) as f64;
+        area.draw(&Rectangle::new(
+            [(left, top + step), (left + width, top + step + 1)],
+            shap_colour(t).filled(),
+        ))?;
+    }
+    let label = font(15.0).color(&INK);
+    area.draw(&Text::new(
+        "High".to_string(),
+        (left + width / 2, top - 6),
+        label.pos(Pos::new(HPos::Center, VPos::Bottom)),
+    ))?;
+    area.draw(&Text::new(
+        "Low".to_string(),
+        (left + width / 2, top + height + 6),
+        label.pos(Pos::new(HPos::Center, VPos::Top)),
+    ))?;
+    area.draw(&Text::new(
+        "Feature value".to_string(),
+        (left + width + 12, top + height / 2),
+        font(16.0)
+            .color(&INK)
+            .transform(FontTransform::Rotate270)
+            .pos(Pos::new(HPos::Center, VPos::Center)),
+    ))?;
+    Ok(())
+}
+
+fn draw_shap_importance(root: &Area, importance: &[(String, f64)]) -> DrawResult {
+    let body = root.titled(
+        "Feature importance — mean |SHAP value|",
+        font(24.0).color(&INK),
+    )?;
+    let mut rows: Vec<(String, f64)> = importance
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(name, v)| (truncate_label(name, 32), *v))
+        .collect();
+    let dropped = importance.len() - rows.len();
+    if rows.is_empty() {
+        return draw_no_data(&body, "", "no SHAP importances");
+    }
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let names: Vec<String> = rows.iter().rev().map(|r| r.0.clone()).collect();
+    let y = Axis::categories(names);
+    let max = rows.iter().map(|r| r.1).fold(0.0f64, f64::max);
+    let min = rows.iter().map(|r| r.1).fold(0.0f64, f64::min);
+    let hi = if max > 0.0 { max * 1.16 } else { 1.0 };
+    let x = Axis::linear(min * 1.16, hi, 6, "");
+    let mut chart = build_panel(
+        &body,
+        &PanelSpec {
+            title: "",
+            x_desc: "mean(|SHAP value|)",
+            y_desc: "",
+            x: &x,
+            y: &y,
+            x_grid: true,
+            y_grid: false,
+            right_margin: 0,
+        },
+    )?;
+    let n = rows.len();
+    chart.draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
+        let yc = (n - 1 - i) as f64;
+        Rectangle::new([(0.0, yc - 0.34), (*v, yc + 0.34)], SHAP_BLUE.filled())
+    }))?;
+    let span = x.hi - x.lo;
+    chart.draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
+        let yc = (n - 1 - i) as f64;
+        Text::new(
+            fmt_sig_exact(*v, 3),
+            (v.max(0.0) + span * 0.008, yc),
+            font(14.0)
+                .color(&INK)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        )
+    }))?;
+    if dropped > 0 {
+        draw_note(
+            &body,
+            &chart,
+            &[format!(
+                "{} not shown",
+                plural(dropped, "non-finite importance")
+            )],
+            Corner::BottomRight,
+        )?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// A fresh directory for one test, removed when dropped unless FLUZ_KEEP_TEST_CHARTS is
+    /// set (to look at the edge-case charts).
+    struct TestDir(PathBuf);
+
+    impl TestDir {
+        fn join(&self, name: &str) -> PathBuf {
+            self.0.join(name)
+        }
+    }
+
+    impl Drop for TestDir {
+        fn drop(&mut self) {
+            if std::env::var_os("FLUZ_KEEP_TEST_CHARTS").is_none() {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    fn out_dir(name: &str) -> TestDir {
+        let dir =
+            std::env::temp_dir().join(format!("fluz-charts-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create test dir");
+        TestDir(dir)
+    }
+
+    /// Checks the PNG signature, IHDR size, chunk CRCs, and that the image data inflates to
+    /// exactly one filter byte plus one RGB row per line.
+    fn assert_png(path: &Path, width: u32, height: u32) {
+        let bytes = std::fs::read(path).expect("chart file exists");
+        assert_eq!(bytes[..8], PNG_SIGNATURE, "PNG signature");
+        let mut pos = 8;
+        let mut idat = Vec::new();
+        let mut kinds = Vec::new();
+        while pos + 12 <= bytes.len() {
+            let len = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+            let kind = &bytes[pos + 4..pos + 8];
+            let data = &bytes[pos + 8..pos + 8 + len];
+            let crc = u32::from_be_bytes(bytes[pos + 8 + len..pos + 12 + len].try_into().unwrap());
+            let mut expected = flate2::Crc::new();
+            expected.update(kind);
+            expected.update(data);
+            assert_eq!(crc, expected.sum(), "CRC of chunk {kind:?}");
+            if kind == b"IHDR" {
+                assert_eq!(u32::from_be_bytes(data[0..4].try_into().unwrap()), width);
+                assert_eq!(u32::from_be_bytes(data[4..8].try_into().unwrap()), height);
+            }
+            if kind == b"IDAT" {
+                idat.extend_from_slice(data);
+            }
+            kinds.push(kind.to_vec());
+            pos += 12 + len;
+        }
+        assert_eq!(kinds.first().map(|k| k.as_slice()), Some(&b"IHDR"[..]));
+        assert_eq!(kinds.last().map(|k| k.as_slice()), Some(&b"IEND"[..]));
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(&idat[..])
+            .read_to_end(&mut raw)
+            .expect("IDAT inflates");
+        assert_eq!(raw.len(), (width as usize * 3 + 1) * height as usize);
+        assert!(
+            !path.with_extension("png.tmp").exists(),
+            "temporary file removed"
+        );
+    }
+
+    fn png_size(path: &Path) -> (u32, u32) {
+        let bytes = std::fs::read(path).expect("chart file exists");
+        (
+            u32::from_be_bytes(bytes[16..20].try_into().unwrap()),
+            u32::from_be_bytes(bytes[20..24].try_into().unwrap()),
+        )
+    }
+
+    /// Undoes the PNG filters, to check the encoder round-trips pixels exactly.
+    fn decode_rgb(png: &[u8], width: usize, height: usize) -> Vec<u8> {
+        let mut pos = 8;
+        let mut idat = Vec::new();
+        while pos + 12 <= png.len() {
+            let len = u32::from_be_bytes(png[pos..pos + 4].try_into().unwrap()) as usize;
+            if &png[pos + 4..pos + 8] == b"IDAT" {
+                idat.extend_from_slice(&png[pos + 8..pos + 8 + len]);
+            }
+            pos += 12 + len;
+        }
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(&idat[..])
+            .read_to_end(&mut raw)
+            .unwrap();
+        let stride = width * 3;
+        let mut out = vec![0u8; stride * height];
+        for y in 0..height {
+            let filter = raw[y * (stride + 1)];
+            for x in 0..stride {
+                let r = raw[y * (stride + 1) + 1 + x];
+                let left = if x >= 3 { out[y * stride + x - 3] } else { 0 };
+                let up = if y > 0 { out[(y - 1) * stride + x] } else { 0 };
+                out[y * stride + x] = match filter {
+                    0 => r,
+                    1 => r.wrapping_add(left),
+                    2 => r.wrapping_add(up),
+                    other => panic!("unexpected filter {other}"),
+                };
+            }
+        }
+        out
+    }
+
+    /// Smallest and largest x and y of non-white pixels.
+    fn ink_bounds(rgb: &[u8], width: usize) -> Option<(usize, usize, usize, usize)> {
+        let mut bounds: Option<(usize, usize, usize, usize)> = None;
+        for (i, px) in rgb.chunks_exact(3).enumerate() {
+            if px.iter().all(|&c| c > 200) {
+                continue;
+            }
+            let (x, y) = (i % width, i / width);
+            bounds = Some(match bounds {
+                None => (x, x, y, y),
+                Some((x0, x1, y0, y1)) => (x0.min(x), x1.max(x), y0.min(y), y1.max(y)),
+            });
+        }
+        bounds
+    }
+
+    fn render_text(
+        text: &str,
+        anchor: Pos,
+        transform: FontTransform,
+        at: (i32, i32),
+    ) -> (Vec<u8>, (u32, u32)) {
+        let embedded = embedded_font().expect("embedded font parses");
+        let mut rgb = vec![255u8; 300 * 300 * 3];
+        let style = font(20.0).color(&BLACK).pos(anchor).transform(transform);
+        let size;
+        {
+            let canvas = Canvas {
+                inner: BitMapBackend::with_buffer(&mut rgb, (300, 300)),
+                font: embedded,
+            };
+            let root = canvas.into_drawing_area();
+            size = root.estimate_text_size(text, &style).unwrap();
+            root.draw(&Text::new(text.to_string(), at, style)).unwrap();
+            root.present().unwrap();
+        }
+        (rgb, size)
+    }
+
+    #[test]
+    fn canvas_text_honours_anchor() {
+        let (rgb, (w, h)) = render_text(
+            "total_spent",
+            Pos::new(HPos::Right, VPos::Top),
+            FontTransform::None,
+            (250, 50),
+        );
+        let (x0, x1, y0, y1) = ink_bounds(&rgb, 300).expect("text drawn");
+        assert!(w > 80 && h >= 19, "layout box {w}×{h}");
+        assert!(
+            (240..=250).contains(&x1),
+            "right edge at the anchor, got {x1}"
+        );
+        assert!(
+            x0 + 2 >= 250 - w as usize,
+            "ink starts inside the box, got {x0}"
+        );
+        assert!(
+            y0 >= 50 && y1 <= 50 + h as usize,
+            "ink inside the line box, got {y0}..{y1}"
+        );
+    }
+
+    #[test]
+    fn canvas_text_rotates_about_the_anchor() {
+        let (rgb, (w, _)) = render_text(
+            "Feature value",
+            Pos::new(HPos::Center, VPos::Center),
+            FontTransform::Rotate270,
+            (150, 150),
+        );
+        let (x0, x1, y0, y1) = ink_bounds(&rgb, 300).expect("text drawn");
+        assert!(
+            y1 - y0 > 3 * (x1 - x0),
+            "vertical text, got x {x0}..{x1}, y {y0}..{y1}"
+        );
+        assert!(y1 - y0 + 4 >= w as usize && y1 - y0 <= w as usize + 2);
+        let (cx, cy) = ((x0 + x1) / 2, (y0 + y1) / 2);
+        assert!(
+            cx.abs_diff(150) <= 6 && cy.abs_diff(150) <= 6,
+            "centred, got ({cx}, {cy})"
+        );
+    }
+
+    #[test]
+    fn png_encoder_round_trips_pixels() {
+        let (w, h) = (7usize, 5usize);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
+        let png = encode_png(w as u32, h as u32, &rgb).unwrap();
+        assert_eq!(png[..8], PNG_SIGNATURE);
+        assert_eq!(decode_rgb(&png, w, h), rgb);
+    }
+
+    #[test]
+    fn png_encoder_rejects_wrong_buffer_size() {
+        assert!(encode_png(4, 4, &[0u8; 10]).is_err());
+        assert!(encode_png(0, 4, &[]).is_err());
+    }
+
+    #[test]
+    fn log_values_counts_dropped() {
+        let v = log_values(&[100.0, 0.0, -5.0, f64::NAN, f64::INFINITY, 10.0]);
+        assert_eq!(v.logs, vec![2.0, 1.0]);
+        assert_eq!(v.non_positive, 2);
+        assert_eq!(v.non_finite, 2);
+    }
+
+    #[test]
+    fn log_bin_edges_are_evenly_spaced_in_log() {
+        let edges = log_bin_edges(0.0, 3.0, 6);
+        assert_eq!(edges.len(), 7);
+        for (i, e) in edges.iter().enumerate() {
+            assert!((e - 0.5 * i as f64).abs() < 1e-12);
+        }
+        assert_eq!(edges[6], 3.0, "last edge exactly the maximum");
+    }
+
+    #[test]
+    fn log_bin_edges_constant_input_gives_one_bin() {
+        let edges = log_bin_edges(2.0, 2.0, 10);
+        assert_eq!(edges, vec![1.5, 2.5]);
+        assert_eq!(histogram_counts(&[2.0, 2.0, 2.0], &edges), vec![3]);
+    }
+
+    #[test]
+    fn histogram_counts_include_both_ends() {
+        let edges = log_bin_edges(0.0, 2.0, 4);
+        let counts = histogram_counts(&[0.0, 0.49, 0.5, 1.99, 2.0, 2.5, -1.0], &edges);
+        assert_eq!(counts, vec![2, 1, 0, 2]);
+    }
+
+    #[test]
+    fn bin_count_is_bounded() {
+        assert_eq!(bin_count(0), 5);
+        assert_eq!(bin_count(400), 20);
+        assert_eq!(bin_count(1_000_000), 50);
+    }
+
+    #[test]
+    fn quantiles_match_numpy_linear() {
+        let sorted = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile_sorted(&sorted, 0.25), Some(1.75));
+        assert_eq!(quantile_sorted(&sorted, 0.5), Some(2.5));
+        assert_eq!(quantile_sorted(&sorted, 0.75), Some(3.25));
+        assert_eq!(quantile_sorted(&sorted, 1.0), Some(4.0));
+        assert_eq!(quantile_sorted(&[7.0], 0.3), Some(7.0));
+        assert_eq!(quantile_sorted(&[], 0.5), None);
+    }
+
+    #[test]
+    fn box_stats_whiskers_stop_at_fences() {
+        let mut v: Vec<f64> = (1..=20).map(f64::from).collect();
+        v.push(1000.0);
+        let s = box_stats(&v).unwrap();
+        assert_eq!(s.q1, 6.0);
+        assert_eq!(s.q3, 16.0);
+        assert_eq!(s.upper_fence, 31.0);
+        assert_eq!(
+            s.whisker_high, 20.0,
+            "the 1000 outlier is beyond the whisker"
+        );
+        assert_eq!(s.whisker_low, 1.0);
+    }
+
+    #[test]
+    fn log_ticks_use_decades_on_wide_spans() {
+        let (bold, light) = log_ticks(0.0, 5.0);
+        assert_eq!(bold, vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert!(light.contains(&2f64.log10()));
+        assert_eq!(light.len(), 5 * 8);
+    }
+
+    #[test]
+    fn log_ticks_use_1_2_5_on_short_spans() {
+        let (bold, _) = log_ticks(0.0, 2.0);
+        let values: Vec<f64> = bold
+            .iter()
+            .map(|t| (10f64.powf(*t) * 1e6).round() / 1e6)
+            .collect();
+        assert_eq!(values, vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]);
+    }
+
+    #[test]
+    fn log_ticks_fall_back_to_round_values_on_tiny_spans() {
+        let (bold, _) = log_ticks(100f64.log10(), 150f64.log10());
+        assert!(bold.len() >= 2, "got {bold:?}");
+        for t in &bold {
+            let v = 10f64.powf(*t);
+            assert!((100.0 - 1e-9..=150.0 + 1e-9).contains(&v));
+        }
+    }
+
+    #[test]
+    fn log_ticks_thin_very_wide_spans() {
+        let (bold, _) = log_ticks(-6.0, 12.0);
+        assert!(bold.len() <= 9 && bold.len() >= 5, "got {bold:?}");
+    }
+
+    #[test]
+    fn nice_ticks_are_round() {
+        let (ticks, step) = nice_ticks(0.0, 10.0, 5);
+        assert_eq!(step, 2.0);
+        assert_eq!(ticks, vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        let (ticks, step) = nice_ticks(0.3, 0.45, 6);
+        assert_eq!(step, 0.025);
+        assert_eq!(ticks.len(), 7);
+        assert!(nice_ticks(1.0, 1.0, 5).0.is_empty());
+    }
+
+    #[test]
+    fn decimals_follow_the_step() {
+        assert_eq!(decimals_for_step(0.025), 3);
+        assert_eq!(decimals_for_step(0.5), 1);
+        assert_eq!(decimals_for_step(2.5), 1);
+        assert_eq!(decimals_for_step(200.0), 0);
+    }
+
+    #[test]
+    fn shap_colour_ends_and_middle() {
+        assert_eq!(shap_colour(0.0), SHAP_BLUE);
+        assert_eq!(shap_colour(1.0), SHAP_RED);
+        assert_eq!(shap_colour(-3.0), SHAP_BLUE, "clamped below");
+        assert_eq!(shap_colour(7.0), SHAP_RED, "clamped above");
+        assert_eq!(shap_colour(0.5), RGBColor(0x80, 0x46, 0xa7));
+        assert_eq!(shap_colour(f64::NAN), MISSING_GREY);
+    }
+
+    #[test]
+    fn colour_scale_clips_to_5th_95th_percentile() {
+        let values: Vec<f64> = (0..=100).map(f64::from).collect();
+        let scale = ColourScale::from_values(&values);
+        assert_eq!(scale.low, 5.0);
+        assert_eq!(scale.high, 95.0);
+        assert_eq!(scale.scale(0.0), 0.0);
+        assert_eq!(scale.scale(50.0), 0.5);
+        assert_eq!(scale.scale(1e9), 1.0);
+        assert!(scale.scale(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn colour_scale_of_constant_feature_is_neutral() {
+        let scale = ColourScale::from_values(&[3.0; 50]);
+        assert_eq!(scale.scale(3.0), 0.5);
+    }
+
+    #[test]
+    fn colour_scale_widens_when_percentiles_collapse() {
+        // 96% zeros: p5 = p95 = 0, so shap falls back to p1..p99 / min..max.
+        let mut values = vec![0.0; 96];
+        values.extend([1.0, 2.0, 3.0, 4.0]);
+        let scale = ColourScale::from_values(&values);
+        assert!(scale.high > scale.low);
+        assert_eq!(scale.scale(0.0), 0.0);
+    }
+
+    #[test]
+    fn subsample_keeps_everything_when_small() {
+        assert_eq!(subsample_indices(5, 10, 1), vec![0, 1, 2, 3, 4]);
+        assert_eq!(
+            subsample_indices(5, 0, 1),
+            vec![0, 1, 2, 3, 4],
+            "0 means no limit"
+        );
+    }
+
+    #[test]
+    fn subsample_is_deterministic_sorted_and_sized() {
+        let a = subsample_indices(100_000, 20_000, 42);
+        let b = subsample_indices(100_000, 20_000, 42);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 20_000);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        // Spread over the whole range, not just a prefix.
+        assert!(a.iter().filter(|&&i| i >= 50_000).count() > 9_000);
+    }
+
+    #[test]
+    fn beeswarm_offsets_stack_alternately_within_bounds() {
+        let shap = vec![0.0; 5];
+        let offsets = beeswarm_offsets(&shap, 100, 1);
+        let mut sorted = offsets.clone();
+        sorted.sort_by(f64::total_cmp);
+        // layers 0, +1, -1, +2, -2 scaled by 0.9 / (2 + 1)
+        let expected = [-0.6, -0.3, 0.0, 0.3, 0.6];
+        for (o, e) in sorted.iter().zip(expected) {
+            assert!((o - e).abs() < 1e-12, "{sorted:?}");
+        }
+        let spread: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin()).collect();
+        let offsets = beeswarm_offsets(&spread, 100, 1);
+        assert!(offsets.iter().all(|o| o.abs() <= 0.9 + 1e-12));
+        assert_eq!(offsets, beeswarm_offsets(&spread, 100, 1), "deterministic");
+    }
+
+    #[test]
+    fn beeswarm_offsets_of_empty_or_nan_input() {
+        assert!(beeswarm_offsets(&[], 100, 1).is_empty());
+        assert_eq!(
+            beeswarm_offsets(&[f64::NAN, f64::NAN], 100, 1),
+            vec![0.0, 0.0]
+        );
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(fmt_count(4338), "4,338");
+        assert_eq!(fmt_count(1_234_567), "1,234,567");
+        assert_eq!(fmt_count(12), "12");
+        assert_eq!(plural(1, "bin"), "1 bin");
+        assert_eq!(plural(4338, "customer"), "4,338 customers");
+        assert_eq!(fmt_amount(2038.84), "2,039");
+        assert_eq!(fmt_amount(12.345), "12.35");
+        assert_eq!(fmt_compact(1000.0), "1k");
+        assert_eq!(fmt_compact(2500.0), "2.5k");
+        assert_eq!(fmt_compact(123_456.0), "123k");
+        assert_eq!(fmt_compact(0.05), "0.05");
+        assert_eq!(fmt_compact(20.0), "20");
+        assert_eq!(fmt_compact(3e6), "3M");
+        assert_eq!(fmt_sig(0.012345, 3), "0.0123");
+        assert_eq!(fmt_sig(-2.0, 3), "-2");
+        assert_eq!(fmt_sig_exact(0.0048, 3), "0.00480");
+        assert_eq!(fmt_sig_exact(123.4, 3), "123");
+    }
+
+    #[test]
+    fn truncate_label_adds_ellipsis() {
+        assert_eq!(truncate_label("short", 10), "short");
+        let long = truncate_label("a very long feature name indeed", 12);
+        assert_eq!(long.chars().count(), 12);
+        assert!(long.ends_with('…'));
+    }
+
+    fn spend_fixture(n: usize) -> (Vec<f64>, Vec<f64>) {
+        let spend: Vec<f64> = (0..n)
+            .map(|i| 10f64.powf(1.0 + 3.0 * unit_hash(i, 1)))
+            .collect();
+        let price: Vec<f64> = (0..n)
+            .map(|i| 10f64.powf(0.3 * unit_hash(i, 2) + 0.2))
+            .collect();
+        (spend, price)
+    }
+
+    #[test]
+    fn analytics_summary_writes_png() {
+        let dir = out_dir("analytics");
+        let path = dir.join("analytics_summary.png");
+        let (spend, price) = spend_fixture(500);
+        let countries = vec![
+            ("United Kingdom".to_string(), 450),
+            ("France".to_string(), 50),
+        ];
+        let data = SpendOverview {
+            total_spent: &spend,
+            avg_item_price: &price,
+            upper_fence: 3000.0,
+            countries: &countries,
+        };
+        analytics_summary(&path, &data).unwrap();
+        assert_png(&path, 1600, 1100);
+    }
+
+    #[test]
+    fn analytics_summary_empty_input() {
+        let dir = out_dir("analytics-empty");
+        let path = dir.join("empty.png");
+        let data = SpendOverview {
+            total_spent: &[],
+            avg_item_price: &[],
+            upper_fence: f64::NAN,
+            countries: &[],
+        };
+        analytics_summary(&path, &data).unwrap();
+        assert_png(&path, 1600, 1100);
+    }
+
+    #[test]
+    fn analytics_summary_degenerate_values() {
+        let dir = out_dir("analytics-degenerate");
+        let path = dir.join("degenerate.png");
+        // All equal, with zeros, negatives, NaN and inf, and mismatched lengths.
+        let spend = vec![50.0, 50.0, 50.0, 0.0, -3.0, f64::NAN, f64::INFINITY, 50.0];
+        let price = vec![2.0, 2.0, 2.0, 2.0];
+        let countries = vec![(
+            "A country with an extraordinarily long official name".to_string(),
+            3,
+        )];
+        let data = SpendOverview {
+            total_spent: &spend,
+            avg_item_price: &price,
+            upper_fence: f64::INFINITY,
+            countries: &countries,
+        };
+        analytics_summary(&path, &data).unwrap();
+        assert_png(&path, 1600, 1100);
+    }
+
+    #[test]
+    fn analytics_summary_many_countries_are_grouped() {
+        let dir = out_dir("analytics-countries");
+        let path = dir.join("countries.png");
+        let (spend, price) = spend_fixture(50);
+        let countries: Vec<(String, usize)> =
+            (0..40).map(|i| (format!("Country {i}"), 40 - i)).collect();
+        let data = SpendOverview {
+            total_spent: &spend,
+            avg_item_price: &price,
+            upper_fence: 500.0,
+            countries: &countries,
+        };
+        analytics_summary(&path, &data).unwrap();
+        assert_png(&path, 1600, 1100);
+    }
+
+    fn k_row(k: usize, silhouette: f64, best: bool) -> KRow {
+        KRow {
+            k,
+            inertia: 1e4 / k as f64,
+            silhouette,
+            davies_bouldin: 1.0 + k as f64 * 0.05,
+            calinski_harabasz: 3000.0 - k as f64 * 100.0,
+            min_cluster_size: 100 / k,
+            best,
+        }
+    }
+
+    #[test]
+    fn k_selection_writes_png() {
+        let dir = out_dir("k");
+        let path = dir.join("k_selection.png");
+        let rows: Vec<KRow> = (2..=10)
+            .map(|k| k_row(k, 0.5 - k as f64 * 0.02, k == 2))
+            .collect();
+        k_selection(&path, &rows).unwrap();
+        assert_png(&path, 1400, 1000);
+    }
+
+    #[test]
+    fn k_selection_single_row_and_empty() {
+        let dir = out_dir("k-edge");
+        let single = dir.join("single.png");
+        k_selection(&single, &[k_row(3, 0.4, true)]).unwrap();
+        assert_png(&single, 1400, 1000);
+        let empty = dir.join("empty.png");
+        k_selection(&empty, &[]).unwrap();
+        assert_png(&empty, 1400, 1000);
+    }
+
+    #[test]
+    fn k_selection_nan_metrics() {
+        let dir = out_dir("k-nan");
+        let path = dir.join("nan.png");
+        let mut rows: Vec<KRow> = (2..=4).map(|k| k_row(k, f64::NAN, false)).collect();
+        rows[1].inertia = f64::INFINITY;
+        k_selection(&path, &rows).unwrap();
+        assert_png(&path, 1400, 1000);
+    }
+
+    #[test]
+    fn segments_writes_png_with_twelve_clusters() {
+        let dir = out_dir("segments");
+        let path = dir.join("segments.png");
+        let (spend, price) = spend_fixture(1200);
+        let points: Vec<SegmentPoint> = spend
+            .iter()
+            .zip(&price)
+            .enumerate()
+            .map(|(i, (&s, &p))| SegmentPoint {
+                total_spent: s,
+                avg_item_price: p,
+                cluster: i % 13, // cluster 12 has no profile
+            })
+            .collect();
+        let clusters: Vec<SegmentSummary> = (0..12)
+            .map(|c| SegmentSummary {
+                cluster: c,
+                persona: format!("Persona number {c} with a rather long descriptive name"),
+                size: 100,
+                share_revenue: 1.0 / 12.0,
+            })
+            .collect();
+        segments(&path, &points, &clusters).unwrap();
+        assert_png(&path, 1600, 800);
+    }
+
+    #[test]
+    fn segments_empty_input() {
+        let dir = out_dir("segments-empty");
+        let path = dir.join("empty.png");
+        segments(&path, &[], &[]).unwrap();
+        assert_png(&path, 1600, 800);
+    }
+
+    fn shap_fixture(n_features: usize, n: usize) -> Vec<FeatureShap> {
+        (0..n_features)
+            .map(|f| FeatureShap {
+                feature: format!("feature_{f}"),
+                values: (0..n).map(|i| unit_hash(i, f as u64)).collect(),
+                shap: (0..n)
+                    .map(|i| (unit_hash(i, f as u64) - 0.5) * (f + 1) as f64 * 0.01)
+                    .collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shap_summary_writes_png() {
+        let dir = out_dir("shap");
+        let path = dir.join("shap_summary.png");
+        shap_summary(&path, &shap_fixture(14, 800), 500).unwrap();
+        assert_png(&path, 1300, 150 + 46 * 14);
+    }
+
+    #[test]
+    fn shap_summary_edge_cases() {
+        let dir = out_dir("shap-edge");
+        let empty = dir.join("empty.png");
+        shap_summary(&empty, &[], 100).unwrap();
+        assert_png(&empty, 1300, 420);
+        // Constant SHAP, NaN feature values, a NaN-only feature and a long name.
+        let features = vec![
+            FeatureShap {
+                feature: "x".repeat(80),
+                values: vec![f64::NAN; 10],
+                shap: vec![0.0; 10],
+            },
+            FeatureShap {
+                feature: "all_nan".to_string(),
+                values: vec![1.0; 3],
+                shap: vec![f64::NAN; 3],
+            },
+        ];
+        let odd = dir.join("odd.png");
+        shap_summary(&odd, &features, 0).unwrap();
+        assert_eq!(png_size(&odd), (1300, 420));
+    }
+
+    #[test]
+    fn shap_importance_writes_png() {
+        let dir = out_dir("importance");
+        let path = dir.join("shap_importance.png");
+        let importance: Vec<(String, f64)> = (0..14)
+            .map(|i| (format!("feature_{i}"), 0.01 * i as f64))
+            .collect();
+        shap_importance(&path, &importance).unwrap();
+        assert_png(&path, 1200, 150 + 38 * 14);
+    }
+
+    #[test]
+    fn shap_importance_edge_cases() {
+        let dir = out_dir("importance-edge");
+        let empty = dir.join("empty.png");
+        shap_importance(&empty, &[]).unwrap();
+        assert_png(&empty, 1200, 400);
+        let odd = dir.join("odd.png");
+        shap_importance(
+            &odd,
+            &[("zero".to_string(), 0.0), ("nan".to_string(), f64::NAN)],
+        )
+        .unwrap();
+        assert_png(&odd, 1200, 400);
+    }
+
+    #[test]
+    fn writing_into_a_missing_directory_is_an_error() {
+        let path = std::env::temp_dir().join("fluz-no-such-dir-for-charts/x/chart.png");
+        let err = shap_importance(&path, &[("a".to_string(), 1.0)]).unwrap_err();
+        assert!(matches!(err, ChartError::Write { .. }), "{err}");
+    }
+}

@@ -1,0 +1,303 @@
+//! A small, fast RFC 4180 record splitter over text already in memory. It hands out field
+//! slices of the input (no copy unless a quoted field holds `""`), tracks line numbers for
+//! error messages, and can cut the text into chunks at record boundaries so that chunks are
+//! parsed in parallel (a newline is a record boundary when the quotes before it are balanced).
+
+use std::borrow::Cow;
+
+/// A field's position in the text.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Field {
+    start: usize,
+    end: usize,
+    /// Quoted and containing a doubled quote: needs unescaping.
+    escaped: bool,
+    quoted: bool,
+}
+
+/// Splits records out of `text[start..end]`.
+pub struct RecordReader<'a> {
+    text: &'a str,
+    pos: usize,
+    end: usize,
+    line: usize,
+}
+
+impl<'a> RecordReader<'a> {
+    /// Reads `text[start..end]`, whose first line is line number `first_line` (1-based).
+    pub fn new(text: &'a str, start: usize, end: usize, first_line: usize) -> Self {
+        Self {
+            text,
+            pos: start,
+            end,
+            line: first_line,
+        }
+    }
+
+    /// The next non-blank record's fields and the line it starts on; `Err` for a broken quote.
+    pub fn next_record(
+        &mut self,
+        fields: &mut Vec<Field>,
+    ) -> Option<Result<usize, (usize, String)>> {
+        let bytes = self.text.as_bytes();
+        loop {
+            if self.pos >= self.end {
+                return None;
+            }
+            fields.clear();
+            let record_line = self.line;
+            let mut pos = self.pos;
+            loop {
+                // One field.
+                if pos < self.end && bytes[pos] == b'"' {
+                    let start = pos + 1;
+                    let mut i = start;
+                    let mut escaped = false;
+                    loop {
+                        if i >= self.end {
+                            self.pos = self.end;
+                            return Some(Err((
+                                record_line,
+                                "a quoted field is never closed".into(),
+                            )));
+                        }
+                        match bytes[i] {
+                            b'"' if i + 1 < self.end && bytes[i + 1] == b'"' => {
+                                escaped = true;
+                                i += 2;
+                            }
+                            b'"' => break,
+                            b'\n' => {
+                                self.line += 1;
+                                i += 1;
+                            }
+                            _ => i += 1,
+                        }
+                    }
+                    fields.push(Field {
+                        start,
+                        end: i,
+                        escaped,
+                        quoted: true,
+                    });
+                    pos = i + 1;
+                    if pos < self.end && bytes[pos] == b'\r' {
+                        pos += 1;
+                    }
+                    if pos < self.end && bytes[pos] != b',' && bytes[pos] != b'\n' {
+                        // Skip to the end of the line so the next record starts cleanly.
+                        while pos < self.end && bytes[pos] != b'\n' {
+                            pos += 1;
+                        }
+                        self.pos = (pos + 1).min(self.end);
+                        self.line += 1;
+                        return Some(Err((
+                            record_line,
+                            "unexpected text after a closing quote".into(),
+                        )));
+                    }
+                } else {
+                    let start = pos;
+                    while pos < self.end && bytes[pos] != b',' && bytes[pos] != b'\n' {
+                        pos += 1;
+                    }
+                    let mut end = pos;
+                    if end > start
+                        && bytes[end - 1] == b'\r'
+                        && (pos >= self.end || bytes[pos] == b'\n')
+                    {
+                        end -= 1;
+                    }
+                    fields.push(Field {
+                        start,
+                        end,
+                        escaped: false,
+                        quoted: false,
+                    });
+                }
+                if pos >= self.end {
+                    self.pos = self.end;
+                    break;
+                }
+                if bytes[pos] == b'\n' {
+                    self.pos = pos + 1;
+                    self.line += 1;
+                    break;
+                }
+                pos += 1; // the comma
+            }
+            let blank = fields.len() == 1 && !fields[0].quoted && fields[0].start == fields[0].end;
+            if blank {
+                continue;
+            }
+            return Some(Ok(record_line));
+        }
+    }
+
+    /// The text of a field.
+    #[inline]
+    pub fn field(&self, field: &Field) -> Cow<'a, str> {
+        let raw = &self.text[field.start..field.end];
+        if field.escaped {
+            Cow::Owned(raw.replace("\"\"", "\""))
+        } else {
+            Cow::Borrowed(raw)
+        }
+    }
+
+    /// The byte position the next record starts at.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The line the reader is on.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+}
+
+/// Cuts `text[start..]` into about `parts` chunks at record boundaries; returns
+/// `(byte_start, byte_end, first_line)` for each.
+pub fn chunks(
+    text: &str,
+    start: usize,
+    first_line: usize,
+    parts: usize,
+) -> Vec<(usize, usize, usize)> {
+    let bytes = text.as_bytes();
+    let len = bytes.len();
+    let target = (len - start) / parts.max(1);
+    let mut out = Vec::new();
+    let mut chunk_start = start;
+    let mut line = first_line;
+    let mut quotes_before = 0usize; // quotes in text[start..chunk_start], parity matters
+    while out.len() + 1 < parts && target > 0 {
+        let mut cut = chunk_start + target;
+        if cut >= len {
+            break;
+        }
+        let mut quotes = quotes_before
+            + bytes[chunk_start..cut]
+                .iter()
+                .filter(|&&b| b == b'"')
+                .count();
+        // Advance to a newline outside quotes.
+        loop {
+            while cut < len && bytes[cut] != b'\n' {
+                if bytes[cut] == b'"' {
+                    quotes += 1;
+                }
+                cut += 1;
+            }
+            if cut >= len {
+                break;
+            }
+            if quotes % 2 == 0 {
+                cut += 1;
+                break;
+            }
+            cut += 1;
+        }
+        if cut >= len {
+            break;
+        }
+        let lines_in_chunk = bytes[chunk_start..cut]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        out.push((chunk_start, cut, line));
+        line += lines_in_chunk;
+        quotes_before = quotes;
+        chunk_start = cut;
+    }
+    out.push((chunk_start, len, line));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(text: &str) -> Vec<(usize, Vec<String>)> {
+        let mut reader = RecordReader::new(text, 0, text.len(), 1);
+        let mut fields = Vec::new();
+        let mut out = Vec::new();
+        while let Some(result) = reader.next_record(&mut fields) {
+            let line = result.unwrap();
+            out.push((
+                line,
+                fields
+                    .iter()
+                    .map(|f| reader.field(f).into_owned())
+                    .collect(),
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn plain_and_quoted_fields() {
+        let got = records("a,b,c\n1,\"x, y\",3\n4,\"say \"\"hi\"\"\",6\n");
+        assert_eq!(got[0].1, ["a", "b", "c"]);
+        assert_eq!(got[1].1, ["1", "x, y", "3"]);
+        assert_eq!(got[2].1, ["4", "say \"hi\"", "6"]);
+        assert_eq!(got[2].0, 3);
+    }
+
+    #[test]
+    fn crlf_and_missing_final_newline() {
+        let got = records("a,b\r\n1,2\r\n3,\"4\"\r\n5,6");
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[1].1, ["1", "2"]);
+        assert_eq!(got[2].1, ["3", "4"]);
+        assert_eq!(got[3].1, ["5", "6"]);
+    }
+
+    #[test]
+    fn newline_inside_quotes_counts_lines() {
+        let got = records("a,b\n\"multi\nline\",2\nx,y\n");
+        assert_eq!(got[1].1, ["multi\nline", "2"]);
+        assert_eq!(got[2].0, 4);
+    }
+
+    #[test]
+    fn blank_lines_are_skipped() {
+        let got = records("a,b\n\n1,2\n\n");
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].0, 3);
+    }
+
+    #[test]
+    fn unclosed_quote_is_an_error() {
+        let text = "a,b\n1,\"open\n";
+        let mut reader = RecordReader::new(text, 0, text.len(), 1);
+        let mut fields = Vec::new();
+        assert!(reader.next_record(&mut fields).unwrap().is_ok());
+        let err = reader.next_record(&mut fields).unwrap().unwrap_err();
+        assert_eq!(err.0, 2);
+    }
+
+    #[test]
+    fn chunks_respect_quotes_and_lines() {
+        let mut text = String::from("h1,h2\n");
+        for i in 0..1000 {
+            text.push_str(&format!("{i},\"v\n{i}\"\n"));
+        }
+        let whole = records(&text);
+        let mut pieces = Vec::new();
+        for (start, end, line) in chunks(&text, 0, 1, 4) {
+            let mut reader = RecordReader::new(&text, start, end, line);
+            let mut fields = Vec::new();
+            while let Some(result) = reader.next_record(&mut fields) {
+                pieces.push((
+                    result.unwrap(),
+                    fields
+                        .iter()
+                        .map(|f| reader.field(f).into_owned())
+                        .collect::<Vec<_>>(),
+                ));
+            }
+        }
+        assert_eq!(pieces, whole);
+    }
+}

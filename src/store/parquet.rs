@@ -1,0 +1,106 @@
+//! The embedded store: a folder of Parquet files, `<path>/<table>.parquet`.
+//!
+//! A table is written to a temporary file in the same folder, flushed to disk and renamed over
+//! the old one, so a reader (or a crash) only ever sees the old or the new table.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use polars::prelude::*;
+
+use super::lock::LockFile;
+use super::{producing_stage, schema, Store};
+use crate::error::user_error;
+
+/// Parquet warehouse folder with its run lock.
+pub struct ParquetStore {
+    root: PathBuf,
+    _lock: LockFile,
+}
+
+impl ParquetStore {
+    /// Creates the folder if needed and takes its lock.
+    pub fn open(root: &Path, lock_timeout_secs: u64) -> Result<Self> {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create warehouse folder {}", root.display()))?;
+        let lock = LockFile::acquire(root, lock_timeout_secs)?;
+        Ok(Self {
+            root: root.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// The file holding table `name`.
+    pub fn table_path(&self, name: &str) -> PathBuf {
+        self.root.join(format!("{name}.parquet"))
+    }
+}
+
+impl Store for ParquetStore {
+    fn kind(&self) -> &'static str {
+        "parquet"
+    }
+
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn write_table(&mut self, name: &str, table: &DataFrame) -> Result<()> {
+        schema::check(schema::table(name)?, table)?;
+        let path = self.table_path(name);
+        let tmp = self
+            .root
+            .join(format!(".{name}.parquet.tmp-{}", std::process::id()));
+        let result = (|| -> Result<()> {
+            let file =
+                File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+            let mut writer = BufWriter::with_capacity(1 << 20, file);
+            let mut table = table.clone();
+            ParquetWriter::new(&mut writer)
+                .with_compression(ParquetCompression::Zstd(None))
+                .with_statistics(StatisticsOptions::default())
+                .finish(&mut table)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            let file = writer.into_inner().map_err(|err| err.into_error())?;
+            file.sync_all()
+                .with_context(|| format!("cannot flush {}", tmp.display()))?;
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot replace {}", path.display()))?;
+            // Make the rename itself durable.
+            if let Ok(dir) = File::open(&self.root) {
+                let _ = dir.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    fn read_table(&mut self, name: &str) -> Result<DataFrame> {
+        let path = self.table_path(name);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(user_error(format!(
+                    "table {name} is not in the warehouse {} yet: run `fluz {}` first",
+                    self.root.display(),
+                    producing_stage(name)
+                )))
+            }
+            Err(err) => return Err(err).with_context(|| format!("cannot open {}", path.display())),
+        };
+        ParquetReader::new(file)
+            .finish()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot read table {name} from {}", path.display()))
+    }
+
+    fn has_table(&mut self, name: &str) -> Result<bool> {
+        Ok(self.table_path(name).exists())
+    }
+}

@@ -1,0 +1,379 @@
+//! The PostgreSQL store: tables in a configurable schema, loaded with binary COPY.
+//!
+//! Replacing a table is one transaction (DROP, CREATE from `sql/schema.sql`, COPY, COMMIT): a
+//! failure at any point rolls back and the previous table stays. Creating the table in the
+//! loading transaction also lets PostgreSQL skip WAL for the COPY when `wal_level = minimal`.
+//! No SQL text is ever built from data values: identifiers are validated and quoted, values
+//! travel in the COPY stream. The URL's password never appears in messages.
+
+use std::io::{BufReader, Read, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use polars::prelude::*;
+use postgres::{Client, NoTls};
+
+use super::schema::{self, quote_ident, SqlType, TableDef};
+use super::{producing_stage, Store};
+use crate::config::redact_url;
+use crate::error::user_error;
+
+/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
+const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+/// A connected PostgreSQL store holding the run lock (an advisory lock on the schema).
+pub struct PostgresStore {
+    client: Client,
+    schema: String,
+    location: String,
+}
+
+impl PostgresStore {
+    /// Connects, creates the schema if needed and takes the schema's advisory lock.
+    pub fn open(url: &str, schema_name: &str, lock_timeout_secs: u64) -> Result<Self> {
+        if !crate::config::is_identifier(schema_name) {
+            return Err(user_error(format!(
+                "config key [store] schema: must be a plain identifier, got {schema_name:?}"
+            )));
+        }
+        let location = format!("{} (schema {schema_name})", redact_url(url));
+        let mut client = Client::connect(url, NoTls).map_err(|err| {
+            user_error(format!(
+                "cannot connect to PostgreSQL at {}: {}",
+                redact_url(url),
+                describe(&err)
+            ))
+        })?;
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                quote_ident(schema_name)
+            ))
+            .map_err(|err| {
+                user_error(format!(
+                    "cannot create schema {schema_name}: {}",
+                    describe(&err)
+                ))
+            })?;
+        let key = lock_key(schema_name);
+        let deadline = Instant::now() + Duration::from_secs(lock_timeout_secs);
+        loop {
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .context("cannot take the schema's advisory lock")?;
+            if row.get::<_, bool>(0) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(user_error(format!(
+                    "another fluz run is using the PostgreSQL schema {schema_name}; wait for it to finish or raise [store] lock_timeout_secs"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(Self {
+            client,
+            schema: schema_name.to_string(),
+            location,
+        })
+    }
+
+    fn qualified(&self, table: &str) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(table))
+    }
+}
+
+/// The error text without the connection details.
+fn describe(err: &postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => {
+            let mut text = err.to_string();
+            let mut source = std::error::Error::source(err);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        }
+    }
+}
+
+/// Wraps a database failure as a user error (the database is the user's to fix) when the
+/// connection is gone, otherwise keeps it internal.
+fn db_error(err: postgres::Error, doing: String) -> anyhow::Error {
+    if err.is_closed() || err.as_db_error().is_none() {
+        user_error(format!(
+            "{doing}: the PostgreSQL connection failed: {}",
+            describe(&err)
+        ))
+    } else {
+        anyhow::anyhow!("{doing}: {}", describe(&err))
+    }
+}
+
+fn lock_key(schema_name: &str) -> i64 {
+    crate::features::linkage::fnv1a64(format!("fluz-lock:{schema_name}").as_bytes()) as i64
+}
+
+impl Store for PostgresStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn write_table(&mut self, name: &str, table: &DataFrame) -> Result<()> {
+        let def = schema::table(name)?;
+        schema::check(def, table)?;
+        let payload = encode_binary_copy(def, table)?;
+        let qualified = self.qualified(name);
+        let create = schema::create_table_sql(def, &self.schema);
+        let columns: Vec<String> = def.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let doing = format!("cannot replace table {qualified}");
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(|err| db_error(err, doing.clone()))?;
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {qualified}; {create}"))
+            .map_err(|err| db_error(err, doing.clone()))?;
+        let mut sink = tx
+            .copy_in(&format!(
+                "COPY {qualified} ({}) FROM STDIN (FORMAT binary)",
+                columns.join(", ")
+            ))
+            .map_err(|err| db_error(err, doing.clone()))?;
+        sink.write_all(&payload)
+            .map_err(|err| user_error(format!("{doing}: {err}")))?;
+        sink.finish().map_err(|err| db_error(err, doing.clone()))?;
+        tx.commit().map_err(|err| db_error(err, doing))?;
+        Ok(())
+    }
+
+    fn read_table(&mut self, name: &str) -> Result<DataFrame> {
+        let def = schema::table(name)?;
+        if !self.has_table(name)? {
+            return Err(user_error(format!(
+                "table {name} is not in PostgreSQL schema {} yet: run `fluz {}` first",
+                self.schema,
+                producing_stage(name)
+            )));
+        }
+        let qualified = self.qualified(name);
+        let columns: Vec<String> = def.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let doing = format!("cannot read table {qualified}");
+        let reader = self
+            .client
+            .copy_out(&format!(
+                "COPY (SELECT {} FROM {qualified}) TO STDOUT (FORMAT binary)",
+                columns.join(", ")
+            ))
+            .map_err(|err| db_error(err, doing.clone()))?;
+        decode_binary_copy(def, BufReader::with_capacity(1 << 20, reader)).with_context(|| doing)
+    }
+
+    fn has_table(&mut self, name: &str) -> Result<bool> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
+                &[&self.schema, &name],
+            )
+            .map_err(|err| db_error(err, format!("cannot look up table {name}")))?;
+        Ok(row.get::<_, i64>(0) > 0)
+    }
+
+    fn postgres(&mut self) -> Option<&mut Client> {
+        Some(&mut self.client)
+    }
+}
+
+impl PostgresStore {
+    /// The schema holding the tables.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+}
+
+/// Encodes a table as PostgreSQL's binary COPY stream.
+pub fn encode_binary_copy(def: &TableDef, table: &DataFrame) -> Result<Vec<u8>> {
+    enum Col<'a> {
+        I64(&'a Int64Chunked),
+        F64(&'a Float64Chunked),
+        Str(&'a StringChunked),
+        Bool(&'a BooleanChunked),
+        Ts(&'a Int64Chunked),
+    }
+    let mut table = table.clone();
+    table.rechunk_mut();
+    let mut physical = Vec::with_capacity(def.columns.len());
+    for col_def in &def.columns {
+        let column = table.column(&col_def.name)?;
+        physical.push((col_def.sql_type, column.as_materialized_series().clone()));
+    }
+    let mut ts_storage = Vec::new();
+    for (sql_type, series) in &physical {
+        if *sql_type == SqlType::Timestamp {
+            ts_storage.push(series.datetime()?.physical().clone());
+        }
+    }
+    let mut ts_iter = ts_storage.iter();
+    let mut cols = Vec::with_capacity(physical.len());
+    for (sql_type, series) in &physical {
+        cols.push(match sql_type {
+            SqlType::BigInt => Col::I64(series.i64()?),
+            SqlType::Double => Col::F64(series.f64()?),
+            SqlType::Text => Col::Str(series.str()?),
+            SqlType::Boolean => Col::Bool(series.bool()?),
+            SqlType::Timestamp => Col::Ts(ts_iter.next().context("timestamp column")?),
+        });
+    }
+    let height = table.height();
+    let mut out = Vec::with_capacity(64 + height * (2 + cols.len() * 12));
+    out.extend_from_slice(COPY_SIGNATURE);
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
+    let field_count = i16::try_from(cols.len()).context("too many columns")?;
+    for row in 0..height {
+        out.extend_from_slice(&field_count.to_be_bytes());
+        for col in &cols {
+            match col {
+                Col::I64(ca) => put_fixed(&mut out, ca.get(row).map(i64::to_be_bytes)),
+                Col::F64(ca) => put_fixed(&mut out, ca.get(row).map(|v| v.to_bits().to_be_bytes())),
+                Col::Bool(ca) => put_fixed(&mut out, ca.get(row).map(|v| [u8::from(v)])),
+                Col::Ts(ca) => put_fixed(
+                    &mut out,
+                    ca.get(row)
+                        .map(|v| (v - PG_EPOCH_OFFSET_MICROS).to_be_bytes()),
+                ),
+                Col::Str(ca) => match ca.get(row) {
+                    Some(text) => {
+                        let len = i32::try_from(text.len()).context("text value over 2 GB")?;
+                        out.extend_from_slice(&len.to_be_bytes());
+                        out.extend_from_slice(text.as_bytes());
+                    }
+                    None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+                },
+            }
+        }
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    Ok(out)
+}
+
+fn put_fixed<const N: usize>(out: &mut Vec<u8>, value: Option<[u8; N]>) {
+    match value {
+        Some(bytes) => {
+            out.extend_from_slice(&(N as i32).to_be_bytes());
+            out.extend_from_slice(&bytes);
+        }
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+}
+
+/// Decodes a binary COPY stream into a table of `def`'s columns.
+pub fn decode_binary_copy(def: &TableDef, mut reader: impl Read) -> Result<DataFrame> {
+    enum Builder {
+        I64(Vec<Option<i64>>),
+        F64(Vec<Option<f64>>),
+        Str(Vec<Option<String>>),
+        Bool(Vec<Option<bool>>),
+        Ts(Vec<Option<i64>>),
+    }
+    let mut header = [0u8; 19];
+    reader
+        .read_exact(&mut header)
+        .context("binary COPY header")?;
+    if &header[..11] != COPY_SIGNATURE {
+        bail!("not a binary COPY stream");
+    }
+    let ext_len = i32::from_be_bytes([header[15], header[16], header[17], header[18]]);
+    if ext_len > 0 {
+        let mut skip = vec![0u8; ext_len as usize];
+        reader.read_exact(&mut skip)?;
+    }
+    let mut builders: Vec<Builder> = def
+        .columns
+        .iter()
+        .map(|c| match c.sql_type {
+            SqlType::BigInt => Builder::I64(Vec::new()),
+            SqlType::Double => Builder::F64(Vec::new()),
+            SqlType::Text => Builder::Str(Vec::new()),
+            SqlType::Boolean => Builder::Bool(Vec::new()),
+            SqlType::Timestamp => Builder::Ts(Vec::new()),
+        })
+        .collect();
+    let mut buf = Vec::new();
+    loop {
+        let mut count = [0u8; 2];
+        reader.read_exact(&mut count)?;
+        let count = i16::from_be_bytes(count);
+        if count == -1 {
+            break;
+        }
+        if count as usize != builders.len() {
+            bail!("row has {count} fields, expected {}", builders.len());
+        }
+        for builder in builders.iter_mut() {
+            let mut len = [0u8; 4];
+            reader.read_exact(&mut len)?;
+            let len = i32::from_be_bytes(len);
+            let value = if len < 0 {
+                None
+            } else {
+                buf.resize(len as usize, 0);
+                reader.read_exact(&mut buf)?;
+                Some(&buf[..])
+            };
+            let fixed8 = |v: &[u8]| -> Result<[u8; 8]> {
+                v.try_into()
+                    .map_err(|_| anyhow::anyhow!("a fixed-size field is not 8 bytes"))
+            };
+            match builder {
+                Builder::I64(values) => {
+                    values.push(value.map(fixed8).transpose()?.map(i64::from_be_bytes))
+                }
+                Builder::F64(values) => values.push(
+                    value
+                        .map(fixed8)
+                        .transpose()?
+                        .map(|b| f64::from_bits(u64::from_be_bytes(b))),
+                ),
+                Builder::Ts(values) => values.push(
+                    value
+                        .map(fixed8)
+                        .transpose()?
+                        .map(|b| i64::from_be_bytes(b) + PG_EPOCH_OFFSET_MICROS),
+                ),
+                Builder::Bool(values) => values.push(value.map(|v| v.first() == Some(&1))),
+                Builder::Str(values) => values.push(
+                    value
+                        .map(|v| String::from_utf8(v.to_vec()))
+                        .transpose()
+                        .context("text is not UTF-8")?,
+                ),
+            }
+        }
+    }
+    let mut columns = Vec::with_capacity(builders.len());
+    let mut height = 0;
+    for (builder, col_def) in builders.into_iter().zip(&def.columns) {
+        let name = PlSmallStr::from(col_def.name.as_str());
+        let column = match builder {
+            Builder::I64(values) => Column::new(name, values),
+            Builder::F64(values) => Column::new(name, values),
+            Builder::Str(values) => Column::new(name, values),
+            Builder::Bool(values) => Column::new(name, values),
+            Builder::Ts(values) => {
+                Column::new(name, values).cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
+            }
+        };
+        height = column.len();
+        columns.push(column);
+    }
+    Ok(DataFrame::new(height, columns)?)
+}

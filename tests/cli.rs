@@ -1,0 +1,300 @@
+//! Integration tests: the real `fluz` binary in a temp folder on the bundled sample data.
+
+mod common;
+
+use common::Workdir;
+
+const TABLES: [&str; 17] = [
+    "transactions",
+    "social_edges",
+    "merchants",
+    "ingest_report",
+    "customer_features",
+    "customer_segments",
+    "segment_profiles",
+    "k_selection",
+    "model_grid",
+    "model_comparison",
+    "cashback_predictions",
+    "cashback_feature_importance",
+    "cashback_shap_importance",
+    "cashback_shap_values",
+    "cashback_explanations",
+    "merchant_cashback",
+    "run_manifest",
+];
+
+fn csv_header(work: &Workdir, table: &str) -> String {
+    let text =
+        std::fs::read_to_string(work.path().join("out").join(format!("{table}.csv"))).unwrap();
+    text.lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+fn run_all_on_the_sample_writes_every_output() {
+    let work = Workdir::new();
+    let stdout = work.ok(&["run-all"]);
+    assert!(stdout.contains("fluz run-all finished"), "{stdout}");
+    assert!(stdout.contains("final model"), "{stdout}");
+    let out = work.path().join("out");
+    for table in TABLES {
+        let path = out.join(format!("{table}.csv"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} missing", path.display()));
+        assert!(text.lines().count() > 1, "{table}.csv has no rows");
+        assert!(work
+            .path()
+            .join("warehouse")
+            .join(format!("{table}.parquet"))
+            .exists());
+    }
+    for file in [
+        "analytics_summary.png",
+        "k_selection.png",
+        "segments.png",
+        "shap_summary_plot.png",
+        "shap_feature_importance.png",
+        "run_manifest.json",
+        "dashboard.html",
+        "eda_summary.json",
+        "cashback_model.json",
+    ] {
+        let bytes = std::fs::read(out.join(file)).unwrap_or_else(|_| panic!("{file} missing"));
+        assert!(bytes.len() > 100, "{file} is too small");
+    }
+    // The column names of SPEC §10.
+    assert!(csv_header(&work, "customer_features")
+        .starts_with("customer_id,country,n_lines,n_invoices,total_quantity,total_spent"));
+    assert!(csv_header(&work, "cashback_predictions")
+        .contains("customer_id,split,margin,beta,optimal_rate,predicted_rate,tier"));
+    assert_eq!(
+        csv_header(&work, "cashback_shap_values"),
+        "customer_id,feature,value,shap"
+    );
+    assert_eq!(csv_header(&work, "ingest_report"), "source,step,rows");
+    assert_eq!(
+        csv_header(&work, "k_selection"),
+        "k,inertia,silhouette,davies_bouldin,calinski_harabasz,min_cluster_size,silhouette_exact,best"
+    );
+    assert_eq!(
+        csv_header(&work, "model_comparison"),
+        "family,params,cv_rmse,test_rmse,test_mae,test_r2,final"
+    );
+    assert_eq!(
+        csv_header(&work, "cashback_shap_importance"),
+        "feature,mean_abs_shap,rank"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run_manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["stages"].as_array().unwrap().len(), 6);
+    assert_eq!(manifest["inputs"][0]["sha256"].as_str().unwrap().len(), 64);
+    let report = std::fs::read_to_string(out.join("ingest_report.csv")).unwrap();
+    assert!(
+        report.contains("retail,raw,") && report.contains("retail,drop_duplicates,"),
+        "{report}"
+    );
+}
+
+#[test]
+fn same_config_gives_the_same_tables() {
+    let a = Workdir::new();
+    let b = Workdir::new();
+    a.ok(&["run-all"]);
+    b.ok(&["run-all"]);
+    for table in TABLES {
+        if table == "run_manifest" {
+            continue;
+        }
+        let read =
+            |w: &Workdir| std::fs::read(w.path().join("out").join(format!("{table}.csv"))).unwrap();
+        assert!(read(&a) == read(&b), "{table}.csv differs between two runs");
+        let parquet = |w: &Workdir| {
+            std::fs::read(w.path().join("warehouse").join(format!("{table}.parquet"))).unwrap()
+        };
+        assert!(
+            parquet(&a) == parquet(&b),
+            "{table}.parquet differs between two runs"
+        );
+    }
+}
+
+#[test]
+fn stages_run_one_at_a_time() {
+    let work = Workdir::new();
+    let ingest = work.ok(&["ingest"]);
+    assert!(ingest.contains("drop_missing_customer"), "{ingest}");
+    let eda = work.ok(&["eda"]);
+    assert!(eda.contains("high-spend outliers"), "{eda}");
+    let segment = work.ok(&["segment"]);
+    assert!(segment.contains("best k"), "{segment}");
+    let train = work.ok(&["train"]);
+    assert!(train.contains("← final"), "{train}");
+    let explain = work.ok(&["explain"]);
+    assert!(explain.contains("exact SHAP"), "{explain}");
+    work.ok(&["export"]);
+    // Re-running one stage leaves the others' tables in place.
+    work.ok(&["segment"]);
+    assert!(work.path().join("out/dashboard.html").exists());
+}
+
+#[test]
+fn a_stage_before_its_inputs_says_what_to_run() {
+    let work = Workdir::new();
+    let err = work.fails(&["segment"], 2);
+    assert!(
+        err.contains("customer_features") && err.contains("fluz eda"),
+        "{err}"
+    );
+    let err = work.fails(&["explain"], 2);
+    assert!(err.contains("fluz train"), "{err}");
+}
+
+#[test]
+fn unknown_config_key_is_a_user_error_naming_the_key() {
+    let work = Workdir::new();
+    work.write_config("[segment]\nk_maxx = 4\n");
+    let err = work.fails(&["ingest"], 2);
+    assert!(
+        err.contains("k_maxx") && err.contains("config.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn out_of_range_config_value_is_named() {
+    let work = Workdir::new();
+    work.write_config("[train]\nn_folds = 1\n");
+    let err = work.fails(&["train"], 2);
+    assert!(err.contains("[train] n_folds"), "{err}");
+}
+
+#[test]
+fn missing_config_file_given_explicitly_is_an_error() {
+    let work = Workdir::new();
+    let err = work.fails(&["--config", "nope.toml", "ingest"], 2);
+    assert!(err.contains("nope.toml"), "{err}");
+}
+
+#[test]
+fn show_settings_masks_the_password() {
+    let work = Workdir::new();
+    let stdout = work.ok(&["--show-settings", "--store", "postgres", "ingest"]);
+    assert!(
+        stdout.contains("kind = \"postgres\"") || stdout.contains("postgres"),
+        "{stdout}"
+    );
+    let mut command = work.command(&["--show-settings", "--store", "postgres"]);
+    command.env("FLUZ_DATABASE_URL", "postgres://bob:hunter2@localhost/db");
+    let output = command.output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(
+        text.contains("bob:***@localhost") && !text.contains("hunter2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_leaves_the_store_unchanged() {
+    let work = Workdir::new();
+    work.ok(&["ingest"]);
+    let before = work.snapshot("warehouse");
+    assert!(!before.is_empty());
+    let bad = work.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n1,A,x,2,12/1/2010 8:26,2.5,17850,UK\n2,A,x,2,12/1/2010 8:26,1e400,17850,UK\n",
+    )
+    .unwrap();
+    let err = work.fails(&["ingest", "--retail", bad.to_str().unwrap()], 2);
+    assert!(err.contains("bad.csv: line 3, column UnitPrice"), "{err}");
+    assert_eq!(
+        work.snapshot("warehouse"),
+        before,
+        "the store changed after a failed ingest"
+    );
+    // With skipping, the bad row is counted.
+    work.ok(&[
+        "ingest",
+        "--skip-bad-rows",
+        "--retail",
+        bad.to_str().unwrap(),
+    ]);
+    let report = work.ok(&["export"]);
+    assert!(report.contains("export"));
+    let csv = std::fs::read_to_string(work.path().join("out/ingest_report.csv")).unwrap();
+    assert!(
+        csv.contains("retail,raw,2\nretail,skip_bad_rows,1\n"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn a_second_run_on_a_locked_store_refuses() {
+    let work = Workdir::new();
+    std::fs::create_dir_all(work.path().join("warehouse")).unwrap();
+    let _held = fluz::store::lock::LockFile::acquire(&work.path().join("warehouse"), 0).unwrap();
+    let err = work.fails(&["ingest"], 2);
+    assert!(err.contains("another fluz run is using the store"), "{err}");
+}
+
+#[test]
+fn generate_is_deterministic_and_reproduces_the_sample() {
+    let work = Workdir::new();
+    work.ok(&[
+        "generate",
+        "--out",
+        "g1",
+        "--customers",
+        "60",
+        "--seed",
+        "7",
+    ]);
+    work.ok(&[
+        "generate",
+        "--out",
+        "g2",
+        "--customers",
+        "60",
+        "--seed",
+        "7",
+    ]);
+    for file in [
+        "online_retail.csv.gz",
+        "facebook_combined.txt",
+        "yelp_academic_dataset_business.json",
+    ] {
+        let a = std::fs::read(work.path().join("g1").join(file)).unwrap();
+        let b = std::fs::read(work.path().join("g2").join(file)).unwrap();
+        assert!(a == b, "{file} differs between two runs with one seed");
+    }
+    work.ok(&[
+        "generate",
+        "--out",
+        "sample",
+        "--customers",
+        "500",
+        "--seed",
+        "42",
+    ]);
+    for file in [
+        "online_retail.csv.gz",
+        "facebook_combined.txt",
+        "yelp_academic_dataset_business.json",
+    ] {
+        let ours = std::fs::read(work.path().join("sample").join(file)).unwrap();
+        let shipped = std::fs::read(common::repo().join("data/sample").join(file)).unwrap();
+        assert!(
+            ours == shipped,
+            "data/sample/{file} is not what `fluz generate --customers 500 --seed 42` makes"
+        );
+    }
+}
+
+#[test]
+fn no_subcommand_is_a_user_error() {
+    let work = Workdir::new();
+    let err = work.fails(&[], 2);
+    assert!(err.contains("--help"), "{err}");
+}

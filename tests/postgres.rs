@@ -1,0 +1,245 @@
+//! Tests against a real PostgreSQL server that each test starts privately (see common/mod.rs).
+
+mod common;
+
+use common::{shared_data, PgServer, Workdir};
+use polars::prelude::*;
+
+fn pg_work(server: &PgServer, extra: &str) -> Workdir {
+    let work = Workdir::new();
+    work.write_config(&format!(
+        "[store]\nkind = \"postgres\"\nurl = {:?}\n{extra}",
+        server.url
+    ));
+    work
+}
+
+fn read_csv_rows(path: &std::path::Path) -> Vec<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|_| panic!("{} missing", path.display()));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// Compares two CSV exports cell by cell, numbers within `rel` relative tolerance.
+fn assert_same_csv(a: &std::path::Path, b: &std::path::Path, rel: f64) {
+    let (ra, rb) = (read_csv_rows(a), read_csv_rows(b));
+    assert_eq!(
+        ra.len(),
+        rb.len(),
+        "{} and {} have different row counts",
+        a.display(),
+        b.display()
+    );
+    for (i, (x, y)) in ra.iter().zip(&rb).enumerate() {
+        assert_eq!(x.len(), y.len());
+        for (cx, cy) in x.iter().zip(y) {
+            if cx == cy {
+                continue;
+            }
+            match (cx.parse::<f64>(), cy.parse::<f64>()) {
+                (Ok(fx), Ok(fy)) if (fx - fy).abs() <= rel * fx.abs().max(fy.abs()).max(1e-300) => {
+                }
+                _ => panic!(
+                    "{} row {i}: {cx:?} vs {cy:?} ({})",
+                    a.display(),
+                    b.display()
+                ),
+            }
+        }
+    }
+}
+
+const STABLE_TABLES: [&str; 16] = [
+    "transactions",
+    "social_edges",
+    "merchants",
+    "ingest_report",
+    "customer_features",
+    "customer_segments",
+    "segment_profiles",
+    "k_selection",
+    "model_grid",
+    "model_comparison",
+    "cashback_predictions",
+    "cashback_feature_importance",
+    "cashback_shap_importance",
+    "cashback_shap_values",
+    "cashback_explanations",
+    "merchant_cashback",
+];
+
+#[test]
+fn both_stores_hold_identical_tables() {
+    let Some(server) = PgServer::start("both_stores_hold_identical_tables") else {
+        return;
+    };
+    let parquet = Workdir::new();
+    parquet.ok(&["run-all"]);
+    let pg = pg_work(&server, "pushdown = false\n");
+    let stdout = pg.ok(&["run-all"]);
+    assert!(stdout.contains("final model"), "{stdout}");
+    for table in STABLE_TABLES {
+        if table == "model_grid" {
+            continue; // holds fit times
+        }
+        let a = std::fs::read(parquet.path().join("out").join(format!("{table}.csv"))).unwrap();
+        let b = std::fs::read(pg.path().join("out").join(format!("{table}.csv"))).unwrap();
+        assert!(
+            a == b,
+            "{table} differs between the Parquet and the PostgreSQL store"
+        );
+    }
+    // The SQL-injection merchant name is stored as data, and transactions still exists.
+    let merchants = std::fs::read_to_string(pg.path().join("out/merchants.csv")).unwrap();
+    assert!(
+        merchants.contains("'); drop table transactions; --"),
+        "the injection merchant is not in the sample"
+    );
+    assert!(pg.path().join("out/transactions.csv").exists());
+}
+
+#[test]
+fn pushdown_gives_the_polars_customer_features() {
+    let Some(server) = PgServer::start("pushdown_gives_the_polars_customer_features") else {
+        return;
+    };
+    let parquet = Workdir::new();
+    parquet.ok(&["ingest"]);
+    parquet.ok(&["eda"]);
+    parquet.ok(&["export"]);
+    let pg = pg_work(&server, "pushdown = true\n");
+    pg.ok(&["ingest"]);
+    pg.ok(&["eda"]);
+    pg.ok(&["export"]);
+    assert_same_csv(
+        &parquet.path().join("out/customer_features.csv"),
+        &pg.path().join("out/customer_features.csv"),
+        1e-9,
+    );
+}
+
+#[test]
+fn pushdown_on_the_real_data() {
+    let Some(data) = shared_data("pushdown_on_the_real_data") else {
+        return;
+    };
+    let Some(server) = PgServer::start("pushdown_on_the_real_data") else {
+        return;
+    };
+    let config = |work: &Workdir, store: &str| {
+        work.write_raw_config(&format!(
+            "[data]\nretail = {:?}\nsocial = {:?}\nmerchants = {:?}\n{store}",
+            data.join("online_retail.csv.gz"),
+            data.join("facebook_combined.txt"),
+            data.join("yelp_academic_dataset_business.head5000.json"),
+        ));
+    };
+    let parquet = Workdir::new();
+    config(&parquet, "");
+    parquet.ok(&["ingest"]);
+    parquet.ok(&["eda"]);
+    parquet.ok(&["export"]);
+    let pg = Workdir::new();
+    config(
+        &pg,
+        &format!(
+            "[store]\nkind = \"postgres\"\nurl = {:?}\npushdown = true\n",
+            server.url
+        ),
+    );
+    let ingest = pg.ok(&["ingest"]);
+    assert!(ingest.contains("4338 customers"), "{ingest}");
+    pg.ok(&["eda"]);
+    pg.ok(&["export"]);
+    for table in ["transactions", "ingest_report", "social_edges", "merchants"] {
+        let a = std::fs::read(parquet.path().join("out").join(format!("{table}.csv"))).unwrap();
+        let b = std::fs::read(pg.path().join("out").join(format!("{table}.csv"))).unwrap();
+        assert!(
+            a == b,
+            "{table} differs between the stores on the real data"
+        );
+    }
+    assert_same_csv(
+        &parquet.path().join("out/customer_features.csv"),
+        &pg.path().join("out/customer_features.csv"),
+        1e-9,
+    );
+}
+
+#[test]
+fn unreachable_database_is_a_user_error_without_the_password() {
+    let work = Workdir::new();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    work.write_config(&format!(
+        "[store]\nkind = \"postgres\"\nurl = \"postgres://bob:hunter2@127.0.0.1:{port}/db\"\n"
+    ));
+    let err = work.fails(&["ingest"], 2);
+    assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
+    assert!(!err.contains("hunter2"), "the password leaked: {err}");
+    assert!(err.contains("bob:***@127.0.0.1"), "{err}");
+}
+
+#[test]
+fn bad_schema_name_is_refused() {
+    let work = Workdir::new();
+    work.write_config("[store]\nkind = \"postgres\"\nurl = \"postgres://x@127.0.0.1:1/db\"\nschema = \"fluz; drop table x\"\n");
+    let err = work.fails(&["ingest"], 2);
+    assert!(err.contains("[store] schema"), "{err}");
+}
+
+#[test]
+fn database_stopping_mid_run_is_a_clear_user_error() {
+    let Some(server) = PgServer::start("database_stopping_mid_run_is_a_clear_user_error") else {
+        return;
+    };
+    let work = pg_work(&server, "");
+    work.ok(&["ingest"]);
+    server.stop();
+    let err = work.fails(&["eda"], 2);
+    assert!(err.contains("PostgreSQL"), "{err}");
+    assert!(!err.contains("secret-pw"), "{err}");
+}
+
+#[test]
+fn a_failed_load_keeps_the_previous_table() {
+    use fluz::store::Store;
+    let Some(server) = PgServer::start("a_failed_load_keeps_the_previous_table") else {
+        return;
+    };
+    let mut store = fluz::store::postgres::PostgresStore::open(&server.url, "fluz", 0).unwrap();
+    let good = DataFrame::new(
+        2,
+        vec![
+            Column::new("source".into(), ["retail", "retail"]),
+            Column::new("step".into(), ["raw", "drop_missing_customer"]),
+            Column::new("rows".into(), [10i64, 8]),
+        ],
+    )
+    .unwrap();
+    store.write_table("ingest_report", &good).unwrap();
+    // A NUL byte is not valid in PostgreSQL text: the COPY fails inside the transaction.
+    let bad = DataFrame::new(
+        1,
+        vec![
+            Column::new("source".into(), ["re\0tail"]),
+            Column::new("step".into(), ["raw"]),
+            Column::new("rows".into(), [1i64]),
+        ],
+    )
+    .unwrap();
+    assert!(store.write_table("ingest_report", &bad).is_err());
+    let back = store.read_table("ingest_report").unwrap();
+    assert!(back.equals(&good), "the old table was not kept: {back}");
+    // Another run on the same schema is refused while this one holds the lock.
+    let second = fluz::store::postgres::PostgresStore::open(&server.url, "fluz", 0);
+    assert!(second.is_err());
+}
