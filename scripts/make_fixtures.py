@@ -81,6 +81,15 @@ def retail_csv():
     write("retail_crlf.csv", good.replace("\n", "\r\n"))
     write("retail_latin1.csv", good.encode("iso-8859-1"))
 
+    # An opening quote that is never closed swallows the rest of the file (lines 3 to 5).
+    unclosed = GOOD_2.replace("WHITE METAL LANTERN", '"WHITE METAL LANTERN')
+    write("retail_unclosed_quote.csv", lines(HEADER, GOOD_1, unclosed, GOOD_3, GOOD_1.replace("536365", "536368")))
+    # Every data row is bad: skipping them all leaves nothing to store.
+    write(
+        "retail_all_rows_bad.csv",
+        lines(HEADER, GOOD_1.replace(",2.55,", ",oops,"), GOOD_3.replace(",1.85,", ",oops,")),
+    )
+
     # Empty and header-only.
     write("retail_empty.csv", b"")
     write("retail_header_only.csv", lines(HEADER))

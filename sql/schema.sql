@@ -106,7 +106,6 @@ CREATE TABLE fluz.model_grid (
     params TEXT NOT NULL,
     cv_rmse DOUBLE PRECISION NOT NULL,
     cv_rmse_std DOUBLE PRECISION NOT NULL,
-    fit_seconds DOUBLE PRECISION NOT NULL,
     selected BOOLEAN NOT NULL
 );
 

@@ -85,9 +85,6 @@ fn both_stores_hold_identical_tables() {
     let stdout = pg.ok(&["run-all"]);
     assert!(stdout.contains("final model"), "{stdout}");
     for table in STABLE_TABLES {
-        if table == "model_grid" {
-            continue; // holds fit times
-        }
         let a = std::fs::read(parquet.path().join("out").join(format!("{table}.csv"))).unwrap();
         let b = std::fs::read(pg.path().join("out").join(format!("{table}.csv"))).unwrap();
         assert!(

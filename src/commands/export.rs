@@ -165,6 +165,18 @@ pub fn run(ctx: &Context) -> Result<Vec<String>> {
         }
         None => Vec::new(),
     };
+    // This stage's own entry: its table row is recorded when export ends, after this file.
+    let mut stages = stages;
+    let so_far = started.elapsed();
+    stages.push(json!({
+        "stage": "export",
+        "started_at": (chrono::Utc::now() - chrono::Duration::milliseconds(so_far.as_millis() as i64))
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string(),
+        "seconds": so_far.as_secs_f64(),
+        "rows_out": written.len() + 2,
+        "details": { "files": written.len() + 2 },
+    }));
     let mut shown = config.clone();
     shown.store.url = crate::config::redact_url(&shown.store.url);
     let manifest = json!({

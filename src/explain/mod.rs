@@ -15,7 +15,9 @@ pub use treeshap::{ensemble_shap, tree_expected_value, tree_shap_row};
 pub struct ShapValues {
     /// Expected prediction over the training distribution (the same for every row).
     pub base_value: f64,
+    /// Rows explained.
     pub n_rows: usize,
+    /// Features per row (columns of `values`).
     pub n_features: usize,
     /// Row-major `n_rows × n_features` contributions.
     pub values: Vec<f64>,
@@ -48,17 +50,20 @@ impl ShapValues {
 /// Why a set of SHAP values failed the local accuracy check.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LocalAccuracyError {
+    /// The predictions do not match the explained rows one for one.
     #[error("SHAP values cover {shap_rows} rows but {predictions} predictions were given")]
     RowCountMismatch {
         shap_rows: usize,
         predictions: usize,
     },
+    /// `values` does not have `n_rows × n_features` entries.
     #[error("SHAP values hold {values} numbers, not {n_rows} rows × {n_features} features")]
     MalformedValues {
         values: usize,
         n_rows: usize,
         n_features: usize,
     },
+    /// A row whose contributions do not add up to its prediction.
     #[error(
         "local accuracy fails on row {row}: base {base_value} + Σφ {shap_sum} = {reconstructed}, \
          but the prediction is {prediction} (difference {difference:e}, tolerance {tolerance:e})"

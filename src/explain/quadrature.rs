@@ -24,23 +24,17 @@ impl GaussLegendre {
         let half = n.div_ceil(2);
         for i in 0..half {
             let mut z = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-            let mut derivative = 1.0;
             for _ in 0..100 {
                 let (value, slope) = legendre(n, z);
-                derivative = slope;
                 let step = value / slope;
                 z -= step;
-                if step.abs() <= 1e-16 * z.abs().max(1.0) {
+                if step.abs() <= 1e-16 {
                     break;
                 }
             }
-            // One more evaluation at the converged root for the weight's derivative.
-            let (_, slope) = legendre(n, z);
-            if slope.is_finite() && slope != 0.0 {
-                derivative = slope;
-            }
             // Weight on [-1, 1] is 2 / ((1 − z²) P'ₙ(z)²); halved by the map to [0, 1].
-            let weight = 1.0 / ((1.0 - z * z) * derivative * derivative);
+            let (_, slope) = legendre(n, z);
+            let weight = 1.0 / ((1.0 - z * z) * slope * slope);
             nodes[i] = 0.5 * (1.0 - z);
             nodes[n - 1 - i] = 0.5 * (1.0 + z);
             weights[i] = weight;

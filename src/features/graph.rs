@@ -113,11 +113,12 @@ mod tests {
 
     #[test]
     fn star_graph_pagerank() {
-        // Centre 0 with leaves 1..=3: closed form r_c = (1-d)/4 + d·3·r_l, r_l = (1-d)/4 + d·r_c/3.
+        // Centre 0 with leaves 1..=3: r_c = (1-d)/4 + d·3·r_l and r_l = (1-d)/4 + d·r_c/3,
+        // so r_l = (1-d)/4 · (1 + d/3) / (1 - d²).
         let graph = Graph::from_edges(&[0, 0, 0], &[1, 2, 3]);
         let rank = graph.pagerank(0.85, 1e-12, 200);
         let d: f64 = 0.85;
-        let leaf = (1.0 - d) / 4.0 * (1.0 + d) / (1.0 - d * d);
+        let leaf = (1.0 - d) / 4.0 * (1.0 + d / 3.0) / (1.0 - d * d);
         let centre = (1.0 - d) / 4.0 + 3.0 * d * leaf;
         assert!(
             (rank[0] - centre).abs() < 1e-10,

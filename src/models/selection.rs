@@ -179,7 +179,8 @@ mod tests {
         let y: Vec<f64> = (0..n)
             .map(|i| if i % 50 < 25 { 0.0 } else { 1.0 })
             .collect();
-        let folds: Vec<usize> = (0..n).map(|i| i % 5).collect();
+        // Folds of whole periods, so every fold sees every feature value.
+        let folds: Vec<usize> = (0..n).map(|i| (i / 50) % 5).collect();
         let specs = [
             Spec::Linear,
             Spec::DecisionTree {

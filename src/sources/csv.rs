@@ -5,6 +5,10 @@
 
 use std::borrow::Cow;
 
+/// The error for a quote that is never closed: it swallows the rest of the file, so the row
+/// cannot be skipped on its own.
+pub const UNCLOSED_QUOTE: &str = "a quoted field is never closed";
+
 /// A field's position in the text.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Field {
@@ -56,10 +60,7 @@ impl<'a> RecordReader<'a> {
                     loop {
                         if i >= self.end {
                             self.pos = self.end;
-                            return Some(Err((
-                                record_line,
-                                "a quoted field is never closed".into(),
-                            )));
+                            return Some(Err((record_line, UNCLOSED_QUOTE.into())));
                         }
                         match bytes[i] {
                             b'"' if i + 1 < self.end && bytes[i + 1] == b'"' => {

@@ -118,8 +118,12 @@ pub fn parse_datetime(text: &str) -> Result<i64, String> {
     } else {
         parse_time(time)?
     };
-    let shape_error =
-        || format!("{text:?} is not a date like 12/1/2010 8:26 or 2010-12-01 08:26:00");
+    let shape_error = || {
+        format!(
+            "{} is not a date like 12/1/2010 8:26 or 2010-12-01 08:26:00",
+            super::shown(text)
+        )
+    };
     let (year, month, day) = if date.contains('/') {
         let parts: Vec<&str> = date.split('/').collect();
         if parts.len() != 3 {
@@ -153,7 +157,7 @@ pub fn parse_datetime(text: &str) -> Result<i64, String> {
         return Err(shape_error());
     };
     to_micros(year, month, day, hour, minute, second, micros)
-        .map_err(|why| format!("{text:?}: {why}"))
+        .map_err(|why| format!("{}: {why}", super::shown(text)))
 }
 
 /// Converts an Excel serial date-time (days since 1899-12-30) to microseconds, rounded to

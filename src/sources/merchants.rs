@@ -101,9 +101,27 @@ pub fn read_merchants(
             continue;
         }
         raw += 1;
+        let value: Value = match serde_json::from_slice(line) {
+            Ok(value) => value,
+            Err(err) => {
+                // serde_json's message ends with its own " at line 1 column N": name the file's
+                // line and the column instead.
+                let text = err.to_string();
+                let why = text
+                    .rfind(" at line ")
+                    .map_or(text.as_str(), |cut| &text[..cut]);
+                bad_rows.handle(
+                    options.on_bad_row,
+                    SourceError::at(
+                        path,
+                        format!("line {line_no}, column {}", err.column()),
+                        format!("malformed JSON: {why}"),
+                    ),
+                )?;
+                continue;
+            }
+        };
         let parsed: Result<_, String> = (|| {
-            let value: Value =
-                serde_json::from_slice(line).map_err(|err| format!("malformed JSON: {err}"))?;
             let Value::Object(object) = value else {
                 return Err(format!("expected a JSON object, got {}", kind(&value)));
             };
@@ -153,6 +171,9 @@ pub fn read_merchants(
     }
     if raw == 0 {
         return Err(SourceError::file(path, "the file holds no JSON lines"));
+    }
+    if columns.business_id.is_empty() && bad_rows.count > 0 {
+        return Err(bad_rows.all_bad(path));
     }
     let kept = columns.business_id.len();
     let mut steps = vec![StepCount {

@@ -124,6 +124,18 @@ pub struct BadRows {
 }
 
 impl BadRows {
+    /// The error when skipping left nothing: a file of bad rows must not replace good data.
+    pub fn all_bad(&self, file: &Path) -> SourceError {
+        SourceError::file(
+            file,
+            format!(
+                "every data row is bad ({} skipped); the first: {}",
+                self.count,
+                self.first.as_deref().unwrap_or("")
+            ),
+        )
+    }
+
     /// Handles one bad row: an error under `OnBadRow::Error`, a count under `Skip`.
     pub fn handle(&mut self, policy: OnBadRow, err: SourceError) -> Result<(), SourceError> {
         match policy {
@@ -136,6 +148,18 @@ impl BadRows {
                 Ok(())
             }
         }
+    }
+}
+
+/// A value as quoted in an error message: at most 40 characters, so a 10 MB field does not
+/// make a 10 MB message.
+pub fn shown(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(MAX).collect();
+        format!("{head:?}… ({} bytes)", text.len())
     }
 }
 

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::csv::{chunks, RecordReader};
 use super::dates::parse_datetime;
-use super::{read_input, BadRows, ReadOptions, SourceError, StepCount};
+use super::{read_input, shown, BadRows, ReadOptions, SourceError, StepCount};
 use crate::config::{Encoding, OnBadRow};
 
 /// The eight columns, in table order, with the header names that map to each (compared
@@ -73,7 +73,19 @@ pub fn map_header(
         .map(|((name, _), _)| *name)
         .collect();
     if !missing.is_empty() {
-        let found: Vec<&str> = header.iter().map(|h| h.as_ref()).collect();
+        // Names as found, each cut to 40 characters and at most 20 of them, so that a
+        // 10 MB "header" does not make a 10 MB message.
+        let mut found: Vec<String> = header
+            .iter()
+            .take(20)
+            .map(|h| match h.char_indices().nth(40) {
+                Some((cut, _)) => format!("{}…", &h[..cut]),
+                None => h.to_string(),
+            })
+            .collect();
+        if header.len() > 20 {
+            found.push(format!("… {} more", header.len() - 20));
+        }
         return Err(SourceError::at(
             file,
             location,
@@ -230,7 +242,7 @@ fn parse_integer(text: &str) -> Result<i64, String> {
     if trimmed.is_empty() {
         Err("empty value, expected a whole number".into())
     } else {
-        Err(format!("cannot parse {trimmed:?} as a whole number"))
+        Err(format!("cannot parse {} as a whole number", shown(trimmed)))
     }
 }
 
@@ -244,9 +256,13 @@ fn parse_number(text: &str) -> Result<f64, String> {
         .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
     match trimmed.parse::<f64>() {
         Ok(value) if looks_numeric && value.is_finite() => Ok(value),
-        Ok(_) if looks_numeric => Err(format!("{trimmed:?} is out of range (not a finite number)")),
+        Ok(_) if looks_numeric => Err(format!(
+            "{} is out of range (not a finite number)",
+            shown(trimmed)
+        )),
         _ => Err(format!(
-            "cannot parse {trimmed:?} as a number (use '.' for decimals, no thousands separators)"
+            "cannot parse {} as a number (use '.' for decimals, no thousands separators)",
+            shown(trimmed)
         )),
     }
 }
@@ -267,7 +283,8 @@ fn parse_customer_id(text: &str) -> Result<i64, String> {
             Ok(value as i64)
         }
         _ => Err(format!(
-            "cannot parse {text:?} as a customer id (a whole number)"
+            "cannot parse {} as a customer id (a whole number)",
+            shown(text)
         )),
     }
 }
@@ -365,6 +382,9 @@ pub fn parse_csv_text(
             bad_rows.first.clone_from(&chunk.bad_rows.first);
         }
     }
+    if lines.is_empty() && bad_rows.count > 0 {
+        return Err(bad_rows.all_bad(path));
+    }
     if lines.is_empty() && bad_rows.count == 0 {
         return Err(SourceError::file(
             path,
@@ -393,10 +413,11 @@ fn parse_chunk(
         let line = match record {
             Ok(line) => line,
             Err((line, why)) => {
-                bad_rows.handle(
-                    on_bad_row,
-                    SourceError::at(path, format!("line {line}"), why),
-                )?;
+                let err = SourceError::at(path, format!("line {line}"), why);
+                if err.message == super::csv::UNCLOSED_QUOTE {
+                    return Err(err);
+                }
+                bad_rows.handle(on_bad_row, err)?;
                 continue;
             }
         };

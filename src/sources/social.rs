@@ -63,6 +63,9 @@ pub fn read_edges(
     if raw == 0 {
         return Err(SourceError::file(path, "the file holds no edges"));
     }
+    if pairs.is_empty() && bad_rows.count > 0 {
+        return Err(bad_rows.all_bad(path));
+    }
     let mut steps = vec![StepCount {
         source: "social",
         step: "raw",
@@ -112,7 +115,8 @@ fn parse_node(text: &str) -> Result<i64, String> {
     match text.parse::<u64>() {
         Ok(value) if value <= i64::MAX as u64 => Ok(value as i64),
         _ => Err(format!(
-            "{text:?} is not a node id (a non-negative whole number)"
+            "{} is not a node id (a non-negative whole number)",
+            super::shown(text)
         )),
     }
 }

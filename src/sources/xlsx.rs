@@ -146,6 +146,9 @@ pub fn read_xlsx(
             bad_rows.first = chunk.bad_rows.first;
         }
     }
+    if lines.is_empty() && bad_rows.count > 0 {
+        return Err(bad_rows.all_bad(path));
+    }
     if lines.is_empty() && bad_rows.count == 0 {
         return Err(SourceError::file(
             path,
