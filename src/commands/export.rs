@@ -166,7 +166,7 @@ pub fn run(ctx: &Context) -> Result<Vec<String>> {
         None => Vec::new(),
     };
     // This stage's own entry: its table row is recorded when export ends, after this file.
-    let mut stages = stages;
+    let mut stages: Vec<serde_json::Value> = stages.into_iter().filter(|s| s["stage"] != "export").collect();
     let so_far = started.elapsed();
     stages.push(json!({
         "stage": "export",

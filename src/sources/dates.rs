@@ -47,6 +47,13 @@ fn number(text: &str, max_len: usize) -> Option<u32> {
     text.parse().ok()
 }
 
+/// Exactly three parts separated by `sep`, without allocating (this runs once per line).
+fn split3(text: &str, sep: char) -> Option<[&str; 3]> {
+    let mut parts = text.split(sep);
+    let out = [parts.next()?, parts.next()?, parts.next()?];
+    parts.next().is_none().then_some(out)
+}
+
 fn to_micros(
     year: i64,
     month: u32,
@@ -125,10 +132,9 @@ pub fn parse_datetime(text: &str) -> Result<i64, String> {
         )
     };
     let (year, month, day) = if date.contains('/') {
-        let parts: Vec<&str> = date.split('/').collect();
-        if parts.len() != 3 {
+        let Some(parts) = split3(date, '/') else {
             return Err(shape_error());
-        }
+        };
         let (Some(month), Some(day), Some(year)) = (
             number(parts[0], 2),
             number(parts[1], 2),
@@ -141,8 +147,10 @@ pub fn parse_datetime(text: &str) -> Result<i64, String> {
         }
         (i64::from(year), month, day)
     } else if date.contains('-') {
-        let parts: Vec<&str> = date.split('-').collect();
-        if parts.len() != 3 || parts[0].len() != 4 {
+        let Some(parts) = split3(date, '-') else {
+            return Err(shape_error());
+        };
+        if parts[0].len() != 4 {
             return Err(shape_error());
         }
         let (Some(year), Some(month), Some(day)) = (

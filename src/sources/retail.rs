@@ -329,9 +329,14 @@ pub fn read_csv(
     encoding: Encoding,
     options: ReadOptions,
 ) -> Result<ParsedRetail, SourceError> {
+    let started = std::time::Instant::now();
     let bytes = read_input(path, options.max_decompressed_bytes)?;
+    tracing::debug!("read {} bytes in {:.3}s", bytes.len(), started.elapsed().as_secs_f64());
     let text = decode_text(path, bytes, encoding)?;
-    parse_csv_text(path, &text, options.on_bad_row)
+    tracing::debug!("decoded text in {:.3}s", started.elapsed().as_secs_f64());
+    let parsed = parse_csv_text(path, &text, options.on_bad_row);
+    tracing::debug!("parsed rows in {:.3}s", started.elapsed().as_secs_f64());
+    parsed
 }
 
 /// Parses retail CSV text (header first).
@@ -492,8 +497,10 @@ pub fn clean(
         step: "drop_nonpositive_price",
         rows: keep.len(),
     });
+    tracing::debug!("filters applied");
     if dedupe {
         keep = drop_duplicates(lines, &keep);
+        tracing::debug!("duplicates dropped");
         steps.push(StepCount {
             source: "retail",
             step: "drop_duplicates",
@@ -516,25 +523,92 @@ fn row_key(lines: &RetailLines, i: usize) -> (&str, &str, &str, i64, i64, u64, O
     )
 }
 
+/// A fast, non-cryptographic hasher (the rustc "Fx" mix) for the duplicate check: rows are
+/// hashed once and compared in full on a hash match, so collisions only cost a comparison.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            self.write_u64(word);
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.write_u64(u64::from_le_bytes(tail) ^ rest.len() as u64);
+    }
+
+    #[inline]
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        // A final avalanche so the low bits used by the table are well mixed.
+        let mut z = self.0;
+        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        z ^ (z >> 33)
+    }
+}
+
+/// Hashes already-mixed `u64` keys as they are.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn write(&mut self, _bytes: &[u8]) {
+        unreachable!("only u64 keys are hashed");
+    }
+
+    #[inline]
+    fn write_u64(&mut self, word: u64) {
+        self.0 = word;
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Keeps the first of each group of lines equal in every column.
 fn drop_duplicates(lines: &RetailLines, keep: &[usize]) -> Vec<usize> {
     let hashes: Vec<u64> = keep
         .par_iter()
         .map(|&i| {
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            let mut hasher = FxHasher::default();
             row_key(lines, i).hash(&mut hasher);
             hasher.finish()
         })
         .collect();
-    let mut first_by_hash: HashMap<u64, Vec<usize>> = HashMap::with_capacity(keep.len());
+    type Table = HashMap<u64, usize, std::hash::BuildHasherDefault<IdentityHasher>>;
+    let mut first_by_hash: Table = HashMap::with_capacity_and_hasher(keep.len(), Default::default());
+    // Rows whose hash matched a different row: rare, kept aside and compared in full.
+    let mut collided: Vec<(u64, usize)> = Vec::new();
     let mut out = Vec::with_capacity(keep.len());
     for (&i, &hash) in keep.iter().zip(&hashes) {
-        let seen = first_by_hash.entry(hash).or_default();
-        if seen.iter().any(|&j| row_key(lines, j) == row_key(lines, i)) {
-            continue;
+        match first_by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(i);
+                out.push(i);
+            }
+            std::collections::hash_map::Entry::Occupied(slot) => {
+                let key = row_key(lines, i);
+                if row_key(lines, *slot.get()) == key {
+                    continue;
+                }
+                if collided.iter().any(|&(h, j)| h == hash && row_key(lines, j) == key) {
+                    continue;
+                }
+                collided.push((hash, i));
+                out.push(i);
+            }
         }
-        seen.push(i);
-        out.push(i);
     }
     out
 }
