@@ -5,6 +5,9 @@
 #
 #   scripts/bench_e2e.sh [runs=3] [sizes="4400 44000 110000"]
 #
+# BENCH_EXTRA may hold more TOML appended to every case's config (e.g. "[train]
+# cv_max_rows = 15000" for the scale runs), BENCH_REAL=0 skips the real-data cases.
+#
 # Needs: a release build (cargo build --release), GNU time (/usr/bin/time), and for the
 # PostgreSQL rows the server binaries (it starts a private server on a free port).
 set -euo pipefail
@@ -47,6 +50,7 @@ retail = "$retail"
 social = "$social"
 merchants = "$merchants"
 $extra
+${BENCH_EXTRA:-}
 TOML
   for i in $(seq "$RUNS"); do
     rm -rf "$dir/warehouse" "$dir/out"
@@ -73,7 +77,7 @@ PY
 
 echo "| case | retail lines | ingest | eda | segment | train | explain | export | total (s) | peak RSS (MB) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-if [ -f ../shared/data/online_retail.csv.gz ]; then
+if [ "${BENCH_REAL:-1}" = 1 ] && [ -f ../shared/data/online_retail.csv.gz ]; then
   D="$(cd ../shared/data && pwd)"
   run_case real-csv-parquet "" "$D/online_retail.csv.gz" "$D/facebook_combined.txt" "$D/yelp_academic_dataset_business.head5000.json" 541909
   run_case real-xlsx-parquet "" "$D/Online Retail.xlsx" "$D/facebook_combined.txt" "$D/yelp_academic_dataset_business.head5000.json" 541909

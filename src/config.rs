@@ -299,6 +299,11 @@ pub struct TrainConfig {
     /// Families to train, any of "linear", "decision_tree", "random_forest", "gradient_boosting".
     pub families: Vec<String>,
     pub max_bins: usize,
+    /// Cross-validate on at most this many training customers (0 = all). Grid search costs
+    /// grid points × folds fits, each growing with the rows; at scale a seeded hash sample of
+    /// the training split keeps selection affordable. The chosen grid point of each family is
+    /// still refit on the whole training split.
+    pub cv_max_rows: usize,
     pub decision_tree: DecisionTreeGrid,
     pub random_forest: RandomForestGrid,
     pub gradient_boosting: BoostingGrid,
@@ -321,6 +326,7 @@ impl Default for TrainConfig {
                 "gradient_boosting".into(),
             ],
             max_bins: 256,
+            cv_max_rows: 0,
             decision_tree: DecisionTreeGrid::default(),
             random_forest: RandomForestGrid::default(),
             gradient_boosting: BoostingGrid::default(),
@@ -419,6 +425,8 @@ pub struct ExportConfig {
     pub dashboard_max_customers: usize,
     /// Write `cashback_shap_values.csv` (long format: customers × features rows).
     pub shap_values_csv: bool,
+    /// ISO 4217 code of the amounts, for the dashboard (UCI Online Retail is in GBP).
+    pub currency: String,
 }
 
 impl Default for ExportConfig {
@@ -427,6 +435,7 @@ impl Default for ExportConfig {
             out_dir: "out".into(),
             dashboard_max_customers: 3000,
             shap_values_csv: true,
+            currency: "GBP".into(),
         }
     }
 }
@@ -687,6 +696,16 @@ impl Config {
                 format!("must be in 2..=256, got {}", train.max_bins),
             );
         }
+        if train.cv_max_rows != 0 && train.cv_max_rows < 10 * train.n_folds as usize {
+            return err(
+                "[train] cv_max_rows",
+                format!(
+                    "must be 0 (all rows) or at least 10 per fold ({}), got {}",
+                    10 * train.n_folds,
+                    train.cv_max_rows
+                ),
+            );
+        }
         if train.families.is_empty() {
             return err(
                 "[train] families",
@@ -758,6 +777,17 @@ impl Config {
         )?;
         if self.explain.top_drivers == 0 {
             return err("[explain] top_drivers", "must be at least 1".into());
+        }
+        if self.export.currency.len() != 3
+            || !self.export.currency.bytes().all(|b| b.is_ascii_uppercase())
+        {
+            return err(
+                "[export] currency",
+                format!(
+                    "must be an ISO 4217 code like \"GBP\" or \"USD\", got {:?}",
+                    self.export.currency
+                ),
+            );
         }
         if self.export.dashboard_max_customers == 0 {
             return err(

@@ -166,7 +166,10 @@ pub fn run(ctx: &Context) -> Result<Vec<String>> {
         None => Vec::new(),
     };
     // This stage's own entry: its table row is recorded when export ends, after this file.
-    let mut stages: Vec<serde_json::Value> = stages.into_iter().filter(|s| s["stage"] != "export").collect();
+    let mut stages: Vec<serde_json::Value> = stages
+        .into_iter()
+        .filter(|s| s["stage"] != "export")
+        .collect();
     let so_far = started.elapsed();
     stages.push(json!({
         "stage": "export",
@@ -234,7 +237,7 @@ pub fn dashboard_data(
     data.meta.generated_at = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
     data.meta.store = store_kind.to_string();
     data.meta.seed = config.linkage.seed;
-    data.meta.currency = "£".to_string();
+    data.meta.currency = config.export.currency.clone();
     data.meta.sources = [
         &config.data.retail,
         &config.data.social,

@@ -147,10 +147,35 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
             test_rows.len()
         )));
     }
-    let folds: Vec<usize> = train_rows
+    // Rows for cross-validation: all training customers, or the `cv_max_rows` with the smallest
+    // h("cv", c) when capped (a seeded sample that does not depend on row order).
+    let cv_rows: Vec<usize> =
+        if train_config.cv_max_rows > 0 && train_rows.len() > train_config.cv_max_rows {
+            let mut ranked: Vec<(u64, usize)> = train_rows
+                .iter()
+                .map(|&i| {
+                    (
+                        crate::features::linkage::h_customer("cv", seed, customer_ids[i]),
+                        i,
+                    )
+                })
+                .collect();
+            ranked.sort_unstable();
+            let mut rows: Vec<usize> = ranked[..train_config.cv_max_rows]
+                .iter()
+                .map(|&(_, i)| i)
+                .collect();
+            rows.sort_unstable();
+            rows
+        } else {
+            train_rows.clone()
+        };
+    let folds: Vec<usize> = cv_rows
         .iter()
         .map(|&i| fold(seed, customer_ids[i], train_config.n_folds))
         .collect();
+    let x_cv = x.select_rows(&cv_rows);
+    let y_cv: Vec<f64> = cv_rows.iter().map(|&i| targets.optimal_rate[i]).collect();
     let x_train = x.select_rows(&train_rows);
     let y_train: Vec<f64> = train_rows
         .iter()
@@ -169,8 +194,8 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
     let train_seed = train_config.seed;
     let results: Vec<GridResult> = cross_validate(
         &specs,
-        &x_train,
-        &y_train,
+        &x_cv,
+        &y_cv,
         &folds,
         n_folds,
         train_config.max_bins,
@@ -473,6 +498,7 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
             "test_r2": final_best.test_r2,
             "train_customers": train_rows.len(),
             "test_customers": test_rows.len(),
+            "cv_customers": cv_rows.len(),
             "policy_test": policy_test,
             "policy_all": policy_all,
             "model_file": model_path.display().to_string(),

@@ -13,10 +13,10 @@ pub struct SegmentStats {
 
 /// Names every segment from its ratios to the population's numbers (`overall`). Rules, first
 /// match wins: spend ≥ 3× the median customer → "High-value whales"; last purchase ≥ 1.8× as
-/// long ago → "Lapsed"; item price ≥ 1.5× with spend below typical → "Premium occasional
-/// buyers"; item price ≤ 0.7× → "Bulk bargain hunters" (volume ≥ 1.5×) or "Bargain hunters";
-/// spend ≥ 1.5× → "Loyal regulars" (invoices ≥ 1.5×) or "Big-basket buyers"; spend ≤ 0.5× →
-/// "Light buyers"; else "Core customers". Repeated names get a numeric suffix by spend.
+/// long ago → "Lapsed"; spend ≥ 1.5× → "Loyal regulars" (invoices ≥ 1.5×) or "Big-basket
+/// buyers"; item price ≥ 1.5× with spend below typical → "Premium occasional buyers"; item
+/// price ≤ 0.7× → "Bulk bargain hunters" (volume ≥ 1.5×) or "Bargain hunters"; spend ≤ 0.5×
+/// → "Light buyers"; else "Core customers". Repeated names get a numeric suffix by spend.
 pub fn name_segments(segments: &[SegmentStats], overall: &SegmentStats) -> Vec<String> {
     let ratio = |a: f64, b: f64| if b > 0.0 && a.is_finite() { a / b } else { 1.0 };
     let mut names: Vec<String> = segments
@@ -34,16 +34,16 @@ pub fn name_segments(segments: &[SegmentStats], overall: &SegmentStats) -> Vec<S
                 "High-value whales"
             } else if recency >= 1.8 {
                 "Lapsed"
+            } else if spend >= 1.5 && frequency >= 1.5 {
+                "Loyal regulars"
+            } else if spend >= 1.5 {
+                "Big-basket buyers"
             } else if price >= 1.5 && spend < 1.0 {
                 "Premium occasional buyers"
             } else if price <= 0.7 && volume >= 1.5 {
                 "Bulk bargain hunters"
             } else if price <= 0.7 {
                 "Bargain hunters"
-            } else if spend >= 1.5 && frequency >= 1.5 {
-                "Loyal regulars"
-            } else if spend >= 1.5 {
-                "Big-basket buyers"
             } else if spend <= 0.5 {
                 "Light buyers"
             } else {

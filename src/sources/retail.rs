@@ -331,7 +331,11 @@ pub fn read_csv(
 ) -> Result<ParsedRetail, SourceError> {
     let started = std::time::Instant::now();
     let bytes = read_input(path, options.max_decompressed_bytes)?;
-    tracing::debug!("read {} bytes in {:.3}s", bytes.len(), started.elapsed().as_secs_f64());
+    tracing::debug!(
+        "read {} bytes in {:.3}s",
+        bytes.len(),
+        started.elapsed().as_secs_f64()
+    );
     let text = decode_text(path, bytes, encoding)?;
     tracing::debug!("decoded text in {:.3}s", started.elapsed().as_secs_f64());
     let parsed = parse_csv_text(path, &text, options.on_bad_row);
@@ -380,11 +384,13 @@ pub fn parse_csv_text(
     }
     let mut lines = RetailLines::with_capacity(total);
     let mut bad_rows = BadRows::default();
-    for chunk in &parsed {
+    // Consume the chunks so each is freed as soon as it is copied: peak memory stays near one
+    // copy of the parsed lines instead of two.
+    for chunk in parsed {
         lines.append_from(&chunk.lines);
         bad_rows.count += chunk.bad_rows.count;
         if bad_rows.first.is_none() {
-            bad_rows.first.clone_from(&chunk.bad_rows.first);
+            bad_rows.first = chunk.bad_rows.first;
         }
     }
     if lines.is_empty() && bad_rows.count > 0 {
@@ -587,7 +593,8 @@ fn drop_duplicates(lines: &RetailLines, keep: &[usize]) -> Vec<usize> {
         })
         .collect();
     type Table = HashMap<u64, usize, std::hash::BuildHasherDefault<IdentityHasher>>;
-    let mut first_by_hash: Table = HashMap::with_capacity_and_hasher(keep.len(), Default::default());
+    let mut first_by_hash: Table =
+        HashMap::with_capacity_and_hasher(keep.len(), Default::default());
     // Rows whose hash matched a different row: rare, kept aside and compared in full.
     let mut collided: Vec<(u64, usize)> = Vec::new();
     let mut out = Vec::with_capacity(keep.len());
@@ -602,7 +609,10 @@ fn drop_duplicates(lines: &RetailLines, keep: &[usize]) -> Vec<usize> {
                 if row_key(lines, *slot.get()) == key {
                     continue;
                 }
-                if collided.iter().any(|&(h, j)| h == hash && row_key(lines, j) == key) {
+                if collided
+                    .iter()
+                    .any(|&(h, j)| h == hash && row_key(lines, j) == key)
+                {
                     continue;
                 }
                 collided.push((hash, i));

@@ -49,6 +49,7 @@ impl Store for ParquetStore {
 
     fn write_table(&mut self, name: &str, table: &DataFrame) -> Result<()> {
         schema::check(schema::table(name)?, table)?;
+        let started = std::time::Instant::now();
         let path = self.table_path(name);
         let tmp = self
             .root
@@ -77,6 +78,12 @@ impl Store for ParquetStore {
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
+        } else {
+            tracing::debug!(
+                "parquet: wrote {name} ({} rows) in {:.3}s",
+                table.height(),
+                started.elapsed().as_secs_f64()
+            );
         }
         result
     }

@@ -130,6 +130,7 @@ impl Store for PostgresStore {
     fn write_table(&mut self, name: &str, table: &DataFrame) -> Result<()> {
         let def = schema::table(name)?;
         schema::check(def, table)?;
+        let started = std::time::Instant::now();
         let payload = encode_binary_copy(def, table)?;
         let qualified = self.qualified(name);
         let create = schema::create_table_sql(def, &self.schema);
@@ -151,6 +152,13 @@ impl Store for PostgresStore {
             .map_err(|err| user_error(format!("{doing}: {err}")))?;
         sink.finish().map_err(|err| db_error(err, doing.clone()))?;
         tx.commit().map_err(|err| db_error(err, doing))?;
+        let seconds = started.elapsed().as_secs_f64();
+        tracing::debug!(
+            "postgres: replaced {qualified} with {} rows in {seconds:.3}s ({:.0} rows/s, {} bytes of binary COPY)",
+            table.height(),
+            table.height() as f64 / seconds.max(1e-9),
+            payload.len()
+        );
         Ok(())
     }
 
