@@ -6,7 +6,8 @@
 #   scripts/bench_e2e.sh [runs=3] [sizes="4400 44000 110000"]
 #
 # BENCH_EXTRA may hold more TOML appended to every case's config (e.g. "[train]
-# cv_max_rows = 15000" for the scale runs), BENCH_REAL=0 skips the real-data cases.
+# cv_max_rows = 15000" for the scale runs), BENCH_REAL=0 skips the real-data cases and
+# BENCH_STORES (default "parquet postgres") picks the stores.
 #
 # Needs: a release build (cargo build --release), GNU time (/usr/bin/time), and for the
 # PostgreSQL rows the server binaries (it starts a private server on a free port).
@@ -87,10 +88,12 @@ for n in $SIZES; do
   g="$WORK/gen-$n"
   if [ ! -f "$g/online_retail.csv" ]; then "$FLUZ" -q generate --out "$g" --customers "$n" --seed 42 --format csv; fi
   lines=$(($(wc -l < "$g/online_retail.csv") - 1))
-  run_case "gen-$n-parquet" "" "$g/online_retail.csv" "$g/facebook_combined.txt" "$g/yelp_academic_dataset_business.json" "$lines"
+  case " ${BENCH_STORES:-parquet postgres} " in *" parquet "*)
+  run_case "gen-$n-parquet" "" "$g/online_retail.csv" "$g/facebook_combined.txt" "$g/yelp_academic_dataset_business.json" "$lines" ;; esac
+  case " ${BENCH_STORES:-parquet postgres} " in *" postgres "*)
   run_case "gen-$n-postgres" "[store]
 kind = \"postgres\"
 url = \"$PG_URL\"
 schema = \"bench_$n\"
-pushdown = true" "$g/online_retail.csv" "$g/facebook_combined.txt" "$g/yelp_academic_dataset_business.json" "$lines"
+pushdown = true" "$g/online_retail.csv" "$g/facebook_combined.txt" "$g/yelp_academic_dataset_business.json" "$lines" ;; esac
 done

@@ -131,7 +131,6 @@ impl Store for PostgresStore {
         let def = schema::table(name)?;
         schema::check(def, table)?;
         let started = std::time::Instant::now();
-        let payload = encode_binary_copy(def, table)?;
         let qualified = self.qualified(name);
         let create = schema::create_table_sql(def, &self.schema);
         let columns: Vec<String> = def.columns.iter().map(|c| quote_ident(&c.name)).collect();
@@ -148,8 +147,13 @@ impl Store for PostgresStore {
                 columns.join(", ")
             ))
             .map_err(|err| db_error(err, doing.clone()))?;
-        sink.write_all(&payload)
-            .map_err(|err| user_error(format!("{doing}: {err}")))?;
+        let bytes = encode_binary_copy_to(def, table, &mut sink).map_err(|err| {
+            if err.downcast_ref::<std::io::Error>().is_some() {
+                user_error(format!("{doing}: {err:#}"))
+            } else {
+                err
+            }
+        })?;
         sink.finish().map_err(|err| db_error(err, doing.clone()))?;
         tx.commit().map_err(|err| db_error(err, doing))?;
         let seconds = started.elapsed().as_secs_f64();
@@ -157,7 +161,7 @@ impl Store for PostgresStore {
             "postgres: replaced {qualified} with {} rows in {seconds:.3}s ({:.0} rows/s, {} bytes of binary COPY)",
             table.height(),
             table.height() as f64 / seconds.max(1e-9),
-            payload.len()
+            bytes
         );
         Ok(())
     }
@@ -209,6 +213,21 @@ impl PostgresStore {
 
 /// Encodes a table as PostgreSQL's binary COPY stream.
 pub fn encode_binary_copy(def: &TableDef, table: &DataFrame) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    encode_binary_copy_to(def, table, &mut out)?;
+    Ok(out)
+}
+
+/// Bytes of encoded rows gathered before each write to the sink: PostgreSQL takes COPY data in
+/// messages of at most 1 GB, and streaming keeps a 10M-row table from being held twice.
+const COPY_CHUNK_BYTES: usize = 4 << 20;
+
+/// Encodes a table as a binary COPY stream into `sink`, in chunks; returns the bytes written.
+pub fn encode_binary_copy_to(
+    def: &TableDef,
+    table: &DataFrame,
+    sink: &mut dyn Write,
+) -> Result<usize> {
     enum Col<'a> {
         I64(&'a Int64Chunked),
         F64(&'a Float64Chunked),
@@ -241,12 +260,18 @@ pub fn encode_binary_copy(def: &TableDef, table: &DataFrame) -> Result<Vec<u8>> 
         });
     }
     let height = table.height();
-    let mut out = Vec::with_capacity(64 + height * (2 + cols.len() * 12));
+    let mut out = Vec::with_capacity(COPY_CHUNK_BYTES + (1 << 16));
+    let mut written = 0usize;
     out.extend_from_slice(COPY_SIGNATURE);
     out.extend_from_slice(&0i32.to_be_bytes());
     out.extend_from_slice(&0i32.to_be_bytes());
     let field_count = i16::try_from(cols.len()).context("too many columns")?;
     for row in 0..height {
+        if out.len() >= COPY_CHUNK_BYTES {
+            sink.write_all(&out)?;
+            written += out.len();
+            out.clear();
+        }
         out.extend_from_slice(&field_count.to_be_bytes());
         for col in &cols {
             match col {
@@ -270,7 +295,8 @@ pub fn encode_binary_copy(def: &TableDef, table: &DataFrame) -> Result<Vec<u8>> 
         }
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
-    Ok(out)
+    sink.write_all(&out)?;
+    Ok(written + out.len())
 }
 
 fn put_fixed<const N: usize>(out: &mut Vec<u8>, value: Option<[u8; N]>) {
