@@ -4,25 +4,7 @@ mod common;
 
 use common::Workdir;
 
-const TABLES: [&str; 17] = [
-    "transactions",
-    "social_edges",
-    "merchants",
-    "ingest_report",
-    "customer_features",
-    "customer_segments",
-    "segment_profiles",
-    "k_selection",
-    "model_grid",
-    "model_comparison",
-    "cashback_predictions",
-    "cashback_feature_importance",
-    "cashback_shap_importance",
-    "cashback_shap_values",
-    "cashback_explanations",
-    "merchant_cashback",
-    "run_manifest",
-];
+use fluz::commands::export::TABLES;
 
 fn csv_header(work: &Workdir, table: &str) -> String {
     let text =

@@ -199,25 +199,7 @@ mod tests {
     #[test]
     fn schema_sql_parses_every_table_of_the_spec() {
         let names: Vec<&str> = tables().iter().map(|t| t.name.as_str()).collect();
-        for expected in [
-            "transactions",
-            "social_edges",
-            "merchants",
-            "ingest_report",
-            "customer_features",
-            "customer_segments",
-            "segment_profiles",
-            "k_selection",
-            "model_grid",
-            "model_comparison",
-            "cashback_predictions",
-            "cashback_feature_importance",
-            "cashback_shap_importance",
-            "cashback_shap_values",
-            "cashback_explanations",
-            "merchant_cashback",
-            "run_manifest",
-        ] {
+        for expected in crate::commands::export::TABLES {
             assert!(
                 names.contains(&expected),
                 "{expected} missing from sql/schema.sql"
