@@ -36,6 +36,7 @@ pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFram
     let edges = store.read_table("social_edges")?;
     let merchants = store.read_table("merchants")?;
     let pushdown = config.store.kind == StoreKind::Postgres && config.store.pushdown;
+    let started = std::time::Instant::now();
     let features = if pushdown {
         if !store.has_table("transactions")? {
             store.read_table("transactions")?;
@@ -49,6 +50,12 @@ pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFram
         let transactions = store.read_table("transactions")?;
         customer_features(&transactions, &edges, &merchants, &params)?
     };
+    tracing::debug!(
+        "customer_features: {} customers in {:.3}s ({})",
+        features.height(),
+        started.elapsed().as_secs_f64(),
+        if pushdown { "push-down SQL" } else { "polars" }
+    );
     store.write_table("customer_features", &features)?;
     Ok(features)
 }

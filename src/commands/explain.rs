@@ -120,11 +120,11 @@ pub fn run(ctx: &Context) -> Result<usize> {
     let mut long_feature = Vec::with_capacity(n * n_features);
     let mut long_value = Vec::with_capacity(n * n_features);
     let mut long_shap = Vec::with_capacity(n * n_features);
-    for i in 0..n {
+    for (i, &customer_id) in customer_ids.iter().enumerate() {
         let row = x.row(i);
         let phi = shap.row(i);
         for j in 0..n_features {
-            long_customer.push(customer_ids[i]);
+            long_customer.push(customer_id);
             long_feature.push(saved.features[j].as_str());
             long_value.push(row[j]);
             long_shap.push(phi[j]);
@@ -166,7 +166,7 @@ pub fn run(ctx: &Context) -> Result<usize> {
         .iter()
         .map(|r| r.clamp(config.economics.rate_min, config.economics.rate_max))
         .collect();
-    for i in 0..n {
+    for (i, &rate) in clamped.iter().enumerate() {
         let phi = shap.row(i);
         let row = x.row(i);
         let mut by_size: Vec<usize> = (0..n_features).collect();
@@ -181,7 +181,7 @@ pub fn run(ctx: &Context) -> Result<usize> {
         }
         explanations.push(format!(
             "Recommended {:.2}% (average customer {:.2}%): {}",
-            clamped[i] * 100.0,
+            rate * 100.0,
             shap.base_value * 100.0,
             texts
                 .iter()

@@ -62,6 +62,7 @@ pub struct GridResult {
 
 /// Cross-validates every grid point on the training rows. `folds[i]` is row i's fold.
 /// All (grid point, fold) fits run in parallel; every fit is deterministic on its own.
+#[allow(clippy::too_many_arguments)]
 pub fn cross_validate(
     specs: &[Spec],
     x: &Matrix,

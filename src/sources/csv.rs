@@ -193,7 +193,7 @@ pub fn chunks(
             if cut >= len {
                 break;
             }
-            if quotes % 2 == 0 {
+            if quotes.is_multiple_of(2) {
                 cut += 1;
                 break;
             }

@@ -746,7 +746,7 @@ mod tests {
         );
         let err = parse_csv_text(
             Path::new("d.csv"),
-            &format!("{}", HEADER.replace("Country", "Price")),
+            &HEADER.replace("Country", "Price"),
             OnBadRow::Error,
         )
         .unwrap_err()

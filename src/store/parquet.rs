@@ -26,6 +26,17 @@ impl ParquetStore {
         std::fs::create_dir_all(root)
             .with_context(|| format!("cannot create warehouse folder {}", root.display()))?;
         let lock = LockFile::acquire(root, lock_timeout_secs)?;
+        // Temporary files of a run that was killed mid-write: never renamed into place, so no
+        // table refers to them; with the lock held no other run is writing them.
+        if let Ok(entries) = std::fs::read_dir(root) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') && name.contains(".parquet.tmp-") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         Ok(Self {
             root: root.to_path_buf(),
             _lock: lock,
