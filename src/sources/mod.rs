@@ -7,7 +7,10 @@ pub mod dates;
 pub mod merchants;
 pub mod retail;
 pub mod social;
+pub mod text;
 pub mod xlsx;
+
+pub use text::shown;
 
 use std::fmt;
 use std::io::Read;
@@ -148,18 +151,6 @@ impl BadRows {
                 Ok(())
             }
         }
-    }
-}
-
-/// A value as quoted in an error message: at most 40 characters, so a 10 MB field does not
-/// make a 10 MB message.
-pub fn shown(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.chars().count() <= MAX {
-        format!("{text:?}")
-    } else {
-        let head: String = text.chars().take(MAX).collect();
-        format!("{head:?}… ({} bytes)", text.len())
     }
 }
 
