@@ -2,7 +2,7 @@
 //! newlines (how ingest parses in parallel) gives exactly the records of one pass.
 #![no_main]
 
-use fluz_fuzz::sources::csv::{chunks, RecordReader};
+use fluz_fuzz::csv::{chunks, RecordReader};
 use libfuzzer_sys::fuzz_target;
 
 type Records = Vec<Result<(usize, Vec<String>), (usize, String)>>;

@@ -1,7 +1,7 @@
 //! Date parsing never panics, and a parsed date formats and parses back to itself.
 #![no_main]
 
-use fluz_fuzz::sources::dates::{format_micros, parse_datetime};
+use fluz_fuzz::dates::{format_micros, parse_datetime};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -159,6 +159,11 @@ impl<'a> RecordReader<'a> {
 
 /// Cuts `text[start..]` into about `parts` chunks at record boundaries; returns
 /// `(byte_start, byte_end, first_line)` for each.
+///
+/// A boundary is a newline outside a quoted field, found by running the reader's own quote
+/// state machine over the bytes (a quote opens a quoted field only at the start of a field; a
+/// stray quote inside an unquoted field is a literal). Counting quotes alone is not enough:
+/// fuzzing found that a stray quote flips the parity and misplaces every later cut.
 pub fn chunks(
     text: &str,
     start: usize,
@@ -167,49 +172,54 @@ pub fn chunks(
 ) -> Vec<(usize, usize, usize)> {
     let bytes = text.as_bytes();
     let len = bytes.len();
-    let target = (len - start) / parts.max(1);
+    let target = len.saturating_sub(start) / parts.max(1);
     let mut out = Vec::new();
     let mut chunk_start = start;
     let mut line = first_line;
-    let mut quotes_before = 0usize; // quotes in text[start..chunk_start], parity matters
-    while out.len() + 1 < parts && target > 0 {
-        let mut cut = chunk_start + target;
-        if cut >= len {
-            break;
-        }
-        let mut quotes = quotes_before
-            + bytes[chunk_start..cut]
-                .iter()
-                .filter(|&&b| b == b'"')
-                .count();
-        // Advance to a newline outside quotes.
-        loop {
-            while cut < len && bytes[cut] != b'\n' {
-                if bytes[cut] == b'"' {
-                    quotes += 1;
+    if parts <= 1 || target == 0 {
+        out.push((start, len, line));
+        return out;
+    }
+    let mut next_cut = start + target;
+    let mut lines_in_chunk = 0;
+    let mut in_quotes = false;
+    let mut field_start = true;
+    let mut i = start;
+    while i < len {
+        let byte = bytes[i];
+        if in_quotes {
+            if byte == b'"' {
+                if i + 1 < len && bytes[i + 1] == b'"' {
+                    i += 2;
+                    continue;
                 }
-                cut += 1;
+                in_quotes = false;
+            } else if byte == b'\n' {
+                lines_in_chunk += 1;
             }
-            if cut >= len {
-                break;
-            }
-            if quotes.is_multiple_of(2) {
-                cut += 1;
-                break;
-            }
-            cut += 1;
+            i += 1;
+            continue;
         }
-        if cut >= len {
-            break;
+        match byte {
+            b'"' if field_start => {
+                in_quotes = true;
+                field_start = false;
+            }
+            b',' => field_start = true,
+            b'\n' => {
+                lines_in_chunk += 1;
+                field_start = true;
+                if i + 1 >= next_cut && out.len() + 1 < parts && i + 1 < len {
+                    out.push((chunk_start, i + 1, line));
+                    line += lines_in_chunk;
+                    lines_in_chunk = 0;
+                    chunk_start = i + 1;
+                    next_cut = chunk_start + target;
+                }
+            }
+            _ => field_start = false,
         }
-        let lines_in_chunk = bytes[chunk_start..cut]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        out.push((chunk_start, cut, line));
-        line += lines_in_chunk;
-        quotes_before = quotes;
-        chunk_start = cut;
+        i += 1;
     }
     out.push((chunk_start, len, line));
     out
@@ -276,6 +286,34 @@ mod tests {
         assert!(reader.next_record(&mut fields).unwrap().is_ok());
         let err = reader.next_record(&mut fields).unwrap().unwrap_err();
         assert_eq!(err.0, 2);
+    }
+
+    #[test]
+    fn stray_quote_in_an_unquoted_field_does_not_misplace_chunks() {
+        // Found by fuzz/csv_records: a quote inside an unquoted field is a literal, so it
+        // must not flip the "inside quotes" state that chunk cutting relies on.
+        let mut text = String::from("$\"\n\"\n,z\"\n");
+        for i in 0..200 {
+            text.push_str(&format!("{i},\"a\nb\",c\"d\n"));
+        }
+        let whole = records(&text);
+        for parts in [2, 3, 7] {
+            let mut pieces = Vec::new();
+            for (start, end, line) in chunks(&text, 0, 1, parts) {
+                let mut reader = RecordReader::new(&text, start, end, line);
+                let mut fields = Vec::new();
+                while let Some(result) = reader.next_record(&mut fields) {
+                    pieces.push((
+                        result.unwrap(),
+                        fields
+                            .iter()
+                            .map(|f| reader.field(f).into_owned())
+                            .collect::<Vec<_>>(),
+                    ));
+                }
+            }
+            assert_eq!(pieces, whole, "{parts} parts");
+        }
     }
 
     #[test]
