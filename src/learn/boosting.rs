@@ -70,19 +70,15 @@ pub struct Boosting {
 impl Boosting {
     /// `base_score` plus every tree's leaf value for `row`.
     pub fn predict_row(&self, row: &[f64]) -> f64 {
-        self.base_score
-            + self
-                .trees
-                .iter()
-                .map(|tree| tree.predict_row(row))
-                .sum::<f64>()
+        self.base_score + crate::learn::tree::sum_trees_row(&self.trees, row)
     }
 
-    /// Predictions for every row of `x`, computed in parallel over rows.
+    /// Predictions for every row of `x` (tree by tree over blocks of rows; same numbers as
+    /// `predict_row`).
     pub fn predict(&self, x: &Matrix) -> Vec<f64> {
-        (0..x.n_rows)
-            .into_par_iter()
-            .map(|i| self.predict_row(x.row(i)))
+        crate::learn::tree::sum_trees(&self.trees, x)
+            .into_iter()
+            .map(|sum| self.base_score + sum)
             .collect()
     }
 

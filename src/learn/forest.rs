@@ -94,18 +94,19 @@ impl Forest {
         if self.trees.is_empty() {
             return 0.0;
         }
-        self.trees
-            .iter()
-            .map(|tree| tree.predict_row(row))
-            .sum::<f64>()
-            / self.trees.len() as f64
+        crate::learn::tree::sum_trees_row(&self.trees, row) / self.trees.len() as f64
     }
 
-    /// Predictions for every row of `x`, computed in parallel over rows.
+    /// Predictions for every row of `x` (tree by tree over blocks of rows; same numbers as
+    /// `predict_row`).
     pub fn predict(&self, x: &Matrix) -> Vec<f64> {
-        (0..x.n_rows)
-            .into_par_iter()
-            .map(|i| self.predict_row(x.row(i)))
+        if self.trees.is_empty() {
+            return vec![0.0; x.n_rows];
+        }
+        let n_trees = self.trees.len() as f64;
+        crate::learn::tree::sum_trees(&self.trees, x)
+            .into_iter()
+            .map(|sum| sum / n_trees)
             .collect()
     }
 
