@@ -20,44 +20,20 @@ pub fn read_edges(
     let mut pairs: Vec<(i64, i64)> = Vec::with_capacity(bytes.len() / 10);
     for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let line_no = index + 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let text = match std::str::from_utf8(line) {
-            Ok(text) => text.trim(),
-            Err(_) => {
+        match super::text::parse_edge_line(line) {
+            super::text::EdgeLine::Blank => {}
+            super::text::EdgeLine::Edge(a, b) => {
                 raw += 1;
-                bad_rows.handle(
-                    options.on_bad_row,
-                    SourceError::at(path, format!("line {line_no}"), "not valid UTF-8 text"),
-                )?;
-                continue;
+                pairs.push((a, b));
             }
-        };
-        if text.is_empty() || text.starts_with('#') || text.starts_with('%') {
-            continue;
-        }
-        raw += 1;
-        let mut parts = text.split_whitespace();
-        let parsed = match (parts.next(), parts.next(), parts.next()) {
-            (Some(a), Some(b), None) => match (parse_node(a), parse_node(b)) {
-                (Ok(a), Ok(b)) => Ok((a, b)),
-                (Err(why), _) => Err(("column 1", why)),
-                (_, Err(why)) => Err(("column 2", why)),
-            },
-            (Some(_), None, _) => Err((
-                "column 2",
-                "missing: expected two node ids per line".to_string(),
-            )),
-            _ => Err((
-                "column 3",
-                "unexpected: expected two node ids per line".to_string(),
-            )),
-        };
-        match parsed {
-            Ok(pair) => pairs.push(pair),
-            Err((column, why)) => bad_rows.handle(
-                options.on_bad_row,
-                SourceError::at(path, format!("line {line_no}, {column}"), why),
-            )?,
+            super::text::EdgeLine::Bad { column, why } => {
+                raw += 1;
+                let location = match column {
+                    Some(column) => format!("line {line_no}, {column}"),
+                    None => format!("line {line_no}"),
+                };
+                bad_rows.handle(options.on_bad_row, SourceError::at(path, location, why))?;
+            }
         }
     }
     if raw == 0 {
@@ -109,16 +85,6 @@ pub fn read_edges(
     )
     .map_err(|err| SourceError::file(path, err.to_string()))?;
     Ok((table, steps))
-}
-
-fn parse_node(text: &str) -> Result<i64, String> {
-    match text.parse::<u64>() {
-        Ok(value) if value <= i64::MAX as u64 => Ok(value as i64),
-        _ => Err(format!(
-            "{} is not a node id (a non-negative whole number)",
-            super::shown(text)
-        )),
-    }
 }
 
 #[cfg(test)]
