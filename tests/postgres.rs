@@ -228,3 +228,29 @@ fn a_failed_load_keeps_the_previous_table() {
     let second = fluz::store::postgres::PostgresStore::open(&server.url, "fluz", 0);
     assert!(second.is_err());
 }
+
+#[test]
+fn killing_ingest_mid_load_keeps_whole_tables() {
+    let Some(server) = PgServer::start("killing_ingest_mid_load_keeps_whole_tables") else {
+        return;
+    };
+    // The server notices a killed client a moment later; until then the schema lock is still
+    // held, so the next run waits for it.
+    let work = pg_work(&server, "lock_timeout_secs = 30\n");
+    work.ok(&["-q", "ingest"]);
+    work.ok(&["-q", "export"]);
+    let before = std::fs::read(work.path().join("out/transactions.csv")).unwrap();
+    for delay in [30u64, 90, 150, 210, 270, 330] {
+        let mut child = work.command(&["-q", "ingest"]).spawn().expect("spawn fluz");
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = child.kill(); // SIGKILL: the server rolls the open transaction back
+        let _ = child.wait();
+        // The advisory lock died with the connection; every table reads back whole.
+        work.ok(&["-q", "export"]);
+        let after = std::fs::read(work.path().join("out/transactions.csv")).unwrap();
+        assert!(
+            after == before,
+            "transactions changed after killing ingest at {delay} ms"
+        );
+    }
+}
