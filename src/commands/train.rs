@@ -174,13 +174,20 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
         .iter()
         .map(|&i| fold(seed, customer_ids[i], train_config.n_folds))
         .collect();
-    let x_cv = x.select_rows(&cv_rows);
-    let y_cv: Vec<f64> = cv_rows.iter().map(|&i| targets.optimal_rate[i]).collect();
     let x_train = x.select_rows(&train_rows);
     let y_train: Vec<f64> = train_rows
         .iter()
         .map(|&i| targets.optimal_rate[i])
         .collect();
+    // Copy the CV rows out only when they are a sample; otherwise CV runs on the training split.
+    let capped_cv = (cv_rows.len() < train_rows.len()).then(|| {
+        let y: Vec<f64> = cv_rows.iter().map(|&i| targets.optimal_rate[i]).collect();
+        (x.select_rows(&cv_rows), y)
+    });
+    let (x_cv, y_cv) = match &capped_cv {
+        Some((x_cv, y_cv)) => (x_cv, y_cv.as_slice()),
+        None => (&x_train, y_train.as_slice()),
+    };
     let x_test = x.select_rows(&test_rows);
     let y_test: Vec<f64> = test_rows.iter().map(|&i| targets.optimal_rate[i]).collect();
 
@@ -194,8 +201,8 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
     let train_seed = train_config.seed;
     let results: Vec<GridResult> = cross_validate(
         &specs,
-        &x_cv,
-        &y_cv,
+        x_cv,
+        y_cv,
         &folds,
         n_folds,
         train_config.max_bins,

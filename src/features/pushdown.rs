@@ -3,14 +3,12 @@
 //! node) are computed here from the distinct keys and sent as temporary tables; the line-level
 //! work stays in the database.
 
-use std::io::Write;
-
 use anyhow::{Context, Result};
 use polars::prelude::*;
 use postgres::Client;
 
 use super::customers::{social_links, EligibleMerchants, FeatureParams};
-use crate::store::postgres::{decode_binary_copy, encode_binary_copy};
+use crate::store::postgres::{decode_binary_copy, encode_binary_copy_to};
 use crate::store::schema::{self, quote_ident, ColumnDef, SqlType, TableDef};
 
 /// The push-down SQL, compiled in.
@@ -45,12 +43,11 @@ fn load_temp(
         quote_ident(&def.name),
         columns.join(", ")
     ))?;
-    let payload = encode_binary_copy(def, table)?;
     let mut sink = client.copy_in(&format!(
         "COPY {} FROM STDIN (FORMAT binary)",
         quote_ident(&def.name)
     ))?;
-    sink.write_all(&payload)?;
+    encode_binary_copy_to(def, table, &mut sink)?;
     sink.finish()?;
     Ok(())
 }

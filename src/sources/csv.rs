@@ -246,6 +246,25 @@ mod tests {
         out
     }
 
+    /// The records of `text` parsed chunk by chunk, as ingest does in parallel.
+    fn chunked_records(text: &str, parts: usize) -> Vec<(usize, Vec<String>)> {
+        let mut out = Vec::new();
+        for (start, end, line) in chunks(text, 0, 1, parts) {
+            let mut reader = RecordReader::new(text, start, end, line);
+            let mut fields = Vec::new();
+            while let Some(result) = reader.next_record(&mut fields) {
+                out.push((
+                    result.unwrap(),
+                    fields
+                        .iter()
+                        .map(|f| reader.field(f).into_owned())
+                        .collect(),
+                ));
+            }
+        }
+        out
+    }
+
     #[test]
     fn plain_and_quoted_fields() {
         let got = records("a,b,c\n1,\"x, y\",3\n4,\"say \"\"hi\"\"\",6\n");
@@ -298,20 +317,7 @@ mod tests {
         }
         let whole = records(&text);
         for parts in [2, 3, 7] {
-            let mut pieces = Vec::new();
-            for (start, end, line) in chunks(&text, 0, 1, parts) {
-                let mut reader = RecordReader::new(&text, start, end, line);
-                let mut fields = Vec::new();
-                while let Some(result) = reader.next_record(&mut fields) {
-                    pieces.push((
-                        result.unwrap(),
-                        fields
-                            .iter()
-                            .map(|f| reader.field(f).into_owned())
-                            .collect::<Vec<_>>(),
-                    ));
-                }
-            }
+            let pieces = chunked_records(&text, parts);
             assert_eq!(pieces, whole, "{parts} parts");
         }
     }
@@ -323,20 +329,7 @@ mod tests {
             text.push_str(&format!("{i},\"v\n{i}\"\n"));
         }
         let whole = records(&text);
-        let mut pieces = Vec::new();
-        for (start, end, line) in chunks(&text, 0, 1, 4) {
-            let mut reader = RecordReader::new(&text, start, end, line);
-            let mut fields = Vec::new();
-            while let Some(result) = reader.next_record(&mut fields) {
-                pieces.push((
-                    result.unwrap(),
-                    fields
-                        .iter()
-                        .map(|f| reader.field(f).into_owned())
-                        .collect::<Vec<_>>(),
-                ));
-            }
-        }
+        let pieces = chunked_records(&text, 4);
         assert_eq!(pieces, whole);
     }
 }

@@ -211,13 +211,6 @@ impl PostgresStore {
     }
 }
 
-/// Encodes a table as PostgreSQL's binary COPY stream.
-pub fn encode_binary_copy(def: &TableDef, table: &DataFrame) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    encode_binary_copy_to(def, table, &mut out)?;
-    Ok(out)
-}
-
 /// Bytes of encoded rows gathered before each write to the sink: PostgreSQL takes COPY data in
 /// messages of at most 1 GB, and streaming keeps a 10M-row table from being held twice.
 const COPY_CHUNK_BYTES: usize = 4 << 20;
