@@ -108,6 +108,9 @@ pub(crate) struct BinnedMatrix {
     pub(crate) n_cols: usize,
     /// Column-major bin codes: `codes[f * n_rows + i]`.
     codes: Vec<u8>,
+    /// The same codes row-major, `rows[i * n_cols + f]`: a node's split search reads each of
+    /// its rows' codes from one cache line.
+    rows: Vec<u8>,
     /// Per feature, the largest training value in each bin (ascending).
     upper: Vec<Vec<f64>>,
     /// Per feature, the smallest training value in each bin (ascending).
@@ -131,13 +134,26 @@ impl BinnedMatrix {
             upper.push(column_upper);
             lower.push(column_lower);
         }
+        let mut rows = vec![0u8; n_rows * x.n_cols];
+        for (f, column) in codes.chunks_exact(n_rows.max(1)).enumerate() {
+            for (i, &code) in column.iter().enumerate() {
+                rows[i * x.n_cols + f] = code;
+            }
+        }
         Self {
             n_rows,
             n_cols: x.n_cols,
             codes,
+            rows,
             upper,
             lower,
         }
+    }
+
+    /// The bin codes of row `i`, one per feature.
+    #[inline]
+    pub(crate) fn row_codes(&self, i: usize) -> &[u8] {
+        &self.rows[i * self.n_cols..(i + 1) * self.n_cols]
     }
 
     /// The bin codes of feature `f`, one per row.
@@ -332,7 +348,10 @@ pub(crate) fn grow_tree(
         sum: root_sum,
     }];
     let mut feature_order: Vec<usize> = (0..n_features).collect();
-    let mut bins = [BinStats::default(); MAX_BINS];
+    // One histogram and occupancy bitmap per feature of a batch; every bin is back to zero
+    // after a node's walk.
+    let mut histograms = vec![[BinStats::default(); MAX_BINS]; max_features.max(1)];
+    let mut bitmaps = vec![[0u64; MAX_BINS / 64]; max_features.max(1)];
     let mut scratch: Vec<SampleRow> = Vec::new();
 
     while let Some(task) = stack.pop() {
@@ -350,19 +369,31 @@ pub(crate) fn grow_tree(
         let mut drawn = 0;
         // Draw features without replacement until `max_features` non-constant ones were looked
         // at; like scikit-learn, keep drawing past that while no valid split has been found.
+        // The first `max_features` draws always happen, so their histograms are built together
+        // in one pass over the node's rows; later draws go one at a time. Candidates are scored
+        // in draw order either way, so the tree is the one a feature-at-a-time search grows.
         while drawn < n_features && (informative_seen < max_features || best.is_none()) {
-            if max_features < n_features {
-                let pick = rng.gen_range(drawn..n_features);
-                feature_order.swap(drawn, pick);
+            let batch = if drawn == 0 && n_rows > 2 {
+                max_features
+            } else {
+                1
+            };
+            for position in drawn..drawn + batch {
+                if max_features < n_features {
+                    let pick = rng.gen_range(position..n_features);
+                    feature_order.swap(position, pick);
+                }
             }
-            let feature = feature_order[drawn];
-            drawn += 1;
-            let column = binned.column(feature);
-            let code_of = |entry: &SampleRow| column[entry.row as usize];
+            let features = &feature_order[drawn..drawn + batch];
+            drawn += batch;
             if n_rows == 2 {
                 // Two rows: every feature that separates them gives the same split, so the
                 // first one drawn wins, exactly as the full search below would decide.
-                let (first, second) = (code_of(&rows[0]), code_of(&rows[1]));
+                let feature = features[0];
+                let (first, second) = (
+                    binned.code(feature, rows[0].row as usize),
+                    binned.code(feature, rows[1].row as usize),
+                );
                 if first != second {
                     let (left, right) = if first < second {
                         (rows[0], rows[1])
@@ -383,57 +414,70 @@ pub(crate) fn grow_tree(
                 }
                 continue;
             }
-            // Histogram of this node over the feature, remembering which bins are occupied.
-            let mut bitmap = [0u64; MAX_BINS / 64];
+            // Histograms of this node over the batch's features, remembering which bins are
+            // occupied: one pass over the rows, reading each row's codes from one cache line.
+            let histograms = &mut histograms[..batch];
+            let bitmaps = &mut bitmaps[..batch];
+            bitmaps.fill([0u64; MAX_BINS / 64]);
             for entry in rows {
-                let bin = code_of(entry) as usize;
-                let stats = &mut bins[bin];
-                stats.sum += entry.weighted;
-                stats.packed += (u64::from(entry.weight) << 32) | 1;
-                bitmap[bin >> 6] |= 1 << (bin & 63);
+                let codes = binned.row_codes(entry.row as usize);
+                let packed = (u64::from(entry.weight) << 32) | 1;
+                for ((&feature, histogram), bitmap) in
+                    features.iter().zip(histograms.iter_mut()).zip(bitmaps.iter_mut())
+                {
+                    let bin = codes[feature];
+                    let stats = &mut histogram[bin as usize];
+                    stats.sum += entry.weighted;
+                    stats.packed += packed;
+                    bitmap[(bin >> 6) as usize] |= 1 << (bin & 63);
+                }
             }
-            if bitmap.iter().map(|word| word.count_ones()).sum::<u32>() > 1 {
-                informative_seen += 1;
-            }
-            // Walk the occupied bins in order, clearing each as it is read. The split between
-            // an occupied bin and the next one is scored on reaching the next one.
-            let mut left_packed = 0u64;
-            let mut left_sum = 0.0;
-            let mut left_bin = usize::MAX;
-            for (word_index, &word) in bitmap.iter().enumerate() {
-                let mut bits = word;
-                while bits != 0 {
-                    let bin = word_index * 64 + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    let left_rows = (left_packed & 0xFFFF_FFFF) as usize;
-                    if left_bin != usize::MAX
-                        && left_rows >= min_leaf
-                        && n_rows - left_rows >= min_leaf
-                    {
-                        let left_weight = (left_packed >> 32) as f64;
-                        let right_weight = task.weight - left_weight;
-                        let right_sum = task.sum - left_sum;
-                        // score = S_L²/W_L + S_R²/W_R = numerator / denominator; comparing by
-                        // cross multiplication keeps divisions out of this innermost loop.
-                        let numerator = left_sum * left_sum * right_weight
-                            + right_sum * right_sum * left_weight;
-                        let denominator = left_weight * right_weight;
-                        if numerator * best_denominator > best_numerator * denominator {
-                            best_numerator = numerator;
-                            best_denominator = denominator;
-                            best = Some(Candidate {
-                                feature,
-                                left_bin,
-                                right_bin: bin,
-                                left_weight,
-                                left_sum,
-                            });
+            for ((&feature, histogram), bitmap) in
+                features.iter().zip(histograms.iter_mut()).zip(bitmaps.iter())
+            {
+                if bitmap.iter().map(|word| word.count_ones()).sum::<u32>() > 1 {
+                    informative_seen += 1;
+                }
+                // Walk the occupied bins in order, clearing each as it is read. The split
+                // between an occupied bin and the next one is scored on reaching the next one.
+                let mut left_packed = 0u64;
+                let mut left_sum = 0.0;
+                let mut left_bin = usize::MAX;
+                for (word_index, &word) in bitmap.iter().enumerate() {
+                    let mut bits = word;
+                    while bits != 0 {
+                        let bin = word_index * 64 + bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        let left_rows = (left_packed & 0xFFFF_FFFF) as usize;
+                        if left_bin != usize::MAX
+                            && left_rows >= min_leaf
+                            && n_rows - left_rows >= min_leaf
+                        {
+                            let left_weight = (left_packed >> 32) as f64;
+                            let right_weight = task.weight - left_weight;
+                            let right_sum = task.sum - left_sum;
+                            // score = S_L²/W_L + S_R²/W_R = numerator / denominator; comparing
+                            // by cross multiplication keeps divisions out of this inner loop.
+                            let numerator = left_sum * left_sum * right_weight
+                                + right_sum * right_sum * left_weight;
+                            let denominator = left_weight * right_weight;
+                            if numerator * best_denominator > best_numerator * denominator {
+                                best_numerator = numerator;
+                                best_denominator = denominator;
+                                best = Some(Candidate {
+                                    feature,
+                                    left_bin,
+                                    right_bin: bin,
+                                    left_weight,
+                                    left_sum,
+                                });
+                            }
                         }
+                        let stats = std::mem::take(&mut histogram[bin]);
+                        left_packed += stats.packed;
+                        left_sum += stats.sum;
+                        left_bin = bin;
                     }
-                    let stats = std::mem::take(&mut bins[bin]);
-                    left_packed += stats.packed;
-                    left_sum += stats.sum;
-                    left_bin = bin;
                 }
             }
         }
@@ -448,18 +492,21 @@ pub(crate) fn grow_tree(
         // the L1 cache).
         let column = binned.column(split.feature);
         let rows = &mut sample[task.start..task.end];
-        scratch.clear();
-        let mut n_left = 0;
+        // Branch-free: every row is written to both sides and only the right count advances
+        // (which side a row goes to is a coin flip to the branch predictor).
+        if scratch.len() < rows.len() {
+            scratch.resize(rows.len(), rows[0]);
+        }
+        let (mut n_left, mut n_right) = (0, 0);
         for index in 0..rows.len() {
             let entry = rows[index];
-            if column[entry.row as usize] as usize <= split.left_bin {
-                rows[n_left] = entry;
-                n_left += 1;
-            } else {
-                scratch.push(entry);
-            }
+            let goes_left = column[entry.row as usize] as usize <= split.left_bin;
+            rows[n_left] = entry;
+            scratch[n_right] = entry;
+            n_left += usize::from(goes_left);
+            n_right += usize::from(!goes_left);
         }
-        rows[n_left..].copy_from_slice(&scratch);
+        rows[n_left..].copy_from_slice(&scratch[..n_right]);
         let middle = task.start + n_left;
         let right_weight = task.weight - split.left_weight;
         let right_sum = task.sum - split.left_sum;

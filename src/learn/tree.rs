@@ -107,21 +107,138 @@ impl Tree {
 /// Rows per block in [`sum_trees`]: a block's rows stay in cache while every tree visits them.
 const SUM_BLOCK_ROWS: usize = 256;
 
+/// A node packed for prediction: 16 bytes instead of a [`Node`]'s 48, so three times as many
+/// stay in cache. A leaf has `feature == LEAF` and its value in `threshold`; an internal node's
+/// children sit side by side at `left` and `left + 1`.
+#[derive(Clone, Copy)]
+struct PackedNode {
+    threshold: f64,
+    feature: u32,
+    left: u32,
+}
+
+/// A tree's nodes packed for prediction. Trees grown here already keep siblings side by side
+/// and are packed in their own order; any other tree (say, an edited model file) is renumbered
+/// breadth-first so that siblings become adjacent.
+fn pack(tree: &Tree) -> Vec<PackedNode> {
+    let leaf = |node: &Node| PackedNode {
+        threshold: node.value,
+        feature: LEAF,
+        left: 0,
+    };
+    let adjacent = tree
+        .nodes
+        .iter()
+        .all(|node| node.is_leaf() || node.right == node.left.wrapping_add(1));
+    if adjacent {
+        return tree
+            .nodes
+            .iter()
+            .map(|node| {
+                if node.is_leaf() {
+                    leaf(node)
+                } else {
+                    PackedNode {
+                        threshold: node.threshold,
+                        feature: node.feature,
+                        left: node.left,
+                    }
+                }
+            })
+            .collect();
+    }
+    let mut packed = Vec::with_capacity(tree.nodes.len());
+    let mut queue = std::collections::VecDeque::new();
+    if !tree.nodes.is_empty() {
+        queue.push_back(0usize);
+    }
+    // `packed[k]` is the k-th node taken from the queue; children are queued as a pair, so
+    // they get consecutive slots, the first of which is known when the parent is packed.
+    let mut next_slot = 1u32;
+    while let Some(index) = queue.pop_front() {
+        let node = &tree.nodes[index];
+        if node.is_leaf() {
+            packed.push(leaf(node));
+        } else {
+            packed.push(PackedNode {
+                threshold: node.threshold,
+                feature: node.feature,
+                left: next_slot,
+            });
+            next_slot += 2;
+            queue.push_back(node.left as usize);
+            queue.push_back(node.right as usize);
+        }
+    }
+    packed
+}
+
+/// Rows walked through a tree together: their node loads overlap instead of each row waiting
+/// for its previous level's load (a deep forest's walk is bound by that latency).
+const WALK_LANES: usize = 8;
+
+/// Adds the leaf values a packed tree gives rows `first..first + sums.len()` of `x` to `sums`.
+fn add_packed(nodes: &[PackedNode], x: &Matrix, first: usize, sums: &mut [f64]) {
+    let done = sums.len() / WALK_LANES * WALK_LANES;
+    let mut lanes = sums.chunks_exact_mut(WALK_LANES);
+    for (group, lane_sums) in lanes.by_ref().enumerate() {
+        let base = first + group * WALK_LANES;
+        let mut index = [0usize; WALK_LANES];
+        loop {
+            let mut moved = false;
+            for (lane, position) in index.iter_mut().enumerate() {
+                let node = nodes[*position];
+                if node.feature != LEAF {
+                    let value = x.get(base + lane, node.feature as usize);
+                    // `!(v <= t)` rather than `v > t`: a NaN goes right, as in `predict_row`.
+                    *position = node.left as usize + usize::from(!(value <= node.threshold));
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        for (sum, position) in lane_sums.iter_mut().zip(index) {
+            *sum += nodes[position].threshold;
+        }
+    }
+    for (offset, sum) in lanes.into_remainder().iter_mut().enumerate() {
+        *sum += predict_packed(nodes, x.row(first + done + offset));
+    }
+}
+
+/// The leaf value a packed tree gives `row` (the same as [`Tree::predict_row`]).
+#[inline]
+fn predict_packed(nodes: &[PackedNode], row: &[f64]) -> f64 {
+    let mut index = 0usize;
+    loop {
+        let node = nodes[index];
+        if node.feature == LEAF {
+            return node.threshold;
+        }
+        // `!(v <= t)` rather than `v > t`: a NaN goes right, as in `Tree::predict_row`.
+        index = node.left as usize + usize::from(!(row[node.feature as usize] <= node.threshold));
+    }
+}
+
 /// `Σ_t trees[t](row)` for every row of `x`, summed from 0.0 over the trees in order (exactly
 /// what [`sum_trees_row`] gives). Evaluated tree by tree within blocks of rows, in parallel over
-/// blocks: one tree's nodes stay in cache while it visits a whole block, instead of every row
-/// walking all trees (a 300-tree forest is tens of MB of nodes).
+/// blocks: one tree's (packed) nodes stay in cache while it visits a whole block, instead of
+/// every row walking all trees (a 300-tree forest is tens of MB of nodes).
 pub fn sum_trees(trees: &[Tree], x: &Matrix) -> Vec<f64> {
     use rayon::prelude::*;
     let mut sums = vec![0.0; x.n_rows];
+    if x.n_rows == 0 {
+        return sums;
+    }
+    let packed: Vec<Vec<PackedNode>> = trees.par_iter().map(pack).collect();
     sums.par_chunks_mut(SUM_BLOCK_ROWS)
         .enumerate()
         .for_each(|(block, chunk)| {
             let first = block * SUM_BLOCK_ROWS;
-            for tree in trees {
-                for (offset, sum) in chunk.iter_mut().enumerate() {
-                    *sum += tree.predict_row(x.row(first + offset));
-                }
+            for tree in &packed {
+                add_packed(tree, x, first, chunk);
             }
         });
     sums
