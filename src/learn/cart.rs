@@ -422,8 +422,10 @@ pub(crate) fn grow_tree(
             for entry in rows {
                 let codes = binned.row_codes(entry.row as usize);
                 let packed = (u64::from(entry.weight) << 32) | 1;
-                for ((&feature, histogram), bitmap) in
-                    features.iter().zip(histograms.iter_mut()).zip(bitmaps.iter_mut())
+                for ((&feature, histogram), bitmap) in features
+                    .iter()
+                    .zip(histograms.iter_mut())
+                    .zip(bitmaps.iter_mut())
                 {
                     let bin = codes[feature];
                     let stats = &mut histogram[bin as usize];
@@ -432,8 +434,10 @@ pub(crate) fn grow_tree(
                     bitmap[(bin >> 6) as usize] |= 1 << (bin & 63);
                 }
             }
-            for ((&feature, histogram), bitmap) in
-                features.iter().zip(histograms.iter_mut()).zip(bitmaps.iter())
+            for ((&feature, histogram), bitmap) in features
+                .iter()
+                .zip(histograms.iter_mut())
+                .zip(bitmaps.iter())
             {
                 if bitmap.iter().map(|word| word.count_ones()).sum::<u32>() > 1 {
                     informative_seen += 1;

@@ -250,3 +250,72 @@ pub fn sum_trees_row(trees: &[Tree], row: &[f64]) -> f64 {
         .iter()
         .fold(0.0, |sum, tree| sum + tree.predict_row(row))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(feature: u32, threshold: f64, left: u32, right: u32) -> Node {
+        Node {
+            feature,
+            threshold,
+            left,
+            right,
+            value: 0.0,
+            cover: 1.0,
+            gain: 1.0,
+        }
+    }
+
+    fn leaf(value: f64) -> Node {
+        Node {
+            feature: 0,
+            threshold: 0.0,
+            left: LEAF,
+            right: LEAF,
+            value,
+            cover: 1.0,
+            gain: 0.0,
+        }
+    }
+
+    #[test]
+    fn batched_walk_equals_the_row_walk_whatever_the_node_order() {
+        // Children stored apart and in reverse order (as an edited model file might have them),
+        // next to a tree with adjacent siblings; NaN must go right in both walks.
+        let scattered = Tree {
+            nodes: vec![
+                split(0, 0.5, 4, 1),
+                split(1, 2.0, 3, 2),
+                leaf(30.0),
+                leaf(20.0),
+                leaf(10.0),
+            ],
+        };
+        let adjacent = Tree {
+            nodes: vec![split(1, 1.0, 1, 2), leaf(-1.0), leaf(1.0)],
+        };
+        let trees = [scattered, adjacent];
+        // 19 rows: two full lanes of 8 and a remainder of 3.
+        let mut data = Vec::new();
+        for i in 0..19 {
+            let a = if i == 5 {
+                f64::NAN
+            } else {
+                f64::from(i % 3) * 0.4
+            };
+            let b = if i == 11 { f64::NAN } else { f64::from(i % 5) };
+            data.extend([a, b]);
+        }
+        let x = Matrix::new(19, 2, data);
+        let sums = sum_trees(&trees, &x);
+        for (i, sum) in sums.iter().enumerate() {
+            assert_eq!(*sum, sum_trees_row(&trees, x.row(i)), "row {i}");
+        }
+        assert_eq!(trees[0].predict_row(&[f64::NAN, 0.0]), 20.0);
+        assert_eq!(
+            sum_trees(&trees, &Matrix::new(0, 2, vec![])),
+            Vec::<f64>::new()
+        );
+    }
+}
