@@ -117,7 +117,7 @@ impl Default for StoreConfig {
             url: String::new(),
             schema: "fluz".into(),
             pushdown: true,
-            lock_timeout_secs: 0,
+            lock_timeout_secs: 10,
         }
     }
 }

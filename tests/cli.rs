@@ -76,6 +76,32 @@ fn run_all_on_the_sample_writes_every_output() {
         report.contains("retail,raw,") && report.contains("retail,drop_duplicates,"),
         "{report}"
     );
+
+    // A damaged model file is a clear error (exit 2), not a hang in a cyclic tree, and the
+    // stored explanations stay as they were.
+    let model_path = out.join("cashback_model.json");
+    let good_model = std::fs::read_to_string(&model_path).unwrap();
+    let stored = work.snapshot("warehouse");
+    let mut model: serde_json::Value = serde_json::from_str(&good_model).unwrap();
+    let kind = model["model"]["kind"].as_str().unwrap().to_string();
+    if kind != "linear" {
+        let tree = if kind == "decision_tree" {
+            &mut model["model"]
+        } else {
+            &mut model["model"]["trees"][0]
+        };
+        tree["nodes"][0]["left"] = serde_json::json!(0);
+        std::fs::write(&model_path, model.to_string()).unwrap();
+        let err = work.fails(&["explain"], 2);
+        assert!(
+            err.contains("is damaged: tree 0: node 0 has children 0 and"),
+            "{err}"
+        );
+    }
+    std::fs::write(&model_path, "{\"fluz_version\": ").unwrap();
+    let err = work.fails(&["explain"], 2);
+    assert!(err.contains("is not a fluz model"), "{err}");
+    assert_eq!(work.snapshot("warehouse"), stored);
 }
 
 #[test]
@@ -212,10 +238,28 @@ fn bad_input_leaves_the_store_unchanged() {
 #[test]
 fn a_second_run_on_a_locked_store_refuses() {
     let work = Workdir::new();
+    work.write_config("[store]\nlock_timeout_secs = 0\n");
     std::fs::create_dir_all(work.path().join("warehouse")).unwrap();
     let _held = fluz::store::lock::LockFile::acquire(&work.path().join("warehouse"), 0).unwrap();
     let err = work.fails(&["ingest"], 2);
     assert!(err.contains("another fluz run is using the store"), "{err}");
+    assert!(!work.path().join("warehouse/transactions.parquet").exists());
+}
+
+#[test]
+fn a_second_run_waits_for_the_lock_by_default() {
+    // The default `lock_timeout_secs` (10) outlasts a run that releases the lock after 1 s:
+    // the second run waits, then does its work.
+    let work = Workdir::new();
+    std::fs::create_dir_all(work.path().join("warehouse")).unwrap();
+    let held = fluz::store::lock::LockFile::acquire(&work.path().join("warehouse"), 0).unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        drop(held);
+    });
+    work.ok(&["ingest"]);
+    release.join().unwrap();
+    assert!(work.path().join("warehouse/transactions.parquet").exists());
 }
 
 #[test]

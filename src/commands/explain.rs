@@ -25,8 +25,19 @@ pub fn load_model(path: &std::path::Path) -> Result<SavedModel> {
             path.display()
         ))
     })?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("the model file {} is not a fluz model", path.display()))
+    let saved: SavedModel = serde_json::from_str(&text).map_err(|err| {
+        user_error(format!(
+            "the model file {} is not a fluz model: {err} (run `fluz train` again)",
+            path.display()
+        ))
+    })?;
+    saved.check().map_err(|problem| {
+        user_error(format!(
+            "the model file {} is damaged: {problem} (run `fluz train` again)",
+            path.display()
+        ))
+    })?;
+    Ok(saved)
 }
 
 /// Exact SHAP values of a saved model on `x`.

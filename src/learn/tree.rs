@@ -94,6 +94,44 @@ impl Tree {
         self.nodes.iter().filter(|node| node.is_leaf()).count()
     }
 
+    /// Checks the structure a walk relies on, for trees read from a file: at least one node,
+    /// every child index after its parent's and inside the tree (so every walk ends), every
+    /// split feature below `n_features`, no NaN threshold and finite values and covers.
+    pub fn check(&self, n_features: usize) -> Result<(), String> {
+        if self.nodes.is_empty() {
+            return Err("a tree has no nodes".into());
+        }
+        let n = self.nodes.len();
+        for (index, node) in self.nodes.iter().enumerate() {
+            if !node.value.is_finite() || !node.cover.is_finite() {
+                return Err(format!("node {index} has a non-finite value or cover"));
+            }
+            if node.is_leaf() {
+                if node.right != LEAF {
+                    return Err(format!("node {index} has a right child but no left one"));
+                }
+                continue;
+            }
+            let (left, right) = (node.left as usize, node.right as usize);
+            if left <= index || right <= index || left >= n || right >= n || left == right {
+                return Err(format!(
+                    "node {index} has children {left} and {right}, outside {}..{n}",
+                    index + 1
+                ));
+            }
+            if node.feature as usize >= n_features {
+                return Err(format!(
+                    "node {index} splits on feature {} of {n_features}",
+                    node.feature
+                ));
+            }
+            if node.threshold.is_nan() {
+                return Err(format!("node {index} has a NaN threshold"));
+            }
+        }
+        Ok(())
+    }
+
     /// Adds each split's `gain` to `importance[feature]`.
     pub fn add_impurity_importance(&self, importance: &mut [f64]) {
         for node in &self.nodes {

@@ -197,6 +197,42 @@ pub struct SavedModel {
     pub model: Model,
 }
 
+impl SavedModel {
+    /// Checks that the model fits its feature list and that every tree is well formed, so a
+    /// damaged or hand-edited model file is an error instead of a hang or a panic.
+    pub fn check(&self) -> Result<(), String> {
+        let n_features = self.features.len();
+        if self.feature_means.len() != n_features {
+            return Err(format!(
+                "{} feature means for {n_features} features",
+                self.feature_means.len()
+            ));
+        }
+        let trees: &[crate::learn::tree::Tree] = match &self.model {
+            Model::Linear(linear) => {
+                if linear.weights.len() != n_features {
+                    return Err(format!(
+                        "{} weights for {n_features} features",
+                        linear.weights.len()
+                    ));
+                }
+                if !linear.intercept.is_finite() || linear.weights.iter().any(|w| !w.is_finite()) {
+                    return Err("a non-finite weight".into());
+                }
+                &[]
+            }
+            Model::DecisionTree(tree) => std::slice::from_ref(tree),
+            Model::RandomForest(forest) => &forest.trees,
+            Model::GradientBoosting(boosting) => &boosting.trees,
+        };
+        for (index, tree) in trees.iter().enumerate() {
+            tree.check(n_features)
+                .map_err(|problem| format!("tree {index}: {problem}"))?;
+        }
+        Ok(())
+    }
+}
+
 /// Expands the config's grids into grid points, family by family.
 pub fn grid(config: &crate::config::TrainConfig) -> Result<Vec<Spec>, crate::config::ConfigError> {
     let depth = |d: usize| if d == 0 { None } else { Some(d) };
