@@ -195,6 +195,60 @@ fn database_stopping_mid_run_is_a_clear_user_error() {
 }
 
 #[test]
+fn database_stopping_during_a_stage_is_a_clear_error_and_leaves_whole_tables() {
+    let Some(server) = PgServer::start(
+        "database_stopping_during_a_stage_is_a_clear_error_and_leaves_whole_tables",
+    ) else {
+        return;
+    };
+    let work = pg_work(&server, "lock_timeout_secs = 30\n");
+    work.ok(&["-q", "run-all"]);
+    let out = work.path().join("out");
+    let before: Vec<(String, Vec<u8>)> = fluz::commands::export::TABLES
+        .iter()
+        .filter(|table| **table != "run_manifest")
+        .map(|table| {
+            let path = out.join(format!("{table}.csv"));
+            (table.to_string(), std::fs::read(path).unwrap())
+        })
+        .collect();
+    // Stop the server (immediate mode: connections are cut) at several points of a run; each
+    // time the run fails with exit code 2 and a message naming PostgreSQL, and after a restart
+    // every table reads back whole: the old or the new one, which hold the same rows here.
+    let mut interrupted = 0;
+    for delay in [100u64, 300, 500, 700, 900] {
+        let child = work
+            .command(&["-q", "run-all"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn fluz");
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        server.stop();
+        let output = child.wait_with_output().expect("wait for fluz");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        server.start_server();
+        if output.status.success() {
+            continue; // the run finished before the server went away
+        }
+        interrupted += 1;
+        eprintln!("stopped at {delay} ms: {}", stderr.trim());
+        assert_eq!(output.status.code(), Some(2), "delay {delay} ms: {stderr}");
+        assert!(stderr.contains("PostgreSQL"), "delay {delay} ms: {stderr}");
+        assert!(!stderr.contains("secret-pw"), "delay {delay} ms: {stderr}");
+        work.ok(&["-q", "export"]);
+        for (table, bytes) in &before {
+            let now = std::fs::read(out.join(format!("{table}.csv"))).unwrap();
+            assert!(
+                now == *bytes,
+                "{table} changed after stopping PostgreSQL at {delay} ms"
+            );
+        }
+    }
+    assert!(interrupted >= 3, "only {interrupted} runs were interrupted");
+}
+
+#[test]
 fn a_failed_load_keeps_the_previous_table() {
     use fluz::store::Store;
     let Some(server) = PgServer::start("a_failed_load_keeps_the_previous_table") else {

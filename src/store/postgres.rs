@@ -101,16 +101,48 @@ fn describe(err: &postgres::Error) -> String {
     }
 }
 
-/// Wraps a database failure as a user error (the database is the user's to fix) when the
-/// connection is gone, otherwise keeps it internal.
+/// True when a database error means the server or the connection went away (closed socket,
+/// I/O failure, or SQLSTATE class 08 "connection exception" / 57 "operator intervention", e.g.
+/// 57P01 when the server shuts down): the database is the user's to fix.
+fn connection_lost(err: &postgres::Error) -> bool {
+    match err.as_db_error() {
+        None => true,
+        Some(db) => {
+            let code = db.code().code();
+            err.is_closed() || code.starts_with("08") || code.starts_with("57")
+        }
+    }
+}
+
+/// Wraps a database failure as a user error when the connection is gone, otherwise keeps it
+/// internal.
 fn db_error(err: postgres::Error, doing: String) -> anyhow::Error {
-    if err.is_closed() || err.as_db_error().is_none() {
+    if connection_lost(&err) {
         user_error(format!(
             "{doing}: the PostgreSQL connection failed: {}",
             describe(&err)
         ))
     } else {
         anyhow::anyhow!("{doing}: {}", describe(&err))
+    }
+}
+
+/// For errors that reached us through other layers (a COPY stream's reader or writer, the
+/// push-down query): a user error naming PostgreSQL when anything in the chain is a lost
+/// connection or an I/O failure on it; otherwise the error as it was, with `doing` as context.
+pub fn connection_failure(err: anyhow::Error, doing: &str) -> anyhow::Error {
+    let lost = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<postgres::Error>()
+            .is_some_and(connection_lost)
+            || cause.is::<std::io::Error>()
+    });
+    if lost && crate::error::exit_code(&err) != 2 {
+        user_error(format!(
+            "{doing}: the PostgreSQL connection failed: {err:#}"
+        ))
+    } else {
+        err.context(doing.to_string())
     }
 }
 
@@ -147,13 +179,8 @@ impl Store for PostgresStore {
                 columns.join(", ")
             ))
             .map_err(|err| db_error(err, doing.clone()))?;
-        let bytes = encode_binary_copy_to(def, table, &mut sink).map_err(|err| {
-            if err.downcast_ref::<std::io::Error>().is_some() {
-                user_error(format!("{doing}: {err:#}"))
-            } else {
-                err
-            }
-        })?;
+        let bytes = encode_binary_copy_to(def, table, &mut sink)
+            .map_err(|err| connection_failure(err, &doing))?;
         sink.finish().map_err(|err| db_error(err, doing.clone()))?;
         tx.commit().map_err(|err| db_error(err, doing))?;
         let seconds = started.elapsed().as_secs_f64();
@@ -185,7 +212,8 @@ impl Store for PostgresStore {
                 columns.join(", ")
             ))
             .map_err(|err| db_error(err, doing.clone()))?;
-        decode_binary_copy(def, BufReader::with_capacity(1 << 20, reader)).with_context(|| doing)
+        decode_binary_copy(def, BufReader::with_capacity(1 << 20, reader))
+            .map_err(|err| connection_failure(err, &doing))
     }
 
     fn has_table(&mut self, name: &str) -> Result<bool> {

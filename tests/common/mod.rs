@@ -214,12 +214,20 @@ impl PgServer {
                 "--no-sync",
             ],
         );
+        server.start_server();
+        Some(server)
+    }
+
+    /// Starts the server on its data folder (again, after `stop`).
+    pub fn start_server(&self) {
+        let data = self.dir.path().join("data");
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} -c fsync=off -c synchronous_commit=off -c wal_level=minimal -c max_wal_senders=0 -c full_page_writes=off",
-            server.dir.path().display()
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=off -c synchronous_commit=off -c wal_level=minimal -c max_wal_senders=0 -c full_page_writes=off",
+            self.port,
+            self.dir.path().display()
         );
-        let log = server.dir.path().join("log");
-        server.pg(
+        let log = self.dir.path().join("log");
+        self.pg(
             "pg_ctl",
             &[
                 "-D",
@@ -234,7 +242,6 @@ impl PgServer {
                 "start",
             ],
         );
-        Some(server)
     }
 
     fn pg(&self, tool: &str, args: &[&str]) {
