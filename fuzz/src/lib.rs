@@ -1,5 +1,6 @@
 //! The parsers under fuzzing, included by path from the real sources so the fuzz build does
-//! not compile polars with sanitizers. (`dates.rs` calls `super::shown`, hence the re-export.)
+//! not compile polars with sanitizers. (`dates.rs` calls `super::shown`, hence the re-export;
+//! `config.rs` names `crate::learn::cart::MaxFeatures`, hence the `learn` module.)
 
 #[path = "../../src/sources/csv.rs"]
 pub mod csv;
@@ -9,3 +10,12 @@ pub mod dates;
 pub mod text;
 
 pub use text::shown;
+#[path = "../../src/sources/json_line.rs"]
+pub mod json_line;
+#[path = "../../src/config.rs"]
+pub mod config;
+
+pub mod learn {
+    #[path = "../../../src/learn/max_features.rs"]
+    pub mod cart;
+}

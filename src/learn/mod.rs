@@ -9,4 +9,5 @@ pub mod cart;
 pub mod forest;
 pub mod linear;
 pub mod matrix;
+pub mod max_features;
 pub mod tree;

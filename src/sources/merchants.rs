@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use polars::prelude::*;
-use serde_json::Value;
 
+use super::json_line::{parse_business_line, LineError};
 use super::{read_input, BadRows, ReadOptions, SourceError, StepCount};
 
 #[derive(Default)]
@@ -23,64 +23,6 @@ struct Columns {
     review_count: Vec<i64>,
     is_open: Vec<Option<i64>>,
     categories: Vec<Option<String>>,
-}
-
-fn text_field(
-    object: &serde_json::Map<String, Value>,
-    key: &str,
-) -> Result<Option<String>, String> {
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(Value::Number(number)) => Ok(Some(number.to_string())),
-        Some(other) => Err(format!("field {key:?} should be text, got {}", kind(other))),
-    }
-}
-
-fn number_field(object: &serde_json::Map<String, Value>, key: &str) -> Result<Option<f64>, String> {
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => match number.as_f64() {
-            Some(value) if value.is_finite() => Ok(Some(value)),
-            _ => Err(format!("field {key:?} is not a finite number")),
-        },
-        Some(other) => Err(format!(
-            "field {key:?} should be a number, got {}",
-            kind(other)
-        )),
-    }
-}
-
-fn integer_field(
-    object: &serde_json::Map<String, Value>,
-    key: &str,
-) -> Result<Option<i64>, String> {
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => number
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| format!("field {key:?} should be a whole number, got {number}")),
-        Some(other) => Err(format!(
-            "field {key:?} should be a whole number, got {}",
-            kind(other)
-        )),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn required<T>(value: Option<T>, key: &str) -> Result<T, String> {
-    value.ok_or_else(|| format!("required field {key:?} is missing or null"))
 }
 
 /// Reads the business file into the `merchants` table and its step counts.
@@ -101,72 +43,34 @@ pub fn read_merchants(
             continue;
         }
         raw += 1;
-        let value: Value = match serde_json::from_slice(line) {
-            Ok(value) => value,
-            Err(err) => {
-                // serde_json's message ends with its own " at line 1 column N": name the file's
-                // line and the column instead.
-                let text = err.to_string();
-                let why = text
-                    .rfind(" at line ")
-                    .map_or(text.as_str(), |cut| &text[..cut]);
-                bad_rows.handle(
-                    options.on_bad_row,
-                    SourceError::at(
-                        path,
-                        format!("line {line_no}, column {}", err.column()),
-                        format!("malformed JSON: {why}"),
-                    ),
-                )?;
-                continue;
-            }
-        };
-        let parsed: Result<_, String> = (|| {
-            let Value::Object(object) = value else {
-                return Err(format!("expected a JSON object, got {}", kind(&value)));
-            };
-            let business_id = required(text_field(&object, "business_id")?, "business_id")?;
-            let name = required(text_field(&object, "name")?, "name")?;
-            let stars = required(number_field(&object, "stars")?, "stars")?;
-            let review_count = required(integer_field(&object, "review_count")?, "review_count")?;
-            Ok((
-                business_id,
-                name,
-                text_field(&object, "address")?,
-                text_field(&object, "city")?,
-                text_field(&object, "state")?,
-                text_field(&object, "postal_code")?,
-                number_field(&object, "latitude")?,
-                number_field(&object, "longitude")?,
-                stars,
-                review_count,
-                integer_field(&object, "is_open")?,
-                text_field(&object, "categories")?,
-            ))
-        })();
+        let parsed = parse_business_line(line).map_err(|err| match err {
+            LineError::Json { column, why } => SourceError::at(
+                path,
+                format!("line {line_no}, column {column}"),
+                format!("malformed JSON: {why}"),
+            ),
+            LineError::Field(why) => SourceError::at(path, format!("line {line_no}"), why),
+        });
         match parsed {
             Ok(row) => {
-                if !seen.insert(row.0.clone()) {
+                if !seen.insert(row.business_id.clone()) {
                     duplicates += 1;
                     continue;
                 }
-                columns.business_id.push(row.0);
-                columns.name.push(row.1);
-                columns.address.push(row.2);
-                columns.city.push(row.3);
-                columns.state.push(row.4);
-                columns.postal_code.push(row.5);
-                columns.latitude.push(row.6);
-                columns.longitude.push(row.7);
-                columns.stars.push(row.8);
-                columns.review_count.push(row.9);
-                columns.is_open.push(row.10);
-                columns.categories.push(row.11);
+                columns.business_id.push(row.business_id);
+                columns.name.push(row.name);
+                columns.address.push(row.address);
+                columns.city.push(row.city);
+                columns.state.push(row.state);
+                columns.postal_code.push(row.postal_code);
+                columns.latitude.push(row.latitude);
+                columns.longitude.push(row.longitude);
+                columns.stars.push(row.stars);
+                columns.review_count.push(row.review_count);
+                columns.is_open.push(row.is_open);
+                columns.categories.push(row.categories);
             }
-            Err(why) => bad_rows.handle(
-                options.on_bad_row,
-                SourceError::at(path, format!("line {line_no}"), why),
-            )?,
+            Err(err) => bad_rows.handle(options.on_bad_row, err)?,
         }
     }
     if raw == 0 {

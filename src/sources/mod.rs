@@ -4,6 +4,7 @@
 
 pub mod csv;
 pub mod dates;
+pub mod json_line;
 pub mod merchants;
 pub mod retail;
 pub mod social;
