@@ -15,7 +15,11 @@ pub mod json_line;
 #[path = "../../src/config.rs"]
 pub mod config;
 
+#[path = "../../src/learn/max_features.rs"]
+pub mod max_features;
+
 pub mod learn {
-    #[path = "../../../src/learn/max_features.rs"]
-    pub mod cart;
+    pub mod cart {
+        pub use crate::max_features::MaxFeatures;
+    }
 }

@@ -228,8 +228,7 @@ fn add_packed(nodes: &[PackedNode], x: &Matrix, first: usize, sums: &mut [f64]) 
                 let node = nodes[*position];
                 if node.feature != LEAF {
                     let value = x.get(base + lane, node.feature as usize);
-                    // `!(v <= t)` rather than `v > t`: a NaN goes right, as in `predict_row`.
-                    *position = node.left as usize + usize::from(!(value <= node.threshold));
+                    *position = node.left as usize + right_step(value, node.threshold);
                     moved = true;
                 }
             }
@@ -246,6 +245,17 @@ fn add_packed(nodes: &[PackedNode], x: &Matrix, first: usize, sums: &mut [f64]) 
     }
 }
 
+/// 0 to go left (`value <= threshold`), 1 to go right; a NaN goes right, as in
+/// [`Tree::predict_row`].
+#[inline(always)]
+fn right_step(value: f64, threshold: f64) -> usize {
+    if value <= threshold {
+        0
+    } else {
+        1
+    }
+}
+
 /// The leaf value a packed tree gives `row` (the same as [`Tree::predict_row`]).
 #[inline]
 fn predict_packed(nodes: &[PackedNode], row: &[f64]) -> f64 {
@@ -255,8 +265,7 @@ fn predict_packed(nodes: &[PackedNode], row: &[f64]) -> f64 {
         if node.feature == LEAF {
             return node.threshold;
         }
-        // `!(v <= t)` rather than `v > t`: a NaN goes right, as in `Tree::predict_row`.
-        index = node.left as usize + usize::from(!(row[node.feature as usize] <= node.threshold));
+        index = node.left as usize + right_step(row[node.feature as usize], node.threshold);
     }
 }
 
