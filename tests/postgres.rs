@@ -87,6 +87,33 @@ fn both_stores_hold_identical_tables() {
         "the injection merchant is not in the sample"
     );
     assert!(pg.path().join("out/transactions.csv").exists());
+
+    // Reading some columns gives those columns of the whole table, in the order asked, in
+    // both stores; an unknown column is an error naming it.
+    use fluz::store::Store;
+    let columns = ["unit_price", "customer_id", "stock_code"];
+    let mut parquet_store =
+        fluz::store::parquet::ParquetStore::open(&parquet.path().join("warehouse"), 0).unwrap();
+    let mut pg_store = fluz::store::postgres::PostgresStore::open(&server.url, "fluz", 0).unwrap();
+    for store in [
+        &mut parquet_store as &mut dyn Store,
+        &mut pg_store as &mut dyn Store,
+    ] {
+        let whole = store.read_table("transactions").unwrap();
+        let some = store.read_columns("transactions", &columns).unwrap();
+        assert!(
+            some.equals(&whole.select(columns).unwrap()),
+            "{}",
+            store.kind()
+        );
+        let err = store
+            .read_columns("transactions", &["customer_id", "no_such"])
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("table transactions has no column no_such"),
+            "{err:#}"
+        );
+    }
 }
 
 #[test]

@@ -52,7 +52,10 @@ pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFram
             )
         })?
     } else {
-        let transactions = store.read_table("transactions")?;
+        let transactions = store.read_columns(
+            "transactions",
+            crate::features::customers::TRANSACTION_COLUMNS,
+        )?;
         customer_features(&transactions, &edges, &merchants, &params)?
     };
     tracing::debug!(

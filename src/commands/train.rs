@@ -306,7 +306,10 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
         started.elapsed().as_secs_f64()
     );
     // Merchant rates.
-    let transactions = store.read_table("transactions")?;
+    let transactions = store.read_columns(
+        "transactions",
+        &["stock_code", "customer_id", "quantity", "unit_price"],
+    )?;
     let merchants_table = store.read_table("merchants")?;
     let params = super::eda::feature_params(config);
     let eligible = EligibleMerchants::from_table(&merchants_table, &params)?;

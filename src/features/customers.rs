@@ -172,6 +172,17 @@ pub fn stock_links<'a>(
     map
 }
 
+/// The columns of `transactions` that [`customer_features`] reads (all but `description`).
+pub const TRANSACTION_COLUMNS: &[&str] = &[
+    "invoice_no",
+    "stock_code",
+    "quantity",
+    "invoice_date",
+    "unit_price",
+    "customer_id",
+    "country",
+];
+
 /// Builds `customer_features` with polars.
 pub fn customer_features(
     transactions: &DataFrame,

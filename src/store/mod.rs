@@ -24,6 +24,10 @@ pub trait Store: Send {
     fn write_table(&mut self, name: &str, table: &DataFrame) -> Result<()>;
     /// Reads table `name`; a missing table is a user error naming the stage that makes it.
     fn read_table(&mut self, name: &str) -> Result<DataFrame>;
+    /// Reads only the given columns of table `name`, in the given order (a stage that needs
+    /// four of a large table's ten columns should not pay for the rest); errors as
+    /// [`Store::read_table`], and an unknown column is an error naming it.
+    fn read_columns(&mut self, name: &str, columns: &[&str]) -> Result<DataFrame>;
     /// True when table `name` exists.
     fn has_table(&mut self, name: &str) -> Result<bool>;
     /// The PostgreSQL client, when this store is PostgreSQL (for push-down SQL).

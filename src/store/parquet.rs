@@ -21,6 +21,27 @@ pub struct ParquetStore {
 }
 
 impl ParquetStore {
+    /// Reads table `name`, all columns or the given ones.
+    fn read(&mut self, name: &str, columns: Option<Vec<String>>) -> Result<DataFrame> {
+        let path = self.table_path(name);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(user_error(format!(
+                    "table {name} is not in the warehouse {} yet: run `fluz {}` first",
+                    self.root.display(),
+                    producing_stage(name)
+                )))
+            }
+            Err(err) => return Err(err).with_context(|| format!("cannot open {}", path.display())),
+        };
+        ParquetReader::new(file)
+            .with_columns(columns)
+            .finish()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot read table {name} from {}", path.display()))
+    }
+
     /// Creates the folder if needed and takes its lock.
     pub fn open(root: &Path, lock_timeout_secs: u64) -> Result<Self> {
         std::fs::create_dir_all(root)
@@ -100,22 +121,17 @@ impl Store for ParquetStore {
     }
 
     fn read_table(&mut self, name: &str) -> Result<DataFrame> {
-        let path = self.table_path(name);
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Err(user_error(format!(
-                    "table {name} is not in the warehouse {} yet: run `fluz {}` first",
-                    self.root.display(),
-                    producing_stage(name)
-                )))
+        self.read(name, None)
+    }
+
+    fn read_columns(&mut self, name: &str, columns: &[&str]) -> Result<DataFrame> {
+        let def = schema::table(name)?;
+        for column in columns {
+            if !def.columns.iter().any(|c| c.name == *column) {
+                anyhow::bail!("table {name} has no column {column}");
             }
-            Err(err) => return Err(err).with_context(|| format!("cannot open {}", path.display())),
-        };
-        ParquetReader::new(file)
-            .finish()
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("cannot read table {name} from {}", path.display()))
+        }
+        self.read(name, Some(columns.iter().map(|c| c.to_string()).collect()))
     }
 
     fn has_table(&mut self, name: &str) -> Result<bool> {

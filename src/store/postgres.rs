@@ -30,6 +30,30 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// Reads the columns of `def` (a table's definition, or a projection of it).
+    fn read(&mut self, def: &TableDef) -> Result<DataFrame> {
+        let name = def.name.as_str();
+        if !self.has_table(name)? {
+            return Err(user_error(format!(
+                "table {name} is not in PostgreSQL schema {} yet: run `fluz {}` first",
+                self.schema,
+                producing_stage(name)
+            )));
+        }
+        let qualified = self.qualified(name);
+        let columns: Vec<String> = def.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let doing = format!("cannot read table {qualified}");
+        let reader = self
+            .client
+            .copy_out(&format!(
+                "COPY (SELECT {} FROM {qualified}) TO STDOUT (FORMAT binary)",
+                columns.join(", ")
+            ))
+            .map_err(|err| db_error(err, doing.clone()))?;
+        decode_binary_copy(def, BufReader::with_capacity(1 << 20, reader))
+            .map_err(|err| connection_failure(err, &doing))
+    }
+
     /// Connects, creates the schema if needed and takes the schema's advisory lock.
     pub fn open(url: &str, schema_name: &str, lock_timeout_secs: u64) -> Result<Self> {
         if !crate::config::is_identifier(schema_name) {
@@ -195,25 +219,24 @@ impl Store for PostgresStore {
 
     fn read_table(&mut self, name: &str) -> Result<DataFrame> {
         let def = schema::table(name)?;
-        if !self.has_table(name)? {
-            return Err(user_error(format!(
-                "table {name} is not in PostgreSQL schema {} yet: run `fluz {}` first",
-                self.schema,
-                producing_stage(name)
-            )));
+        self.read(def)
+    }
+
+    fn read_columns(&mut self, name: &str, columns: &[&str]) -> Result<DataFrame> {
+        let def = schema::table(name)?;
+        let mut projected = TableDef {
+            name: def.name.clone(),
+            columns: Vec::with_capacity(columns.len()),
+        };
+        for column in columns {
+            let found = def
+                .columns
+                .iter()
+                .find(|c| c.name == *column)
+                .with_context(|| format!("table {name} has no column {column}"))?;
+            projected.columns.push(found.clone());
         }
-        let qualified = self.qualified(name);
-        let columns: Vec<String> = def.columns.iter().map(|c| quote_ident(&c.name)).collect();
-        let doing = format!("cannot read table {qualified}");
-        let reader = self
-            .client
-            .copy_out(&format!(
-                "COPY (SELECT {} FROM {qualified}) TO STDOUT (FORMAT binary)",
-                columns.join(", ")
-            ))
-            .map_err(|err| db_error(err, doing.clone()))?;
-        decode_binary_copy(def, BufReader::with_capacity(1 << 20, reader))
-            .map_err(|err| connection_failure(err, &doing))
+        self.read(&projected)
     }
 
     fn has_table(&mut self, name: &str) -> Result<bool> {
