@@ -358,7 +358,8 @@ pub fn decode_binary_copy(def: &TableDef, mut reader: impl Read) -> Result<DataF
     enum Builder {
         I64(Vec<Option<i64>>),
         F64(Vec<Option<f64>>),
-        Str(Vec<Option<String>>),
+        // Text goes straight into a string view array: no allocation per value.
+        Str(StringChunkedBuilder),
         Bool(Vec<Option<bool>>),
         Ts(Vec<Option<i64>>),
     }
@@ -380,7 +381,7 @@ pub fn decode_binary_copy(def: &TableDef, mut reader: impl Read) -> Result<DataF
         .map(|c| match c.sql_type {
             SqlType::BigInt => Builder::I64(Vec::new()),
             SqlType::Double => Builder::F64(Vec::new()),
-            SqlType::Text => Builder::Str(Vec::new()),
+            SqlType::Text => Builder::Str(StringChunkedBuilder::new(c.name.as_str().into(), 0)),
             SqlType::Boolean => Builder::Bool(Vec::new()),
             SqlType::Timestamp => Builder::Ts(Vec::new()),
         })
@@ -428,9 +429,9 @@ pub fn decode_binary_copy(def: &TableDef, mut reader: impl Read) -> Result<DataF
                         .map(|b| i64::from_be_bytes(b) + PG_EPOCH_OFFSET_MICROS),
                 ),
                 Builder::Bool(values) => values.push(value.map(|v| v.first() == Some(&1))),
-                Builder::Str(values) => values.push(
+                Builder::Str(values) => values.append_option(
                     value
-                        .map(|v| String::from_utf8(v.to_vec()))
+                        .map(std::str::from_utf8)
                         .transpose()
                         .context("text is not UTF-8")?,
                 ),
@@ -444,7 +445,7 @@ pub fn decode_binary_copy(def: &TableDef, mut reader: impl Read) -> Result<DataF
         let column = match builder {
             Builder::I64(values) => Column::new(name, values),
             Builder::F64(values) => Column::new(name, values),
-            Builder::Str(values) => Column::new(name, values),
+            Builder::Str(values) => values.finish().into_column().with_name(name),
             Builder::Bool(values) => Column::new(name, values),
             Builder::Ts(values) => {
                 Column::new(name, values).cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
