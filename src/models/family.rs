@@ -56,6 +56,34 @@ impl Spec {
     }
 
     /// Fits this grid point.
+    /// Predictions on `x_eval` of the model [`Spec::fit`] would fit, the same numbers as
+    /// `fit(..)?.predict(x_eval)`; a random forest is not kept, only its predictions (see
+    /// [`crate::learn::forest::fit_forest_predict`]).
+    pub fn fit_predict(
+        &self,
+        x: &Matrix,
+        y: &[f64],
+        max_bins: usize,
+        seed: u64,
+        x_eval: &Matrix,
+    ) -> Result<Vec<f64>, crate::learn::linear::LinearError> {
+        match *self {
+            Spec::RandomForest {
+                n_trees,
+                max_features,
+                min_samples_leaf,
+                max_depth,
+            } => Ok(crate::learn::forest::fit_forest_predict(
+                x,
+                y,
+                &forest_params(n_trees, max_features, min_samples_leaf, max_depth, max_bins),
+                seed,
+                x_eval,
+            )),
+            _ => Ok(self.fit(x, y, max_bins, seed)?.predict(x_eval)),
+        }
+    }
+
     pub fn fit(
         &self,
         x: &Matrix,
@@ -88,17 +116,7 @@ impl Spec {
             } => Model::RandomForest(fit_forest(
                 x,
                 y,
-                &ForestParams {
-                    n_trees,
-                    tree: TreeParams {
-                        max_depth,
-                        min_samples_leaf,
-                        min_samples_split: 2,
-                        max_features,
-                        max_bins,
-                    },
-                    bootstrap: true,
-                },
+                &forest_params(n_trees, max_features, min_samples_leaf, max_depth, max_bins),
                 seed,
             )),
             Spec::GradientBoosting {
@@ -182,6 +200,27 @@ impl Model {
             }
         }
         importance
+    }
+}
+
+/// A grid point's forest parameters (bootstrap on, `min_samples_split` 2 as scikit-learn).
+fn forest_params(
+    n_trees: usize,
+    max_features: MaxFeatures,
+    min_samples_leaf: usize,
+    max_depth: Option<usize>,
+    max_bins: usize,
+) -> ForestParams {
+    ForestParams {
+        n_trees,
+        tree: TreeParams {
+            max_depth,
+            min_samples_leaf,
+            min_samples_split: 2,
+            max_features,
+            max_bins,
+        },
+        bootstrap: true,
     }
 }
 

@@ -93,10 +93,10 @@ pub fn cross_validate(
             let started = Instant::now();
             let x_train = x.select_rows(train);
             let y_train: Vec<f64> = train.iter().map(|&i| y[i]).collect();
-            let model = specs[s].fit(&x_train, &y_train, max_bins, seed)?;
             let x_valid = x.select_rows(valid);
             let y_valid: Vec<f64> = valid.iter().map(|&i| y[i]).collect();
-            let score = rmse(&y_valid, &model.predict(&x_valid));
+            let predicted = specs[s].fit_predict(&x_train, &y_train, max_bins, seed, &x_valid)?;
+            let score = rmse(&y_valid, &predicted);
             on_done();
             Ok((score, started.elapsed().as_secs_f64()))
         })
