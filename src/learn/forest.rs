@@ -51,22 +51,31 @@ pub fn fit_forest(x: &Matrix, y: &[f64], params: &ForestParams, seed: u64) -> Fo
     assert_eq!(x.n_rows, y.len(), "one target per row is required");
     let binned = BinnedMatrix::new(x, params.tree.max_bins);
     let target = CenteredTarget::new(y);
-    let n_rows = x.n_rows;
     let trees = (0..params.n_trees)
         .into_par_iter()
-        .map(|tree_index| {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, tree_index as u64));
-            let sample = if params.bootstrap {
-                bootstrap_sample(n_rows, &target, &mut rng)
-            } else {
-                (0..n_rows as u32)
-                    .map(|row| SampleRow::new(row, 1, &target))
-                    .collect()
-            };
-            grow_tree(&binned, &target, sample, &params.tree, &mut rng)
-        })
+        .map(|tree_index| grow_forest_tree(&binned, &target, params, seed, tree_index))
         .collect();
     Forest { trees }
+}
+
+/// Tree `tree_index` of a forest: its own random stream, its bootstrap sample, then the tree.
+fn grow_forest_tree(
+    binned: &BinnedMatrix,
+    target: &CenteredTarget,
+    params: &ForestParams,
+    seed: u64,
+    tree_index: usize,
+) -> Tree {
+    let n_rows = binned.n_rows;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, tree_index as u64));
+    let sample = if params.bootstrap {
+        bootstrap_sample(n_rows, target, &mut rng)
+    } else {
+        (0..n_rows as u32)
+            .map(|row| SampleRow::new(row, 1, target))
+            .collect()
+    };
+    grow_tree(binned, target, sample, &params.tree, &mut rng)
 }
 
 /// The mean prediction on `x_eval` of the forest [`fit_forest`] would fit — the same numbers
@@ -86,19 +95,10 @@ pub fn fit_forest_predict(
     }
     let binned = BinnedMatrix::new(x, params.tree.max_bins);
     let target = CenteredTarget::new(y);
-    let n_rows = x.n_rows;
     let per_tree: Vec<Vec<f64>> = (0..params.n_trees)
         .into_par_iter()
         .map(|tree_index| {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, tree_index as u64));
-            let sample = if params.bootstrap {
-                bootstrap_sample(n_rows, &target, &mut rng)
-            } else {
-                (0..n_rows as u32)
-                    .map(|row| SampleRow::new(row, 1, &target))
-                    .collect()
-            };
-            let tree = grow_tree(&binned, &target, sample, &params.tree, &mut rng);
+            let tree = grow_forest_tree(&binned, &target, params, seed, tree_index);
             crate::learn::tree::sum_trees(std::slice::from_ref(&tree), x_eval)
         })
         .collect();
