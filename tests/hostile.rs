@@ -118,6 +118,25 @@ impl Ingested {
         self.assert_unchanged(&args);
     }
 
+    /// `fluz ingest --retail <path>` must exit with code 2 with a message that starts with
+    /// `error: <prefix>` and stays short (a 10 MB value is not echoed back), and leave the
+    /// warehouse as it was.
+    fn refuses_briefly(&self, path: &Path, prefix: &str) {
+        let args = Self::args("--retail", path.to_str().unwrap(), false);
+        let stderr = self.work.fails(&args, 2);
+        assert!(
+            stderr.starts_with(&format!("error: {prefix}")),
+            "{}",
+            &stderr[..stderr.len().min(500)]
+        );
+        assert!(
+            stderr.len() < 2_000,
+            "the error message is {} bytes long",
+            stderr.len()
+        );
+        self.assert_unchanged(&args);
+    }
+
     fn assert_unchanged(&self, args: &[&str]) {
         assert!(
             self.work.snapshot("warehouse") == self.before,
@@ -359,23 +378,14 @@ fn retail_10mb_single_line_file_is_refused_with_a_short_message() {
     let case = Ingested::new();
     let path = case.work.path().join("one_line.csv");
     std::fs::write(&path, "x".repeat(10 << 20)).unwrap();
-    let args = Ingested::args("--retail", path.to_str().unwrap(), false);
-    let stderr = case.work.fails(&args, 2);
-    assert!(
-        stderr.starts_with(&format!(
-            "error: {}: line 1 (header): missing columns InvoiceNo, ",
-            shown(&path)
-        )),
-        "{}",
-        &stderr[..stderr.len().min(500)]
-    );
     // The message must not echo the 10 MB header back.
-    assert!(
-        stderr.len() < 2_000,
-        "the error message is {} bytes long",
-        stderr.len()
+    case.refuses_briefly(
+        &path,
+        &format!(
+            "{}: line 1 (header): missing columns InvoiceNo, ",
+            shown(&path)
+        ),
     );
-    case.assert_unchanged(&args);
 }
 
 #[test]
@@ -404,23 +414,13 @@ fn retail_10mb_price_field_is_refused_with_a_short_message() {
         "9".repeat(10 << 20)
     );
     std::fs::write(&path, format!("{HEADER}\n{GOOD_1}\n{row}\n{GOOD_3}\n")).unwrap();
-    let args = Ingested::args("--retail", path.to_str().unwrap(), false);
-    let stderr = case.work.fails(&args, 2);
-    let prefix = format!(
-        "error: {}: line 3, column UnitPrice: cannot parse \"999",
-        shown(&path)
+    case.refuses_briefly(
+        &path,
+        &format!(
+            "{}: line 3, column UnitPrice: cannot parse \"999",
+            shown(&path)
+        ),
     );
-    assert!(
-        stderr.starts_with(&prefix),
-        "{}",
-        &stderr[..stderr.len().min(500)]
-    );
-    assert!(
-        stderr.len() < 2_000,
-        "the error message is {} bytes long",
-        stderr.len()
-    );
-    case.assert_unchanged(&args);
 }
 
 #[test]

@@ -2,10 +2,10 @@
 //! newlines (how ingest parses in parallel) gives exactly the records of one pass.
 #![no_main]
 
-use fluz_fuzz::csv::{chunks, RecordReader};
+use fluz_fuzz::csv::{chunks, RecordError, RecordReader};
 use libfuzzer_sys::fuzz_target;
 
-type Records = Vec<Result<(usize, Vec<String>), (usize, String)>>;
+type Records = Vec<Result<(usize, Vec<String>), RecordError>>;
 
 fn read(text: &str, start: usize, end: usize, line: usize, out: &mut Records) {
     let mut reader = RecordReader::new(text, start, end, line);

@@ -45,12 +45,7 @@ pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFram
         let client = store
             .postgres()
             .context("push-down needs the PostgreSQL store")?;
-        customer_features_pushdown(client, &schema, &edges, &merchants, &params).map_err(|err| {
-            crate::store::postgres::connection_failure(
-                err,
-                "cannot build customer_features with the push-down query",
-            )
-        })?
+        customer_features_pushdown(client, &schema, &edges, &merchants, &params)?
     } else {
         let transactions = store.read_columns(
             "transactions",

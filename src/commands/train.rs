@@ -191,10 +191,10 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
     let x_test = x.select_rows(&test_rows);
     let y_test: Vec<f64> = test_rows.iter().map(|&i| targets.optimal_rate[i]).collect();
 
-    tracing::debug!(
-        "train: inputs ready at {:.3}s",
-        started.elapsed().as_secs_f64()
-    );
+    let phase = |what: &str| {
+        tracing::debug!("train: {what} at {:.3}s", started.elapsed().as_secs_f64());
+    };
+    phase("inputs ready");
     let specs = grid(train_config)?;
     let n_folds = train_config.n_folds as usize;
     let bar = progress::bar(
@@ -216,10 +216,7 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
     .context("cross-validation failed")?;
     bar.finish_and_clear();
 
-    tracing::debug!(
-        "train: features and CV done at {:.3}s",
-        started.elapsed().as_secs_f64()
-    );
+    phase("features and CV done");
     // Best grid point per family (ties → first in grid order), refit on the whole train split.
     let mut families: Vec<&str> = Vec::new();
     for result in &results {
@@ -259,10 +256,7 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
         .context("no model family was trained")?;
     let final_best = &bests[final_index];
 
-    tracing::debug!(
-        "train: refits done at {:.3}s",
-        started.elapsed().as_secs_f64()
-    );
+    phase("refits done");
     // Predictions, tiers and values for every customer.
     let predicted: Vec<f64> = final_best
         .model
@@ -301,10 +295,7 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
         rank[j] = position as i64 + 1;
     }
 
-    tracing::debug!(
-        "train: importance done at {:.3}s",
-        started.elapsed().as_secs_f64()
-    );
+    phase("importance done");
     // Merchant rates.
     let transactions = store.read_columns(
         "transactions",

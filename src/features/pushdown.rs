@@ -55,8 +55,24 @@ fn load_temp(
     Ok(())
 }
 
-/// Builds `customer_features` inside PostgreSQL from `<schema>.transactions`.
+/// Builds `customer_features` inside PostgreSQL from `<schema>.transactions`; a lost
+/// connection is a user error naming PostgreSQL.
 pub fn customer_features_pushdown(
+    client: &mut Client,
+    schema_name: &str,
+    edges: &DataFrame,
+    merchants: &DataFrame,
+    params: &FeatureParams,
+) -> Result<DataFrame> {
+    build(client, schema_name, edges, merchants, params).map_err(|err| {
+        crate::store::postgres::connection_failure(
+            err,
+            "cannot build customer_features with the push-down query",
+        )
+    })
+}
+
+fn build(
     client: &mut Client,
     schema_name: &str,
     edges: &DataFrame,

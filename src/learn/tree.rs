@@ -159,10 +159,21 @@ struct PackedNode {
 /// and are packed in their own order; any other tree (say, an edited model file) is renumbered
 /// breadth-first so that siblings become adjacent.
 fn pack(tree: &Tree) -> Vec<PackedNode> {
-    let leaf = |node: &Node| PackedNode {
-        threshold: node.value,
-        feature: LEAF,
-        left: 0,
+    // A node packed with its left child at `left` (unused for a leaf).
+    let packed_node = |node: &Node, left: u32| {
+        if node.is_leaf() {
+            PackedNode {
+                threshold: node.value,
+                feature: LEAF,
+                left: 0,
+            }
+        } else {
+            PackedNode {
+                threshold: node.threshold,
+                feature: node.feature,
+                left,
+            }
+        }
     };
     let adjacent = tree
         .nodes
@@ -172,17 +183,7 @@ fn pack(tree: &Tree) -> Vec<PackedNode> {
         return tree
             .nodes
             .iter()
-            .map(|node| {
-                if node.is_leaf() {
-                    leaf(node)
-                } else {
-                    PackedNode {
-                        threshold: node.threshold,
-                        feature: node.feature,
-                        left: node.left,
-                    }
-                }
-            })
+            .map(|node| packed_node(node, node.left))
             .collect();
     }
     let mut packed = Vec::with_capacity(tree.nodes.len());
@@ -195,14 +196,8 @@ fn pack(tree: &Tree) -> Vec<PackedNode> {
     let mut next_slot = 1u32;
     while let Some(index) = queue.pop_front() {
         let node = &tree.nodes[index];
-        if node.is_leaf() {
-            packed.push(leaf(node));
-        } else {
-            packed.push(PackedNode {
-                threshold: node.threshold,
-                feature: node.feature,
-                left: next_slot,
-            });
+        packed.push(packed_node(node, next_slot));
+        if !node.is_leaf() {
             next_slot += 2;
             queue.push_back(node.left as usize);
             queue.push_back(node.right as usize);

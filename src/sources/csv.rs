@@ -5,9 +5,37 @@
 
 use std::borrow::Cow;
 
-/// The error for a quote that is never closed: it swallows the rest of the file, so the row
-/// cannot be skipped on its own.
-pub const UNCLOSED_QUOTE: &str = "a quoted field is never closed";
+/// Why a record could not be split out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordError {
+    /// A quoted field is never closed: it swallows the rest of the input, so the record cannot
+    /// be skipped on its own.
+    UnclosedQuote { line: usize },
+    /// Text between a closing quote and the next comma or line end (the record is skippable).
+    TextAfterQuote { line: usize },
+}
+
+impl RecordError {
+    /// The line the record starts on (1-based).
+    pub fn line(self) -> usize {
+        match self {
+            RecordError::UnclosedQuote { line } | RecordError::TextAfterQuote { line } => line,
+        }
+    }
+
+    /// The reason, for messages.
+    pub fn why(self) -> &'static str {
+        match self {
+            RecordError::UnclosedQuote { .. } => "a quoted field is never closed",
+            RecordError::TextAfterQuote { .. } => "unexpected text after a closing quote",
+        }
+    }
+
+    /// False when the error ends the parse (no later record can be trusted).
+    pub fn skippable(self) -> bool {
+        matches!(self, RecordError::TextAfterQuote { .. })
+    }
+}
 
 /// A field's position in the text.
 #[derive(Clone, Copy, Debug, Default)]
@@ -39,10 +67,7 @@ impl<'a> RecordReader<'a> {
     }
 
     /// The next non-blank record's fields and the line it starts on; `Err` for a broken quote.
-    pub fn next_record(
-        &mut self,
-        fields: &mut Vec<Field>,
-    ) -> Option<Result<usize, (usize, String)>> {
+    pub fn next_record(&mut self, fields: &mut Vec<Field>) -> Option<Result<usize, RecordError>> {
         let bytes = self.text.as_bytes();
         loop {
             if self.pos >= self.end {
@@ -60,7 +85,7 @@ impl<'a> RecordReader<'a> {
                     loop {
                         if i >= self.end {
                             self.pos = self.end;
-                            return Some(Err((record_line, UNCLOSED_QUOTE.into())));
+                            return Some(Err(RecordError::UnclosedQuote { line: record_line }));
                         }
                         match bytes[i] {
                             b'"' if i + 1 < self.end && bytes[i + 1] == b'"' => {
@@ -92,10 +117,7 @@ impl<'a> RecordReader<'a> {
                         }
                         self.pos = (pos + 1).min(self.end);
                         self.line += 1;
-                        return Some(Err((
-                            record_line,
-                            "unexpected text after a closing quote".into(),
-                        )));
+                        return Some(Err(RecordError::TextAfterQuote { line: record_line }));
                     }
                 } else {
                     let start = pos;
@@ -304,7 +326,7 @@ mod tests {
         let mut fields = Vec::new();
         assert!(reader.next_record(&mut fields).unwrap().is_ok());
         let err = reader.next_record(&mut fields).unwrap().unwrap_err();
-        assert_eq!(err.0, 2);
+        assert_eq!(err, RecordError::UnclosedQuote { line: 2 });
     }
 
     #[test]

@@ -76,9 +76,7 @@ pub fn read_merchants(
     if raw == 0 {
         return Err(SourceError::file(path, "the file holds no JSON lines"));
     }
-    if columns.business_id.is_empty() && bad_rows.count > 0 {
-        return Err(bad_rows.all_bad(path));
-    }
+    bad_rows.refuse_if_all_bad(columns.business_id.len(), path)?;
     let kept = columns.business_id.len();
     let mut steps = vec![StepCount {
         source: "merchants",

@@ -128,16 +128,20 @@ pub struct BadRows {
 }
 
 impl BadRows {
-    /// The error when skipping left nothing: a file of bad rows must not replace good data.
-    pub fn all_bad(&self, file: &Path) -> SourceError {
-        SourceError::file(
+    /// Refuses the file when skipping left none of its rows (`kept` is 0) but some were bad: a
+    /// file of bad rows must not replace good data.
+    pub fn refuse_if_all_bad(&self, kept: usize, file: &Path) -> Result<(), SourceError> {
+        if kept > 0 || self.count == 0 {
+            return Ok(());
+        }
+        Err(SourceError::file(
             file,
             format!(
                 "every data row is bad ({} skipped); the first: {}",
                 self.count,
                 self.first.as_deref().unwrap_or("")
             ),
-        )
+        ))
     }
 
     /// Handles one bad row: an error under `OnBadRow::Error`, a count under `Skip`.

@@ -353,7 +353,13 @@ pub fn parse_csv_text(
     let mut fields = Vec::new();
     let header_line = match reader.next_record(&mut fields) {
         None => return Err(SourceError::file(path, "file is empty (no header line)")),
-        Some(Err((line, why))) => return Err(SourceError::at(path, format!("line {line}"), why)),
+        Some(Err(err)) => {
+            return Err(SourceError::at(
+                path,
+                format!("line {}", err.line()),
+                err.why(),
+            ))
+        }
         Some(Ok(line)) => line,
     };
     let header: Vec<Cow<str>> = fields.iter().map(|f| reader.field(f)).collect();
@@ -393,9 +399,7 @@ pub fn parse_csv_text(
             bad_rows.first = chunk.bad_rows.first;
         }
     }
-    if lines.is_empty() && bad_rows.count > 0 {
-        return Err(bad_rows.all_bad(path));
-    }
+    bad_rows.refuse_if_all_bad(lines.len(), path)?;
     if lines.is_empty() && bad_rows.count == 0 {
         return Err(SourceError::file(
             path,
@@ -423,9 +427,13 @@ fn parse_chunk(
     while let Some(record) = reader.next_record(&mut fields) {
         let line = match record {
             Ok(line) => line,
-            Err((line, why)) => {
-                let err = SourceError::at(path, format!("line {line}"), why);
-                if err.message == super::csv::UNCLOSED_QUOTE {
+            Err(record_error) => {
+                let err = SourceError::at(
+                    path,
+                    format!("line {}", record_error.line()),
+                    record_error.why(),
+                );
+                if !record_error.skippable() {
                     return Err(err);
                 }
                 bad_rows.handle(on_bad_row, err)?;

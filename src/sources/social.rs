@@ -39,9 +39,7 @@ pub fn read_edges(
     if raw == 0 {
         return Err(SourceError::file(path, "the file holds no edges"));
     }
-    if pairs.is_empty() && bad_rows.count > 0 {
-        return Err(bad_rows.all_bad(path));
-    }
+    bad_rows.refuse_if_all_bad(pairs.len(), path)?;
     let mut steps = vec![StepCount {
         source: "social",
         step: "raw",

@@ -146,9 +146,7 @@ pub fn read_xlsx(
             bad_rows.first = chunk.bad_rows.first;
         }
     }
-    if lines.is_empty() && bad_rows.count > 0 {
-        return Err(bad_rows.all_bad(path));
-    }
+    bad_rows.refuse_if_all_bad(lines.len(), path)?;
     if lines.is_empty() && bad_rows.count == 0 {
         return Err(SourceError::file(
             path,

@@ -125,13 +125,9 @@ impl Store for ParquetStore {
     }
 
     fn read_columns(&mut self, name: &str, columns: &[&str]) -> Result<DataFrame> {
-        let def = schema::table(name)?;
-        for column in columns {
-            if !def.columns.iter().any(|c| c.name == *column) {
-                anyhow::bail!("table {name} has no column {column}");
-            }
-        }
-        self.read(name, Some(columns.iter().map(|c| c.to_string()).collect()))
+        let projected = schema::projection(name, columns)?;
+        let names = projected.columns.into_iter().map(|c| c.name).collect();
+        self.read(name, Some(names))
     }
 
     fn has_table(&mut self, name: &str) -> Result<bool> {

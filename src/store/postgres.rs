@@ -223,20 +223,7 @@ impl Store for PostgresStore {
     }
 
     fn read_columns(&mut self, name: &str, columns: &[&str]) -> Result<DataFrame> {
-        let def = schema::table(name)?;
-        let mut projected = TableDef {
-            name: def.name.clone(),
-            columns: Vec::with_capacity(columns.len()),
-        };
-        for column in columns {
-            let found = def
-                .columns
-                .iter()
-                .find(|c| c.name == *column)
-                .with_context(|| format!("table {name} has no column {column}"))?;
-            projected.columns.push(found.clone());
-        }
-        self.read(&projected)
+        self.read(&schema::projection(name, columns)?)
     }
 
     fn has_table(&mut self, name: &str) -> Result<bool> {

@@ -84,6 +84,25 @@ pub fn table(name: &str) -> Result<&'static TableDef> {
     }
 }
 
+/// The definition of table `name` cut down to `columns`, in that order; an unknown column is an
+/// error naming it.
+pub fn projection(name: &str, columns: &[&str]) -> Result<TableDef> {
+    let def = table(name)?;
+    let columns = columns
+        .iter()
+        .map(
+            |column| match def.columns.iter().find(|c| c.name == *column) {
+                Some(found) => Ok(found.clone()),
+                None => bail!("table {name} has no column {column}"),
+            },
+        )
+        .collect::<Result<_>>()?;
+    Ok(TableDef {
+        name: def.name.clone(),
+        columns,
+    })
+}
+
 fn parse(sql: &str) -> Result<Vec<TableDef>> {
     let without_comments: String = sql
         .lines()
