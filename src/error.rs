@@ -20,12 +20,16 @@ pub fn user_error(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UserError(message.into()))
 }
 
-/// Exit code for an error chain: 2 when any link is a user error, else 1.
+/// Exit code for an error chain: 2 when any link is a user error or a lost PostgreSQL
+/// connection (the server went away: the user's to fix, whichever query noticed it), else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let user = err.chain().any(|cause| {
         cause.is::<UserError>()
             || cause.is::<crate::config::ConfigError>()
             || cause.is::<crate::sources::SourceError>()
+            || cause
+                .downcast_ref::<postgres::Error>()
+                .is_some_and(crate::store::postgres::connection_lost)
     });
     if user {
         2

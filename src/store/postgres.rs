@@ -75,17 +75,21 @@ impl PostgresStore {
                 quote_ident(schema_name)
             ))
             .map_err(|err| {
-                user_error(format!(
-                    "cannot create schema {schema_name}: {}",
-                    describe(&err)
-                ))
+                if connection_lost(&err) {
+                    db_error(err, format!("cannot create schema {schema_name}"))
+                } else {
+                    user_error(format!(
+                        "cannot create schema {schema_name}: {}",
+                        describe(&err)
+                    ))
+                }
             })?;
         let key = lock_key(schema_name);
         let deadline = Instant::now() + Duration::from_secs(lock_timeout_secs);
         loop {
             let row = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-                .context("cannot take the schema's advisory lock")?;
+                .map_err(|err| db_error(err, "cannot take the schema's advisory lock".into()))?;
             if row.get::<_, bool>(0) {
                 break;
             }
@@ -128,7 +132,7 @@ fn describe(err: &postgres::Error) -> String {
 /// True when a database error means the server or the connection went away (closed socket,
 /// I/O failure, or SQLSTATE class 08 "connection exception" / 57 "operator intervention", e.g.
 /// 57P01 when the server shuts down): the database is the user's to fix.
-fn connection_lost(err: &postgres::Error) -> bool {
+pub fn connection_lost(err: &postgres::Error) -> bool {
     match err.as_db_error() {
         None => true,
         Some(db) => {
@@ -161,7 +165,10 @@ pub fn connection_failure(err: anyhow::Error, doing: &str) -> anyhow::Error {
             .is_some_and(connection_lost)
             || cause.is::<std::io::Error>()
     });
-    if lost && crate::error::exit_code(&err) != 2 {
+    let already_explained = err
+        .chain()
+        .any(|cause| cause.is::<crate::error::UserError>());
+    if lost && !already_explained {
         user_error(format!(
             "{doing}: the PostgreSQL connection failed: {err:#}"
         ))
