@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{f64_column, i64_column};
@@ -224,8 +225,8 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
             families.push(result.spec.family());
         }
     }
-    let mut bests: Vec<FamilyBest> = Vec::new();
     let mut selected = vec![false; results.len()];
+    let mut chosen: Vec<&GridResult> = Vec::new();
     for family in &families {
         let (index, best) = results
             .iter()
@@ -234,19 +235,26 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
             .min_by(|(ia, a), (ib, b)| a.cv_rmse.total_cmp(&b.cv_rmse).then(ia.cmp(ib)))
             .with_context(|| format!("no finite CV score for {family}"))?;
         selected[index] = true;
-        let model = best
-            .spec
-            .fit(&x_train, &y_train, train_config.max_bins, train_seed)?;
-        let predicted = model.predict(&x_test);
-        bests.push(FamilyBest {
-            spec: best.spec.clone(),
-            cv_rmse: best.cv_rmse,
-            test_rmse: rmse(&y_test, &predicted),
-            test_mae: mae(&y_test, &predicted),
-            test_r2: r2(&y_test, &predicted),
-            model,
-        });
+        chosen.push(best);
     }
+    // The refits are independent (each deterministic on its own): run them side by side.
+    let bests: Vec<FamilyBest> = chosen
+        .par_iter()
+        .map(|best| -> Result<FamilyBest> {
+            let model = best
+                .spec
+                .fit(&x_train, &y_train, train_config.max_bins, train_seed)?;
+            let predicted = model.predict(&x_test);
+            Ok(FamilyBest {
+                spec: best.spec.clone(),
+                cv_rmse: best.cv_rmse,
+                test_rmse: rmse(&y_test, &predicted),
+                test_mae: mae(&y_test, &predicted),
+                test_r2: r2(&y_test, &predicted),
+                model,
+            })
+        })
+        .collect::<Result<_>>()?;
     // The final model: lowest CV RMSE (never chosen on the test split).
     let final_index = bests
         .iter()

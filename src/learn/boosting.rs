@@ -99,7 +99,7 @@ impl Boosting {
 
 /// Fits gradient boosting on all rows of `x`. Panics if `y.len() != x.n_rows`.
 pub fn fit_boosting(x: &Matrix, y: &[f64], params: &BoostingParams, seed: u64) -> Boosting {
-    fit_boosting_with_history(x, y, params, seed).0
+    fit(x, y, params, seed, None)
 }
 
 /// Like [`fit_boosting`], also returning the mean squared error on all training rows after each
@@ -110,6 +110,19 @@ pub fn fit_boosting_with_history(
     params: &BoostingParams,
     seed: u64,
 ) -> (Boosting, Vec<f64>) {
+    let mut history = Vec::with_capacity(params.n_rounds);
+    let model = fit(x, y, params, seed, Some(&mut history));
+    (model, history)
+}
+
+/// Fits the ensemble; records the training loss after each round into `history` when given.
+fn fit(
+    x: &Matrix,
+    y: &[f64],
+    params: &BoostingParams,
+    seed: u64,
+    mut history: Option<&mut Vec<f64>>,
+) -> Boosting {
     assert_eq!(x.n_rows, y.len(), "one target per row is required");
     let n_rows = x.n_rows;
     let binned = BinnedMatrix::new(x, params.max_bins);
@@ -123,7 +136,6 @@ pub fn fit_boosting_with_history(
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut grower = Grower::new(&binned, params);
     let mut trees = Vec::with_capacity(params.n_rounds);
-    let mut history = Vec::with_capacity(params.n_rounds);
     for _ in 0..params.n_rounds {
         for ((gradient, prediction), target) in gradients.iter_mut().zip(&predictions).zip(y) {
             *gradient = prediction - target;
@@ -143,10 +155,12 @@ pub fn fit_boosting_with_history(
         }
         let (tree, split_bins) = grower.grow(&gradients);
         grower.add_tree_output(&tree, &split_bins, &mut predictions);
-        history.push(mean_squared_error(&predictions, y));
+        if let Some(history) = history.as_deref_mut() {
+            history.push(mean_squared_error(&predictions, y));
+        }
         trees.push(tree);
     }
-    (Boosting { base_score, trees }, history)
+    Boosting { base_score, trees }
 }
 
 /// Mean squared error, summed in fixed chunks in order so that it does not depend on the
@@ -503,21 +517,31 @@ impl<'a> Grower<'a> {
         let binned = self.binned;
         let params = self.params;
         let rows = &self.rows;
-        let per_feature: Vec<Vec<Option<Split>>> = self
-            .histograms
-            .par_iter_mut()
-            .enumerate()
-            .map(|(feature, histograms)| {
-                histograms.split_level(
-                    binned.column(feature),
-                    rows,
-                    gradients,
-                    level,
-                    feature,
-                    params,
-                )
-            })
-            .collect();
+        let split_feature = |(feature, histograms): (usize, &mut FeatureHistograms)| {
+            histograms.split_level(
+                binned.column(feature),
+                rows,
+                gradients,
+                level,
+                feature,
+                params,
+            )
+        };
+        // Inside a parallel task (cross-validation fits many models at once) the other threads
+        // are busy already: splitting the features across them would only add scheduling.
+        let per_feature: Vec<Vec<Option<Split>>> = if rayon::current_thread_index().is_some() {
+            self.histograms
+                .iter_mut()
+                .enumerate()
+                .map(split_feature)
+                .collect()
+        } else {
+            self.histograms
+                .par_iter_mut()
+                .enumerate()
+                .map(split_feature)
+                .collect()
+        };
         (0..level.len())
             .map(|slot| {
                 per_feature.iter().filter_map(|splits| splits[slot]).fold(

@@ -46,6 +46,23 @@ impl Spec {
         }
     }
 
+    /// A rough relative cost of one fit, for scheduling the longest fits first (one unit is
+    /// about one depth level of one boosting round; an unlimited-depth forest tree counts 8).
+    pub fn relative_cost(&self) -> f64 {
+        match self {
+            Spec::Linear => 0.1,
+            Spec::DecisionTree { max_depth, .. } => max_depth.unwrap_or(8).min(8) as f64,
+            Spec::RandomForest {
+                n_trees, max_depth, ..
+            } => (*n_trees * max_depth.unwrap_or(8).min(8)) as f64,
+            Spec::GradientBoosting {
+                n_rounds,
+                max_depth,
+                ..
+            } => (*n_rounds * *max_depth) as f64 * 0.5,
+        }
+    }
+
     /// Hyper-parameters as compact JSON (without the family).
     pub fn params_json(&self) -> String {
         let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);

@@ -80,28 +80,59 @@ pub fn cross_validate(
             (train, valid)
         })
         .collect();
-    let tasks: Vec<(usize, usize)> = (0..specs.len())
+    // The (grid point, fold) fits start from one queue: single-threaded fits longest first,
+    // forests last, so that the threads finish together (a forest's trees are shared out among
+    // idle threads, a boosting fit is not). Each result lands in its own slot, so the order of
+    // completion changes nothing.
+    let mut tasks: Vec<(usize, usize)> = (0..specs.len())
         .flat_map(|s| (0..n_folds).map(move |f| (s, f)))
         .collect();
-    let scores: Result<Vec<(f64, f64)>, crate::learn::linear::LinearError> = tasks
-        .par_iter()
-        .map(|&(s, f)| {
-            let (train, valid) = &fold_rows[f];
-            if valid.is_empty() || train.is_empty() {
-                return Ok((f64::NAN, 0.0));
-            }
-            let started = Instant::now();
-            let x_train = x.select_rows(train);
-            let y_train: Vec<f64> = train.iter().map(|&i| y[i]).collect();
-            let x_valid = x.select_rows(valid);
-            let y_valid: Vec<f64> = valid.iter().map(|&i| y[i]).collect();
-            let predicted = specs[s].fit_predict(&x_train, &y_train, max_bins, seed, &x_valid)?;
-            let score = rmse(&y_valid, &predicted);
-            on_done();
-            Ok((score, started.elapsed().as_secs_f64()))
-        })
+    let is_forest = |s: usize| matches!(specs[s], Spec::RandomForest { .. });
+    tasks.sort_by(|a, b| {
+        is_forest(a.0).cmp(&is_forest(b.0)).then(
+            specs[b.0]
+                .relative_cost()
+                .total_cmp(&specs[a.0].relative_cost()),
+        )
+    });
+    type Score = Result<(f64, f64), crate::learn::linear::LinearError>;
+    let slots: Vec<std::sync::Mutex<Option<Score>>> = (0..specs.len() * n_folds)
+        .map(|_| std::sync::Mutex::new(None))
         .collect();
-    let scores = scores?;
+    let fit_one = |s: usize, f: usize| -> Score {
+        let (train, valid) = &fold_rows[f];
+        if valid.is_empty() || train.is_empty() {
+            return Ok((f64::NAN, 0.0));
+        }
+        let started = Instant::now();
+        let x_train = x.select_rows(train);
+        let y_train: Vec<f64> = train.iter().map(|&i| y[i]).collect();
+        let x_valid = x.select_rows(valid);
+        let y_valid: Vec<f64> = valid.iter().map(|&i| y[i]).collect();
+        let predicted = specs[s].fit_predict(&x_train, &y_train, max_bins, seed, &x_valid)?;
+        let score = rmse(&y_valid, &predicted);
+        on_done();
+        Ok((score, started.elapsed().as_secs_f64()))
+    };
+    rayon::scope_fifo(|scope| {
+        for &(s, f) in &tasks {
+            let (slots, fit_one) = (&slots, &fit_one);
+            scope.spawn_fifo(move |_| {
+                let score = fit_one(s, f);
+                *slots[s * n_folds + f]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(score);
+            });
+        }
+    });
+    let scores = slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every fit ran")
+        })
+        .collect::<Result<Vec<(f64, f64)>, _>>()?;
     let mut results = Vec::with_capacity(specs.len());
     for (s, spec) in specs.iter().enumerate() {
         let mut fold_scores = Vec::with_capacity(n_folds);
