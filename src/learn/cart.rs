@@ -13,9 +13,15 @@
 //! sample is grown as its distinct rows with their multiplicities: sums, node values and covers
 //! count the multiplicity, while `min_samples_split` and `min_samples_leaf` count distinct rows,
 //! as scikit-learn does.
+//!
+//! The features a node draws come from a random stream seeded by the tree's seed and the node's
+//! path from the root, not by the order nodes are grown in. So trees that differ only in their
+//! stopping rules can be grown in one pass (`grow_trees`): while they choose the same splits
+//! they share the node's histograms, and each is still exactly the tree grown alone. The
+//! default grid's forests with `min_samples_leaf` 1 and 5 are grown that way in
+//! cross-validation.
 
 use rand::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -65,8 +71,7 @@ pub fn fit_tree(x: &Matrix, y: &[f64], params: &TreeParams, seed: u64) -> Tree {
     let sample = (0..x.n_rows as u32)
         .map(|row| SampleRow::new(row, 1, &target))
         .collect();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    grow_tree(&binned, &target, sample, params, &mut rng)
+    grow_tree(&binned, &target, sample, params, seed)
 }
 
 /// A stream seed derived from a base seed and a stream index (SplitMix64 finaliser), so that
@@ -288,246 +293,515 @@ struct Candidate {
     left_sum: f64,
 }
 
-/// A node waiting to be grown: its rows are `sample[start..end]`.
+/// The most trees [`grow_trees`] grows in one pass.
+pub(crate) const MAX_JOINT: usize = 4;
+
+/// Marks a tree that does not grow at a pending node.
+const ABSENT: u32 = u32::MAX;
+
+/// The stopping rules of one tree of a joint pass.
+#[derive(Clone, Copy)]
+struct Rules {
+    min_leaf: usize,
+    min_split: usize,
+    max_depth: usize,
+}
+
+impl Rules {
+    fn new(params: &TreeParams) -> Self {
+        let min_leaf = params.min_samples_leaf.max(1);
+        Self {
+            min_leaf,
+            min_split: params.min_samples_split.max(2 * min_leaf),
+            max_depth: params.max_depth.unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// A node waiting to be grown: its rows are `sample[start..end]`; `nodes[t]` is its index in
+/// tree `t`, or `ABSENT` when tree `t` does not grow here.
+#[derive(Clone, Copy)]
 struct Pending {
-    node: usize,
     start: usize,
     end: usize,
     depth: usize,
     weight: f64,
     sum: f64,
+    /// Names the node's path from the root; its feature draws come from a stream seeded by it.
+    key: u64,
+    nodes: [u32; MAX_JOINT],
 }
 
-/// Grows one tree on the given distinct rows (with their bootstrap multiplicities).
+/// What every node of a pass shares.
+struct Grow<'a> {
+    binned: &'a BinnedMatrix,
+    target: &'a CenteredTarget<'a>,
+    rules: Vec<Rules>,
+    max_features: usize,
+    seed: u64,
+}
+
+/// Grows one tree on the given distinct rows (with their bootstrap multiplicities). The
+/// features drawn at a node come from a random stream seeded by `seed` and the node's path.
 pub(crate) fn grow_tree(
     binned: &BinnedMatrix,
     target: &CenteredTarget,
-    mut sample: Vec<SampleRow>,
+    sample: Vec<SampleRow>,
     params: &TreeParams,
-    rng: &mut Xoshiro256PlusPlus,
+    seed: u64,
 ) -> Tree {
-    let y = &target.centered;
-    let min_leaf = params.min_samples_leaf.max(1);
-    let min_split = params.min_samples_split.max(2 * min_leaf);
-    let max_depth = params.max_depth.unwrap_or(usize::MAX);
-    let n_features = binned.n_cols;
-    let max_features = params.max_features.count(n_features);
+    grow_trees(binned, target, sample, std::slice::from_ref(params), seed)
+        .pop()
+        .expect("one tree per parameter set")
+}
 
+/// Grows one tree per parameter set on the same rows in one pass — each exactly the tree
+/// [`grow_tree`] grows with that set. The sets may differ only in their stopping rules
+/// (`max_depth`, `min_samples_leaf`, `min_samples_split`). A node's feature draws depend only
+/// on its path, so while the trees choose the same splits they share one search (one
+/// histogram pass, one walk scoring every tree's candidates); where they part, each part goes
+/// on with its own copy of the node's rows.
+///
+/// Panics without parameter sets, with more than [`MAX_JOINT`], or when they differ in more
+/// than their stopping rules.
+pub(crate) fn grow_trees(
+    binned: &BinnedMatrix,
+    target: &CenteredTarget,
+    mut sample: Vec<SampleRow>,
+    params: &[TreeParams],
+    seed: u64,
+) -> Vec<Tree> {
+    assert!(
+        (1..=MAX_JOINT).contains(&params.len()),
+        "1 to {MAX_JOINT} trees per pass"
+    );
+    assert!(
+        params
+            .iter()
+            .all(|p| p.max_features == params[0].max_features && p.max_bins == params[0].max_bins),
+        "trees grown together share max_features and max_bins"
+    );
+    let grow = Grow {
+        binned,
+        target,
+        rules: params.iter().map(Rules::new).collect(),
+        max_features: params[0].max_features.count(binned.n_cols),
+        seed,
+    };
     let root_weight: f64 = sample.iter().map(|entry| f64::from(entry.weight)).sum();
     let root_sum: f64 = sample.iter().map(|entry| entry.weighted).sum();
-    let mut nodes = vec![leaf_node(root_weight, root_sum, target.offset)];
-    let mut stack = vec![Pending {
-        node: 0,
+    let mut trees: Vec<Vec<Node>> = params
+        .iter()
+        .map(|_| vec![leaf_node(root_weight, root_sum, target.offset)])
+        .collect();
+    let mut nodes = [ABSENT; MAX_JOINT];
+    nodes[..params.len()].fill(0);
+    let root = Pending {
         start: 0,
         end: sample.len(),
         depth: 0,
         weight: root_weight,
         sum: root_sum,
-    }];
-    let mut feature_order: Vec<usize> = (0..n_features).collect();
-    // One histogram and occupancy bitmap per feature of a batch; every bin is back to zero
-    // after a node's walk.
-    let mut histograms = vec![[BinStats::default(); MAX_BINS]; max_features.max(1)];
-    let mut bitmaps = vec![[0u64; MAX_BINS / 64]; max_features.max(1)];
-    let mut scratch: Vec<SampleRow> = Vec::new();
-
-    while let Some(task) = stack.pop() {
-        let rows = &sample[task.start..task.end];
-        let n_rows = rows.len();
-        if task.depth >= max_depth || n_rows < min_split || is_pure(y, rows) {
-            set_leaf_value(&mut nodes[task.node], target.raw, rows);
-            continue;
-        }
-        let mut best: Option<Candidate> = None;
-        // Every score is >= 0, so the first valid split beats -1/1.
-        let mut best_numerator = -1.0;
-        let mut best_denominator = 1.0;
-        let mut informative_seen = 0;
-        let mut drawn = 0;
-        // Draw features without replacement until `max_features` non-constant ones were looked
-        // at; like scikit-learn, keep drawing past that while no valid split has been found.
-        // The first `max_features` draws always happen, so their histograms are built together
-        // in one pass over the node's rows; later draws go one at a time. Candidates are scored
-        // in draw order either way, so the tree is the one a feature-at-a-time search grows.
-        while drawn < n_features && (informative_seen < max_features || best.is_none()) {
-            let batch = if drawn == 0 && n_rows > 2 {
-                max_features
-            } else {
-                1
-            };
-            for position in drawn..drawn + batch {
-                if max_features < n_features {
-                    let pick = rng.gen_range(position..n_features);
-                    feature_order.swap(position, pick);
+        key: 1,
+        nodes,
+    };
+    let mut buffers = GrowBuffers::new(binned.n_cols, grow.max_features);
+    grow.grow_from(&mut sample, root, &mut trees, &mut buffers);
+    trees
+        .into_iter()
+        .map(|mut nodes| {
+            // Children come after their parent: one backward pass makes every internal value
+            // the cover-weighted mean of its children, hence of its leaves.
+            for index in (0..nodes.len()).rev() {
+                let node = &nodes[index];
+                if !node.is_leaf() {
+                    let (left, right) = (&nodes[node.left as usize], &nodes[node.right as usize]);
+                    nodes[index].value =
+                        (left.cover * left.value + right.cover * right.value) / node.cover;
                 }
             }
-            let features = &feature_order[drawn..drawn + batch];
-            drawn += batch;
-            if n_rows == 2 {
-                // Two rows: every feature that separates them gives the same split, so the
-                // first one drawn wins, exactly as the full search below would decide.
-                let feature = features[0];
-                let (first, second) = (
-                    binned.code(feature, rows[0].row as usize),
-                    binned.code(feature, rows[1].row as usize),
-                );
-                if first != second {
-                    let (left, right) = if first < second {
-                        (rows[0], rows[1])
-                    } else {
-                        (rows[1], rows[0])
-                    };
-                    best = Some(Candidate {
-                        feature,
-                        left_bin: first.min(second) as usize,
-                        right_bin: first.max(second) as usize,
-                        left_weight: f64::from(left.weight),
-                        left_sum: left.weighted,
-                    });
-                    best_numerator = left.weighted * left.weighted * f64::from(right.weight)
-                        + right.weighted * right.weighted * f64::from(left.weight);
-                    best_denominator = f64::from(left.weight) * f64::from(right.weight);
-                    break;
+            Tree { nodes }
+        })
+        .collect()
+}
+
+/// Working buffers of a pass. Histograms are all zero between nodes (every walk clears the
+/// bins it reads).
+struct GrowBuffers {
+    feature_order: Vec<usize>,
+    /// One histogram and occupancy bitmap per feature of a batch.
+    histograms: Vec<[BinStats; MAX_BINS]>,
+    bitmaps: Vec<[u64; MAX_BINS / 64]>,
+    scratch: Vec<SampleRow>,
+}
+
+impl GrowBuffers {
+    fn new(n_features: usize, max_features: usize) -> Self {
+        Self {
+            feature_order: Vec::with_capacity(n_features),
+            histograms: vec![[BinStats::default(); MAX_BINS]; max_features.max(1)],
+            bitmaps: vec![[0u64; MAX_BINS / 64]; max_features.max(1)],
+            scratch: Vec::new(),
+        }
+    }
+}
+
+/// The split search of one node for the trees growing there (`n_members` of them).
+struct Search {
+    n_members: usize,
+    min_leaf: [usize; MAX_JOINT],
+    /// Whether each tree is still drawing features.
+    active: [bool; MAX_JOINT],
+    best: [Option<Candidate>; MAX_JOINT],
+    /// Each tree's best score so far as a fraction; every score is >= 0, so the first valid
+    /// split beats -1/1.
+    best_numerator: [f64; MAX_JOINT],
+    best_denominator: [f64; MAX_JOINT],
+}
+
+/// One feature's histogram of a node, walked for a [`Search`].
+struct Walk<'a> {
+    histogram: &'a mut [BinStats; MAX_BINS],
+    bitmap: &'a [u64; MAX_BINS / 64],
+    feature: usize,
+    n_rows: usize,
+    weight: f64,
+    sum: f64,
+}
+
+impl Walk<'_> {
+    /// Scores every split between occupied bins for the active trees, clearing the bins.
+    /// `ONE`: a single tree searches (the common case, kept free of the per-tree loop).
+    #[inline(always)]
+    fn run<const ONE: bool>(self, search: &mut Search) {
+        let n_members = if ONE { 1 } else { search.n_members };
+        let mut left_packed = 0u64;
+        let mut left_sum = 0.0;
+        let mut left_bin = usize::MAX;
+        for (word_index, &word) in self.bitmap.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let bin = word_index * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if left_bin != usize::MAX {
+                    let left_rows = (left_packed & 0xFFFF_FFFF) as usize;
+                    let right_rows = self.n_rows - left_rows;
+                    let left_weight = (left_packed >> 32) as f64;
+                    let right_weight = self.weight - left_weight;
+                    let right_sum = self.sum - left_sum;
+                    // score = S_L²/W_L + S_R²/W_R = numerator / denominator; comparing by
+                    // cross multiplication keeps divisions out of this inner loop.
+                    let numerator =
+                        left_sum * left_sum * right_weight + right_sum * right_sum * left_weight;
+                    let denominator = left_weight * right_weight;
+                    for m in 0..n_members {
+                        if search.active[m]
+                            && left_rows >= search.min_leaf[m]
+                            && right_rows >= search.min_leaf[m]
+                            && numerator * search.best_denominator[m]
+                                > search.best_numerator[m] * denominator
+                        {
+                            search.best_numerator[m] = numerator;
+                            search.best_denominator[m] = denominator;
+                            search.best[m] = Some(Candidate {
+                                feature: self.feature,
+                                left_bin,
+                                right_bin: bin,
+                                left_weight,
+                                left_sum,
+                            });
+                        }
+                    }
                 }
+                let stats = std::mem::take(&mut self.histogram[bin]);
+                left_packed += stats.packed;
+                left_sum += stats.sum;
+                left_bin = bin;
+            }
+        }
+    }
+}
+
+/// The child key of a node key: a different stream for every path.
+fn child_key(key: u64, side: u64) -> u64 {
+    derive_seed(key, side)
+}
+
+impl Grow<'_> {
+    /// Grows the trees present in `root` below it, depth-first, left subtree first (so every
+    /// tree numbers its nodes as it would grown alone).
+    fn grow_from(
+        &self,
+        sample: &mut [SampleRow],
+        root: Pending,
+        trees: &mut [Vec<Node>],
+        buffers: &mut GrowBuffers,
+    ) {
+        let y = &self.target.centered;
+        let binned = self.binned;
+        let n_features = binned.n_cols;
+        let max_features = self.max_features;
+        let mut stack = vec![root];
+        while let Some(task) = stack.pop() {
+            let rows = &sample[task.start..task.end];
+            let n_rows = rows.len();
+            // The trees that search this node; the others end in a leaf here.
+            let mut members = [0usize; MAX_JOINT];
+            let mut n_members = 0;
+            let mut pure = None;
+            for (t, &node) in task.nodes.iter().enumerate() {
+                if node == ABSENT {
+                    continue;
+                }
+                let rules = &self.rules[t];
+                let stops = task.depth >= rules.max_depth
+                    || n_rows < rules.min_split
+                    || *pure.get_or_insert_with(|| is_pure(y, rows));
+                if stops {
+                    set_leaf_value(&mut trees[t][node as usize], self.target.raw, rows);
+                } else {
+                    members[n_members] = t;
+                    n_members += 1;
+                }
+            }
+            if n_members == 0 {
                 continue;
             }
-            // Histograms of this node over the batch's features, remembering which bins are
-            // occupied: one pass over the rows, reading each row's codes from one cache line.
-            let histograms = &mut histograms[..batch];
-            let bitmaps = &mut bitmaps[..batch];
-            bitmaps.fill([0u64; MAX_BINS / 64]);
-            for entry in rows {
-                let codes = binned.row_codes(entry.row as usize);
-                let packed = (u64::from(entry.weight) << 32) | 1;
+            let members = &members[..n_members];
+            let mut search = Search {
+                n_members,
+                min_leaf: std::array::from_fn(|m| {
+                    members.get(m).map_or(0, |&t| self.rules[t].min_leaf)
+                }),
+                active: [false; MAX_JOINT],
+                best: [None; MAX_JOINT],
+                best_numerator: [-1.0; MAX_JOINT],
+                best_denominator: [1.0; MAX_JOINT],
+            };
+            let mut rng = rand_xoshiro::SplitMix64::seed_from_u64(self.seed ^ task.key);
+            let feature_order = &mut buffers.feature_order;
+            feature_order.clear();
+            feature_order.extend(0..n_features);
+            let mut informative_seen = 0;
+            let mut drawn = 0;
+            // Draw features without replacement until `max_features` non-constant ones were
+            // looked at; like scikit-learn, a tree keeps drawing past that while it has no valid
+            // split. The first `max_features` draws always happen, so their histograms are
+            // built together in one pass over the node's rows; later draws go one at a time.
+            // Candidates are scored in draw order either way, so each tree is the one a
+            // feature-at-a-time search grows.
+            loop {
+                for m in 0..n_members {
+                    search.active[m] = drawn < n_features
+                        && (informative_seen < max_features || search.best[m].is_none());
+                }
+                if !search.active.contains(&true) {
+                    break;
+                }
+                let batch = if drawn == 0 && n_rows > 2 {
+                    max_features
+                } else {
+                    1
+                };
+                for position in drawn..drawn + batch {
+                    if max_features < n_features {
+                        let pick = rng.gen_range(position..n_features);
+                        feature_order.swap(position, pick);
+                    }
+                }
+                let features = &feature_order[drawn..drawn + batch];
+                drawn += batch;
+                if n_rows == 2 {
+                    // Two rows (only trees with one-row leaves get here): every feature that
+                    // separates them gives the same split, so the first one drawn wins, exactly
+                    // as the full search below would decide.
+                    let feature = features[0];
+                    let (first, second) = (
+                        binned.code(feature, rows[0].row as usize),
+                        binned.code(feature, rows[1].row as usize),
+                    );
+                    if first != second {
+                        let (left, right) = if first < second {
+                            (rows[0], rows[1])
+                        } else {
+                            (rows[1], rows[0])
+                        };
+                        for m in 0..n_members {
+                            search.best[m] = Some(Candidate {
+                                feature,
+                                left_bin: first.min(second) as usize,
+                                right_bin: first.max(second) as usize,
+                                left_weight: f64::from(left.weight),
+                                left_sum: left.weighted,
+                            });
+                            search.best_numerator[m] =
+                                left.weighted * left.weighted * f64::from(right.weight)
+                                    + right.weighted * right.weighted * f64::from(left.weight);
+                            search.best_denominator[m] =
+                                f64::from(left.weight) * f64::from(right.weight);
+                        }
+                        break;
+                    }
+                    continue;
+                }
+                // Histograms of this node over the batch's features, remembering which bins are
+                // occupied: one pass over the rows, reading each row's codes from one cache line.
+                let histograms = &mut buffers.histograms[..batch];
+                let bitmaps = &mut buffers.bitmaps[..batch];
+                bitmaps.fill([0u64; MAX_BINS / 64]);
+                for entry in rows {
+                    let codes = binned.row_codes(entry.row as usize);
+                    let packed = (u64::from(entry.weight) << 32) | 1;
+                    for ((&feature, histogram), bitmap) in features
+                        .iter()
+                        .zip(histograms.iter_mut())
+                        .zip(bitmaps.iter_mut())
+                    {
+                        let bin = codes[feature];
+                        let stats = &mut histogram[bin as usize];
+                        stats.sum += entry.weighted;
+                        stats.packed += packed;
+                        bitmap[(bin >> 6) as usize] |= 1 << (bin & 63);
+                    }
+                }
                 for ((&feature, histogram), bitmap) in features
                     .iter()
                     .zip(histograms.iter_mut())
-                    .zip(bitmaps.iter_mut())
+                    .zip(bitmaps.iter())
                 {
-                    let bin = codes[feature];
-                    let stats = &mut histogram[bin as usize];
-                    stats.sum += entry.weighted;
-                    stats.packed += packed;
-                    bitmap[(bin >> 6) as usize] |= 1 << (bin & 63);
-                }
-            }
-            for ((&feature, histogram), bitmap) in features
-                .iter()
-                .zip(histograms.iter_mut())
-                .zip(bitmaps.iter())
-            {
-                if bitmap.iter().map(|word| word.count_ones()).sum::<u32>() > 1 {
-                    informative_seen += 1;
-                }
-                // Walk the occupied bins in order, clearing each as it is read. The split
-                // between an occupied bin and the next one is scored on reaching the next one.
-                let mut left_packed = 0u64;
-                let mut left_sum = 0.0;
-                let mut left_bin = usize::MAX;
-                for (word_index, &word) in bitmap.iter().enumerate() {
-                    let mut bits = word;
-                    while bits != 0 {
-                        let bin = word_index * 64 + bits.trailing_zeros() as usize;
-                        bits &= bits - 1;
-                        let left_rows = (left_packed & 0xFFFF_FFFF) as usize;
-                        if left_bin != usize::MAX
-                            && left_rows >= min_leaf
-                            && n_rows - left_rows >= min_leaf
-                        {
-                            let left_weight = (left_packed >> 32) as f64;
-                            let right_weight = task.weight - left_weight;
-                            let right_sum = task.sum - left_sum;
-                            // score = S_L²/W_L + S_R²/W_R = numerator / denominator; comparing
-                            // by cross multiplication keeps divisions out of this inner loop.
-                            let numerator = left_sum * left_sum * right_weight
-                                + right_sum * right_sum * left_weight;
-                            let denominator = left_weight * right_weight;
-                            if numerator * best_denominator > best_numerator * denominator {
-                                best_numerator = numerator;
-                                best_denominator = denominator;
-                                best = Some(Candidate {
-                                    feature,
-                                    left_bin,
-                                    right_bin: bin,
-                                    left_weight,
-                                    left_sum,
-                                });
-                            }
-                        }
-                        let stats = std::mem::take(&mut histogram[bin]);
-                        left_packed += stats.packed;
-                        left_sum += stats.sum;
-                        left_bin = bin;
+                    if bitmap.iter().map(|word| word.count_ones()).sum::<u32>() > 1 {
+                        informative_seen += 1;
+                    }
+                    // Walk the occupied bins in order, clearing each as it is read. The split
+                    // between an occupied bin and the next one is scored on reaching the next
+                    // one, for every tree still drawing whose leaf sizes it respects.
+                    let walk = Walk {
+                        histogram,
+                        bitmap,
+                        feature,
+                        n_rows,
+                        weight: task.weight,
+                        sum: task.sum,
+                    };
+                    if n_members == 1 {
+                        walk.run::<true>(&mut search);
+                    } else {
+                        walk.run::<false>(&mut search);
                     }
                 }
             }
-        }
 
-        let gain = best_numerator / best_denominator - task.sum * task.sum / task.weight;
-        let Some(split) = best.filter(|_| gain > 0.0) else {
-            set_leaf_value(&mut nodes[task.node], target.raw, rows);
-            continue;
-        };
-        // Stable partition, left rows first: rows stay in ascending order, so the histogram
-        // passes read each feature column front to back (this matters once columns outgrow
-        // the L1 cache).
-        let column = binned.column(split.feature);
-        let rows = &mut sample[task.start..task.end];
-        // Branch-free: every row is written to both sides and only the right count advances
-        // (which side a row goes to is a coin flip to the branch predictor).
-        if scratch.len() < rows.len() {
-            scratch.resize(rows.len(), rows[0]);
+            // Each searching tree's decision: a split with positive gain, or a leaf. Trees
+            // choosing the same split stay together.
+            let parent_score = task.sum * task.sum / task.weight;
+            let mut splits: [Option<Candidate>; MAX_JOINT] = [None; MAX_JOINT];
+            for (m, &t) in members.iter().enumerate() {
+                let gain = search.best_numerator[m] / search.best_denominator[m] - parent_score;
+                match search.best[m].filter(|_| gain > 0.0) {
+                    Some(split) => splits[m] = Some(split),
+                    None => {
+                        let node = task.nodes[t] as usize;
+                        set_leaf_value(&mut trees[t][node], self.target.raw, rows);
+                    }
+                }
+            }
+            let same =
+                |a: &Candidate, b: &Candidate| a.feature == b.feature && a.left_bin == b.left_bin;
+            let Some(lead) = splits.iter().flatten().next().copied() else {
+                continue;
+            };
+            // Trees parting from the first split grow on from here with their own copy of the
+            // rows (a group of them again together).
+            let mut parted = [false; MAX_JOINT];
+            for m in 0..n_members {
+                let Some(split) = splits[m] else { continue };
+                if same(&split, &lead) || parted[m] {
+                    continue;
+                }
+                let mut nodes = [ABSENT; MAX_JOINT];
+                for other in m..n_members {
+                    if splits[other].is_some_and(|s| same(&s, &split)) {
+                        nodes[members[other]] = task.nodes[members[other]];
+                        parted[other] = true;
+                    }
+                }
+                let mut own_rows = sample[task.start..task.end].to_vec();
+                let own_task = Pending {
+                    start: 0,
+                    end: own_rows.len(),
+                    nodes,
+                    ..task
+                };
+                self.grow_from(&mut own_rows, own_task, trees, buffers);
+            }
+            // Stable partition, left rows first: rows stay in ascending order, so the histogram
+            // passes read each feature column front to back (this matters once columns outgrow
+            // the L1 cache).
+            let column = binned.column(lead.feature);
+            let rows = &mut sample[task.start..task.end];
+            // Branch-free: every row is written to both sides and only the right count advances
+            // (which side a row goes to is a coin flip to the branch predictor).
+            let scratch = &mut buffers.scratch;
+            if scratch.len() < rows.len() {
+                scratch.resize(rows.len(), rows[0]);
+            }
+            let (mut n_left, mut n_right) = (0, 0);
+            for index in 0..rows.len() {
+                let entry = rows[index];
+                let goes_left = column[entry.row as usize] as usize <= lead.left_bin;
+                rows[n_left] = entry;
+                scratch[n_right] = entry;
+                n_left += usize::from(goes_left);
+                n_right += usize::from(!goes_left);
+            }
+            rows[n_left..].copy_from_slice(&scratch[..n_right]);
+            let middle = task.start + n_left;
+            let right_weight = task.weight - lead.left_weight;
+            let right_sum = task.sum - lead.left_sum;
+            let mut left_nodes = [ABSENT; MAX_JOINT];
+            let mut right_nodes = [ABSENT; MAX_JOINT];
+            for (m, &t) in members.iter().enumerate() {
+                if !splits[m].is_some_and(|s| same(&s, &lead)) {
+                    continue;
+                }
+                let nodes = &mut trees[t];
+                let left = nodes.len();
+                nodes.push(leaf_node(
+                    lead.left_weight,
+                    lead.left_sum,
+                    self.target.offset,
+                ));
+                nodes.push(leaf_node(right_weight, right_sum, self.target.offset));
+                let parent = &mut nodes[task.nodes[t] as usize];
+                parent.feature = lead.feature as u32;
+                parent.threshold = binned.threshold(lead.feature, lead.left_bin, lead.right_bin);
+                parent.left = left as u32;
+                parent.right = left as u32 + 1;
+                parent.gain = search.best_numerator[m] / search.best_denominator[m] - parent_score;
+                left_nodes[t] = left as u32;
+                right_nodes[t] = left as u32 + 1;
+            }
+            // Right first, so the left subtree is grown (and numbered) first.
+            stack.push(Pending {
+                start: middle,
+                end: task.end,
+                depth: task.depth + 1,
+                weight: right_weight,
+                sum: right_sum,
+                key: child_key(task.key, 1),
+                nodes: right_nodes,
+            });
+            stack.push(Pending {
+                start: task.start,
+                end: middle,
+                depth: task.depth + 1,
+                weight: lead.left_weight,
+                sum: lead.left_sum,
+                key: child_key(task.key, 0),
+                nodes: left_nodes,
+            });
         }
-        let (mut n_left, mut n_right) = (0, 0);
-        for index in 0..rows.len() {
-            let entry = rows[index];
-            let goes_left = column[entry.row as usize] as usize <= split.left_bin;
-            rows[n_left] = entry;
-            scratch[n_right] = entry;
-            n_left += usize::from(goes_left);
-            n_right += usize::from(!goes_left);
-        }
-        rows[n_left..].copy_from_slice(&scratch[..n_right]);
-        let middle = task.start + n_left;
-        let right_weight = task.weight - split.left_weight;
-        let right_sum = task.sum - split.left_sum;
-        let left = nodes.len();
-        nodes.push(leaf_node(split.left_weight, split.left_sum, target.offset));
-        nodes.push(leaf_node(right_weight, right_sum, target.offset));
-        let parent = &mut nodes[task.node];
-        parent.feature = split.feature as u32;
-        parent.threshold = binned.threshold(split.feature, split.left_bin, split.right_bin);
-        parent.left = left as u32;
-        parent.right = left as u32 + 1;
-        parent.gain = gain;
-        // Right first, so the left subtree is grown (and numbered) first.
-        stack.push(Pending {
-            node: left + 1,
-            start: middle,
-            end: task.end,
-            depth: task.depth + 1,
-            weight: right_weight,
-            sum: right_sum,
-        });
-        stack.push(Pending {
-            node: left,
-            start: task.start,
-            end: middle,
-            depth: task.depth + 1,
-            weight: split.left_weight,
-            sum: split.left_sum,
-        });
     }
-    // Children come after their parent: one backward pass makes every internal value the
-    // cover-weighted mean of its children, hence of its leaves.
-    for index in (0..nodes.len()).rev() {
-        let node = &nodes[index];
-        if !node.is_leaf() {
-            let (left, right) = (&nodes[node.left as usize], &nodes[node.right as usize]);
-            nodes[index].value = (left.cover * left.value + right.cover * right.value) / node.cover;
-        }
-    }
-    Tree { nodes }
 }
 
 /// Sets a final leaf's value to the weighted mean of its raw targets (summing the centred ones
@@ -824,6 +1098,58 @@ mod tests {
             counts[1..].iter().all(|&count| (60..=70).contains(&count)),
             "{counts:?}"
         );
+    }
+
+    #[test]
+    fn trees_grown_together_are_the_trees_grown_alone() {
+        // Targets with ties and a heavy feature, so the trees part at many depths; bootstrap
+        // weights, so multiplicities count; feature subsampling, so the draws must follow the
+        // node paths and not the order nodes are grown in.
+        let (x, mut y) = noisy_data(700, 6, 1.0, 31);
+        for (i, value) in y.iter_mut().enumerate() {
+            if i % 7 == 0 {
+                *value = (*value * 2.0).round() / 2.0;
+            }
+        }
+        let binned = BinnedMatrix::new(&x, 64);
+        let target = CenteredTarget::new(&y);
+        let sample: Vec<SampleRow> = (0..x.n_rows as u32)
+            .filter(|row| row % 5 != 0)
+            .map(|row| SampleRow::new(row, 1 + row % 3, &target))
+            .collect();
+        let base = TreeParams {
+            max_features: MaxFeatures::Fraction(0.5),
+            max_bins: 64,
+            ..TreeParams::default()
+        };
+        let sets = vec![
+            base.clone(),
+            TreeParams {
+                min_samples_leaf: 5,
+                ..base.clone()
+            },
+            TreeParams {
+                min_samples_leaf: 2,
+                max_depth: Some(6),
+                ..base.clone()
+            },
+            TreeParams {
+                min_samples_split: 30,
+                ..base.clone()
+            },
+        ];
+        for seed in [1, 2, 3] {
+            let together = grow_trees(&binned, &target, sample.clone(), &sets, seed);
+            assert_eq!(together.len(), sets.len());
+            for (params, tree) in sets.iter().zip(&together) {
+                let alone = grow_tree(&binned, &target, sample.clone(), params, seed);
+                assert_eq!(*tree, alone, "seed {seed}, {params:?}");
+                check_covers(tree);
+            }
+            // They did part: the stopping rules give different trees.
+            assert_ne!(together[0].nodes.len(), together[1].nodes.len());
+            assert!(together[2].depth() <= 6);
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::cart::{derive_seed, grow_tree, BinnedMatrix, CenteredTarget, SampleRow, TreeParams};
+use super::cart::{derive_seed, grow_trees, BinnedMatrix, CenteredTarget, SampleRow, TreeParams};
 use super::matrix::Matrix;
 use super::tree::Tree;
 
@@ -51,21 +51,38 @@ pub fn fit_forest(x: &Matrix, y: &[f64], params: &ForestParams, seed: u64) -> Fo
     assert_eq!(x.n_rows, y.len(), "one target per row is required");
     let binned = BinnedMatrix::new(x, params.tree.max_bins);
     let target = CenteredTarget::new(y);
+    let tree_params = std::slice::from_ref(&params.tree);
     let trees = (0..params.n_trees)
         .into_par_iter()
-        .map(|tree_index| grow_forest_tree(&binned, &target, params, seed, tree_index))
+        .map(|tree_index| {
+            grow_forest_trees(&binned, &target, params, tree_params, seed, tree_index)
+                .pop()
+                .expect("one tree")
+        })
         .collect();
     Forest { trees }
 }
 
-/// Tree `tree_index` of a forest: its own random stream, its bootstrap sample, then the tree.
-fn grow_forest_tree(
+/// True when forests of `a` and `b` can be grown together by [`fit_forests_predict`]: they
+/// differ at most in their trees' stopping rules.
+pub fn can_grow_together(a: &ForestParams, b: &ForestParams) -> bool {
+    a.n_trees == b.n_trees
+        && a.bootstrap == b.bootstrap
+        && a.tree.max_features == b.tree.max_features
+        && a.tree.max_bins == b.tree.max_bins
+}
+
+/// Tree `tree_index` of a forest — its own random stream, its bootstrap sample, then the
+/// tree — once per parameter set in `tree_params` (grown together, see
+/// [`super::cart::grow_trees`]).
+fn grow_forest_trees(
     binned: &BinnedMatrix,
     target: &CenteredTarget,
     params: &ForestParams,
+    tree_params: &[TreeParams],
     seed: u64,
     tree_index: usize,
-) -> Tree {
+) -> Vec<Tree> {
     let n_rows = binned.n_rows;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, tree_index as u64));
     let sample = if params.bootstrap {
@@ -75,7 +92,7 @@ fn grow_forest_tree(
             .map(|row| SampleRow::new(row, 1, target))
             .collect()
     };
-    grow_tree(binned, target, sample, &params.tree, &mut rng)
+    grow_trees(binned, target, sample, tree_params, rng.gen())
 }
 
 /// The mean prediction on `x_eval` of the forest [`fit_forest`] would fit — the same numbers
@@ -89,23 +106,55 @@ pub fn fit_forest_predict(
     seed: u64,
     x_eval: &Matrix,
 ) -> Vec<f64> {
+    fit_forests_predict(x, y, std::slice::from_ref(params), seed, x_eval)
+        .pop()
+        .expect("one forest")
+}
+
+/// [`fit_forest_predict`] for several forests that differ only in their trees' stopping rules
+/// (`max_depth`, `min_samples_leaf`, `min_samples_split`; see [`can_grow_together`]): tree `i`
+/// of every forest is grown in one pass, sharing the work while the trees agree. Returns one
+/// prediction vector per forest, the same numbers as fitting each alone. Panics when the
+/// forests cannot be grown together or there are more than 4.
+pub fn fit_forests_predict(
+    x: &Matrix,
+    y: &[f64],
+    forests: &[ForestParams],
+    seed: u64,
+    x_eval: &Matrix,
+) -> Vec<Vec<f64>> {
     assert_eq!(x.n_rows, y.len(), "one target per row is required");
-    if params.n_trees == 0 {
-        return vec![0.0; x_eval.n_rows];
+    let Some(first) = forests.first() else {
+        return Vec::new();
+    };
+    assert!(
+        forests.iter().all(|f| can_grow_together(first, f)),
+        "forests grown together differ only in their stopping rules"
+    );
+    if first.n_trees == 0 {
+        return vec![vec![0.0; x_eval.n_rows]; forests.len()];
     }
-    let binned = BinnedMatrix::new(x, params.tree.max_bins);
+    let binned = BinnedMatrix::new(x, first.tree.max_bins);
     let target = CenteredTarget::new(y);
-    let per_tree: Vec<Vec<f64>> = (0..params.n_trees)
+    let tree_params: Vec<TreeParams> = forests.iter().map(|f| f.tree.clone()).collect();
+    // Per tree, per forest: the tree's predictions.
+    let per_tree: Vec<Vec<Vec<f64>>> = (0..first.n_trees)
         .into_par_iter()
         .map(|tree_index| {
-            let tree = grow_forest_tree(&binned, &target, params, seed, tree_index);
-            crate::learn::tree::sum_trees(std::slice::from_ref(&tree), x_eval)
+            grow_forest_trees(&binned, &target, first, &tree_params, seed, tree_index)
+                .iter()
+                .map(|tree| crate::learn::tree::sum_trees(std::slice::from_ref(tree), x_eval))
+                .collect()
         })
         .collect();
     // Summed from 0.0 in tree order, as `sum_trees` sums a kept forest.
-    let n_trees = params.n_trees as f64;
-    (0..x_eval.n_rows)
-        .map(|i| per_tree.iter().fold(0.0, |sum, values| sum + values[i]) / n_trees)
+    let n_trees = first.n_trees as f64;
+    (0..forests.len())
+        .map(|f| {
+            (0..x_eval.n_rows)
+                .map(|i| per_tree.iter().fold(0.0, |sum, values| sum + values[f][i]) / n_trees)
+                .collect()
+        })
         .collect()
 }
 
@@ -295,6 +344,36 @@ mod tests {
             fit_forest_predict(&x, &y, &none, 7, &x_eval),
             vec![0.0; 123]
         );
+    }
+
+    #[test]
+    fn forests_grown_together_predict_as_forests_grown_alone() {
+        let (x, y) = noisy_data(400, 5, 1.0, 23);
+        let (x_eval, _) = noisy_data(97, 5, 1.0, 24);
+        let base = small_params(10);
+        let forests: Vec<ForestParams> = [(1, None), (5, None), (1, Some(4))]
+            .into_iter()
+            .map(|(min_samples_leaf, max_depth)| ForestParams {
+                tree: TreeParams {
+                    min_samples_leaf,
+                    max_depth,
+                    ..base.tree.clone()
+                },
+                ..base.clone()
+            })
+            .collect();
+        let together = fit_forests_predict(&x, &y, &forests, 3, &x_eval);
+        for (params, predicted) in forests.iter().zip(&together) {
+            assert_eq!(*predicted, fit_forest(&x, &y, params, 3).predict(&x_eval));
+        }
+        assert_ne!(together[0], together[1]);
+        assert!(!can_grow_together(
+            &base,
+            &ForestParams {
+                n_trees: 11,
+                ..base.clone()
+            }
+        ));
     }
 
     #[test]

@@ -101,6 +101,65 @@ impl Spec {
         }
     }
 
+    /// True when `self` and `other` are forests that [`Spec::fit_predict_together`] grows in
+    /// one pass (they differ only in `min_samples_leaf` and `max_depth`).
+    pub fn grows_with(&self, other: &Spec) -> bool {
+        match (self, other) {
+            (
+                Spec::RandomForest {
+                    n_trees,
+                    max_features,
+                    ..
+                },
+                Spec::RandomForest {
+                    n_trees: other_trees,
+                    max_features: other_features,
+                    ..
+                },
+            ) => n_trees == other_trees && max_features == other_features,
+            _ => false,
+        }
+    }
+
+    /// [`Spec::fit_predict`] for each of `specs`, the same numbers; forests that grow together
+    /// (see [`Spec::grows_with`], at most 4) share one pass over their trees.
+    pub fn fit_predict_together(
+        specs: &[&Spec],
+        x: &Matrix,
+        y: &[f64],
+        max_bins: usize,
+        seed: u64,
+        x_eval: &Matrix,
+    ) -> Result<Vec<Vec<f64>>, crate::learn::linear::LinearError> {
+        let forests: Option<Vec<ForestParams>> = specs
+            .iter()
+            .map(|spec| match **spec {
+                Spec::RandomForest {
+                    n_trees,
+                    max_features,
+                    min_samples_leaf,
+                    max_depth,
+                } if spec.grows_with(specs[0]) => Some(forest_params(
+                    n_trees,
+                    max_features,
+                    min_samples_leaf,
+                    max_depth,
+                    max_bins,
+                )),
+                _ => None,
+            })
+            .collect();
+        match forests {
+            Some(forests) if (2..=crate::learn::cart::MAX_JOINT).contains(&forests.len()) => Ok(
+                crate::learn::forest::fit_forests_predict(x, y, &forests, seed, x_eval),
+            ),
+            _ => specs
+                .iter()
+                .map(|spec| spec.fit_predict(x, y, max_bins, seed, x_eval))
+                .collect(),
+        }
+    }
+
     pub fn fit(
         &self,
         x: &Matrix,

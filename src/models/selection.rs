@@ -80,59 +80,82 @@ pub fn cross_validate(
             (train, valid)
         })
         .collect();
-    // The (grid point, fold) fits start from one queue: single-threaded fits longest first,
+    // Forest grid points that differ only in their stopping rules grow together (one pass
+    // per tree for the group, see `Spec::fit_predict_together`).
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for s in 0..specs.len() {
+        let joins = groups.iter_mut().find(|group| {
+            group.len() < crate::learn::cart::MAX_JOINT && specs[group[0]].grows_with(&specs[s])
+        });
+        match joins {
+            Some(group) => group.push(s),
+            None => groups.push(vec![s]),
+        }
+    }
+    // The (group, fold) fits start from one queue: single-threaded fits longest first,
     // forests last, so that the threads finish together (a forest's trees are shared out among
     // idle threads, a boosting fit is not). Each result lands in its own slot, so the order of
     // completion changes nothing.
-    let mut tasks: Vec<(usize, usize)> = (0..specs.len())
-        .flat_map(|s| (0..n_folds).map(move |f| (s, f)))
+    let mut tasks: Vec<(usize, usize)> = (0..groups.len())
+        .flat_map(|g| (0..n_folds).map(move |f| (g, f)))
         .collect();
-    let is_forest = |s: usize| matches!(specs[s], Spec::RandomForest { .. });
+    let is_forest = |g: usize| matches!(specs[groups[g][0]], Spec::RandomForest { .. });
+    let cost = |g: usize| -> f64 { groups[g].iter().map(|&s| specs[s].relative_cost()).sum() };
     tasks.sort_by(|a, b| {
-        is_forest(a.0).cmp(&is_forest(b.0)).then(
-            specs[b.0]
-                .relative_cost()
-                .total_cmp(&specs[a.0].relative_cost()),
-        )
+        is_forest(a.0)
+            .cmp(&is_forest(b.0))
+            .then(cost(b.0).total_cmp(&cost(a.0)))
     });
-    type Score = Result<(f64, f64), crate::learn::linear::LinearError>;
-    let slots: Vec<std::sync::Mutex<Option<Score>>> = (0..specs.len() * n_folds)
+    type Scores = Result<Vec<(f64, f64)>, crate::learn::linear::LinearError>;
+    let slots: Vec<std::sync::Mutex<Option<Scores>>> = (0..groups.len() * n_folds)
         .map(|_| std::sync::Mutex::new(None))
         .collect();
-    let fit_one = |s: usize, f: usize| -> Score {
+    // One (group, fold) fit: each grid point's validation RMSE and its share of the seconds.
+    let fit_group = |g: usize, f: usize| -> Scores {
+        let members = &groups[g];
         let (train, valid) = &fold_rows[f];
         if valid.is_empty() || train.is_empty() {
-            return Ok((f64::NAN, 0.0));
+            return Ok(vec![(f64::NAN, 0.0); members.len()]);
         }
         let started = Instant::now();
         let x_train = x.select_rows(train);
         let y_train: Vec<f64> = train.iter().map(|&i| y[i]).collect();
         let x_valid = x.select_rows(valid);
         let y_valid: Vec<f64> = valid.iter().map(|&i| y[i]).collect();
-        let predicted = specs[s].fit_predict(&x_train, &y_train, max_bins, seed, &x_valid)?;
-        let score = rmse(&y_valid, &predicted);
-        on_done();
-        Ok((score, started.elapsed().as_secs_f64()))
+        let group_specs: Vec<&Spec> = members.iter().map(|&s| &specs[s]).collect();
+        let predicted =
+            Spec::fit_predict_together(&group_specs, &x_train, &y_train, max_bins, seed, &x_valid)?;
+        let seconds = started.elapsed().as_secs_f64() / members.len() as f64;
+        for _ in members {
+            on_done();
+        }
+        Ok(predicted
+            .iter()
+            .map(|predicted| (rmse(&y_valid, predicted), seconds))
+            .collect())
     };
     rayon::scope_fifo(|scope| {
-        for &(s, f) in &tasks {
-            let (slots, fit_one) = (&slots, &fit_one);
+        for &(g, f) in &tasks {
+            let (slots, fit_group) = (&slots, &fit_group);
             scope.spawn_fifo(move |_| {
-                let score = fit_one(s, f);
-                *slots[s * n_folds + f]
+                let scores = fit_group(g, f);
+                *slots[g * n_folds + f]
                     .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = Some(score);
+                    .unwrap_or_else(|e| e.into_inner()) = Some(scores);
             });
         }
     });
-    let scores = slots
-        .into_iter()
-        .map(|slot| {
-            slot.into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .expect("every fit ran")
-        })
-        .collect::<Result<Vec<(f64, f64)>, _>>()?;
+    let mut scores = vec![(f64::NAN, 0.0); specs.len() * n_folds];
+    for (index, slot) in slots.into_iter().enumerate() {
+        let (g, f) = (index / n_folds, index % n_folds);
+        let group_scores = slot
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .expect("every fit ran")?;
+        for (&s, score) in groups[g].iter().zip(group_scores) {
+            scores[s * n_folds + f] = score;
+        }
+    }
     let mut results = Vec::with_capacity(specs.len());
     for (s, spec) in specs.iter().enumerate() {
         let mut fold_scores = Vec::with_capacity(n_folds);
