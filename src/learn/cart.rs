@@ -495,7 +495,8 @@ impl Walk<'_> {
                         left_sum * left_sum * right_weight + right_sum * right_sum * left_weight;
                     let denominator = left_weight * right_weight;
                     for m in 0..n_members {
-                        if search.active[m]
+                        // A lone tree is active, or the search would have stopped.
+                        if (ONE || search.active[m])
                             && left_rows >= search.min_leaf[m]
                             && right_rows >= search.min_leaf[m]
                             && numerator * search.best_denominator[m]
