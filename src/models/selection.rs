@@ -254,6 +254,50 @@ mod tests {
     }
 
     #[test]
+    fn forests_cross_validated_together_score_as_alone() {
+        let n = 300;
+        let x = Matrix::from_columns(&[
+            (0..n).map(|i| ((i * 37) % 101) as f64).collect(),
+            (0..n).map(|i| ((i * 13) % 7) as f64).collect(),
+            (0..n).map(|i| ((i * 7) % 53) as f64).collect(),
+        ]);
+        let y: Vec<f64> = (0..n)
+            .map(|i| ((i * 37) % 101) as f64 * 0.1 + ((i * 11) % 5) as f64)
+            .collect();
+        let folds: Vec<usize> = (0..n).map(|i| i % 5).collect();
+        let forest = |min_samples_leaf, max_depth| Spec::RandomForest {
+            n_trees: 8,
+            max_features: crate::learn::cart::MaxFeatures::Fraction(0.5),
+            min_samples_leaf,
+            max_depth,
+        };
+        let specs = [
+            forest(1, None),
+            Spec::Linear,
+            forest(5, None),
+            forest(2, Some(3)),
+        ];
+        assert!(specs[0].grows_with(&specs[2]) && !specs[0].grows_with(&specs[1]));
+        let together = cross_validate(&specs, &x, &y, &folds, 5, 256, 4, &|| {}).unwrap();
+        for (spec, result) in specs.iter().zip(&together) {
+            let alone = cross_validate(
+                std::slice::from_ref(spec),
+                &x,
+                &y,
+                &folds,
+                5,
+                256,
+                4,
+                &|| {},
+            )
+            .unwrap();
+            assert_eq!(result.cv_rmse, alone[0].cv_rmse, "{spec:?}");
+            assert_eq!(result.cv_rmse_std, alone[0].cv_rmse_std, "{spec:?}");
+        }
+        assert_ne!(together[0].cv_rmse, together[2].cv_rmse);
+    }
+
+    #[test]
     fn permutation_importance_finds_the_used_feature() {
         let n = 400;
         let x = Matrix::from_columns(&[
