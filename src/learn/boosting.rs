@@ -20,7 +20,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::cart::{BinnedMatrix, MAX_BINS};
+use super::cart::{stable_partition, BinnedMatrix, MAX_BINS};
 use super::matrix::Matrix;
 use super::tree::{Node, Tree, LEAF};
 
@@ -598,20 +598,11 @@ impl<'a> Grower<'a> {
     /// ascending keeps histogram passes cache friendly). Returns the number of left rows.
     fn partition(&mut self, open: &OpenNode, split: &Split) -> usize {
         let column = self.binned.column(split.feature);
-        let rows = &mut self.rows[open.start..open.end];
-        self.scratch.clear();
-        let mut n_left = 0;
-        for index in 0..rows.len() {
-            let row = rows[index];
-            if column[row as usize] as usize <= split.left_bin {
-                rows[n_left] = row;
-                n_left += 1;
-            } else {
-                self.scratch.push(row);
-            }
-        }
-        rows[n_left..].copy_from_slice(&self.scratch);
-        n_left
+        stable_partition(
+            &mut self.rows[open.start..open.end],
+            &mut self.scratch,
+            |&row| column[row as usize] as usize <= split.left_bin,
+        )
     }
 }
 

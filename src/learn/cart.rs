@@ -446,6 +446,35 @@ impl GrowBuffers {
     }
 }
 
+/// Stable partition: the rows for which `goes_left` holds first, each side in its original
+/// order (rows kept ascending keep the histogram passes reading the codes front to back, which
+/// matters once they outgrow the L1 cache). Returns the number of left rows. Branch-free: every
+/// row is written to both sides and only one count advances (which side a row goes to is a coin
+/// flip to the branch predictor).
+pub(crate) fn stable_partition<T: Copy>(
+    rows: &mut [T],
+    scratch: &mut Vec<T>,
+    goes_left: impl Fn(&T) -> bool,
+) -> usize {
+    let Some(&first) = rows.first() else {
+        return 0;
+    };
+    if scratch.len() < rows.len() {
+        scratch.resize(rows.len(), first);
+    }
+    let (mut n_left, mut n_right) = (0, 0);
+    for index in 0..rows.len() {
+        let entry = rows[index];
+        let left = goes_left(&entry);
+        rows[n_left] = entry;
+        scratch[n_right] = entry;
+        n_left += usize::from(left);
+        n_right += usize::from(!left);
+    }
+    rows[n_left..].copy_from_slice(&scratch[..n_right]);
+    n_left
+}
+
 /// The split search of one node for the trees growing there (`n_members` of them).
 struct Search {
     n_members: usize,
@@ -540,8 +569,6 @@ impl Grow<'_> {
     ) {
         let y = &self.target.centered;
         let binned = self.binned;
-        let n_features = binned.n_cols;
-        let max_features = self.max_features;
         let mut stack = vec![root];
         while let Some(task) = stack.pop() {
             let rows = &sample[task.start..task.end];
@@ -569,136 +596,16 @@ impl Grow<'_> {
                 continue;
             }
             let members = &members[..n_members];
-            let mut search = Search {
-                n_members,
-                min_leaf: std::array::from_fn(|m| {
-                    members.get(m).map_or(0, |&t| self.rules[t].min_leaf)
-                }),
-                active: [false; MAX_JOINT],
-                best: [None; MAX_JOINT],
-                best_numerator: [-1.0; MAX_JOINT],
-                best_denominator: [1.0; MAX_JOINT],
-            };
-            let mut rng = rand_xoshiro::SplitMix64::seed_from_u64(self.seed ^ task.key);
-            let feature_order = &mut buffers.feature_order;
-            feature_order.clear();
-            feature_order.extend(0..n_features);
-            let mut informative_seen = 0;
-            let mut drawn = 0;
-            // Draw features without replacement until `max_features` non-constant ones were
-            // looked at; like scikit-learn, a tree keeps drawing past that while it has no valid
-            // split. The first `max_features` draws always happen, so their histograms are
-            // built together in one pass over the node's rows; later draws go one at a time.
-            // Candidates are scored in draw order either way, so each tree is the one a
-            // feature-at-a-time search grows.
-            loop {
-                for m in 0..n_members {
-                    search.active[m] = drawn < n_features
-                        && (informative_seen < max_features || search.best[m].is_none());
-                }
-                if !search.active.contains(&true) {
-                    break;
-                }
-                let batch = if drawn == 0 && n_rows > 2 {
-                    max_features
-                } else {
-                    1
-                };
-                for position in drawn..drawn + batch {
-                    if max_features < n_features {
-                        let pick = rng.gen_range(position..n_features);
-                        feature_order.swap(position, pick);
-                    }
-                }
-                let features = &feature_order[drawn..drawn + batch];
-                drawn += batch;
-                if n_rows == 2 {
-                    // Two rows (only trees with one-row leaves get here): every feature that
-                    // separates them gives the same split, so the first one drawn wins, exactly
-                    // as the full search below would decide.
-                    let feature = features[0];
-                    let (first, second) = (
-                        binned.code(feature, rows[0].row as usize),
-                        binned.code(feature, rows[1].row as usize),
-                    );
-                    if first != second {
-                        let (left, right) = if first < second {
-                            (rows[0], rows[1])
-                        } else {
-                            (rows[1], rows[0])
-                        };
-                        for m in 0..n_members {
-                            search.best[m] = Some(Candidate {
-                                feature,
-                                left_bin: first.min(second) as usize,
-                                right_bin: first.max(second) as usize,
-                                left_weight: f64::from(left.weight),
-                                left_sum: left.weighted,
-                            });
-                            search.best_numerator[m] =
-                                left.weighted * left.weighted * f64::from(right.weight)
-                                    + right.weighted * right.weighted * f64::from(left.weight);
-                            search.best_denominator[m] =
-                                f64::from(left.weight) * f64::from(right.weight);
-                        }
-                        break;
-                    }
-                    continue;
-                }
-                // Histograms of this node over the batch's features, remembering which bins are
-                // occupied: one pass over the rows, reading each row's codes from one cache line.
-                let histograms = &mut buffers.histograms[..batch];
-                let bitmaps = &mut buffers.bitmaps[..batch];
-                bitmaps.fill([0u64; MAX_BINS / 64]);
-                for entry in rows {
-                    let codes = binned.row_codes(entry.row as usize);
-                    let packed = (u64::from(entry.weight) << 32) | 1;
-                    for ((&feature, histogram), bitmap) in features
-                        .iter()
-                        .zip(histograms.iter_mut())
-                        .zip(bitmaps.iter_mut())
-                    {
-                        let bin = codes[feature];
-                        let stats = &mut histogram[bin as usize];
-                        stats.sum += entry.weighted;
-                        stats.packed += packed;
-                        bitmap[(bin >> 6) as usize] |= 1 << (bin & 63);
-                    }
-                }
-                for ((&feature, histogram), bitmap) in features
-                    .iter()
-                    .zip(histograms.iter_mut())
-                    .zip(bitmaps.iter())
-                {
-                    if bitmap.iter().map(|word| word.count_ones()).sum::<u32>() > 1 {
-                        informative_seen += 1;
-                    }
-                    // Walk the occupied bins in order, clearing each as it is read. The split
-                    // between an occupied bin and the next one is scored on reaching the next
-                    // one, for every tree still drawing whose leaf sizes it respects.
-                    let walk = Walk {
-                        histogram,
-                        bitmap,
-                        feature,
-                        n_rows,
-                        weight: task.weight,
-                        sum: task.sum,
-                    };
-                    if n_members == 1 {
-                        walk.run::<true>(&mut search);
-                    } else {
-                        walk.run::<false>(&mut search);
-                    }
-                }
-            }
+            let search = self.search(&sample[task.start..task.end], &task, members, buffers);
 
             // Each searching tree's decision: a split with positive gain, or a leaf. Trees
             // choosing the same split stay together.
             let parent_score = task.sum * task.sum / task.weight;
             let mut splits: [Option<Candidate>; MAX_JOINT] = [None; MAX_JOINT];
+            let mut gains = [0.0; MAX_JOINT];
             for (m, &t) in members.iter().enumerate() {
-                let gain = search.best_numerator[m] / search.best_denominator[m] - parent_score;
-                match search.best[m].filter(|_| gain > 0.0) {
+                gains[m] = search.best_numerator[m] / search.best_denominator[m] - parent_score;
+                match search.best[m].filter(|_| gains[m] > 0.0) {
                     Some(split) => splits[m] = Some(split),
                     None => {
                         let node = task.nodes[t] as usize;
@@ -735,27 +642,12 @@ impl Grow<'_> {
                 };
                 self.grow_from(&mut own_rows, own_task, trees, buffers);
             }
-            // Stable partition, left rows first: rows stay in ascending order, so the histogram
-            // passes read each feature column front to back (this matters once columns outgrow
-            // the L1 cache).
             let column = binned.column(lead.feature);
-            let rows = &mut sample[task.start..task.end];
-            // Branch-free: every row is written to both sides and only the right count advances
-            // (which side a row goes to is a coin flip to the branch predictor).
-            let scratch = &mut buffers.scratch;
-            if scratch.len() < rows.len() {
-                scratch.resize(rows.len(), rows[0]);
-            }
-            let (mut n_left, mut n_right) = (0, 0);
-            for index in 0..rows.len() {
-                let entry = rows[index];
-                let goes_left = column[entry.row as usize] as usize <= lead.left_bin;
-                rows[n_left] = entry;
-                scratch[n_right] = entry;
-                n_left += usize::from(goes_left);
-                n_right += usize::from(!goes_left);
-            }
-            rows[n_left..].copy_from_slice(&scratch[..n_right]);
+            let n_left = stable_partition(
+                &mut sample[task.start..task.end],
+                &mut buffers.scratch,
+                |entry| column[entry.row as usize] as usize <= lead.left_bin,
+            );
             let middle = task.start + n_left;
             let right_weight = task.weight - lead.left_weight;
             let right_sum = task.sum - lead.left_sum;
@@ -778,7 +670,7 @@ impl Grow<'_> {
                 parent.threshold = binned.threshold(lead.feature, lead.left_bin, lead.right_bin);
                 parent.left = left as u32;
                 parent.right = left as u32 + 1;
-                parent.gain = search.best_numerator[m] / search.best_denominator[m] - parent_score;
+                parent.gain = gains[m];
                 left_nodes[t] = left as u32;
                 right_nodes[t] = left as u32 + 1;
             }
@@ -802,6 +694,145 @@ impl Grow<'_> {
                 nodes: left_nodes,
             });
         }
+    }
+
+    /// Draws features for a node and finds each searching tree's best split among them.
+    #[inline(always)]
+    fn search(
+        &self,
+        rows: &[SampleRow],
+        task: &Pending,
+        members: &[usize],
+        buffers: &mut GrowBuffers,
+    ) -> Search {
+        let n_rows = rows.len();
+        let n_members = members.len();
+        let binned = self.binned;
+        let n_features = binned.n_cols;
+        let max_features = self.max_features;
+        let mut search = Search {
+            n_members,
+            min_leaf: std::array::from_fn(|m| {
+                members.get(m).map_or(0, |&t| self.rules[t].min_leaf)
+            }),
+            active: [false; MAX_JOINT],
+            best: [None; MAX_JOINT],
+            best_numerator: [-1.0; MAX_JOINT],
+            best_denominator: [1.0; MAX_JOINT],
+        };
+        let mut rng = rand_xoshiro::SplitMix64::seed_from_u64(self.seed ^ task.key);
+        let feature_order = &mut buffers.feature_order;
+        feature_order.clear();
+        feature_order.extend(0..n_features);
+        let mut informative_seen = 0;
+        let mut drawn = 0;
+        // Draw features without replacement until `max_features` non-constant ones were
+        // looked at; like scikit-learn, a tree keeps drawing past that while it has no valid
+        // split. The first `max_features` draws always happen, so their histograms are
+        // built together in one pass over the node's rows; later draws go one at a time.
+        // Candidates are scored in draw order either way, so each tree is the one a
+        // feature-at-a-time search grows.
+        loop {
+            for m in 0..n_members {
+                search.active[m] = drawn < n_features
+                    && (informative_seen < max_features || search.best[m].is_none());
+            }
+            if !search.active.contains(&true) {
+                break;
+            }
+            let batch = if drawn == 0 && n_rows > 2 {
+                max_features
+            } else {
+                1
+            };
+            for position in drawn..drawn + batch {
+                if max_features < n_features {
+                    let pick = rng.gen_range(position..n_features);
+                    feature_order.swap(position, pick);
+                }
+            }
+            let features = &feature_order[drawn..drawn + batch];
+            drawn += batch;
+            if n_rows == 2 {
+                // Two rows (only trees with one-row leaves get here): every feature that
+                // separates them gives the same split, so the first one drawn wins, exactly
+                // as the full search below would decide.
+                let feature = features[0];
+                let (first, second) = (
+                    binned.code(feature, rows[0].row as usize),
+                    binned.code(feature, rows[1].row as usize),
+                );
+                if first != second {
+                    let (left, right) = if first < second {
+                        (rows[0], rows[1])
+                    } else {
+                        (rows[1], rows[0])
+                    };
+                    for m in 0..n_members {
+                        search.best[m] = Some(Candidate {
+                            feature,
+                            left_bin: first.min(second) as usize,
+                            right_bin: first.max(second) as usize,
+                            left_weight: f64::from(left.weight),
+                            left_sum: left.weighted,
+                        });
+                        search.best_numerator[m] =
+                            left.weighted * left.weighted * f64::from(right.weight)
+                                + right.weighted * right.weighted * f64::from(left.weight);
+                        search.best_denominator[m] =
+                            f64::from(left.weight) * f64::from(right.weight);
+                    }
+                    break;
+                }
+                continue;
+            }
+            // Histograms of this node over the batch's features, remembering which bins are
+            // occupied: one pass over the rows, reading each row's codes from one cache line.
+            let histograms = &mut buffers.histograms[..batch];
+            let bitmaps = &mut buffers.bitmaps[..batch];
+            bitmaps.fill([0u64; MAX_BINS / 64]);
+            for entry in rows {
+                let codes = binned.row_codes(entry.row as usize);
+                let packed = (u64::from(entry.weight) << 32) | 1;
+                for ((&feature, histogram), bitmap) in features
+                    .iter()
+                    .zip(histograms.iter_mut())
+                    .zip(bitmaps.iter_mut())
+                {
+                    let bin = codes[feature];
+                    let stats = &mut histogram[bin as usize];
+                    stats.sum += entry.weighted;
+                    stats.packed += packed;
+                    bitmap[(bin >> 6) as usize] |= 1 << (bin & 63);
+                }
+            }
+            for ((&feature, histogram), bitmap) in features
+                .iter()
+                .zip(histograms.iter_mut())
+                .zip(bitmaps.iter())
+            {
+                if bitmap.iter().map(|word| word.count_ones()).sum::<u32>() > 1 {
+                    informative_seen += 1;
+                }
+                // Walk the occupied bins in order, clearing each as it is read. The split
+                // between an occupied bin and the next one is scored on reaching the next
+                // one, for every tree still drawing whose leaf sizes it respects.
+                let walk = Walk {
+                    histogram,
+                    bitmap,
+                    feature,
+                    n_rows,
+                    weight: task.weight,
+                    sum: task.sum,
+                };
+                if n_members == 1 {
+                    walk.run::<true>(&mut search);
+                } else {
+                    walk.run::<false>(&mut search);
+                }
+            }
+        }
+        search
     }
 }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::learn::boosting::{fit_boosting, Boosting, BoostingParams};
-use crate::learn::cart::{fit_tree, MaxFeatures, TreeParams};
+use crate::learn::cart::{fit_tree, MaxFeatures, TreeParams, MAX_BINS};
 use crate::learn::forest::{fit_forest, Forest, ForestParams};
 use crate::learn::linear::{fit_linear, Linear};
 use crate::learn::matrix::Matrix;
@@ -72,7 +72,30 @@ impl Spec {
         value.to_string()
     }
 
-    /// Fits this grid point.
+    /// The forest this grid point stands for, if it is one (bootstrap on, `min_samples_split`
+    /// 2 as scikit-learn).
+    fn forest_params(&self, max_bins: usize) -> Option<ForestParams> {
+        match *self {
+            Spec::RandomForest {
+                n_trees,
+                max_features,
+                min_samples_leaf,
+                max_depth,
+            } => Some(ForestParams {
+                n_trees,
+                tree: TreeParams {
+                    max_depth,
+                    min_samples_leaf,
+                    min_samples_split: 2,
+                    max_features,
+                    max_bins,
+                },
+                bootstrap: true,
+            }),
+            _ => None,
+        }
+    }
+
     /// Predictions on `x_eval` of the model [`Spec::fit`] would fit, the same numbers as
     /// `fit(..)?.predict(x_eval)`; a random forest is not kept, only its predictions (see
     /// [`crate::learn::forest::fit_forest_predict`]).
@@ -84,39 +107,19 @@ impl Spec {
         seed: u64,
         x_eval: &Matrix,
     ) -> Result<Vec<f64>, crate::learn::linear::LinearError> {
-        match *self {
-            Spec::RandomForest {
-                n_trees,
-                max_features,
-                min_samples_leaf,
-                max_depth,
-            } => Ok(crate::learn::forest::fit_forest_predict(
-                x,
-                y,
-                &forest_params(n_trees, max_features, min_samples_leaf, max_depth, max_bins),
-                seed,
-                x_eval,
+        match self.forest_params(max_bins) {
+            Some(forest) => Ok(crate::learn::forest::fit_forest_predict(
+                x, y, &forest, seed, x_eval,
             )),
-            _ => Ok(self.fit(x, y, max_bins, seed)?.predict(x_eval)),
+            None => Ok(self.fit(x, y, max_bins, seed)?.predict(x_eval)),
         }
     }
 
     /// True when `self` and `other` are forests that [`Spec::fit_predict_together`] grows in
-    /// one pass (they differ only in `min_samples_leaf` and `max_depth`).
+    /// one pass (see [`crate::learn::forest::can_grow_together`]).
     pub fn grows_with(&self, other: &Spec) -> bool {
-        match (self, other) {
-            (
-                Spec::RandomForest {
-                    n_trees,
-                    max_features,
-                    ..
-                },
-                Spec::RandomForest {
-                    n_trees: other_trees,
-                    max_features: other_features,
-                    ..
-                },
-            ) => n_trees == other_trees && max_features == other_features,
+        match (self.forest_params(MAX_BINS), other.forest_params(MAX_BINS)) {
+            (Some(a), Some(b)) => crate::learn::forest::can_grow_together(&a, &b),
             _ => false,
         }
     }
@@ -133,26 +136,19 @@ impl Spec {
     ) -> Result<Vec<Vec<f64>>, crate::learn::linear::LinearError> {
         let forests: Option<Vec<ForestParams>> = specs
             .iter()
-            .map(|spec| match **spec {
-                Spec::RandomForest {
-                    n_trees,
-                    max_features,
-                    min_samples_leaf,
-                    max_depth,
-                } if spec.grows_with(specs[0]) => Some(forest_params(
-                    n_trees,
-                    max_features,
-                    min_samples_leaf,
-                    max_depth,
-                    max_bins,
-                )),
-                _ => None,
-            })
+            .map(|spec| spec.forest_params(max_bins))
             .collect();
         match forests {
-            Some(forests) if (2..=crate::learn::cart::MAX_JOINT).contains(&forests.len()) => Ok(
-                crate::learn::forest::fit_forests_predict(x, y, &forests, seed, x_eval),
-            ),
+            Some(forests)
+                if (2..=crate::learn::cart::MAX_JOINT).contains(&forests.len())
+                    && forests.iter().all(|forest| {
+                        crate::learn::forest::can_grow_together(&forests[0], forest)
+                    }) =>
+            {
+                Ok(crate::learn::forest::fit_forests_predict(
+                    x, y, &forests, seed, x_eval,
+                ))
+            }
             _ => specs
                 .iter()
                 .map(|spec| spec.fit_predict(x, y, max_bins, seed, x_eval))
@@ -160,6 +156,7 @@ impl Spec {
         }
     }
 
+    /// Fits this grid point.
     pub fn fit(
         &self,
         x: &Matrix,
@@ -184,15 +181,10 @@ impl Spec {
                 },
                 seed,
             )),
-            Spec::RandomForest {
-                n_trees,
-                max_features,
-                min_samples_leaf,
-                max_depth,
-            } => Model::RandomForest(fit_forest(
+            Spec::RandomForest { .. } => Model::RandomForest(fit_forest(
                 x,
                 y,
-                &forest_params(n_trees, max_features, min_samples_leaf, max_depth, max_bins),
+                &self.forest_params(max_bins).expect("a forest"),
                 seed,
             )),
             Spec::GradientBoosting {
@@ -276,27 +268,6 @@ impl Model {
             }
         }
         importance
-    }
-}
-
-/// A grid point's forest parameters (bootstrap on, `min_samples_split` 2 as scikit-learn).
-fn forest_params(
-    n_trees: usize,
-    max_features: MaxFeatures,
-    min_samples_leaf: usize,
-    max_depth: Option<usize>,
-    max_bins: usize,
-) -> ForestParams {
-    ForestParams {
-        n_trees,
-        tree: TreeParams {
-            max_depth,
-            min_samples_leaf,
-            min_samples_split: 2,
-            max_features,
-            max_bins,
-        },
-        bootstrap: true,
     }
 }
 
