@@ -121,11 +121,32 @@ fn fit(
     y: &[f64],
     params: &BoostingParams,
     seed: u64,
-    mut history: Option<&mut Vec<f64>>,
+    history: Option<&mut Vec<f64>>,
 ) -> Boosting {
     assert_eq!(x.n_rows, y.len(), "one target per row is required");
-    let n_rows = x.n_rows;
     let binned = BinnedMatrix::new(x, params.max_bins);
+    // Inside a parallel task (cross-validation fits many models at once) the other threads are
+    // busy already: splitting a level's features across them would only add scheduling. Called
+    // from outside the thread pool, the rounds run on one of its threads, so that each level's
+    // fork-join stays inside the pool instead of waking the calling thread every time.
+    let parallel = rayon::current_thread_index().is_none();
+    if parallel {
+        rayon::scope(|_| rounds(&binned, y, params, seed, true, history))
+    } else {
+        rounds(&binned, y, params, seed, false, history)
+    }
+}
+
+/// The boosting rounds of [`fit`]; `parallel` splits each level's features across threads.
+fn rounds(
+    binned: &BinnedMatrix,
+    y: &[f64],
+    params: &BoostingParams,
+    seed: u64,
+    parallel: bool,
+    mut history: Option<&mut Vec<f64>>,
+) -> Boosting {
+    let n_rows = y.len();
     let base_score = if n_rows == 0 {
         0.0
     } else {
@@ -134,7 +155,7 @@ fn fit(
     let mut predictions = vec![base_score; n_rows];
     let mut gradients = vec![0.0; n_rows];
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut grower = Grower::new(&binned, params);
+    let mut grower = Grower::new(binned, params, parallel);
     let mut trees = Vec::with_capacity(params.n_rounds);
     for _ in 0..params.n_rounds {
         for ((gradient, prediction), target) in gradients.iter_mut().zip(&predictions).zip(y) {
@@ -348,10 +369,12 @@ struct Grower<'a> {
     leaf_ranges: Vec<(usize, usize, usize)>,
     scratch: Vec<u32>,
     histograms: Vec<FeatureHistograms>,
+    /// Split each level's features across threads.
+    parallel: bool,
 }
 
 impl<'a> Grower<'a> {
-    fn new(binned: &'a BinnedMatrix, params: &'a BoostingParams) -> Self {
+    fn new(binned: &'a BinnedMatrix, params: &'a BoostingParams, parallel: bool) -> Self {
         let histograms = (0..binned.n_cols)
             .map(|f| FeatureHistograms::new(binned.n_bins(f)))
             .collect();
@@ -363,6 +386,7 @@ impl<'a> Grower<'a> {
             leaf_ranges: Vec::new(),
             scratch: Vec::new(),
             histograms,
+            parallel,
         }
     }
 
@@ -527,17 +551,15 @@ impl<'a> Grower<'a> {
                 params,
             )
         };
-        // Inside a parallel task (cross-validation fits many models at once) the other threads
-        // are busy already: splitting the features across them would only add scheduling.
-        let per_feature: Vec<Vec<Option<Split>>> = if rayon::current_thread_index().is_some() {
+        let per_feature: Vec<Vec<Option<Split>>> = if self.parallel {
             self.histograms
-                .iter_mut()
+                .par_iter_mut()
                 .enumerate()
                 .map(split_feature)
                 .collect()
         } else {
             self.histograms
-                .par_iter_mut()
+                .iter_mut()
                 .enumerate()
                 .map(split_feature)
                 .collect()
