@@ -204,44 +204,55 @@ pub fn chunks(
     }
     let mut next_cut = start + target;
     let mut lines_in_chunk = 0;
-    let mut in_quotes = false;
-    let mut field_start = true;
+    // Scanning state between jumps: `i` is the next byte to look at, `field_start` whether a
+    // field starts there. Outside quotes only quotes and newlines matter (a quote opens a
+    // quoted field when a field starts there: right after a comma, or where the scan resumed
+    // with `field_start`); inside quotes only the next quote does. Both are found with
+    // memchr, which skips the bytes between them many at a time.
     let mut i = start;
-    while i < len {
-        let byte = bytes[i];
-        if in_quotes {
-            if byte == b'"' {
-                if i + 1 < len && bytes[i + 1] == b'"' {
-                    i += 2;
-                    continue;
-                }
-                in_quotes = false;
-            } else if byte == b'\n' {
+    let mut field_start = true;
+    'outside: while i < len {
+        for offset in memchr::memchr2_iter(b'"', b'\n', &bytes[i..]) {
+            let at = i + offset;
+            if bytes[at] == b'\n' {
                 lines_in_chunk += 1;
-            }
-            i += 1;
-            continue;
-        }
-        match byte {
-            b'"' if field_start => {
-                in_quotes = true;
-                field_start = false;
-            }
-            b',' => field_start = true,
-            b'\n' => {
-                lines_in_chunk += 1;
-                field_start = true;
-                if i + 1 >= next_cut && out.len() + 1 < parts && i + 1 < len {
-                    out.push((chunk_start, i + 1, line));
+                if at + 1 >= next_cut && out.len() + 1 < parts && at + 1 < len {
+                    out.push((chunk_start, at + 1, line));
                     line += lines_in_chunk;
                     lines_in_chunk = 0;
-                    chunk_start = i + 1;
+                    chunk_start = at + 1;
                     next_cut = chunk_start + target;
                 }
+                continue;
             }
-            _ => field_start = false,
+            let opens = if at == i {
+                field_start
+            } else {
+                matches!(bytes[at - 1], b',' | b'\n')
+            };
+            if !opens {
+                continue;
+            }
+            // Inside a quoted field: find its closing quote (a doubled quote is a literal).
+            let mut j = at + 1;
+            loop {
+                let Some(offset) = memchr::memchr(b'"', &bytes[j..]) else {
+                    // Never closed: the rest of the text is one field of the last chunk (the
+                    // reader reports it).
+                    break 'outside;
+                };
+                let quote = j + offset;
+                lines_in_chunk += memchr::memchr_iter(b'\n', &bytes[j..quote]).count();
+                if quote + 1 < len && bytes[quote + 1] == b'"' {
+                    j = quote + 2;
+                    continue;
+                }
+                i = quote + 1;
+                field_start = false;
+                continue 'outside;
+            }
         }
-        i += 1;
+        break;
     }
     out.push((chunk_start, len, line));
     out
@@ -342,6 +353,49 @@ mod tests {
             let pieces = chunked_records(&text, parts);
             assert_eq!(pieces, whole, "{parts} parts");
         }
+    }
+
+    #[test]
+    fn chunks_match_one_pass_on_random_text() {
+        // The fuzz target's property on many small random texts made of the bytes that matter.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let alphabet = ['a', ',', '"', '\n', '\r', 'b'];
+        let mut checked = 0;
+        for _ in 0..3000 {
+            let len = rng.gen_range(0..120);
+            let text: String = (0..len)
+                .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                .collect();
+            let mut reader = RecordReader::new(&text, 0, text.len(), 1);
+            let mut fields = Vec::new();
+            let mut whole = Vec::new();
+            let mut broken = false;
+            while let Some(record) = reader.next_record(&mut fields) {
+                match record {
+                    Ok(line) => whole.push((
+                        line,
+                        fields
+                            .iter()
+                            .map(|f| reader.field(f).into_owned())
+                            .collect::<Vec<_>>(),
+                    )),
+                    Err(_) => broken = true,
+                }
+            }
+            if broken {
+                continue;
+            }
+            checked += 1;
+            for parts in [2, 3, 7] {
+                assert_eq!(
+                    chunked_records(&text, parts),
+                    whole,
+                    "{text:?}, {parts} parts"
+                );
+            }
+        }
+        assert!(checked > 300, "only {checked} texts parsed cleanly");
     }
 
     #[test]

@@ -127,6 +127,7 @@ impl TextColumn {
         &self.data[start..self.ends[i]]
     }
 
+    #[cfg(test)]
     fn append(&mut self, other: &TextColumn) {
         let base = self.data.len();
         self.data.push_str(&other.data);
@@ -174,6 +175,7 @@ impl RetailLines {
     }
 
     /// Appends all lines of `other`.
+    #[cfg(test)]
     pub fn append_from(&mut self, other: &RetailLines) {
         self.invoice_no.append(&other.invoice_no);
         self.stock_code.append(&other.stock_code);
@@ -316,11 +318,54 @@ pub fn decode_text(file: &Path, bytes: Vec<u8>, encoding: Encoding) -> Result<St
     Ok(text)
 }
 
-/// What reading a retail file gives: parsed lines and the number of bad rows skipped.
+/// What reading a retail file gives: the parsed lines and the number of bad rows skipped.
 #[derive(Debug)]
 pub struct ParsedRetail {
-    pub lines: RetailLines,
+    /// The lines in file order, in the chunks they were parsed in. They are never
+    /// concatenated: at 10M lines that copy alone took a second (and as much memory again);
+    /// cleaning runs chunk by chunk and the `transactions` table is built from the chunks.
+    pub chunks: Vec<RetailLines>,
     pub bad_rows: BadRows,
+}
+
+impl ParsedRetail {
+    /// Gathers the chunks parsed in parallel, in order; the first chunk's error wins, so the
+    /// error reported is the first in the file.
+    pub(crate) fn gather(
+        results: Vec<Result<(RetailLines, BadRows), SourceError>>,
+    ) -> Result<Self, SourceError> {
+        let mut chunks = Vec::with_capacity(results.len());
+        let mut bad_rows = BadRows::default();
+        for result in results {
+            let (lines, chunk_bad_rows) = result?;
+            bad_rows.count += chunk_bad_rows.count;
+            if bad_rows.first.is_none() {
+                bad_rows.first = chunk_bad_rows.first;
+            }
+            chunks.push(lines);
+        }
+        Ok(Self { chunks, bad_rows })
+    }
+
+    /// Number of parsed lines.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(RetailLines::len).sum()
+    }
+
+    /// True when no line was parsed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All lines in one piece (tests read them by row).
+    #[cfg(test)]
+    pub fn joined(&self) -> RetailLines {
+        let mut lines = RetailLines::default();
+        for chunk in &self.chunks {
+            lines.append_from(chunk);
+        }
+        lines
+    }
 }
 
 /// Reads a retail CSV or CSV.gz file.
@@ -373,7 +418,7 @@ pub fn parse_csv_text(
         reader.line(),
         if text.len() > (1 << 20) { parts } else { 1 },
     );
-    let results: Vec<Result<ParsedRetail, SourceError>> = pieces
+    let results: Vec<Result<(RetailLines, BadRows), SourceError>> = pieces
         .par_iter()
         .map(|&(start, end, first_line)| {
             parse_chunk(
@@ -381,32 +426,15 @@ pub fn parse_csv_text(
             )
         })
         .collect();
-    let mut total = 0;
-    let mut parsed = Vec::with_capacity(results.len());
-    for result in results {
-        let chunk = result?;
-        total += chunk.lines.len();
-        parsed.push(chunk);
-    }
-    let mut lines = RetailLines::with_capacity(total);
-    let mut bad_rows = BadRows::default();
-    // Consume the chunks so each is freed as soon as it is copied: peak memory stays near one
-    // copy of the parsed lines instead of two.
-    for chunk in parsed {
-        lines.append_from(&chunk.lines);
-        bad_rows.count += chunk.bad_rows.count;
-        if bad_rows.first.is_none() {
-            bad_rows.first = chunk.bad_rows.first;
-        }
-    }
-    bad_rows.refuse_if_all_bad(lines.len(), path)?;
-    if lines.is_empty() && bad_rows.count == 0 {
+    let parsed = ParsedRetail::gather(results)?;
+    parsed.bad_rows.refuse_if_all_bad(parsed.len(), path)?;
+    if parsed.is_empty() && parsed.bad_rows.count == 0 {
         return Err(SourceError::file(
             path,
             "the file has a header but no data rows",
         ));
     }
-    Ok(ParsedRetail { lines, bad_rows })
+    Ok(parsed)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -419,7 +447,7 @@ fn parse_chunk(
     positions: &[usize; 8],
     n_header: usize,
     on_bad_row: OnBadRow,
-) -> Result<ParsedRetail, SourceError> {
+) -> Result<(RetailLines, BadRows), SourceError> {
     let mut reader = RecordReader::new(text, start, end, first_line);
     let mut fields = Vec::with_capacity(n_header);
     let mut lines = RetailLines::with_capacity((end - start) / 80 + 16);
@@ -464,17 +492,18 @@ fn parse_chunk(
             )?;
         }
     }
-    Ok(ParsedRetail { lines, bad_rows })
+    Ok((lines, bad_rows))
 }
 
 /// Applies the cleaning steps of SPEC §3 in order and returns the `transactions` table with
-/// the rows left after each step (`raw` first).
+/// the rows left after each step (`raw` first). Chunks are filtered and turned into columns in
+/// parallel; the duplicate check spans all of them.
 pub fn clean(
     parsed: &ParsedRetail,
     dedupe: bool,
 ) -> Result<(DataFrame, Vec<StepCount>), PolarsError> {
-    let lines = &parsed.lines;
-    let n = lines.len();
+    let chunks = &parsed.chunks;
+    let n = parsed.len();
     let mut steps = vec![StepCount {
         source: "retail",
         step: "raw",
@@ -487,44 +516,70 @@ pub fn clean(
             rows: n,
         });
     }
-    let mut keep: Vec<usize> = (0..n).filter(|&i| lines.customer_id[i].is_some()).collect();
-    steps.push(StepCount {
-        source: "retail",
-        step: "drop_missing_customer",
-        rows: keep.len(),
-    });
-    keep.retain(|&i| !lines.invoice_no.get(i).starts_with('C'));
-    steps.push(StepCount {
-        source: "retail",
-        step: "drop_cancelled",
-        rows: keep.len(),
-    });
-    keep.retain(|&i| lines.quantity[i] > 0);
-    steps.push(StepCount {
-        source: "retail",
-        step: "drop_nonpositive_quantity",
-        rows: keep.len(),
-    });
-    keep.retain(|&i| lines.unit_price[i] > 0.0);
-    steps.push(StepCount {
-        source: "retail",
-        step: "drop_nonpositive_price",
-        rows: keep.len(),
-    });
+    // Per chunk, the rows kept and the rows left after each filter step.
+    let filtered: Vec<(Vec<u32>, [usize; 4])> = chunks.par_iter().map(filter_lines).collect();
+    let filter_steps = [
+        "drop_missing_customer",
+        "drop_cancelled",
+        "drop_nonpositive_quantity",
+        "drop_nonpositive_price",
+    ];
+    for (k, step) in filter_steps.into_iter().enumerate() {
+        steps.push(StepCount {
+            source: "retail",
+            step,
+            rows: filtered.iter().map(|(_, left)| left[k]).sum(),
+        });
+    }
+    let mut keeps: Vec<Vec<u32>> = filtered.into_iter().map(|(keep, _)| keep).collect();
     tracing::debug!("filters applied");
     if dedupe {
-        keep = drop_duplicates(lines, &keep);
+        keeps = drop_duplicates(chunks, &keeps);
         tracing::debug!("duplicates dropped");
         steps.push(StepCount {
             source: "retail",
             step: "drop_duplicates",
-            rows: keep.len(),
+            rows: keeps.iter().map(Vec::len).sum(),
         });
     }
-    Ok((transactions_table(lines, &keep)?, steps))
+    let tables = chunks
+        .par_iter()
+        .zip(&keeps)
+        .map(|(lines, keep)| transactions_table(lines, keep))
+        .collect::<Result<Vec<DataFrame>, PolarsError>>()?;
+    let mut tables = tables.into_iter();
+    let mut table = match tables.next() {
+        Some(first) => first,
+        None => transactions_table(&RetailLines::default(), &[])?,
+    };
+    for next in tables {
+        table.vstack_mut_owned(next)?;
+    }
+    // One chunk per column, as a single pass would have built: the stored file's layout
+    // then does not depend on how many threads parsed it. (Text columns are views, so this
+    // copies the 16-byte views, not the text.)
+    table.rechunk_mut_par();
+    Ok((table, steps))
 }
 
-fn row_key(lines: &RetailLines, i: usize) -> (&str, &str, &str, i64, i64, u64, Option<i64>, &str) {
+/// The filter steps on one chunk: the rows left, and how many were left after each step.
+fn filter_lines(lines: &RetailLines) -> (Vec<u32>, [usize; 4]) {
+    let mut left = [0; 4];
+    let mut keep: Vec<u32> = (0..lines.len() as u32)
+        .filter(|&i| lines.customer_id[i as usize].is_some())
+        .collect();
+    left[0] = keep.len();
+    keep.retain(|&i| !lines.invoice_no.get(i as usize).starts_with('C'));
+    left[1] = keep.len();
+    keep.retain(|&i| lines.quantity[i as usize] > 0);
+    left[2] = keep.len();
+    keep.retain(|&i| lines.unit_price[i as usize] > 0.0);
+    left[3] = keep.len();
+    (keep, left)
+}
+
+fn row_key(lines: &RetailLines, i: u32) -> (&str, &str, &str, i64, i64, u64, Option<i64>, &str) {
+    let i = i as usize;
     (
         lines.invoice_no.get(i),
         lines.stock_code.get(i),
@@ -590,57 +645,100 @@ impl Hasher for IdentityHasher {
     }
 }
 
-/// Keeps the first of each group of lines equal in every column.
-fn drop_duplicates(lines: &RetailLines, keep: &[usize]) -> Vec<usize> {
-    let hashes: Vec<u64> = keep
+/// The duplicate check runs in this many independent shards (by hash), in parallel.
+const DEDUPE_SHARDS: u64 = 16;
+
+/// Keeps the first of each group of lines equal in every column; `keeps` holds each chunk's
+/// candidate rows, and the rows left are returned the same way.
+///
+/// Rows are hashed in parallel; then each shard of the hash space (bits 28..32 — the hash
+/// table itself uses the low bits and the top seven) scans all rows in file order and keeps
+/// the first row of each group whose hash falls in it. Equal rows hash alike, so every group
+/// lies in one shard and the result is exactly a single pass's.
+fn drop_duplicates(chunks: &[RetailLines], keeps: &[Vec<u32>]) -> Vec<Vec<u32>> {
+    let hashes: Vec<Vec<u64>> = chunks
         .par_iter()
-        .map(|&i| {
-            let mut hasher = FxHasher::default();
-            row_key(lines, i).hash(&mut hasher);
-            hasher.finish()
+        .zip(keeps)
+        .map(|(lines, keep)| {
+            keep.iter()
+                .map(|&i| {
+                    let mut hasher = FxHasher::default();
+                    row_key(lines, i).hash(&mut hasher);
+                    hasher.finish()
+                })
+                .collect()
         })
         .collect();
-    type Table = HashMap<u64, usize, std::hash::BuildHasherDefault<IdentityHasher>>;
-    let mut first_by_hash: Table =
-        HashMap::with_capacity_and_hasher(keep.len(), Default::default());
-    // Rows whose hash matched a different row: rare, kept aside and compared in full.
-    let mut collided: Vec<(u64, usize)> = Vec::new();
-    let mut out = Vec::with_capacity(keep.len());
-    for (&i, &hash) in keep.iter().zip(&hashes) {
-        match first_by_hash.entry(hash) {
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(i);
-                out.push(i);
-            }
-            std::collections::hash_map::Entry::Occupied(slot) => {
-                let key = row_key(lines, i);
-                if row_key(lines, *slot.get()) == key {
-                    continue;
+    let total: usize = keeps.iter().map(Vec::len).sum();
+    let shard_of = |hash: u64| (hash >> 28) % DEDUPE_SHARDS;
+    // Per shard, the (chunk, position in its keep list) of every later copy.
+    let dropped: Vec<Vec<(u32, u32)>> = (0..DEDUPE_SHARDS)
+        .into_par_iter()
+        .map(|shard| {
+            type Table = HashMap<u64, (u32, u32), std::hash::BuildHasherDefault<IdentityHasher>>;
+            let mut first_by_hash: Table = HashMap::with_capacity_and_hasher(
+                total / DEDUPE_SHARDS as usize * 9 / 8 + 16,
+                Default::default(),
+            );
+            // Rows whose hash matched a different row: rare, kept aside and compared in full.
+            let mut collided: Vec<(u64, u32, u32)> = Vec::new();
+            let mut dropped = Vec::new();
+            for (c, (chunk_hashes, keep)) in hashes.iter().zip(keeps).enumerate() {
+                let c = c as u32;
+                for (position, (&hash, &i)) in chunk_hashes.iter().zip(keep).enumerate() {
+                    if shard_of(hash) != shard {
+                        continue;
+                    }
+                    match first_by_hash.entry(hash) {
+                        std::collections::hash_map::Entry::Vacant(slot) => {
+                            slot.insert((c, i));
+                        }
+                        std::collections::hash_map::Entry::Occupied(slot) => {
+                            let key = row_key(&chunks[c as usize], i);
+                            let (first_chunk, first_row) = *slot.get();
+                            let equal = row_key(&chunks[first_chunk as usize], first_row) == key
+                                || collided.iter().any(|&(h, cc, j)| {
+                                    h == hash && row_key(&chunks[cc as usize], j) == key
+                                });
+                            if equal {
+                                dropped.push((c, position as u32));
+                            } else {
+                                collided.push((hash, c, i));
+                            }
+                        }
+                    }
                 }
-                if collided
-                    .iter()
-                    .any(|&(h, j)| h == hash && row_key(lines, j) == key)
-                {
-                    continue;
-                }
-                collided.push((hash, i));
-                out.push(i);
             }
-        }
+            dropped
+        })
+        .collect();
+    let mut is_dropped: Vec<Vec<bool>> = keeps.iter().map(|keep| vec![false; keep.len()]).collect();
+    for (c, position) in dropped.into_iter().flatten() {
+        is_dropped[c as usize][position as usize] = true;
     }
-    out
+    keeps
+        .iter()
+        .zip(&is_dropped)
+        .map(|(keep, dropped)| {
+            keep.iter()
+                .zip(dropped)
+                .filter(|(_, &dropped)| !dropped)
+                .map(|(&i, _)| i)
+                .collect()
+        })
+        .collect()
 }
 
-fn transactions_table(lines: &RetailLines, keep: &[usize]) -> Result<DataFrame, PolarsError> {
+fn transactions_table(lines: &RetailLines, keep: &[u32]) -> Result<DataFrame, PolarsError> {
+    let keep = || keep.iter().map(|&i| i as usize);
     let text = |name: &str, column: &TextColumn| {
         Column::new(
             name.into(),
-            keep.iter().map(|&i| column.get(i)).collect::<Vec<&str>>(),
+            keep().map(|i| column.get(i)).collect::<Vec<&str>>(),
         )
     };
-    let description: Vec<Option<&str>> = keep
-        .iter()
-        .map(|&i| {
+    let description: Vec<Option<&str>> = keep()
+        .map(|i| {
             let d = lines.description.get(i);
             if d.is_empty() {
                 None
@@ -651,7 +749,7 @@ fn transactions_table(lines: &RetailLines, keep: &[usize]) -> Result<DataFrame, 
         .collect();
     let dates = Int64Chunked::from_vec(
         "invoice_date".into(),
-        keep.iter().map(|&i| lines.invoice_date[i]).collect(),
+        keep().map(|i| lines.invoice_date[i]).collect(),
     )
     .into_datetime(TimeUnit::Microseconds, None)
     .into_column();
@@ -661,26 +759,22 @@ fn transactions_table(lines: &RetailLines, keep: &[usize]) -> Result<DataFrame, 
         Column::new("description".into(), description),
         Column::new(
             "quantity".into(),
-            keep.iter()
-                .map(|&i| lines.quantity[i])
-                .collect::<Vec<i64>>(),
+            keep().map(|i| lines.quantity[i]).collect::<Vec<i64>>(),
         ),
         dates,
         Column::new(
             "unit_price".into(),
-            keep.iter()
-                .map(|&i| lines.unit_price[i])
-                .collect::<Vec<f64>>(),
+            keep().map(|i| lines.unit_price[i]).collect::<Vec<f64>>(),
         ),
         Column::new(
             "customer_id".into(),
-            keep.iter()
-                .map(|&i| lines.customer_id[i].unwrap_or_default())
+            keep()
+                .map(|i| lines.customer_id[i].unwrap_or_default())
                 .collect::<Vec<i64>>(),
         ),
         text("country", &lines.country),
     ];
-    DataFrame::new(keep.len(), columns)
+    DataFrame::new(keep().len(), columns)
 }
 
 #[cfg(test)]
@@ -704,7 +798,7 @@ mod tests {
     #[test]
     fn parses_a_uci_line() {
         let parsed = parse("536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,United Kingdom\n", OnBadRow::Error).unwrap();
-        let lines = &parsed.lines;
+        let lines = &parsed.joined();
         assert_eq!(lines.invoice_no.get(0), "536365");
         assert_eq!(lines.quantity[0], 6);
         assert_eq!(lines.unit_price[0], 2.55);
@@ -718,7 +812,7 @@ mod tests {
             OnBadRow::Error,
         )
         .unwrap();
-        assert_eq!(parsed.lines.customer_id, vec![Some(17850), None]);
+        assert_eq!(parsed.joined().customer_id, vec![Some(17850), None]);
         assert!(error("1,A,d,1,12/1/2010 8:26,1,abc,UK\n").contains("line 2, column CustomerID"));
         assert!(error("1,A,d,1,12/1/2010 8:26,1,17850.5,UK\n").contains("CustomerID"));
     }
@@ -727,16 +821,16 @@ mod tests {
     fn online_retail_ii_header() {
         let text = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n489434,85048,LED,12,2009-12-01 07:45:00,6.95,13085.0,United Kingdom\n";
         let parsed = parse_csv_text(Path::new("ii.csv"), text, OnBadRow::Error).unwrap();
-        assert_eq!(parsed.lines.customer_id[0], Some(13085));
-        assert_eq!(parsed.lines.unit_price[0], 6.95);
+        assert_eq!(parsed.joined().customer_id[0], Some(13085));
+        assert_eq!(parsed.joined().unit_price[0], 6.95);
     }
 
     #[test]
     fn reordered_and_extra_columns() {
         let text = "Country,CustomerID,UnitPrice,InvoiceDate,Quantity,Description,StockCode,InvoiceNo,Extra\nUK,1,2.5,12/1/2010 8:26,3,d,S,I1,x\n";
         let parsed = parse_csv_text(Path::new("o.csv"), text, OnBadRow::Error).unwrap();
-        assert_eq!(parsed.lines.invoice_no.get(0), "I1");
-        assert_eq!(parsed.lines.quantity[0], 3);
+        assert_eq!(parsed.joined().invoice_no.get(0), "I1");
+        assert_eq!(parsed.joined().quantity[0], 3);
     }
 
     #[test]
@@ -769,7 +863,7 @@ mod tests {
         assert!(error("1,A,d,1,12/1/2010 8:26,\"1,5\",1,UK\n").contains("line 2, column UnitPrice"));
         assert!(error("1,A,d,x,12/1/2010 8:26,1,1,UK\n").contains("column Quantity"));
         let parsed = parse("1,A,d,1,12/1/2010 8:26,-0,1,UK\n", OnBadRow::Error).unwrap();
-        assert_eq!(parsed.lines.unit_price[0], 0.0);
+        assert_eq!(parsed.joined().unit_price[0], 0.0);
     }
 
     #[test]
@@ -787,7 +881,7 @@ mod tests {
     #[test]
     fn skip_counts_bad_rows() {
         let parsed = parse("1,A,d,1,12/1/2010 8:26,1,1,UK\n2,A,d,1,12/1/2010 8:26,oops,1,UK\n3,A,d,1,12/1/2010 8:26,1,1,UK\n", OnBadRow::Skip).unwrap();
-        assert_eq!(parsed.lines.len(), 2);
+        assert_eq!(parsed.joined().len(), 2);
         assert_eq!(parsed.bad_rows.count, 1);
         let (_, steps) = clean(&parsed, true).unwrap();
         assert_eq!(steps[0].rows, 3);
@@ -848,5 +942,61 @@ C2,A,d,-1,12/1/2010 8:26,1,5,UK
         let (table, steps) = clean(&parsed, false).unwrap();
         assert_eq!(steps.len(), 5);
         assert_eq!(table.height(), 3);
+    }
+
+    #[test]
+    fn chunks_clean_as_one_piece() {
+        // Duplicates within a chunk, across chunks and across hash shards; filtered rows in
+        // every chunk. Cleaning the chunks must give exactly the single-piece table and counts.
+        let mut rows = Vec::new();
+        for i in 0..400 {
+            let customer = if i % 17 == 0 {
+                String::new()
+            } else {
+                (i % 23).to_string()
+            };
+            let invoice = if i % 29 == 0 {
+                format!("C{}", i % 7)
+            } else {
+                (i % 7).to_string()
+            };
+            let quantity = if i % 31 == 0 { -1 } else { 1 + i % 3 };
+            rows.push(format!(
+                "{invoice},S{},d{},{quantity},12/{}/2010 8:26,1.5,{customer},UK\n",
+                i % 5,
+                i % 2,
+                1 + i % 4
+            ));
+        }
+        let whole = parse(&rows.concat(), OnBadRow::Error).unwrap();
+        let pieces = ParsedRetail {
+            chunks: rows
+                .chunks(37)
+                .map(|part| parse(&part.concat(), OnBadRow::Error).unwrap().joined())
+                .collect(),
+            bad_rows: BadRows::default(),
+        };
+        assert_eq!(pieces.chunks.len(), 11);
+        for dedupe in [true, false] {
+            let (whole_table, whole_steps) = clean(&whole, dedupe).unwrap();
+            let (table, steps) = clean(&pieces, dedupe).unwrap();
+            assert!(table.equals_missing(&whole_table), "dedupe = {dedupe}");
+            assert_eq!(
+                steps.iter().map(|s| s.rows).collect::<Vec<_>>(),
+                whole_steps.iter().map(|s| s.rows).collect::<Vec<_>>()
+            );
+            assert_eq!(table.column("quantity").unwrap().n_chunks(), 1);
+        }
+        let (table, steps) = clean(&pieces, true).unwrap();
+        // The number of distinct kept rows, counted independently.
+        let mut distinct = std::collections::HashSet::new();
+        for row in &rows {
+            let fields: Vec<&str> = row.trim_end().split(',').collect();
+            if !fields[6].is_empty() && !fields[0].starts_with('C') && !fields[3].starts_with('-') {
+                distinct.insert(row.clone());
+            }
+        }
+        assert_eq!(table.height(), distinct.len());
+        assert_eq!(steps.last().unwrap().rows, distinct.len());
     }
 }

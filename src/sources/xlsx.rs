@@ -78,7 +78,7 @@ pub fn read_xlsx(
         .len()
         .div_ceil(rayon::current_num_threads().max(1) * 4)
         .max(1);
-    let results: Vec<Result<ParsedRetail, SourceError>> = body
+    let results: Vec<Result<(RetailLines, BadRows), SourceError>> = body
         .par_chunks(chunk_rows)
         .enumerate()
         .map(|(chunk_index, chunk)| {
@@ -133,25 +133,16 @@ pub fn read_xlsx(
                     )?;
                 }
             }
-            Ok(ParsedRetail { lines, bad_rows })
+            Ok((lines, bad_rows))
         })
         .collect();
-    let mut lines = RetailLines::default();
-    let mut bad_rows = BadRows::default();
-    for result in results {
-        let chunk = result?;
-        lines.append_from(&chunk.lines);
-        bad_rows.count += chunk.bad_rows.count;
-        if bad_rows.first.is_none() {
-            bad_rows.first = chunk.bad_rows.first;
-        }
-    }
-    bad_rows.refuse_if_all_bad(lines.len(), path)?;
-    if lines.is_empty() && bad_rows.count == 0 {
+    let parsed = ParsedRetail::gather(results)?;
+    parsed.bad_rows.refuse_if_all_bad(parsed.len(), path)?;
+    if parsed.is_empty() && parsed.bad_rows.count == 0 {
         return Err(SourceError::file(
             path,
             format!("sheet {sheet_name:?} has a header but no data rows"),
         ));
     }
-    Ok(ParsedRetail { lines, bad_rows })
+    Ok(parsed)
 }
