@@ -180,15 +180,23 @@ pub fn excel_serial_to_micros(serial: f64) -> Result<i64, String> {
 
 /// Formats microseconds since the epoch as `YYYY-MM-DD HH:MM:SS` (ISO, for CSV export).
 pub fn format_micros(micros: i64) -> String {
+    let (y, m, d, hour, minute, second) = civil_from_micros(micros);
+    format!("{y:04}-{m:02}-{d:02} {hour:02}:{minute:02}:{second:02}")
+}
+
+/// Year, month, day, hour, minute and second of microseconds since the Unix epoch (UTC).
+pub fn civil_from_micros(micros: i64) -> (i64, i64, i64, i64, i64, i64) {
     let seconds = micros.div_euclid(MICROS_PER_SECOND);
     let days = seconds.div_euclid(SECONDS_PER_DAY);
     let rem = seconds.rem_euclid(SECONDS_PER_DAY);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+    (
+        y,
+        i64::from(m),
+        i64::from(d),
         rem / 3600,
         rem % 3600 / 60,
-        rem % 60
+        rem % 60,
     )
 }
 
