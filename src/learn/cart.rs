@@ -330,6 +330,10 @@ struct Pending {
     /// Names the node's path from the root; its feature draws come from a stream seeded by it.
     key: u64,
     nodes: [u32; MAX_JOINT],
+    /// The evaluation rows that reach the node: `eval_rows[eval_start..eval_end]` (see
+    /// [`grow_trees_predict`]; empty otherwise).
+    eval_start: usize,
+    eval_end: usize,
 }
 
 /// What every node of a pass shares.
@@ -339,6 +343,35 @@ struct Grow<'a> {
     rules: Vec<Rules>,
     max_features: usize,
     seed: u64,
+    /// Rows to predict while growing ([`grow_trees_predict`]): only nodes they reach are grown.
+    x_eval: Option<&'a Matrix>,
+}
+
+/// Per tree of a pass: its nodes, and its predictions of the evaluation rows (if any).
+struct Outputs {
+    trees: Vec<Vec<Node>>,
+    predictions: Vec<Vec<f64>>,
+}
+
+impl Outputs {
+    /// Makes `node` of tree `t` a final leaf holding the mean of its rows' targets; the
+    /// evaluation rows that reach it take that value.
+    fn set_leaf(
+        &mut self,
+        grow: &Grow,
+        t: usize,
+        node: u32,
+        rows: &[SampleRow],
+        eval_rows: &[u32],
+    ) {
+        let node = &mut self.trees[t][node as usize];
+        set_leaf_value(node, grow.target.raw, rows);
+        if let Some(predictions) = self.predictions.get_mut(t) {
+            for &row in eval_rows {
+                predictions[row as usize] = node.value;
+            }
+        }
+    }
 }
 
 /// Grows one tree on the given distinct rows (with their bootstrap multiplicities). The
@@ -367,47 +400,13 @@ pub(crate) fn grow_tree(
 pub(crate) fn grow_trees(
     binned: &BinnedMatrix,
     target: &CenteredTarget,
-    mut sample: Vec<SampleRow>,
+    sample: Vec<SampleRow>,
     params: &[TreeParams],
     seed: u64,
 ) -> Vec<Tree> {
-    assert!(
-        (1..=MAX_JOINT).contains(&params.len()),
-        "1 to {MAX_JOINT} trees per pass"
-    );
-    assert!(
-        params
-            .iter()
-            .all(|p| p.max_features == params[0].max_features && p.max_bins == params[0].max_bins),
-        "trees grown together share max_features and max_bins"
-    );
-    let grow = Grow {
-        binned,
-        target,
-        rules: params.iter().map(Rules::new).collect(),
-        max_features: params[0].max_features.count(binned.n_cols),
-        seed,
-    };
-    let root_weight: f64 = sample.iter().map(|entry| f64::from(entry.weight)).sum();
-    let root_sum: f64 = sample.iter().map(|entry| entry.weighted).sum();
-    let mut trees: Vec<Vec<Node>> = params
-        .iter()
-        .map(|_| vec![leaf_node(root_weight, root_sum, target.offset)])
-        .collect();
-    let mut nodes = [ABSENT; MAX_JOINT];
-    nodes[..params.len()].fill(0);
-    let root = Pending {
-        start: 0,
-        end: sample.len(),
-        depth: 0,
-        weight: root_weight,
-        sum: root_sum,
-        key: 1,
-        nodes,
-    };
-    let mut buffers = GrowBuffers::new(binned.n_cols, grow.max_features);
-    grow.grow_from(&mut sample, root, &mut trees, &mut buffers);
-    trees
+    let outputs = grow_pass(binned, target, sample, params, seed, None);
+    outputs
+        .trees
         .into_iter()
         .map(|mut nodes| {
             // Children come after their parent: one backward pass makes every internal value
@@ -425,23 +424,113 @@ pub(crate) fn grow_trees(
         .collect()
 }
 
+/// What each tree [`grow_trees`] would grow predicts for every row of `x_eval` — the same
+/// numbers as growing the trees and predicting — without growing the parts of the trees that
+/// no row of `x_eval` reaches. The rows travel down with the training rows (routed by their raw
+/// values, as prediction does); a node none of them reaches is never searched or split. Node
+/// draws depend only on the node's path, so every node that is grown is grown exactly as in
+/// the whole tree. Cross-validation needs only these predictions: in a tree grown to one-row
+/// leaves, most nodes are small and many of them hold no validation row.
+pub(crate) fn grow_trees_predict(
+    binned: &BinnedMatrix,
+    target: &CenteredTarget,
+    sample: Vec<SampleRow>,
+    params: &[TreeParams],
+    seed: u64,
+    x_eval: &Matrix,
+) -> Vec<Vec<f64>> {
+    grow_pass(binned, target, sample, params, seed, Some(x_eval)).predictions
+}
+
+/// The pass behind [`grow_trees`] and [`grow_trees_predict`].
+fn grow_pass(
+    binned: &BinnedMatrix,
+    target: &CenteredTarget,
+    mut sample: Vec<SampleRow>,
+    params: &[TreeParams],
+    seed: u64,
+    x_eval: Option<&Matrix>,
+) -> Outputs {
+    assert!(
+        (1..=MAX_JOINT).contains(&params.len()),
+        "1 to {MAX_JOINT} trees per pass"
+    );
+    assert!(
+        params
+            .iter()
+            .all(|p| p.max_features == params[0].max_features && p.max_bins == params[0].max_bins),
+        "trees grown together share max_features and max_bins"
+    );
+    let grow = Grow {
+        binned,
+        target,
+        rules: params.iter().map(Rules::new).collect(),
+        max_features: params[0].max_features.count(binned.n_cols),
+        seed,
+        x_eval,
+    };
+    let root_weight: f64 = sample.iter().map(|entry| f64::from(entry.weight)).sum();
+    let root_sum: f64 = sample.iter().map(|entry| entry.weighted).sum();
+    let mut outputs = Outputs {
+        trees: params
+            .iter()
+            .map(|_| vec![leaf_node(root_weight, root_sum, target.offset)])
+            .collect(),
+        predictions: match x_eval {
+            Some(x_eval) => vec![vec![0.0; x_eval.n_rows]; params.len()],
+            None => Vec::new(),
+        },
+    };
+    let mut eval_rows: Vec<u32> = (0..x_eval.map_or(0, |x| x.n_rows) as u32).collect();
+    let mut nodes = [ABSENT; MAX_JOINT];
+    nodes[..params.len()].fill(0);
+    let root = Pending {
+        start: 0,
+        end: sample.len(),
+        depth: 0,
+        weight: root_weight,
+        sum: root_sum,
+        key: 1,
+        nodes,
+        eval_start: 0,
+        eval_end: eval_rows.len(),
+    };
+    let mut buffers = GrowBuffers::new(binned.n_cols, grow.max_features);
+    grow.grow_from(
+        &mut sample,
+        &mut eval_rows,
+        root,
+        &mut outputs,
+        &mut buffers,
+    );
+    outputs
+}
+
+/// A histogram's length: 256 bins and 64 bytes of padding (see [`GrowBuffers::histograms`]).
+const PADDED_BINS: usize = MAX_BINS + 4;
+
 /// Working buffers of a pass. Histograms are all zero between nodes (every walk clears the
 /// bins it reads).
 struct GrowBuffers {
     feature_order: Vec<usize>,
     /// One histogram and occupancy bitmap per feature of a batch.
-    histograms: Vec<[BinStats; MAX_BINS]>,
+    /// Padded past 256 bins so that consecutive histograms are not exactly 4 KiB apart: the
+    /// same bin of several features would otherwise share an L1 set, and a load after a
+    /// store to another feature's same bin would stall on a false dependency (4K aliasing).
+    histograms: Vec<[BinStats; PADDED_BINS]>,
     bitmaps: Vec<[u64; MAX_BINS / 64]>,
     scratch: Vec<SampleRow>,
+    eval_scratch: Vec<u32>,
 }
 
 impl GrowBuffers {
     fn new(n_features: usize, max_features: usize) -> Self {
         Self {
             feature_order: Vec::with_capacity(n_features),
-            histograms: vec![[BinStats::default(); MAX_BINS]; max_features.max(1)],
+            histograms: vec![[BinStats::default(); PADDED_BINS]; max_features.max(1)],
             bitmaps: vec![[0u64; MAX_BINS / 64]; max_features.max(1)],
             scratch: Vec::new(),
+            eval_scratch: Vec::new(),
         }
     }
 }
@@ -490,7 +579,7 @@ struct Search {
 
 /// One feature's histogram of a node, walked for a [`Search`].
 struct Walk<'a> {
-    histogram: &'a mut [BinStats; MAX_BINS],
+    histogram: &'a mut [BinStats; PADDED_BINS],
     bitmap: &'a [u64; MAX_BINS / 64],
     feature: usize,
     n_rows: usize,
@@ -563,14 +652,20 @@ impl Grow<'_> {
     fn grow_from(
         &self,
         sample: &mut [SampleRow],
+        eval_rows: &mut [u32],
         root: Pending,
-        trees: &mut [Vec<Node>],
+        outputs: &mut Outputs,
         buffers: &mut GrowBuffers,
     ) {
         let y = &self.target.centered;
         let binned = self.binned;
         let mut stack = vec![root];
         while let Some(task) = stack.pop() {
+            let eval_here = &eval_rows[task.eval_start..task.eval_end];
+            if self.x_eval.is_some() && eval_here.is_empty() {
+                // No row to predict reaches this node: nothing below it is ever read.
+                continue;
+            }
             let rows = &sample[task.start..task.end];
             let n_rows = rows.len();
             // The trees that search this node; the others end in a leaf here.
@@ -586,7 +681,7 @@ impl Grow<'_> {
                     || n_rows < rules.min_split
                     || *pure.get_or_insert_with(|| is_pure(y, rows));
                 if stops {
-                    set_leaf_value(&mut trees[t][node as usize], self.target.raw, rows);
+                    outputs.set_leaf(self, t, node, rows, eval_here);
                 } else {
                     members[n_members] = t;
                     n_members += 1;
@@ -607,10 +702,7 @@ impl Grow<'_> {
                 gains[m] = search.best_numerator[m] / search.best_denominator[m] - parent_score;
                 match search.best[m].filter(|_| gains[m] > 0.0) {
                     Some(split) => splits[m] = Some(split),
-                    None => {
-                        let node = task.nodes[t] as usize;
-                        set_leaf_value(&mut trees[t][node], self.target.raw, rows);
-                    }
+                    None => outputs.set_leaf(self, t, task.nodes[t], rows, eval_here),
                 }
             }
             let same =
@@ -634,13 +726,22 @@ impl Grow<'_> {
                     }
                 }
                 let mut own_rows = sample[task.start..task.end].to_vec();
+                let mut own_eval_rows = eval_rows[task.eval_start..task.eval_end].to_vec();
                 let own_task = Pending {
                     start: 0,
                     end: own_rows.len(),
                     nodes,
+                    eval_start: 0,
+                    eval_end: own_eval_rows.len(),
                     ..task
                 };
-                self.grow_from(&mut own_rows, own_task, trees, buffers);
+                self.grow_from(
+                    &mut own_rows,
+                    &mut own_eval_rows,
+                    own_task,
+                    outputs,
+                    buffers,
+                );
             }
             let column = binned.column(lead.feature);
             let n_left = stable_partition(
@@ -649,6 +750,18 @@ impl Grow<'_> {
                 |entry| column[entry.row as usize] as usize <= lead.left_bin,
             );
             let middle = task.start + n_left;
+            let threshold = binned.threshold(lead.feature, lead.left_bin, lead.right_bin);
+            let eval_middle = match self.x_eval {
+                Some(x_eval) => {
+                    task.eval_start
+                        + stable_partition(
+                            &mut eval_rows[task.eval_start..task.eval_end],
+                            &mut buffers.eval_scratch,
+                            |&row| x_eval.get(row as usize, lead.feature) <= threshold,
+                        )
+                }
+                None => task.eval_start,
+            };
             let right_weight = task.weight - lead.left_weight;
             let right_sum = task.sum - lead.left_sum;
             let mut left_nodes = [ABSENT; MAX_JOINT];
@@ -657,7 +770,7 @@ impl Grow<'_> {
                 if !splits[m].is_some_and(|s| same(&s, &lead)) {
                     continue;
                 }
-                let nodes = &mut trees[t];
+                let nodes = &mut outputs.trees[t];
                 let left = nodes.len();
                 nodes.push(leaf_node(
                     lead.left_weight,
@@ -667,7 +780,7 @@ impl Grow<'_> {
                 nodes.push(leaf_node(right_weight, right_sum, self.target.offset));
                 let parent = &mut nodes[task.nodes[t] as usize];
                 parent.feature = lead.feature as u32;
-                parent.threshold = binned.threshold(lead.feature, lead.left_bin, lead.right_bin);
+                parent.threshold = threshold;
                 parent.left = left as u32;
                 parent.right = left as u32 + 1;
                 parent.gain = gains[m];
@@ -683,6 +796,8 @@ impl Grow<'_> {
                 sum: right_sum,
                 key: child_key(task.key, 1),
                 nodes: right_nodes,
+                eval_start: eval_middle,
+                eval_end: task.eval_end,
             });
             stack.push(Pending {
                 start: task.start,
@@ -692,6 +807,8 @@ impl Grow<'_> {
                 sum: lead.left_sum,
                 key: child_key(task.key, 0),
                 nodes: left_nodes,
+                eval_start: task.eval_start,
+                eval_end: eval_middle,
             });
         }
     }
@@ -1182,6 +1299,60 @@ mod tests {
             assert_ne!(together[0].nodes.len(), together[1].nodes.len());
             assert!(together[2].depth() <= 6);
         }
+    }
+
+    #[test]
+    fn predicting_while_growing_equals_growing_then_predicting() {
+        // Features with few distinct values, so evaluation rows sit exactly on training
+        // values and thresholds; evaluation rows beyond the training range; trees grown
+        // together, so rows part with their trees. Skipping the nodes no evaluation row
+        // reaches must leave every prediction as the whole tree's.
+        let (raw, y) = noisy_data(600, 5, 1.0, 41);
+        let discrete = |x: &Matrix| {
+            Matrix::new(
+                x.n_rows,
+                x.n_cols,
+                x.data.iter().map(|v| (v * 3.0).round() / 2.0).collect(),
+            )
+        };
+        let x = discrete(&raw);
+        let (raw_eval, _) = noisy_data(150, 5, 1.6, 42);
+        let mut x_eval = discrete(&raw_eval);
+        x_eval.data.extend_from_slice(&x.data[..5 * x.n_cols]);
+        x_eval.n_rows += 5;
+        let binned = BinnedMatrix::new(&x, 256);
+        let target = CenteredTarget::new(&y);
+        let sample: Vec<SampleRow> = (0..x.n_rows as u32)
+            .filter(|row| row % 4 != 1)
+            .map(|row| SampleRow::new(row, 1 + row % 2, &target))
+            .collect();
+        let base = TreeParams {
+            max_features: MaxFeatures::Sqrt,
+            ..TreeParams::default()
+        };
+        let sets = vec![
+            base.clone(),
+            TreeParams {
+                min_samples_leaf: 5,
+                ..base.clone()
+            },
+            TreeParams {
+                max_depth: Some(3),
+                ..base.clone()
+            },
+        ];
+        for seed in [4, 5] {
+            let trees = grow_trees(&binned, &target, sample.clone(), &sets, seed);
+            let predicted =
+                grow_trees_predict(&binned, &target, sample.clone(), &sets, seed, &x_eval);
+            for (tree, predicted) in trees.iter().zip(&predicted) {
+                assert_eq!(*predicted, tree.predict(&x_eval), "seed {seed}");
+            }
+            assert_ne!(predicted[0], predicted[1]);
+        }
+        let empty = Matrix::new(0, x.n_cols, Vec::new());
+        let none = grow_trees_predict(&binned, &target, sample, &sets, 4, &empty);
+        assert!(none.iter().all(Vec::is_empty));
     }
 
     #[test]

@@ -11,7 +11,10 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::cart::{derive_seed, grow_trees, BinnedMatrix, CenteredTarget, SampleRow, TreeParams};
+use super::cart::{
+    derive_seed, grow_trees, grow_trees_predict, BinnedMatrix, CenteredTarget, SampleRow,
+    TreeParams,
+};
 use super::matrix::Matrix;
 use super::tree::Tree;
 
@@ -83,6 +86,19 @@ fn grow_forest_trees(
     seed: u64,
     tree_index: usize,
 ) -> Vec<Tree> {
+    let (sample, node_seed) = tree_sample(binned, target, params, seed, tree_index);
+    grow_trees(binned, target, sample, tree_params, node_seed)
+}
+
+/// Tree `tree_index`'s rows (its bootstrap sample, or all rows) and the seed of its nodes'
+/// feature draws, both from the tree's own random stream.
+fn tree_sample(
+    binned: &BinnedMatrix,
+    target: &CenteredTarget,
+    params: &ForestParams,
+    seed: u64,
+    tree_index: usize,
+) -> (Vec<SampleRow>, u64) {
     let n_rows = binned.n_rows;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, tree_index as u64));
     let sample = if params.bootstrap {
@@ -92,7 +108,7 @@ fn grow_forest_trees(
             .map(|row| SampleRow::new(row, 1, target))
             .collect()
     };
-    grow_trees(binned, target, sample, tree_params, rng.gen())
+    (sample, rng.gen())
 }
 
 /// The mean prediction on `x_eval` of the forest [`fit_forest`] would fit — the same numbers
@@ -137,14 +153,13 @@ pub fn fit_forests_predict(
     let binned = BinnedMatrix::new(x, first.tree.max_bins);
     let target = CenteredTarget::new(y);
     let tree_params: Vec<TreeParams> = forests.iter().map(|f| f.tree.clone()).collect();
-    // Per tree, per forest: the tree's predictions.
+    // Per tree, per forest: the tree's predictions (only the parts of each tree that `x_eval`
+    // reaches are grown; see `grow_trees_predict`).
     let per_tree: Vec<Vec<Vec<f64>>> = (0..first.n_trees)
         .into_par_iter()
         .map(|tree_index| {
-            grow_forest_trees(&binned, &target, first, &tree_params, seed, tree_index)
-                .iter()
-                .map(|tree| crate::learn::tree::sum_trees(std::slice::from_ref(tree), x_eval))
-                .collect()
+            let (sample, node_seed) = tree_sample(&binned, &target, first, seed, tree_index);
+            grow_trees_predict(&binned, &target, sample, &tree_params, node_seed, x_eval)
         })
         .collect();
     // Summed from 0.0 in tree order, as `sum_trees` sums a kept forest.
