@@ -223,6 +223,8 @@ struct FeatureHistograms {
     current: Vec<GradBin>,
     previous_bins: Vec<Vec<u8>>,
     current_bins: Vec<Vec<u8>>,
+    /// Each open node's best split on this feature, from the last [`Self::split_level`].
+    best: Vec<Option<Split>>,
 }
 
 impl FeatureHistograms {
@@ -233,11 +235,12 @@ impl FeatureHistograms {
             current: Vec::new(),
             previous_bins: Vec::new(),
             current_bins: Vec::new(),
+            best: Vec::new(),
         }
     }
 
-    /// Builds or derives this feature's histogram of every open node of a level and returns
-    /// each node's best split on the feature.
+    /// Builds or derives this feature's histogram of every open node of a level and leaves
+    /// each node's best split on the feature in `self.best`.
     fn split_level(
         &mut self,
         column: &[u8],
@@ -246,13 +249,14 @@ impl FeatureHistograms {
         level: &[OpenNode],
         feature: usize,
         params: &BoostingParams,
-    ) -> Vec<Option<Split>> {
+    ) {
         let n_bins = self.n_bins;
         let Self {
             previous,
             current,
             previous_bins,
             current_bins,
+            best,
             ..
         } = self;
         // `current` still holds the histograms of two levels up: clear what they touched.
@@ -261,7 +265,11 @@ impl FeatureHistograms {
                 current[slot * n_bins + bin as usize] = GradBin::default();
             }
         }
-        current.resize(level.len() * n_bins, GradBin::default());
+        // Only ever grown: after the clearing above every entry is zero, and growing back
+        // from a truncation would zero the whole buffer again each round.
+        if current.len() < level.len() * n_bins {
+            current.resize(level.len() * n_bins, GradBin::default());
+        }
         current_bins.resize_with(level.len(), Vec::new);
         for (slot, open) in level.iter().enumerate() {
             if let HistogramSource::Build = open.source {
@@ -306,22 +314,18 @@ impl FeatureHistograms {
                 current_bins[slot].extend_from_slice(parent_bins);
             }
         }
-        let best = level
-            .iter()
-            .enumerate()
-            .map(|(slot, open)| {
-                best_split(
-                    &current[slot * n_bins..(slot + 1) * n_bins],
-                    &current_bins[slot],
-                    open,
-                    feature,
-                    params,
-                )
-            })
-            .collect();
+        best.clear();
+        best.extend(level.iter().enumerate().map(|(slot, open)| {
+            best_split(
+                &current[slot * n_bins..(slot + 1) * n_bins],
+                &current_bins[slot],
+                open,
+                feature,
+                params,
+            )
+        }));
         std::mem::swap(previous, current);
         std::mem::swap(previous_bins, current_bins);
-        best
     }
 }
 
@@ -551,28 +555,27 @@ impl<'a> Grower<'a> {
                 params,
             )
         };
-        let per_feature: Vec<Vec<Option<Split>>> = if self.parallel {
+        if self.parallel {
             self.histograms
                 .par_iter_mut()
                 .enumerate()
-                .map(split_feature)
-                .collect()
+                .for_each(split_feature);
         } else {
             self.histograms
                 .iter_mut()
                 .enumerate()
-                .map(split_feature)
-                .collect()
-        };
+                .for_each(split_feature);
+        }
+        let per_feature = &self.histograms;
         (0..level.len())
             .map(|slot| {
-                per_feature.iter().filter_map(|splits| splits[slot]).fold(
-                    None,
-                    |best: Option<Split>, split| match best {
+                per_feature
+                    .iter()
+                    .filter_map(|histograms| histograms.best[slot])
+                    .fold(None, |best: Option<Split>, split| match best {
                         Some(current) if current.gain >= split.gain => Some(current),
                         _ => Some(split),
-                    },
-                )
+                    })
             })
             .collect()
     }
