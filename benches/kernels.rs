@@ -64,7 +64,7 @@ fn bench_ingest(c: &mut Criterion) {
     group.bench_function("retail_csv_gz_read_clean", |b| {
         b.iter(|| {
             let parsed = fluz::sources::retail::read_csv(&path, Encoding::Auto, options).unwrap();
-            fluz::sources::retail::clean(&parsed, true).unwrap()
+            fluz::sources::retail::clean(parsed, true).unwrap()
         })
     });
     group.finish();

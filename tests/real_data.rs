@@ -31,7 +31,7 @@ fn real_csv_and_xlsx_give_the_spec_counts_and_identical_transactions() {
     };
     let from_csv =
         retail::read_csv(&data.join("online_retail.csv.gz"), Encoding::Auto, options).unwrap();
-    let (csv_table, csv_steps) = retail::clean(&from_csv, true).unwrap();
+    let (csv_table, csv_steps) = retail::clean(from_csv, true).unwrap();
     let counts: Vec<usize> = csv_steps.iter().map(|s| s.rows).collect();
     assert_eq!(
         counts,
@@ -40,7 +40,7 @@ fn real_csv_and_xlsx_give_the_spec_counts_and_identical_transactions() {
     let customers = csv_table.column("customer_id").unwrap().n_unique().unwrap();
     assert_eq!(customers, 4_338);
     let from_xlsx = xlsx::read_xlsx(&data.join("Online Retail.xlsx"), "", options).unwrap();
-    let (xlsx_table, xlsx_steps) = retail::clean(&from_xlsx, true).unwrap();
+    let (xlsx_table, xlsx_steps) = retail::clean(from_xlsx, true).unwrap();
     assert_eq!(csv_steps, xlsx_steps);
     assert!(
         csv_table.equals_missing(&xlsx_table),

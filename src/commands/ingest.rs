@@ -46,8 +46,7 @@ pub fn read_sources(ctx: &Context) -> Result<Ingested> {
             parsed.bad_rows.count
         );
     }
-    let (transactions, mut report) = retail::clean(&parsed, config.ingest.dedupe)?;
-    drop(parsed);
+    let (transactions, mut report) = retail::clean(parsed, config.ingest.dedupe)?;
     info!(
         "retail: {} lines kept in {:.3}s",
         transactions.height(),

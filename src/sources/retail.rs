@@ -319,7 +319,7 @@ pub fn decode_text(file: &Path, bytes: Vec<u8>, encoding: Encoding) -> Result<St
 }
 
 /// What reading a retail file gives: the parsed lines and the number of bad rows skipped.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ParsedRetail {
     /// The lines in file order, in the chunks they were parsed in. They are never
     /// concatenated: at 10M lines that copy alone took a second (and as much memory again);
@@ -497,9 +497,10 @@ fn parse_chunk(
 
 /// Applies the cleaning steps of SPEC §3 in order and returns the `transactions` table with
 /// the rows left after each step (`raw` first). Chunks are filtered and turned into columns in
-/// parallel; the duplicate check spans all of them.
+/// parallel; the duplicate check spans all of them. Each chunk is freed as soon as its columns
+/// are built, so the parsed lines and the table are not both held whole.
 pub fn clean(
-    parsed: &ParsedRetail,
+    parsed: ParsedRetail,
     dedupe: bool,
 ) -> Result<(DataFrame, Vec<StepCount>), PolarsError> {
     let chunks = &parsed.chunks;
@@ -542,10 +543,11 @@ pub fn clean(
             rows: keeps.iter().map(Vec::len).sum(),
         });
     }
-    let tables = chunks
-        .par_iter()
-        .zip(&keeps)
-        .map(|(lines, keep)| transactions_table(lines, keep))
+    let tables = parsed
+        .chunks
+        .into_par_iter()
+        .zip(keeps)
+        .map(|(lines, keep)| transactions_table(&lines, &keep))
         .collect::<Result<Vec<DataFrame>, PolarsError>>()?;
     let mut tables = tables.into_iter();
     let mut table = match tables.next() {
@@ -883,7 +885,7 @@ mod tests {
         let parsed = parse("1,A,d,1,12/1/2010 8:26,1,1,UK\n2,A,d,1,12/1/2010 8:26,oops,1,UK\n3,A,d,1,12/1/2010 8:26,1,1,UK\n", OnBadRow::Skip).unwrap();
         assert_eq!(parsed.joined().len(), 2);
         assert_eq!(parsed.bad_rows.count, 1);
-        let (_, steps) = clean(&parsed, true).unwrap();
+        let (_, steps) = clean(parsed.clone(), true).unwrap();
         assert_eq!(steps[0].rows, 3);
         assert_eq!(steps[1].step, "skip_bad_rows");
         assert_eq!(steps[1].rows, 2);
@@ -934,12 +936,12 @@ C2,A,d,-1,12/1/2010 8:26,1,5,UK
 6,A,,1,12/1/2010 8:26,1,5,UK
 ";
         let parsed = parse(body, OnBadRow::Error).unwrap();
-        let (table, steps) = clean(&parsed, true).unwrap();
+        let (table, steps) = clean(parsed.clone(), true).unwrap();
         let counts: Vec<usize> = steps.iter().map(|s| s.rows).collect();
         assert_eq!(counts, vec![7, 6, 5, 4, 3, 2]);
         assert_eq!(table.height(), 2);
         assert_eq!(table.column("description").unwrap().null_count(), 1);
-        let (table, steps) = clean(&parsed, false).unwrap();
+        let (table, steps) = clean(parsed, false).unwrap();
         assert_eq!(steps.len(), 5);
         assert_eq!(table.height(), 3);
     }
@@ -978,8 +980,8 @@ C2,A,d,-1,12/1/2010 8:26,1,5,UK
         };
         assert_eq!(pieces.chunks.len(), 11);
         for dedupe in [true, false] {
-            let (whole_table, whole_steps) = clean(&whole, dedupe).unwrap();
-            let (table, steps) = clean(&pieces, dedupe).unwrap();
+            let (whole_table, whole_steps) = clean(whole.clone(), dedupe).unwrap();
+            let (table, steps) = clean(pieces.clone(), dedupe).unwrap();
             assert!(table.equals_missing(&whole_table), "dedupe = {dedupe}");
             assert_eq!(
                 steps.iter().map(|s| s.rows).collect::<Vec<_>>(),
@@ -987,7 +989,7 @@ C2,A,d,-1,12/1/2010 8:26,1,5,UK
             );
             assert_eq!(table.column("quantity").unwrap().n_chunks(), 1);
         }
-        let (table, steps) = clean(&pieces, true).unwrap();
+        let (table, steps) = clean(pieces, true).unwrap();
         // The number of distinct kept rows, counted independently.
         let mut distinct = std::collections::HashSet::new();
         for row in &rows {
