@@ -25,6 +25,7 @@ use rayon::prelude::*;
 
 use super::catalogue::{push_csv_field, Catalogue, Milli, Product};
 use super::{cumulative, log_normal, pick_cumulative, standard_normal, stream_rng};
+use crate::report::csv_export::write_integer;
 
 const HEADER: &[u8] =
     b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n";
@@ -599,7 +600,7 @@ impl Context<'_> {
             Kind::BadDebt { .. } => out.head.push(b'A'),
             _ => {}
         }
-        push_int(&mut out.head, number as i64);
+        write_integer(&mut out.head, number as i64);
         out.head.push(b',');
 
         let day = (invoice.minute / MINUTES_PER_DAY) as usize;
@@ -607,7 +608,7 @@ impl Context<'_> {
         out.date.clear();
         out.date
             .extend_from_slice(&self.calendar.labels[day.min(self.calendar.days() - 1)]);
-        push_int(&mut out.date, i64::from(minute_of_day / 60));
+        write_integer(&mut out.date, i64::from(minute_of_day / 60));
         out.date.push(b':');
         out.date.push(b'0' + (minute_of_day % 60 / 10) as u8);
         out.date.push(b'0' + (minute_of_day % 10) as u8);
@@ -616,7 +617,7 @@ impl Context<'_> {
         out.tail.clear();
         out.tail.push(b',');
         if invoice.customer != NO_CUSTOMER {
-            push_int(
+            write_integer(
                 &mut out.tail,
                 (FIRST_CUSTOMER_ID + u64::from(invoice.customer)) as i64,
             );
@@ -871,7 +872,7 @@ impl LineWriter {
     }
 
     fn finish(&mut self, quantity: i32, price: Milli) {
-        push_int(&mut self.buf, i64::from(quantity));
+        write_integer(&mut self.buf, i64::from(quantity));
         self.buf.push(b',');
         self.buf.extend_from_slice(&self.date);
         push_price(&mut self.buf, price);
@@ -880,32 +881,13 @@ impl LineWriter {
     }
 }
 
-/// Appends a decimal integer (std formatting is several times slower on this hot path).
-fn push_int(out: &mut Vec<u8>, value: i64) {
-    if value < 0 {
-        out.push(b'-');
-    }
-    let mut magnitude = value.unsigned_abs();
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
 /// Appends a price in the shortest decimal form: `2.55`, `18`, `0.001`, `-11062.06`.
 fn push_price(out: &mut Vec<u8>, milli: Milli) {
     if milli < 0 {
         out.push(b'-');
     }
     let magnitude = milli.unsigned_abs();
-    push_int(out, (magnitude / 1000) as i64);
+    write_integer(out, (magnitude / 1000) as i64);
     let mut fraction = magnitude % 1000;
     if fraction == 0 {
         return;
@@ -936,7 +918,7 @@ mod tests {
 
     fn int(value: i64) -> String {
         let mut out = Vec::new();
-        push_int(&mut out, value);
+        write_integer(&mut out, value);
         String::from_utf8(out).expect("utf8")
     }
 

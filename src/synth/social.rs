@@ -17,6 +17,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::{log_normal, stream_rng};
+use crate::report::csv_export::write_integer;
 
 /// Median number of links a new node makes.
 const MEDIAN_LINKS: f64 = 14.5;
@@ -30,9 +31,9 @@ pub(crate) fn write_social<W: Write>(nodes: usize, seed: u64, out: &mut W) -> io
     let edges = holme_kim(nodes, seed);
     let mut buf = Vec::with_capacity(1 << 16);
     for &(a, b) in &edges {
-        push_u32(&mut buf, a);
+        write_integer(&mut buf, i64::from(a));
         buf.push(b' ');
-        push_u32(&mut buf, b);
+        write_integer(&mut buf, i64::from(b));
         buf.push(b'\n');
         if buf.len() >= 1 << 16 {
             out.write_all(&buf)?;
@@ -108,20 +109,6 @@ fn holme_kim(nodes: usize, seed: u64) -> Vec<(u32, u32)> {
     }
     edges.sort_unstable();
     edges
-}
-
-fn push_u32(out: &mut Vec<u8>, mut value: u32) {
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 #[cfg(test)]
