@@ -1,15 +1,16 @@
-//! Criterion benchmarks of the hot kernels: retail CSV parsing and cleaning, the customer
-//! aggregation, k-means, silhouette, tree/forest/boosting fits and TreeSHAP.
+//! Criterion benchmarks of the hot kernels: retail CSV and xlsx parsing and cleaning, the
+//! customer aggregation, k-means, silhouette, tree/forest/boosting fits and TreeSHAP.
 //!
-//! Run with `cargo bench --bench kernels`. The retail benches use the real
-//! `../shared/data/online_retail.csv.gz` when it is beside the checkout (the sample otherwise).
+//! Run with `cargo bench --bench kernels`. The retail and aggregation benches use the real
+//! files in `../shared/data` when they are beside the checkout (the bundled sample otherwise;
+//! the xlsx bench is skipped, with a message, without the real workbook).
 
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use fluz::config::{Encoding, OnBadRow};
 use fluz::learn::boosting::{fit_boosting, BoostingParams};
-use fluz::learn::cart::{MaxFeatures, TreeParams};
+use fluz::learn::cart::{fit_tree, MaxFeatures, TreeParams};
 use fluz::learn::forest::{fit_forest, ForestParams};
 use fluz::learn::matrix::Matrix;
 use fluz::segment::kmeans::{kmeans, KMeansParams};
@@ -17,14 +18,19 @@ use fluz::segment::metrics::silhouette_exact;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-fn retail_path() -> PathBuf {
-    let real =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/online_retail.csv.gz");
+/// `../shared/data/<real>` when it exists, else `data/sample/<sample>`.
+fn data_path(real: &str, sample: &str) -> PathBuf {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let real = repo.join("../shared/data").join(real);
     if real.exists() {
         real
     } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/sample/online_retail.csv.gz")
+        repo.join("data/sample").join(sample)
     }
+}
+
+fn retail_path() -> PathBuf {
+    data_path("online_retail.csv.gz", "online_retail.csv.gz")
 }
 
 /// A regression problem shaped like the customer features: 14 heavy-tailed columns.
@@ -65,6 +71,47 @@ fn bench_ingest(c: &mut Criterion) {
         b.iter(|| {
             let parsed = fluz::sources::retail::read_csv(&path, Encoding::Auto, options).unwrap();
             fluz::sources::retail::clean(parsed, true).unwrap()
+        })
+    });
+    let xlsx = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/Online Retail.xlsx");
+    if xlsx.exists() {
+        group.bench_function("retail_xlsx_read_clean", |b| {
+            b.iter(|| {
+                let parsed = fluz::sources::xlsx::read_xlsx(&xlsx, "", options).unwrap();
+                fluz::sources::retail::clean(parsed, true).unwrap()
+            })
+        });
+    } else {
+        eprintln!(
+            "ingest/retail_xlsx_read_clean skipped: {} is absent",
+            xlsx.display()
+        );
+    }
+    group.finish();
+
+    // The per-customer aggregation (linkage, RFM, PageRank) on the cleaned lines.
+    let parsed = fluz::sources::retail::read_csv(&path, Encoding::Auto, options).unwrap();
+    let (transactions, _) = fluz::sources::retail::clean(parsed, true).unwrap();
+    let (edges, _) = fluz::sources::social::read_edges(
+        &data_path("facebook_combined.txt", "facebook_combined.txt"),
+        options,
+    )
+    .unwrap();
+    let (merchants, _) = fluz::sources::merchants::read_merchants(
+        &data_path(
+            "yelp_academic_dataset_business.head5000.json",
+            "yelp_academic_dataset_business.json",
+        ),
+        options,
+    )
+    .unwrap();
+    let params = fluz::commands::eda::feature_params(&fluz::config::Config::default());
+    let mut group = c.benchmark_group("features");
+    group.sample_size(10);
+    group.bench_function("customer_features_from_transactions", |b| {
+        b.iter(|| {
+            fluz::features::customers::customer_features(&transactions, &edges, &merchants, &params)
+                .unwrap()
         })
     });
     group.finish();
@@ -110,6 +157,19 @@ fn bench_learners(c: &mut Criterion) {
     let (x, y) = regression(3_500, 2);
     let mut group = c.benchmark_group("learn");
     group.sample_size(10);
+    group.bench_function("tree_depth12_3500x14", |b| {
+        b.iter(|| {
+            fit_tree(
+                &x,
+                &y,
+                &TreeParams {
+                    max_depth: Some(12),
+                    ..TreeParams::default()
+                },
+                42,
+            )
+        })
+    });
     group.bench_function("forest_300_trees_3500x14", |b| {
         b.iter(|| {
             fit_forest(
