@@ -107,7 +107,6 @@ pub struct TrainOutcome {
 struct FamilyBest {
     spec: Spec,
     cv_rmse: f64,
-    model: Model,
     test_rmse: f64,
     test_mae: f64,
     test_r2: f64,
@@ -237,37 +236,57 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
         selected[index] = true;
         chosen.push(best);
     }
-    // The refits are independent (each deterministic on its own): run them side by side.
-    let bests: Vec<FamilyBest> = chosen
-        .par_iter()
-        .map(|best| -> Result<FamilyBest> {
-            let model = best
-                .spec
-                .fit(&x_train, &y_train, train_config.max_bins, train_seed)?;
-            let predicted = model.predict(&x_test);
-            Ok(FamilyBest {
-                spec: best.spec.clone(),
-                cv_rmse: best.cv_rmse,
-                test_rmse: rmse(&y_test, &predicted),
-                test_mae: mae(&y_test, &predicted),
-                test_r2: r2(&y_test, &predicted),
-                model,
-            })
-        })
-        .collect::<Result<_>>()?;
-    // The final model: lowest CV RMSE (never chosen on the test split).
-    let final_index = bests
+    // The final model: lowest CV RMSE (never chosen on the test split), so it is known before
+    // the refits.
+    let final_index = chosen
         .iter()
         .enumerate()
         .min_by(|(ia, a), (ib, b)| a.cv_rmse.total_cmp(&b.cv_rmse).then(ia.cmp(ib)))
         .map(|(i, _)| i)
         .context("no model family was trained")?;
+    // The refits are independent (each deterministic on its own): run them side by side. Only
+    // the final family's model is kept; the others are only scored on the test split, so a
+    // forest among them is not kept either (`Spec::fit_predict`: the same predictions, and at
+    // 100k customers 300 unlimited-depth trees are over a GB).
+    let refits: Vec<(FamilyBest, Option<Model>)> = chosen
+        .par_iter()
+        .enumerate()
+        .map(|(index, best)| -> Result<(FamilyBest, Option<Model>)> {
+            let (model, predicted) = if index == final_index {
+                let model = best
+                    .spec
+                    .fit(&x_train, &y_train, train_config.max_bins, train_seed)?;
+                let predicted = model.predict(&x_test);
+                (Some(model), predicted)
+            } else {
+                let predicted = best.spec.fit_predict(
+                    &x_train,
+                    &y_train,
+                    train_config.max_bins,
+                    train_seed,
+                    &x_test,
+                )?;
+                (None, predicted)
+            };
+            let scored = FamilyBest {
+                spec: best.spec.clone(),
+                cv_rmse: best.cv_rmse,
+                test_rmse: rmse(&y_test, &predicted),
+                test_mae: mae(&y_test, &predicted),
+                test_r2: r2(&y_test, &predicted),
+            };
+            Ok((scored, model))
+        })
+        .collect::<Result<_>>()?;
+    let (bests, mut models): (Vec<FamilyBest>, Vec<Option<Model>>) = refits.into_iter().unzip();
     let final_best = &bests[final_index];
+    let final_model = models[final_index]
+        .take()
+        .context("the final family's model was fitted")?;
 
     phase("refits done");
     // Predictions, tiers and values for every customer.
-    let predicted: Vec<f64> = final_best
-        .model
+    let predicted: Vec<f64> = final_model
         .predict(&x)
         .into_iter()
         .map(|r| r.clamp(eco.rate_min, eco.rate_max))
@@ -294,8 +313,8 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
     let policy_all = policy(&all_rows, &at_tier, &at_optimal, &at_flat, flat);
 
     // Importance.
-    let impurity = final_best.model.impurity_importance(&x_train);
-    let permutation = permutation_importance(&final_best.model, &x_test, &y_test, 5, train_seed);
+    let impurity = final_model.impurity_importance(&x_train);
+    let permutation = permutation_importance(&final_model, &x_test, &y_test, 5, train_seed);
     let mut order: Vec<usize> = (0..train_config.features.len()).collect();
     order.sort_by(|&a, &b| permutation[b].total_cmp(&permutation[a]).then(a.cmp(&b)));
     let mut rank = vec![0i64; order.len()];
@@ -501,7 +520,7 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
         spec: final_best.spec.clone(),
         features: train_config.features.clone(),
         feature_means: means,
-        model: final_best.model.clone(),
+        model: final_model,
     };
     let model_path = out_dir.join("cashback_model.json");
     crate::report::write_atomic(&model_path, serde_json::to_string(&saved)?.as_bytes())?;
