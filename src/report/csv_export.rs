@@ -270,7 +270,8 @@ mod tests {
 
     #[test]
     fn large_tables_stream_in_blocks_with_nulls() {
-        let n = 100_000;
+        // More blocks than one batch of them, whatever the thread count up to 4.
+        let n = 300_000;
         let table = DataFrame::new(
             n,
             vec![
