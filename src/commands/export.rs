@@ -86,12 +86,17 @@ pub fn run(ctx: &Context) -> Result<Vec<String>> {
     let mut store = store::open(config)?;
     // The inputs' checksums for the manifest are computed on a thread of their own while the
     // tables are written (at 10M lines the retail file alone is 0.3 s of SHA-256).
-    let input_paths = [
-        config.data.retail.clone(),
-        config.data.social.clone(),
-        config.data.merchants.clone(),
+    let sources = [
+        ("retail", config.data.retail.clone()),
+        ("social", config.data.social.clone()),
+        ("merchants", config.data.merchants.clone()),
     ];
-    let hashing = std::thread::spawn(move || input_paths.map(|path| sha256_file(&path).ok()));
+    let hashing = std::thread::spawn(move || {
+        sources.map(|(source, path)| {
+            let hash = sha256_file(&path).ok();
+            (source, path, hash)
+        })
+    });
     let mut written = Vec::new();
     let mut tables: HashMap<&str, DataFrame> = HashMap::new();
     let mut row_counts = serde_json::Map::new();
@@ -135,17 +140,10 @@ pub fn run(ctx: &Context) -> Result<Vec<String>> {
         None => HashMap::new(),
     };
     let mut inputs = Vec::new();
-    let hashes = hashing
+    let hashed = hashing
         .join()
         .map_err(|_| anyhow::anyhow!("hashing the input files failed"))?;
-    for ((source, path), hash) in [
-        ("retail", &config.data.retail),
-        ("social", &config.data.social),
-        ("merchants", &config.data.merchants),
-    ]
-    .into_iter()
-    .zip(hashes)
-    {
+    for (source, path, hash) in hashed {
         let (sha256, bytes) = match hash {
             Some(pair) => (json!(pair.0), json!(pair.1)),
             None => (serde_json::Value::Null, serde_json::Value::Null),

@@ -691,7 +691,7 @@ impl Grow<'_> {
                 continue;
             }
             let members = &members[..n_members];
-            let search = self.search(&sample[task.start..task.end], &task, members, buffers);
+            let search = self.search(rows, &task, members, buffers);
 
             // Each searching tree's decision: a split with positive gain, or a leaf. Trees
             // choosing the same split stay together.
@@ -725,8 +725,8 @@ impl Grow<'_> {
                         parted[other] = true;
                     }
                 }
-                let mut own_rows = sample[task.start..task.end].to_vec();
-                let mut own_eval_rows = eval_rows[task.eval_start..task.eval_end].to_vec();
+                let mut own_rows = rows.to_vec();
+                let mut own_eval_rows = eval_here.to_vec();
                 let own_task = Pending {
                     start: 0,
                     end: own_rows.len(),

@@ -91,13 +91,6 @@ fn write_timestamp(out: &mut Vec<u8>, micros: i64) {
     }
 }
 
-/// Renders a table as CSV bytes.
-pub fn to_csv(table: &DataFrame) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    write_csv(table, &mut out)?;
-    Ok(out)
-}
-
 /// Writes a table as CSV. Rows are rendered in parallel blocks and written in order (the same
 /// bytes as one pass), a few blocks at a time, so memory stays at a few blocks whatever the
 /// table's size, and the block buffers are reused rather than freshly allocated.
@@ -215,6 +208,13 @@ fn write_rows(out: &mut Vec<u8>, cols: &[Col<'_>], rows: std::ops::Range<usize>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Renders a table as CSV bytes.
+    fn to_csv(table: &DataFrame) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        write_csv(table, &mut out)?;
+        Ok(out)
+    }
 
     #[test]
     fn formulas_are_neutralised_and_quoting_is_rfc4180() {
