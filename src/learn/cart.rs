@@ -743,11 +743,14 @@ impl Grow<'_> {
                     buffers,
                 );
             }
-            let column = binned.column(lead.feature);
+            // The split feature's codes are read row-major: the search has just read these
+            // rows' lines, while the feature's column is cold once the data outgrows the cache.
             let n_left = stable_partition(
                 &mut sample[task.start..task.end],
                 &mut buffers.scratch,
-                |entry| column[entry.row as usize] as usize <= lead.left_bin,
+                |entry| {
+                    binned.row_codes(entry.row as usize)[lead.feature] as usize <= lead.left_bin
+                },
             );
             let middle = task.start + n_left;
             let threshold = binned.threshold(lead.feature, lead.left_bin, lead.right_bin);
