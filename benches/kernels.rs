@@ -18,6 +18,10 @@ use fluz::segment::metrics::silhouette_exact;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+#[path = "support/regression.rs"]
+mod regression;
+use regression::regression;
+
 /// `../shared/data/<real>` when it exists, else `data/sample/<sample>`.
 fn data_path(real: &str, sample: &str) -> PathBuf {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -31,20 +35,6 @@ fn data_path(real: &str, sample: &str) -> PathBuf {
 
 fn retail_path() -> PathBuf {
     data_path("online_retail.csv.gz", "online_retail.csv.gz")
-}
-
-/// A regression problem shaped like the customer features: 14 heavy-tailed columns.
-fn regression(n: usize, seed: u64) -> (Matrix, Vec<f64>) {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let columns: Vec<Vec<f64>> = (0..14)
-        .map(|_| (0..n).map(|_| (rng.gen::<f64>() * 3.0).exp()).collect())
-        .collect();
-    let y = (0..n)
-        .map(|i| {
-            0.03 + 0.01 * columns[0][i].ln() - 0.005 * columns[3][i].ln() + 0.004 * rng.gen::<f64>()
-        })
-        .collect();
-    (Matrix::from_columns(&columns), y)
 }
 
 fn points(n: usize, seed: u64) -> Matrix {

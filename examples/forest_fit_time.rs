@@ -2,31 +2,18 @@
 //! than criterion's two-thread runs give on a shared machine.
 //!
 //! `RAYON_NUM_THREADS=1 cargo run --release --example forest_fit_time -- [max_features] [rows]
-//! [trees] [fits]` (defaults `0.5 3500 300 9`: the `learn/forest_300_trees_3500x14` bench).
-//! Prints the minimum and median fit time and a checksum over every tree's nodes, so a change
+//! [trees] [fits]` (defaults `0.5 3500 300 9`: the size and parameters of the
+//! `learn/forest_300_trees_3500x14` bench, on its generator's data with seed 7). Prints the minimum and median fit time and a checksum over every tree's nodes, so a change
 //! meant to keep the trees identical can be checked to do so.
 
 use std::time::Instant;
 
 use fluz::learn::cart::{MaxFeatures, TreeParams};
 use fluz::learn::forest::{fit_forest, ForestParams};
-use fluz::learn::matrix::Matrix;
-use rand::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
 
-/// The criterion bench's regression problem: 14 heavy-tailed columns.
-fn regression(n: usize, seed: u64) -> (Matrix, Vec<f64>) {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let columns: Vec<Vec<f64>> = (0..14)
-        .map(|_| (0..n).map(|_| (rng.gen::<f64>() * 3.0).exp()).collect())
-        .collect();
-    let y = (0..n)
-        .map(|i| {
-            0.03 + 0.01 * columns[0][i].ln() - 0.005 * columns[3][i].ln() + 0.004 * rng.gen::<f64>()
-        })
-        .collect();
-    (Matrix::from_columns(&columns), y)
-}
+#[path = "../benches/support/regression.rs"]
+mod regression;
+use regression::regression;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
