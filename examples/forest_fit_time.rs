@@ -3,8 +3,9 @@
 //!
 //! `RAYON_NUM_THREADS=1 cargo run --release --example forest_fit_time -- [max_features] [rows]
 //! [trees] [fits]` (defaults `0.5 3500 300 9`: the size and parameters of the
-//! `learn/forest_300_trees_3500x14` bench, on its generator's data with seed 7). Prints the minimum and median fit time and a checksum over every tree's nodes, so a change
-//! meant to keep the trees identical can be checked to do so.
+//! `learn/forest_300_trees_3500x14` bench, on its generator's data with seed 7). Prints the
+//! minimum and median fit time and a checksum over every tree's nodes, so a change meant to
+//! keep the trees identical can be checked to do so.
 
 use std::time::Instant;
 

@@ -861,14 +861,16 @@ pub fn max_features_of(
     setting: &MaxFeaturesSetting,
 ) -> Result<crate::learn::cart::MaxFeatures, ConfigError> {
     use crate::learn::cart::MaxFeatures;
-    match setting {
-        MaxFeaturesSetting::Named(name) if name == "sqrt" => Ok(MaxFeatures::Sqrt),
-        MaxFeaturesSetting::Named(name) if name == "all" => Ok(MaxFeatures::All),
-        MaxFeaturesSetting::Fraction(f) if *f > 0.0 && *f <= 1.0 => Ok(MaxFeatures::Fraction(*f)),
-        other => Err(ConfigError(format!(
-            "config key [train.random_forest] max_features: each value must be \"sqrt\", \"all\" or a fraction in (0, 1], got {other:?}"
-        ))),
-    }
+    let parsed = match setting {
+        MaxFeaturesSetting::Named(name) => MaxFeatures::named(name),
+        MaxFeaturesSetting::Fraction(f) if *f > 0.0 && *f <= 1.0 => Some(MaxFeatures::Fraction(*f)),
+        MaxFeaturesSetting::Fraction(_) => None,
+    };
+    parsed.ok_or_else(|| {
+        ConfigError(format!(
+            "config key [train.random_forest] max_features: each value must be \"sqrt\", \"all\" or a fraction in (0, 1], got {setting:?}"
+        ))
+    })
 }
 
 /// True for a PostgreSQL identifier we accept unquoted-safe: `[A-Za-z_][A-Za-z0-9_]*`, ≤ 63 bytes.

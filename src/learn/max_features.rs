@@ -29,6 +29,15 @@ impl MaxFeatures {
         };
         wanted.clamp(1, n_features.max(1))
     }
+
+    /// The setting a name stands for, in the config and in model files: `"sqrt"` or `"all"`.
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "sqrt" => Some(MaxFeatures::Sqrt),
+            "all" => Some(MaxFeatures::All),
+            _ => None,
+        }
+    }
 }
 
 /// The forms a `MaxFeatures` is read from.
@@ -59,13 +68,19 @@ impl<'de> Deserialize<'de> for MaxFeatures {
             Written::Fraction(fraction) | Written::Tagged { fraction } => {
                 Ok(MaxFeatures::Fraction(fraction))
             }
-            Written::Name(name) => match name.as_str() {
-                "all" | "All" => Ok(MaxFeatures::All),
-                "sqrt" | "Sqrt" => Ok(MaxFeatures::Sqrt),
-                other => Err(serde::de::Error::custom(format!(
-                    "max_features must be \"sqrt\", \"all\" or a number, got {other:?}"
-                ))),
-            },
+            Written::Name(name) => {
+                // The earlier form capitalised the names.
+                let current = match name.as_str() {
+                    "Sqrt" => "sqrt",
+                    "All" => "all",
+                    other => other,
+                };
+                MaxFeatures::named(current).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "max_features must be \"sqrt\", \"all\" or a number, got {name:?}"
+                    ))
+                })
+            }
         }
     }
 }
