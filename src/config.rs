@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::models::family::Spec;
+
 /// A bad config file or setting. Always a user error (exit code 2).
 #[derive(Debug)]
 pub struct ConfigError(pub String);
@@ -51,6 +53,9 @@ pub struct Config {
     pub train: TrainConfig,
     pub explain: ExplainConfig,
     pub export: ExportConfig,
+    /// The file the settings came from (for messages); empty for the defaults.
+    #[serde(skip)]
+    pub origin: PathBuf,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -191,15 +196,8 @@ impl Default for EdaConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Transform {
-    /// `ln(1 + x)` then z-score (the default: tames heavy tails).
-    Log1pZscore,
-    Zscore,
-    /// Raw features, as the seed project did.
-    None,
-}
+pub use crate::segment::Transform;
+pub use crate::store::{is_identifier, redact_url};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -440,7 +438,104 @@ impl Default for ExportConfig {
     }
 }
 
+impl TrainConfig {
+    /// The grid points of the configured families, family by family.
+    pub fn grid(&self) -> Result<Vec<Spec>, ConfigError> {
+        let config = self;
+        let depth = |d: usize| if d == 0 { None } else { Some(d) };
+        let mut specs = Vec::new();
+        for family in &config.families {
+            match family.as_str() {
+                "linear" => specs.push(Spec::Linear),
+                "decision_tree" => {
+                    for &max_depth in &config.decision_tree.max_depth {
+                        for &min_samples_leaf in &config.decision_tree.min_samples_leaf {
+                            specs.push(Spec::DecisionTree {
+                                max_depth: depth(max_depth),
+                                min_samples_leaf,
+                            });
+                        }
+                    }
+                }
+                "random_forest" => {
+                    let rf = &config.random_forest;
+                    for &n_trees in &rf.n_trees {
+                        for setting in &rf.max_features {
+                            let max_features = max_features_of(setting)?;
+                            for &min_samples_leaf in &rf.min_samples_leaf {
+                                for &max_depth in &rf.max_depth {
+                                    specs.push(Spec::RandomForest {
+                                        n_trees,
+                                        max_features,
+                                        min_samples_leaf,
+                                        max_depth: depth(max_depth),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+                "gradient_boosting" => {
+                    let gb = &config.gradient_boosting;
+                    for &n_rounds in &gb.n_rounds {
+                        for &learning_rate in &gb.learning_rate {
+                            for &max_depth in &gb.max_depth {
+                                for &subsample in &gb.subsample {
+                                    for &lambda in &gb.lambda {
+                                        for &min_child_weight in &gb.min_child_weight {
+                                            specs.push(Spec::GradientBoosting {
+                                                n_rounds,
+                                                learning_rate,
+                                                max_depth,
+                                                subsample,
+                                                lambda,
+                                                min_child_weight,
+                                            });
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(specs)
+    }
+}
+
 impl Config {
+    /// The economic model's parameters.
+    pub fn economics_params(&self) -> crate::models::economics::Economics {
+        let e = &self.economics;
+        crate::models::economics::Economics {
+            beta0: e.beta0,
+            a_price: e.a_price,
+            a_freq: e.a_freq,
+            a_recency: e.a_recency,
+            a_social: e.a_social,
+            sigma: e.sigma,
+            engagement_value: e.engagement_value,
+            rate_min: e.rate_min,
+            rate_max: e.rate_max,
+            tiers: e.tiers.clone(),
+            seed: self.linkage.seed,
+        }
+    }
+
+    /// Linkage and commission parameters of the customer features.
+    pub fn feature_params(&self) -> crate::features::customers::FeatureParams {
+        crate::features::customers::FeatureParams {
+            seed: self.linkage.seed,
+            merchant_categories: self.linkage.merchant_categories.clone(),
+            commission_base: self.economics.commission_base,
+            commission_stars_slope: self.economics.commission_stars_slope,
+            commission_min: self.economics.commission_min,
+            commission_max: self.economics.commission_max,
+        }
+    }
+
     /// Reads `path`; a missing file at the default location means "all defaults".
     pub fn load(path: &Path, must_exist: bool) -> Result<Self, ConfigError> {
         let text = match std::fs::read_to_string(path) {
@@ -456,17 +551,47 @@ impl Config {
         Self::parse(&text, path)
     }
 
-    /// Parses TOML text; `origin` names the file in errors and anchors relative paths.
+    /// Parses TOML text; `origin` names the file in errors and anchors relative paths. Every
+    /// unknown key is named at once (not only the first), then every section with a value of
+    /// the wrong type.
     pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|err| {
+        let fail = |message: String| {
             ConfigError(format!(
                 "invalid config file {}: {}",
                 origin.display(),
-                err.to_string().trim_end()
+                message.trim_end()
             ))
-        })?;
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|err| fail(err.to_string()))?;
+        let known = toml::Table::try_from(Config::default())
+            .map_err(|err| fail(format!("cannot describe the settings: {err}")))?;
+        let mut unknown = Vec::new();
+        unknown_keys(&table, &known, "", &mut unknown);
+        if !unknown.is_empty() {
+            return Err(fail(format!(
+                "unknown key{} {}",
+                if unknown.len() == 1 { "" } else { "s" },
+                unknown.join(", ")
+            )));
+        }
+        // Each section on its own, so that a wrong type in one does not hide another's.
+        let mut wrong = Vec::new();
+        for (section, value) in &table {
+            let mut single = toml::Table::new();
+            single.insert(section.clone(), value.clone());
+            if let Err(err) = toml::Value::Table(single).try_into::<Config>() {
+                wrong.push(format!("[{section}]: {}", err.to_string().trim_end()));
+            }
+        }
+        if !wrong.is_empty() {
+            return Err(fail(wrong.join("\n  ")));
+        }
+        let mut config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|err: toml::de::Error| fail(err.to_string()))?;
         let base = origin.parent().map(Path::to_path_buf).unwrap_or_default();
         config.resolve_paths(&base);
+        config.origin = origin.to_path_buf();
         Ok(config)
     }
 
@@ -492,17 +617,54 @@ impl Config {
         }
     }
 
-    /// Checks every range and cross-field rule; errors name the key.
+    /// Checks every range and cross-field rule; one error lists every problem, each naming
+    /// its key, and the config file.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let err = |key: &str, msg: String| Err(ConfigError(format!("config key {key}: {msg}")));
+        let problems = self.problems();
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(ConfigError(format!(
+                "{} (in {})",
+                problems[0],
+                self.origin_name()
+            ))),
+            n => Err(ConfigError(format!(
+                "{n} problems in {}:\n  {}",
+                self.origin_name(),
+                problems.join("\n  ")
+            ))),
+        }
+    }
+
+    fn origin_name(&self) -> String {
+        if self.origin.as_os_str().is_empty() {
+            "the default settings".to_string()
+        } else {
+            self.origin.display().to_string()
+        }
+    }
+
+    /// Every problem of the settings, in key order of the file.
+    fn problems(&self) -> Vec<String> {
+        let problems = std::cell::RefCell::new(Vec::new());
+        let err = |key: &str, msg: String| {
+            problems
+                .borrow_mut()
+                .push(format!("config key {key}: {msg}"))
+        };
+        let keep = |result: Result<(), ConfigError>| {
+            if let Err(ConfigError(message)) = result {
+                problems.borrow_mut().push(message);
+            }
+        };
         if self.store.kind == StoreKind::Postgres && self.store.url.is_empty() {
-            return err(
+            err(
                 "[store] url",
                 "must be set (or FLUZ_DATABASE_URL) when [store] kind = \"postgres\"".into(),
             );
         }
         if !is_identifier(&self.store.schema) {
-            return err(
+            err(
                 "[store] schema",
                 format!(
                     "must be a plain identifier (letters, digits, _; at most 63 bytes; not starting with a digit), got {:?}",
@@ -511,67 +673,67 @@ impl Config {
             );
         }
         if self.ingest.max_decompressed_bytes == 0 {
-            return err(
+            err(
                 "[ingest] max_decompressed_bytes",
                 "must be greater than 0".into(),
             );
         }
         if self.linkage.merchant_categories.is_empty() {
-            return err(
+            err(
                 "[linkage] merchant_categories",
                 "must name at least one category".into(),
             );
         }
         if self.eda.top_countries == 0 {
-            return err("[eda] top_countries", "must be at least 1".into());
+            err("[eda] top_countries", "must be at least 1".into());
         }
         let seg = &self.segment;
         if seg.features.is_empty() {
-            return err(
+            err(
                 "[segment] features",
                 "must name at least one feature".into(),
             );
         }
         for feature in &seg.features {
             if !DEFAULT_MODEL_FEATURES.contains(&feature.as_str()) {
-                return err(
+                err(
                     "[segment] features",
                     format!("unknown feature {feature:?}; choose from {DEFAULT_MODEL_FEATURES:?}"),
                 );
             }
         }
         if seg.k_min < 2 {
-            return err(
+            err(
                 "[segment] k_min",
                 format!("must be at least 2, got {}", seg.k_min),
             );
         }
         if seg.k_max < seg.k_min {
-            return err(
+            err(
                 "[segment] k_max",
                 format!("must be at least k_min ({}), got {}", seg.k_min, seg.k_max),
             );
         }
         if seg.k_max > 50 {
-            return err(
+            err(
                 "[segment] k_max",
                 format!("must be at most 50, got {}", seg.k_max),
             );
         }
         if seg.n_init == 0 {
-            return err("[segment] n_init", "must be at least 1".into());
+            err("[segment] n_init", "must be at least 1".into());
         }
         if seg.max_iter == 0 {
-            return err("[segment] max_iter", "must be at least 1".into());
+            err("[segment] max_iter", "must be at least 1".into());
         }
         if !(seg.tol.is_finite() && seg.tol >= 0.0) {
-            return err(
+            err(
                 "[segment] tol",
                 format!("must be a finite number >= 0, got {}", seg.tol),
             );
         }
         if seg.silhouette_sample_size < 100 {
-            return err(
+            err(
                 "[segment] silhouette_sample_size",
                 format!("must be at least 100, got {}", seg.silhouette_sample_size),
             );
@@ -594,14 +756,14 @@ impl Config {
             ("flat_rate", eco.flat_rate),
         ] {
             if !value.is_finite() {
-                return err(
+                err(
                     &format!("[economics] {key}"),
                     format!("must be finite, got {value}"),
                 );
             }
         }
         if !(0.0..=1.0).contains(&eco.commission_min) || eco.commission_max < eco.commission_min {
-            return err(
+            err(
                 "[economics] commission_max",
                 format!(
                     "need 0 <= commission_min <= commission_max <= 1, got {} and {}",
@@ -610,32 +772,32 @@ impl Config {
             );
         }
         if eco.commission_max > 1.0 {
-            return err(
+            err(
                 "[economics] commission_max",
                 format!("must be at most 1, got {}", eco.commission_max),
             );
         }
         if eco.beta0 <= 0.0 {
-            return err(
+            err(
                 "[economics] beta0",
                 format!("must be greater than 0, got {}", eco.beta0),
             );
         }
         if eco.sigma < 0.0 {
-            return err(
+            err(
                 "[economics] sigma",
                 format!("must be >= 0, got {}", eco.sigma),
             );
         }
         if eco.engagement_value < 0.0 {
-            return err(
+            err(
                 "[economics] engagement_value",
                 format!("must be >= 0, got {}", eco.engagement_value),
             );
         }
         if !(0.0..=1.0).contains(&eco.rate_min) || eco.rate_max < eco.rate_min || eco.rate_max > 1.0
         {
-            return err(
+            err(
                 "[economics] rate_max",
                 format!(
                     "need 0 <= rate_min <= rate_max <= 1, got {} and {}",
@@ -644,7 +806,7 @@ impl Config {
             );
         }
         if eco.tiers.is_empty() {
-            return err("[economics] tiers", "must list at least one tier".into());
+            err("[economics] tiers", "must list at least one tier".into());
         }
         if eco
             .tiers
@@ -652,7 +814,7 @@ impl Config {
             .any(|t| !t.is_finite() || !(0.0..=1.0).contains(t))
             || eco.tiers.windows(2).any(|w| w[1] <= w[0])
         {
-            return err(
+            err(
                 "[economics] tiers",
                 format!(
                     "must be strictly increasing rates in [0, 1], got {:?}",
@@ -661,43 +823,43 @@ impl Config {
             );
         }
         if !(0.0..=1.0).contains(&eco.flat_rate) {
-            return err(
+            err(
                 "[economics] flat_rate",
                 format!("must be in [0, 1], got {}", eco.flat_rate),
             );
         }
         let train = &self.train;
         if train.features.is_empty() {
-            return err("[train] features", "must name at least one feature".into());
+            err("[train] features", "must name at least one feature".into());
         }
         for feature in &train.features {
             if !DEFAULT_MODEL_FEATURES.contains(&feature.as_str()) {
-                return err(
+                err(
                     "[train] features",
                     format!("unknown feature {feature:?}; choose from {DEFAULT_MODEL_FEATURES:?}"),
                 );
             }
         }
         if !(1..=90).contains(&train.test_percent) {
-            return err(
+            err(
                 "[train] test_percent",
                 format!("must be in 1..=90, got {}", train.test_percent),
             );
         }
         if !(2..=20).contains(&train.n_folds) {
-            return err(
+            err(
                 "[train] n_folds",
                 format!("must be in 2..=20, got {}", train.n_folds),
             );
         }
         if !(2..=256).contains(&train.max_bins) {
-            return err(
+            err(
                 "[train] max_bins",
                 format!("must be in 2..=256, got {}", train.max_bins),
             );
         }
         if train.cv_max_rows != 0 && train.cv_max_rows < 10 * train.n_folds as usize {
-            return err(
+            err(
                 "[train] cv_max_rows",
                 format!(
                     "must be 0 (all rows) or at least 10 per fold ({}), got {}",
@@ -707,7 +869,7 @@ impl Config {
             );
         }
         if train.families.is_empty() {
-            return err(
+            err(
                 "[train] families",
                 "must name at least one model family".into(),
             );
@@ -721,67 +883,82 @@ impl Config {
             ]
             .contains(&family.as_str())
             {
-                return err(
+                err(
                     "[train] families",
                     format!("unknown family {family:?}; choose from linear, decision_tree, random_forest, gradient_boosting"),
                 );
             }
         }
         let dt = &train.decision_tree;
-        non_empty("[train.decision_tree] max_depth", dt.max_depth.len())?;
-        positive_all(
+        keep(non_empty(
+            "[train.decision_tree] max_depth",
+            dt.max_depth.len(),
+        ));
+        keep(positive_all(
             "[train.decision_tree] min_samples_leaf",
             &dt.min_samples_leaf,
-        )?;
+        ));
         let rf = &train.random_forest;
-        positive_all("[train.random_forest] n_trees", &rf.n_trees)?;
-        positive_all(
+        keep(positive_all("[train.random_forest] n_trees", &rf.n_trees));
+        keep(positive_all(
             "[train.random_forest] min_samples_leaf",
             &rf.min_samples_leaf,
-        )?;
-        non_empty("[train.random_forest] max_depth", rf.max_depth.len())?;
-        non_empty("[train.random_forest] max_features", rf.max_features.len())?;
+        ));
+        keep(non_empty(
+            "[train.random_forest] max_depth",
+            rf.max_depth.len(),
+        ));
+        keep(non_empty(
+            "[train.random_forest] max_features",
+            rf.max_features.len(),
+        ));
         for setting in &rf.max_features {
-            max_features_of(setting)?;
+            keep(max_features_of(setting).map(|_| ()));
         }
         let gb = &train.gradient_boosting;
-        positive_all("[train.gradient_boosting] n_rounds", &gb.n_rounds)?;
-        positive_all("[train.gradient_boosting] max_depth", &gb.max_depth)?;
-        in_range(
+        keep(positive_all(
+            "[train.gradient_boosting] n_rounds",
+            &gb.n_rounds,
+        ));
+        keep(positive_all(
+            "[train.gradient_boosting] max_depth",
+            &gb.max_depth,
+        ));
+        keep(in_range(
             "[train.gradient_boosting] learning_rate",
             &gb.learning_rate,
             0.0,
             1.0,
             false,
-        )?;
-        in_range(
+        ));
+        keep(in_range(
             "[train.gradient_boosting] subsample",
             &gb.subsample,
             0.0,
             1.0,
             false,
-        )?;
-        in_range(
+        ));
+        keep(in_range(
             "[train.gradient_boosting] lambda",
             &gb.lambda,
             0.0,
             f64::MAX,
             true,
-        )?;
-        in_range(
+        ));
+        keep(in_range(
             "[train.gradient_boosting] min_child_weight",
             &gb.min_child_weight,
             0.0,
             f64::MAX,
             true,
-        )?;
+        ));
         if self.explain.top_drivers == 0 {
-            return err("[explain] top_drivers", "must be at least 1".into());
+            err("[explain] top_drivers", "must be at least 1".into());
         }
         if self.export.currency.len() != 3
             || !self.export.currency.bytes().all(|b| b.is_ascii_uppercase())
         {
-            return err(
+            err(
                 "[export] currency",
                 format!(
                     "must be an ISO 4217 code like \"GBP\" or \"USD\", got {:?}",
@@ -789,13 +966,17 @@ impl Config {
                 ),
             );
         }
-        if self.export.dashboard_max_customers == 0 {
-            return err(
+        let embed_limit = crate::report::dashboard::MAX_CUSTOMERS;
+        if !(1..=embed_limit).contains(&self.export.dashboard_max_customers) {
+            err(
                 "[export] dashboard_max_customers",
-                "must be at least 1".into(),
+                format!(
+                    "must be in [1, {embed_limit}] (the dashboard embeds at most {embed_limit} customers to stay a small offline file), got {}",
+                    self.export.dashboard_max_customers
+                ),
             );
         }
-        Ok(())
+        problems.into_inner()
     }
 
     /// The resolved settings as TOML, with any database password masked.
@@ -804,6 +985,30 @@ impl Config {
         shown.store.url = redact_url(&shown.store.url);
         toml::to_string_pretty(&shown)
             .unwrap_or_else(|err| format!("# cannot render settings: {err}\n"))
+    }
+}
+
+/// Collects the keys of `given` that `known` (the default settings) lacks, as `[section] key`,
+/// descending into tables both have.
+fn unknown_keys(given: &toml::Table, known: &toml::Table, section: &str, out: &mut Vec<String>) {
+    for (key, value) in given {
+        let name = if section.is_empty() {
+            format!("[{key}]")
+        } else {
+            format!("[{section}] {key}")
+        };
+        match (value, known.get(key)) {
+            (_, None) => out.push(name),
+            (toml::Value::Table(inner), Some(toml::Value::Table(known_inner))) => {
+                let path = if section.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{section}.{key}")
+                };
+                unknown_keys(inner, known_inner, &path, out);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -873,53 +1078,19 @@ pub fn max_features_of(
     })
 }
 
-/// True for a PostgreSQL identifier we accept unquoted-safe: `[A-Za-z_][A-Za-z0-9_]*`, ≤ 63 bytes.
-pub fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 63
-}
-
-/// Replaces the password of a `postgres://user:pass@host/db` URL (or `password=` in a
-/// key/value string) with `***`.
-pub fn redact_url(url: &str) -> String {
-    if let Some(scheme_end) = url.find("://") {
-        let rest = &url[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        if let Some(at) = authority.rfind('@') {
-            let userinfo = &authority[..at];
-            if let Some(colon) = userinfo.find(':') {
-                return format!(
-                    "{}://{}:***{}",
-                    &url[..scheme_end],
-                    &userinfo[..colon],
-                    &rest[at..]
-                );
-            }
-        }
-        // A password may also sit in the query string.
-        return redact_key_value(url);
-    }
-    redact_key_value(url)
-}
-
-fn redact_key_value(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let Some(start) = lower.find("password=") else {
-        return text.to_string();
-    };
-    let value_start = start + "password=".len();
-    let value_end = text[value_start..]
-        .find([' ', '&'])
-        .map_or(text.len(), |offset| value_start + offset);
-    format!("{}***{}", &text[..value_start], &text[value_end..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_grid_has_the_reference_points() {
+        let specs = TrainConfig::default().grid().unwrap();
+        let count = |family: &str| specs.iter().filter(|s| s.family() == family).count();
+        assert_eq!(count("linear"), 1);
+        assert_eq!(count("decision_tree"), 3);
+        assert_eq!(count("random_forest"), 4);
+        assert_eq!(count("gradient_boosting"), 2);
+    }
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         let config = Config::parse(text, Path::new("/tmp/cfg/config.toml"))?;
@@ -944,6 +1115,41 @@ mod tests {
         let msg = message("[store]\nkindd = \"parquet\"\n");
         assert!(msg.contains("kindd"), "{msg}");
         assert!(msg.contains("/tmp/cfg/config.toml"), "{msg}");
+    }
+
+    #[test]
+    fn every_unknown_key_is_named_at_once() {
+        let msg = message("[store]\nkindd = 1\n[segment]\nk_mn = 2\n[stor]\nx = 1\n[train.random_forest]\nn_tree = [3]\n");
+        for key in [
+            "[store] kindd",
+            "[segment] k_mn",
+            "[stor]",
+            "[train.random_forest] n_tree",
+        ] {
+            assert!(msg.contains(key), "{key}: {msg}");
+        }
+        assert!(msg.contains("/tmp/cfg/config.toml"), "{msg}");
+    }
+
+    #[test]
+    fn every_bad_value_is_named_at_once() {
+        let msg = message("[segment]\nk_min = 1\nn_init = 0\n[economics]\nflat_rate = 2.0\n");
+        assert!(
+            msg.starts_with("3 problems in /tmp/cfg/config.toml"),
+            "{msg}"
+        );
+        for key in [
+            "[segment] k_min",
+            "[segment] n_init",
+            "[economics] flat_rate",
+        ] {
+            assert!(msg.contains(key), "{key}: {msg}");
+        }
+        let types = message("[segment]\nk_min = \"two\"\n[train]\nn_folds = \"five\"\n");
+        assert!(
+            types.contains("k_min") && types.contains("n_folds"),
+            "{types}"
+        );
     }
 
     #[test]
@@ -1014,6 +1220,17 @@ mod tests {
         assert!(
             message("[train.gradient_boosting]\nlearning_rate = [0.0]\n").contains("learning_rate")
         );
+    }
+
+    #[test]
+    fn dashboard_max_customers_is_bounded_not_capped() {
+        assert!(parse("[export]\ndashboard_max_customers = 3000\n").is_ok());
+        let m = message("[export]\ndashboard_max_customers = 5000\n");
+        assert!(
+            m.contains("dashboard_max_customers") && m.contains("[1, 3000]") && m.contains("5000"),
+            "{m}"
+        );
+        assert!(message("[export]\ndashboard_max_customers = 0\n").contains("[1, 3000]"));
     }
 
     #[test]

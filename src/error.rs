@@ -29,7 +29,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || cause.is::<crate::sources::SourceError>()
             || cause
                 .downcast_ref::<postgres::Error>()
-                .is_some_and(crate::store::postgres::connection_lost)
+                .is_some_and(connection_lost)
     });
     if user {
         2
@@ -45,4 +45,17 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// True when a database error means the server or the connection went away (closed socket,
+/// I/O failure, or SQLSTATE class 08 "connection exception" / 57 "operator intervention", e.g.
+/// 57P01 when the server shuts down): the database is the user's to fix.
+pub fn connection_lost(err: &postgres::Error) -> bool {
+    match err.as_db_error() {
+        None => true,
+        Some(db) => {
+            let code = db.code().code();
+            err.is_closed() || code.starts_with("08") || code.starts_with("57")
+        }
+    }
 }

@@ -8,6 +8,8 @@ pub mod config;
 pub mod error;
 pub mod explain;
 pub mod features;
+pub mod fsutil;
+pub mod hash;
 pub mod learn;
 pub mod models;
 pub mod progress;
@@ -112,14 +114,19 @@ pub fn run(cli: Cli) -> Result<()> {
         quiet: cli.quiet,
         progress: !cli.quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
     };
+    // One store session per command line: opened and locked once (an unreachable database or
+    // a store locked by another run fails before any work), handed to every stage, released
+    // when this function returns.
+    let mut session = store::open(&ctx.config.store)?;
+    let store = session.as_mut();
     match command {
-        Command::Ingest(_) => commands::ingest::run(&ctx).map(|_| ()),
-        Command::Eda => commands::eda::run(&ctx).map(|_| ()),
-        Command::Segment => commands::segment::run(&ctx).map(|_| ()),
-        Command::Train => commands::train::run(&ctx).map(|_| ()),
-        Command::Explain => commands::explain::run(&ctx).map(|_| ()),
-        Command::Export => commands::export::run(&ctx).map(|_| ()),
-        Command::RunAll(_) => commands::run_all::run(&ctx),
+        Command::Ingest(_) => commands::ingest::run(&ctx, store).map(|_| ()),
+        Command::Eda => commands::eda::run(&ctx, store).map(|_| ()),
+        Command::Segment => commands::segment::run(&ctx, store).map(|_| ()),
+        Command::Train => commands::train::run(&ctx, store).map(|_| ()),
+        Command::Explain => commands::explain::run(&ctx, store).map(|_| ()),
+        Command::Export => commands::export::run(&ctx, store).map(|_| ()),
+        Command::RunAll(_) => commands::run_all::run(&ctx, store),
         Command::Generate(_) => unreachable!("handled above"),
     }
 }

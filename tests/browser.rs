@@ -34,7 +34,11 @@ fn chromium() -> Option<PathBuf> {
         if std::env::var_os("CI").is_some() {
             panic!("chromium is required for the browser tests in CI: install the Debian package `chromium`");
         }
-        println!(
+        // Straight to the stderr handle: the harness captures println!, so the line would
+        // never reach the test output.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED: chromium not installed (apt-get install chromium to run the browser tests)"
         );
     }

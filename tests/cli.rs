@@ -71,6 +71,31 @@ fn run_all_on_the_sample_writes_every_output() {
             .unwrap();
     assert_eq!(manifest["stages"].as_array().unwrap().len(), 6);
     assert_eq!(manifest["inputs"][0]["sha256"].as_str().unwrap().len(), 64);
+    // The dashboard carries this run's numbers: every persona, the final model family, the
+    // customer count.
+    let dashboard = std::fs::read_to_string(out.join("dashboard.html")).unwrap();
+    let profiles = std::fs::read_to_string(out.join("segment_profiles.csv")).unwrap();
+    for line in profiles.lines().skip(1) {
+        let persona = line.split(',').nth(1).unwrap();
+        assert!(
+            dashboard.contains(persona),
+            "dashboard lacks persona {persona}"
+        );
+    }
+    let family = manifest["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "train")
+        .map(|s| s["details"]["final_family"].as_str().unwrap().to_string())
+        .unwrap();
+    assert!(dashboard.contains(&family), "dashboard lacks {family}");
+    let customers = std::fs::read_to_string(out.join("customer_features.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert!(dashboard.contains(&customers.to_string()), "{customers}");
     let report = std::fs::read_to_string(out.join("ingest_report.csv")).unwrap();
     assert!(
         report.contains("retail,raw,") && report.contains("retail,drop_duplicates,"),
@@ -84,20 +109,22 @@ fn run_all_on_the_sample_writes_every_output() {
     let stored = work.snapshot("warehouse");
     let mut model: serde_json::Value = serde_json::from_str(&good_model).unwrap();
     let kind = model["model"]["kind"].as_str().unwrap().to_string();
-    if kind != "linear" {
+    let expected = if kind == "linear" {
+        // One weight for fourteen features.
+        model["model"]["weights"] = serde_json::json!([0.5]);
+        "is damaged: 1 weights for 14 features"
+    } else {
         let tree = if kind == "decision_tree" {
             &mut model["model"]
         } else {
             &mut model["model"]["trees"][0]
         };
         tree["nodes"][0]["left"] = serde_json::json!(0);
-        std::fs::write(&model_path, model.to_string()).unwrap();
-        let err = work.fails(&["explain"], 2);
-        assert!(
-            err.contains("is damaged: tree 0: node 0 has children 0 and"),
-            "{err}"
-        );
-    }
+        "is damaged: tree 0: node 0 has children 0 and"
+    };
+    std::fs::write(&model_path, model.to_string()).unwrap();
+    let err = work.fails(&["explain"], 2);
+    assert!(err.contains(expected), "{kind}: {err}");
     std::fs::write(&model_path, "{\"fluz_version\": ").unwrap();
     let err = work.fails(&["explain"], 2);
     assert!(err.contains("is not a fluz model"), "{err}");
@@ -260,6 +287,49 @@ fn a_second_run_waits_for_the_lock_by_default() {
     work.ok(&["ingest"]);
     release.join().unwrap();
     assert!(work.path().join("warehouse/transactions.parquet").exists());
+}
+
+#[test]
+fn run_all_holds_its_store_session_between_stages() {
+    // run-all pauses after eda (a test hook) while holding its one store session; an ingest of
+    // other data then must be refused as locked, and run-all must finish with its own tables.
+    let work = Workdir::new();
+    work.write_config("[store]\nlock_timeout_secs = 0\n");
+    let other = work.path().join("other.csv");
+    std::fs::write(
+        &other,
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n\
+         1,A1,X,1,12/1/2010 8:26,1.5,1,France\n",
+    )
+    .unwrap();
+    let hook = work.path().join("paused");
+    let mut run_all = work
+        .command(&["-q", "run-all"])
+        .env("FLUZ_TEST_PAUSE_AFTER", format!("eda:{}", hook.display()))
+        .spawn()
+        .expect("spawn run-all");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !hook.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run-all never reached the pause after eda"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let err = work.fails(&["-q", "ingest", "--retail", other.to_str().unwrap()], 2);
+    assert!(err.contains("another fluz run is using the store"), "{err}");
+    std::fs::remove_file(&hook).unwrap();
+    let status = run_all.wait().unwrap();
+    assert!(status.success(), "run-all failed after the pause: {status}");
+    // run-all's own tables: the sample's customers, not the one customer of other.csv.
+    let segments = std::fs::read_to_string(work.path().join("out/customer_segments.csv")).unwrap();
+    assert!(
+        segments.lines().count() > 100,
+        "{}",
+        segments.lines().count()
+    );
+    let ingest = work.ok(&["ingest", "--retail", other.to_str().unwrap()]);
+    assert!(ingest.contains("1 customers"), "{ingest}");
 }
 
 #[test]

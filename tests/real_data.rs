@@ -3,7 +3,10 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::path::Path;
+
+use polars::prelude::*;
 
 use common::{shared_data, Workdir};
 use fluz::config::{Encoding, OnBadRow};
@@ -84,9 +87,47 @@ fn real_ingest_eda_and_segment() {
     assert_eq!(summary["spend_outliers"]["high"], 425);
     let segment = work.ok(&["segment"]);
     assert!(segment.contains("best k = 2"), "{segment}");
-    // The social graph: 4,039 nodes, every customer linked to one of them.
-    let features = std::fs::read(work.path().join("warehouse/customer_features.parquet")).unwrap();
-    assert!(!features.is_empty());
+    // The social graph: 4,039 nodes, every customer linked to one of them, whose degree and
+    // PageRank the customer carries.
+    let read = |table: &str| {
+        let file =
+            std::fs::File::open(work.path().join(format!("warehouse/{table}.parquet"))).unwrap();
+        ParquetReader::new(file).finish().unwrap()
+    };
+    let edges = read("social_edges");
+    let ids = |column: &str| -> Vec<i64> {
+        let values = edges.column(column).unwrap().i64().unwrap();
+        values.into_no_null_iter().collect()
+    };
+    let (a, b) = (ids("node_a"), ids("node_b"));
+    let mut degree: HashMap<i64, i64> = HashMap::new();
+    for (&x, &y) in a.iter().zip(&b) {
+        *degree.entry(x).or_default() += 1;
+        *degree.entry(y).or_default() += 1;
+    }
+    assert_eq!(degree.len(), 4_039);
+    let features = read("customer_features");
+    assert_eq!(features.height(), 4_338);
+    let nodes = features.column("social_node").unwrap().i64().unwrap();
+    let degrees = features.column("social_degree").unwrap().i64().unwrap();
+    let ranks = features.column("social_pagerank").unwrap().f64().unwrap();
+    let mut linked = std::collections::HashSet::new();
+    for i in 0..features.height() {
+        let node = nodes.get(i).unwrap();
+        assert_eq!(
+            degrees.get(i),
+            degree.get(&node).copied(),
+            "customer row {i}"
+        );
+        let rank = ranks.get(i).unwrap();
+        assert!(
+            rank > 0.0 && rank < 1.0,
+            "customer row {i}: PageRank {rank}"
+        );
+        linked.insert(node);
+    }
+    // 4,338 customers hashed onto 4,039 nodes reach most of them.
+    assert!(linked.len() > 2_500, "{}", linked.len());
 }
 
 #[test]

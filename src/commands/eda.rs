@@ -2,37 +2,23 @@
 //! then describe it: shape, nulls, statistics, IQR outliers on spend, top countries — printed,
 //! saved as `eda_summary.json` and drawn as `analytics_summary.png`.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use polars::prelude::*;
-use serde::Serialize;
 
-use super::{f64_column, str_column};
+use super::f64_column;
 use crate::config::{Config, StoreKind};
-use crate::features::customers::{customer_features, FeatureParams};
-use crate::features::describe::{describe, iqr_outliers, Describe, Outliers};
+use crate::features::customers::customer_features;
 use crate::features::pushdown::customer_features_pushdown;
+use crate::features::summary::{summarise, EdaSummary};
 use crate::report::charts;
 use crate::store::Store;
-use crate::{progress, store, Context};
-
-/// Linkage and commission parameters from the config.
-pub fn feature_params(config: &Config) -> FeatureParams {
-    FeatureParams {
-        seed: config.linkage.seed,
-        merchant_categories: config.linkage.merchant_categories.clone(),
-        commission_base: config.economics.commission_base,
-        commission_stars_slope: config.economics.commission_stars_slope,
-        commission_min: config.economics.commission_min,
-        commission_max: config.economics.commission_max,
-    }
-}
+use crate::{progress, Context};
 
 /// Builds `customer_features` from the stored transactions and stores it.
 pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFrame> {
-    let params = feature_params(config);
+    let params = config.feature_params();
     let edges = store.read_table("social_edges")?;
     let merchants = store.read_table("merchants")?;
     let pushdown = config.store.kind == StoreKind::Postgres && config.store.pushdown;
@@ -41,11 +27,12 @@ pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFram
         if !store.has_table("transactions")? {
             store.read_table("transactions")?;
         }
-        let schema = config.store.schema.clone();
-        let client = store
-            .postgres()
+        let mut runner = store
+            .sql_runner()?
             .context("push-down needs the PostgreSQL store")?;
-        customer_features_pushdown(client, &schema, &edges, &merchants, &params)?
+        let features = customer_features_pushdown(runner.as_mut(), &edges, &merchants, &params)?;
+        runner.finish()?;
+        features
     } else {
         let transactions = store.read_columns(
             "transactions",
@@ -61,59 +48,6 @@ pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFram
     );
     store.write_table("customer_features", &features)?;
     Ok(features)
-}
-
-/// The EDA summary saved as `eda_summary.json`.
-#[derive(Debug, Serialize)]
-pub struct EdaSummary {
-    pub customers: usize,
-    pub columns: usize,
-    pub transactions: usize,
-    pub revenue: f64,
-    pub mean_spend: f64,
-    pub median_spend: f64,
-    pub nulls: Vec<(String, usize)>,
-    pub describe: Vec<Describe>,
-    pub spend_outliers: Outliers,
-    pub top_countries: Vec<(String, usize)>,
-}
-
-/// Computes the summary of `customer_features`.
-pub fn summarise(features: &DataFrame, top_countries: usize) -> Result<EdaSummary> {
-    let mut describes = Vec::new();
-    let mut nulls = Vec::new();
-    for column in features.columns() {
-        nulls.push((column.name().to_string(), column.null_count()));
-        if column.dtype().is_primitive_numeric() {
-            describes.push(describe(
-                column.name(),
-                &f64_column(features, column.name())?,
-            ));
-        }
-    }
-    let spend = f64_column(features, "total_spent")?;
-    let lines = f64_column(features, "n_lines")?;
-    let outliers = iqr_outliers("total_spent", &spend);
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    for country in str_column(features, "country")? {
-        *counts.entry(country).or_default() += 1;
-    }
-    let mut countries: Vec<(String, usize)> = counts.into_iter().collect();
-    countries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    countries.truncate(top_countries);
-    let spend_describe = describe("total_spent", &spend);
-    Ok(EdaSummary {
-        customers: features.height(),
-        columns: features.width(),
-        transactions: lines.iter().sum::<f64>() as usize,
-        revenue: spend.iter().sum(),
-        mean_spend: spend_describe.mean,
-        median_spend: spend_describe.median,
-        nulls,
-        describe: describes,
-        spend_outliers: outliers,
-        top_countries: countries,
-    })
 }
 
 fn print_summary(summary: &EdaSummary) {
@@ -145,11 +79,10 @@ fn print_summary(summary: &EdaSummary) {
 }
 
 /// Runs the stage.
-pub fn run(ctx: &Context) -> Result<EdaSummary> {
+pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<EdaSummary> {
     let started = Instant::now();
-    let mut store = store::open(&ctx.config)?;
     let bar = progress::bar(ctx.progress, 0, "customer features");
-    let features = build_features(&ctx.config, store.as_mut())?;
+    let features = build_features(&ctx.config, store)?;
     bar.set_message("eda summary");
     let summary = summarise(&features, ctx.config.eda.top_countries)?;
     let out_dir = &ctx.config.export.out_dir;
@@ -173,7 +106,7 @@ pub fn run(ctx: &Context) -> Result<EdaSummary> {
     )?;
     bar.finish_and_clear();
     super::record_stage(
-        store.as_mut(),
+        store,
         "eda",
         started,
         features.height(),

@@ -18,7 +18,7 @@ use crate::report::csv_export::write_csv;
 use crate::report::dashboard::{self, DashboardData};
 use crate::report::{write_atomic, write_atomic_with};
 use crate::store::Store;
-use crate::{store, Context};
+use crate::Context;
 
 /// Every table of the store, in pipeline order.
 pub const TABLES: [&str; 17] = [
@@ -77,13 +77,12 @@ fn maybe(store: &mut dyn Store, name: &str) -> Result<Option<DataFrame>> {
 }
 
 /// Runs the stage; returns the output folder's files written.
-pub fn run(ctx: &Context) -> Result<Vec<String>> {
+pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Vec<String>> {
     let started = Instant::now();
     let config = &ctx.config;
     let out_dir = &config.export.out_dir;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let mut store = store::open(config)?;
     // The inputs' checksums for the manifest are computed on a thread of their own while the
     // tables are written (at 10M lines the retail file alone is 0.3 s of SHA-256).
     let sources = [
@@ -104,7 +103,7 @@ pub fn run(ctx: &Context) -> Result<Vec<String>> {
         if name == "cashback_shap_values" && !config.export.shap_values_csv {
             continue;
         }
-        let Some(table) = maybe(store.as_mut(), name)? else {
+        let Some(table) = maybe(store, name)? else {
             tracing::warn!("table {name} is not in the store yet; skipping its CSV");
             continue;
         };
@@ -217,7 +216,7 @@ pub fn run(ctx: &Context) -> Result<Vec<String>> {
     )?;
     written.push("dashboard.html".into());
     super::record_stage(
-        store.as_mut(),
+        store,
         "export",
         started,
         written.len(),

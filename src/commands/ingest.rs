@@ -9,8 +9,10 @@ use anyhow::Result;
 use polars::prelude::*;
 use tracing::info;
 
+use super::table::Table;
 use crate::sources::{self, retail, ReadOptions, StepCount};
-use crate::{progress, store, Context};
+use crate::store::Store;
+use crate::{progress, Context};
 
 /// The ingested tables, before they are stored.
 pub struct Ingested {
@@ -70,30 +72,16 @@ pub fn read_sources(ctx: &Context) -> Result<Ingested> {
 
 /// The `ingest_report` table.
 pub fn report_table(report: &[StepCount]) -> Result<DataFrame> {
-    Ok(DataFrame::new(
-        report.len(),
-        vec![
-            Column::new(
-                "source".into(),
-                report.iter().map(|s| s.source).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "step".into(),
-                report.iter().map(|s| s.step).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "rows".into(),
-                report.iter().map(|s| s.rows as i64).collect::<Vec<_>>(),
-            ),
-        ],
-    )?)
+    Table::new(report.len())
+        .col("source", report.iter().map(|s| s.source))
+        .col("step", report.iter().map(|s| s.step))
+        .col("rows", report.iter().map(|s| s.rows as i64))
+        .build()
 }
 
 /// Runs the stage; returns the report.
-pub fn run(ctx: &Context) -> Result<Vec<StepCount>> {
+pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Vec<StepCount>> {
     let started = Instant::now();
-    // Open (and lock) the store first: an unreachable database fails before any parsing.
-    let mut store = store::open(&ctx.config)?;
     let ingested = read_sources(ctx)?;
     store.write_table("transactions", &ingested.transactions)?;
     store.write_table("social_edges", &ingested.social_edges)?;
@@ -101,7 +89,7 @@ pub fn run(ctx: &Context) -> Result<Vec<StepCount>> {
     store.write_table("ingest_report", &report_table(&ingested.report)?)?;
     let customers = ingested.transactions.column("customer_id")?.n_unique()?;
     super::record_stage(
-        store.as_mut(),
+        store,
         "ingest",
         started,
         ingested.transactions.height(),

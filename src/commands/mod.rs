@@ -8,14 +8,16 @@ pub mod generate;
 pub mod ingest;
 pub mod run_all;
 pub mod segment;
+pub mod table;
 pub mod train;
+
+pub use table::{f64_column, i64_column, str_column};
 
 use std::time::Instant;
 
-use anyhow::Result;
-use polars::prelude::*;
-
 use crate::store::Store;
+use anyhow::Result;
+use table::Table;
 
 /// Records a stage's wall time and output rows in the `run_manifest` table (one row per stage,
 /// replaced when the stage runs again).
@@ -64,52 +66,12 @@ pub fn record_stage(
             .position(|s| *s == stages[i])
             .unwrap_or(order.len())
     });
-    let pick_s = |v: &Vec<String>| index.iter().map(|&i| v[i].clone()).collect::<Vec<String>>();
-    let table = DataFrame::new(
-        index.len(),
-        vec![
-            Column::new("stage".into(), pick_s(&stages)),
-            Column::new("started_at".into(), pick_s(&starts)),
-            Column::new(
-                "seconds".into(),
-                index.iter().map(|&i| secs[i]).collect::<Vec<f64>>(),
-            ),
-            Column::new(
-                "rows_out".into(),
-                index.iter().map(|&i| rows[i]).collect::<Vec<i64>>(),
-            ),
-            Column::new("details".into(), pick_s(&detail)),
-        ],
-    )?;
+    let table = Table::new(index.len())
+        .col("stage", index.iter().map(|&i| stages[i].as_str()))
+        .col("started_at", index.iter().map(|&i| starts[i].as_str()))
+        .col("seconds", index.iter().map(|&i| secs[i]))
+        .col("rows_out", index.iter().map(|&i| rows[i]))
+        .col("details", index.iter().map(|&i| detail[i].as_str()))
+        .build()?;
     store.write_table("run_manifest", &table)
-}
-
-/// Reads a column as `f64` whatever its numeric type.
-pub fn f64_column(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
-    let column = table.column(name)?.cast(&DataType::Float64)?;
-    Ok(column
-        .f64()?
-        .iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect())
-}
-
-/// Reads an `i64` column.
-pub fn i64_column(table: &DataFrame, name: &str) -> Result<Vec<i64>> {
-    Ok(table
-        .column(name)?
-        .i64()?
-        .iter()
-        .map(|v| v.unwrap_or_default())
-        .collect())
-}
-
-/// Reads a text column (nulls as empty text).
-pub fn str_column(table: &DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(table
-        .column(name)?
-        .str()?
-        .iter()
-        .map(|v| v.unwrap_or("").to_string())
-        .collect())
 }

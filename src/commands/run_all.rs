@@ -4,27 +4,34 @@ use std::time::Instant;
 
 use anyhow::Result;
 
+use crate::store::Store;
 use crate::Context;
 
-/// Runs every stage in order.
-pub fn run(ctx: &Context) -> Result<()> {
+/// Runs every stage in order in one store session: the lock taken when `store` was opened is
+/// held from the first read to the last write, so no other run can write between two stages.
+pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
     let started = Instant::now();
     let stage_ctx = Context {
         quiet: true,
         ..ctx.clone()
     };
     let bar = crate::progress::bar(ctx.progress, 6, "run-all");
-    let report = super::ingest::run(&stage_ctx)?;
+    let report = super::ingest::run(&stage_ctx, store)?;
+    between_stages("ingest");
     bar.inc(1);
-    let eda = super::eda::run(&stage_ctx)?;
+    let eda = super::eda::run(&stage_ctx, store)?;
+    between_stages("eda");
     bar.inc(1);
-    let segment = super::segment::run(&stage_ctx)?;
+    let segment = super::segment::run(&stage_ctx, store)?;
+    between_stages("segment");
     bar.inc(1);
-    let train = super::train::run(&stage_ctx)?;
+    let train = super::train::run(&stage_ctx, store)?;
+    between_stages("train");
     bar.inc(1);
-    let explained = super::explain::run(&stage_ctx)?;
+    let explained = super::explain::run(&stage_ctx, store)?;
+    between_stages("explain");
     bar.inc(1);
-    let files = super::export::run(&stage_ctx)?;
+    let files = super::export::run(&stage_ctx, store)?;
     bar.finish_and_clear();
     if ctx.quiet {
         return Ok(());
@@ -76,4 +83,28 @@ pub fn run(ctx: &Context) -> Result<()> {
         ctx.config.export.out_dir.display()
     );
     Ok(())
+}
+
+/// A test hook, inert unless `FLUZ_TEST_PAUSE_AFTER=<stage>:<file>` is set: after that stage
+/// run-all creates `<file>` and waits (at most 60 s) until it is removed, so that a test can try
+/// another command while run-all sits between two stages holding its store session.
+fn between_stages(stage: &str) {
+    let Some(hook) = std::env::var_os("FLUZ_TEST_PAUSE_AFTER") else {
+        return;
+    };
+    let hook = hook.to_string_lossy();
+    let Some((after, file)) = hook.split_once(':') else {
+        return;
+    };
+    if after != stage {
+        return;
+    }
+    let file = std::path::Path::new(file);
+    if std::fs::write(file, stage).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while file.exists() && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -1,100 +1,21 @@
-//! `fluz train`: the economic target, the hash split and folds, grid search with CV per
-//! family, refit and test metrics, the final model file, predictions with tiers and values,
-//! feature importance, policy value vs oracle and flat rate, and merchant rates.
+//! `fluz train`: the economic target, then model selection (`models::training`), the final
+//! model file, predictions with tiers and values (`models::policy`), feature importance, the
+//! policy value vs oracle and flat rate, and merchant rates (`models::merchants`).
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use polars::prelude::*;
-use rayon::prelude::*;
-use serde::Serialize;
 
-use super::{f64_column, i64_column};
-use crate::config::Config;
+use super::table::{f64_column, feature_matrix, i64_column, Table};
 use crate::features::customers::{stock_links, EligibleMerchants};
-use crate::learn::matrix::Matrix;
-use crate::models::economics::{value, EconomicInputs, Economics};
-use crate::models::family::{grid, Model, SavedModel, Spec};
+use crate::models::economics::EconomicInputs;
+use crate::models::family::SavedModel;
 use crate::models::merchants::{merchant_cashback, Line};
-use crate::models::selection::{cross_validate, mae, permutation_importance, r2, rmse, GridResult};
-use crate::models::split::{fold, is_test};
-use crate::{progress, store, Context};
-
-/// The economics parameters from the config.
-pub fn economics(config: &Config) -> Economics {
-    let e = &config.economics;
-    Economics {
-        beta0: e.beta0,
-        a_price: e.a_price,
-        a_freq: e.a_freq,
-        a_recency: e.a_recency,
-        a_social: e.a_social,
-        sigma: e.sigma,
-        engagement_value: e.engagement_value,
-        rate_min: e.rate_min,
-        rate_max: e.rate_max,
-        tiers: e.tiers.clone(),
-        seed: config.linkage.seed,
-    }
-}
-
-/// The model feature matrix of `customer_features`, every value checked finite.
-pub fn feature_matrix(features: &DataFrame, names: &[String]) -> Result<Matrix> {
-    let columns: Vec<Vec<f64>> = names
-        .iter()
-        .map(|name| f64_column(features, name))
-        .collect::<Result<_>>()?;
-    for (name, column) in names.iter().zip(&columns) {
-        if let Some(row) = column.iter().position(|v| !v.is_finite()) {
-            return Err(crate::error::user_error(format!(
-                "customer_features column {name} has a non-finite value in row {row}: cannot train on it"
-            )));
-        }
-    }
-    Ok(Matrix::from_columns(&columns))
-}
-
-/// Policy value of the learned tiers vs the oracle and a flat rate.
-#[derive(Clone, Debug, Serialize)]
-pub struct PolicyValue {
-    pub customers: usize,
-    pub value_predicted: f64,
-    pub value_optimal: f64,
-    pub value_flat: f64,
-    pub flat_rate: f64,
-    /// (oracle − predicted) / oracle, percent.
-    pub regret_pct: f64,
-    /// (oracle − flat) / oracle, percent.
-    pub flat_regret_pct: f64,
-}
-
-fn policy(
-    rows: &[usize],
-    at_tier: &[f64],
-    at_optimal: &[f64],
-    at_flat: &[f64],
-    flat_rate: f64,
-) -> PolicyValue {
-    let sum = |v: &[f64]| rows.iter().map(|&i| v[i]).sum::<f64>();
-    let (p, o, f) = (sum(at_tier), sum(at_optimal), sum(at_flat));
-    let pct = |x: f64| {
-        if o.abs() > 0.0 {
-            100.0 * (o - x) / o
-        } else {
-            0.0
-        }
-    };
-    PolicyValue {
-        customers: rows.len(),
-        value_predicted: p,
-        value_optimal: o,
-        value_flat: f,
-        flat_rate,
-        regret_pct: pct(p),
-        flat_regret_pct: pct(f),
-    }
-}
+use crate::models::policy::{policy_value, recommend, PolicyValue};
+use crate::models::training::{train, TrainParams};
+use crate::store::Store;
+use crate::{progress, Context};
 
 /// What the stage produced, for run-all's summary.
 pub struct TrainOutcome {
@@ -104,25 +25,16 @@ pub struct TrainOutcome {
     pub policy_test: PolicyValue,
 }
 
-struct FamilyBest {
-    spec: Spec,
-    cv_rmse: f64,
-    test_rmse: f64,
-    test_mae: f64,
-    test_r2: f64,
-}
-
 /// Runs the stage.
-pub fn run(ctx: &Context) -> Result<TrainOutcome> {
+pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> {
     let started = Instant::now();
     let config = &ctx.config;
     let train_config = &config.train;
-    let mut store = store::open(config)?;
     let features = store.read_table("customer_features")?;
     let n = features.height();
     let customer_ids = i64_column(&features, "customer_id")?;
     let x = feature_matrix(&features, &train_config.features)?;
-    let eco = economics(config);
+    let eco = config.economics_params();
     let inputs = EconomicInputs {
         customer_id: customer_ids.clone(),
         total_spent: f64_column(&features, "total_spent")?,
@@ -133,211 +45,62 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
         merchant_commission: f64_column(&features, "merchant_commission")?,
     };
     let targets = eco.targets(&inputs);
-    let seed = config.linkage.seed;
-    let test_flags: Vec<bool> = customer_ids
-        .iter()
-        .map(|&c| is_test(seed, c, train_config.test_percent))
-        .collect();
-    let train_rows: Vec<usize> = (0..n).filter(|&i| !test_flags[i]).collect();
-    let test_rows: Vec<usize> = (0..n).filter(|&i| test_flags[i]).collect();
-    if train_rows.len() < 2 * train_config.n_folds as usize || test_rows.is_empty() {
-        return Err(crate::error::user_error(format!(
-            "too few customers to train: {} in the training split and {} in the test split",
-            train_rows.len(),
-            test_rows.len()
-        )));
-    }
-    // Rows for cross-validation: all training customers, or the `cv_max_rows` with the smallest
-    // h("cv", c) when capped (a seeded sample that does not depend on row order).
-    let cv_rows: Vec<usize> =
-        if train_config.cv_max_rows > 0 && train_rows.len() > train_config.cv_max_rows {
-            let mut ranked: Vec<(u64, usize)> = train_rows
-                .iter()
-                .map(|&i| {
-                    (
-                        crate::features::linkage::h_customer("cv", seed, customer_ids[i]),
-                        i,
-                    )
-                })
-                .collect();
-            ranked.sort_unstable();
-            let mut rows: Vec<usize> = ranked[..train_config.cv_max_rows]
-                .iter()
-                .map(|&(_, i)| i)
-                .collect();
-            rows.sort_unstable();
-            rows
-        } else {
-            train_rows.clone()
-        };
-    let folds: Vec<usize> = cv_rows
-        .iter()
-        .map(|&i| fold(seed, customer_ids[i], train_config.n_folds))
-        .collect();
-    let x_train = x.select_rows(&train_rows);
-    let y_train: Vec<f64> = train_rows
-        .iter()
-        .map(|&i| targets.optimal_rate[i])
-        .collect();
-    // Copy the CV rows out only when they are a sample; otherwise CV runs on the training split.
-    let capped_cv = (cv_rows.len() < train_rows.len()).then(|| {
-        let y: Vec<f64> = cv_rows.iter().map(|&i| targets.optimal_rate[i]).collect();
-        (x.select_rows(&cv_rows), y)
-    });
-    let (x_cv, y_cv) = match &capped_cv {
-        Some((x_cv, y_cv)) => (x_cv, y_cv.as_slice()),
-        None => (&x_train, y_train.as_slice()),
+    let params = TrainParams {
+        specs: train_config.grid()?,
+        test_percent: train_config.test_percent,
+        n_folds: train_config.n_folds,
+        cv_max_rows: train_config.cv_max_rows,
+        max_bins: train_config.max_bins,
+        seed: train_config.seed,
+        split_seed: config.linkage.seed,
     };
-    let x_test = x.select_rows(&test_rows);
-    let y_test: Vec<f64> = test_rows.iter().map(|&i| targets.optimal_rate[i]).collect();
-
-    let phase = |what: &str| {
-        tracing::debug!("train: {what} at {:.3}s", started.elapsed().as_secs_f64());
-    };
-    phase("inputs ready");
-    let specs = grid(train_config)?;
-    let n_folds = train_config.n_folds as usize;
     let bar = progress::bar(
         ctx.progress,
-        (specs.len() * n_folds) as u64,
+        (params.specs.len() as u64) * train_config.n_folds,
         "train: grid × folds",
     );
-    let train_seed = train_config.seed;
-    let results: Vec<GridResult> = cross_validate(
-        &specs,
-        x_cv,
-        y_cv,
-        &folds,
-        n_folds,
-        train_config.max_bins,
-        train_seed,
-        &|| bar.inc(1),
-    )
-    .context("cross-validation failed")?;
+    let trained = train(&customer_ids, &x, &targets.optimal_rate, &params, &|| {
+        bar.inc(1)
+    })
+    .map_err(
+        |err| match err.downcast::<crate::models::training::TooFewCustomers>() {
+            Ok(too_few) => crate::error::user_error(too_few.to_string()),
+            Err(err) => err,
+        },
+    )?;
     bar.finish_and_clear();
-
-    phase("features and CV done");
-    // Best grid point per family (ties → first in grid order), refit on the whole train split.
-    let mut families: Vec<&str> = Vec::new();
-    for result in &results {
-        if !families.contains(&result.spec.family()) {
-            families.push(result.spec.family());
-        }
-    }
-    let mut selected = vec![false; results.len()];
-    let mut chosen: Vec<&GridResult> = Vec::new();
-    for family in &families {
-        let (index, best) = results
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.spec.family() == *family && r.cv_rmse.is_finite())
-            .min_by(|(ia, a), (ib, b)| a.cv_rmse.total_cmp(&b.cv_rmse).then(ia.cmp(ib)))
-            .with_context(|| format!("no finite CV score for {family}"))?;
-        selected[index] = true;
-        chosen.push(best);
-    }
-    // The final model: lowest CV RMSE (never chosen on the test split), so it is known before
-    // the refits.
-    let final_index = chosen
-        .iter()
-        .enumerate()
-        .min_by(|(ia, a), (ib, b)| a.cv_rmse.total_cmp(&b.cv_rmse).then(ia.cmp(ib)))
-        .map(|(i, _)| i)
-        .context("no model family was trained")?;
-    // The refits are independent (each deterministic on its own): run them side by side. Only
-    // the final family's model is kept; the others are only scored on the test split, so a
-    // forest among them is not kept either (`Spec::fit_predict`: the same predictions, and at
-    // 100k customers 300 unlimited-depth trees are over a GB).
-    let refits: Vec<(FamilyBest, Option<Model>)> = chosen
-        .par_iter()
-        .enumerate()
-        .map(|(index, best)| -> Result<(FamilyBest, Option<Model>)> {
-            let (model, predicted) = if index == final_index {
-                let model = best
-                    .spec
-                    .fit(&x_train, &y_train, train_config.max_bins, train_seed)?;
-                let predicted = model.predict(&x_test);
-                (Some(model), predicted)
-            } else {
-                let predicted = best.spec.fit_predict(
-                    &x_train,
-                    &y_train,
-                    train_config.max_bins,
-                    train_seed,
-                    &x_test,
-                )?;
-                (None, predicted)
-            };
-            let scored = FamilyBest {
-                spec: best.spec.clone(),
-                cv_rmse: best.cv_rmse,
-                test_rmse: rmse(&y_test, &predicted),
-                test_mae: mae(&y_test, &predicted),
-                test_r2: r2(&y_test, &predicted),
-            };
-            Ok((scored, model))
-        })
-        .collect::<Result<_>>()?;
-    let (bests, mut models): (Vec<FamilyBest>, Vec<Option<Model>>) = refits.into_iter().unzip();
-    let final_best = &bests[final_index];
-    let final_model = models[final_index]
-        .take()
-        .context("the final family's model was fitted")?;
-
-    phase("refits done");
-    // Predictions, tiers and values for every customer.
-    let predicted: Vec<f64> = final_model
-        .predict(&x)
-        .into_iter()
-        .map(|r| r.clamp(eco.rate_min, eco.rate_max))
-        .collect();
-    let tier: Vec<f64> = predicted.iter().map(|&r| eco.snap_to_tier(r)).collect();
+    tracing::debug!(
+        "train: models ready at {:.3}s",
+        started.elapsed().as_secs_f64()
+    );
+    let final_best = &trained.bests[trained.final_index];
     let flat = config.economics.flat_rate;
-    let value_at = |rates: &dyn Fn(usize) -> f64| -> Vec<f64> {
-        (0..n)
-            .map(|i| {
-                value(
-                    inputs.total_spent[i],
-                    targets.beta[i],
-                    targets.margin[i],
-                    rates(i),
-                )
-            })
-            .collect()
-    };
-    let at_tier = value_at(&|i| tier[i]);
-    let at_optimal = value_at(&|i| targets.optimal_rate[i]);
-    let at_flat = value_at(&|_| flat);
+    let values = recommend(
+        &eco,
+        &trained.final_model.predict(&x),
+        &inputs.total_spent,
+        &targets,
+        flat,
+    );
     let all_rows: Vec<usize> = (0..n).collect();
-    let policy_test = policy(&test_rows, &at_tier, &at_optimal, &at_flat, flat);
-    let policy_all = policy(&all_rows, &at_tier, &at_optimal, &at_flat, flat);
+    let policy_test = policy_value(&trained.test_rows, &values, flat);
+    let policy_all = policy_value(&all_rows, &values, flat);
 
-    // Importance.
-    let impurity = final_model.impurity_importance(&x_train);
-    let permutation = permutation_importance(&final_model, &x_test, &y_test, 5, train_seed);
-    let mut order: Vec<usize> = (0..train_config.features.len()).collect();
-    order.sort_by(|&a, &b| permutation[b].total_cmp(&permutation[a]).then(a.cmp(&b)));
-    let mut rank = vec![0i64; order.len()];
-    for (position, &j) in order.iter().enumerate() {
-        rank[j] = position as i64 + 1;
-    }
-
-    phase("importance done");
     // Merchant rates.
     let transactions = store.read_columns(
         "transactions",
         &["stock_code", "customer_id", "quantity", "unit_price"],
     )?;
     let merchants_table = store.read_table("merchants")?;
-    let params = super::eda::feature_params(config);
-    let eligible = EligibleMerchants::from_table(&merchants_table, &params)?;
+    let feature_params = config.feature_params();
+    let eligible = EligibleMerchants::from_table(&merchants_table, &feature_params)?;
     let codes = transactions.column("stock_code")?.str()?;
     let tx_customers = transactions.column("customer_id")?.i64()?;
     let quantity = transactions.column("quantity")?.i64()?;
     let price = transactions.column("unit_price")?.f64()?;
-    let links = stock_links(codes.no_null_iter(), &eligible, params.seed);
+    let links = stock_links(codes.no_null_iter(), &eligible, feature_params.seed);
     let customer_rate: HashMap<i64, (f64, f64)> = (0..n)
-        .map(|i| (customer_ids[i], (tier[i], targets.beta[i])))
+        .map(|i| (customer_ids[i], (values.tier[i], targets.beta[i])))
         .collect();
     let lines = codes
         .no_null_iter()
@@ -351,176 +114,106 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
     let merchant_rows = merchant_cashback(lines, &links, &eligible, &customer_rate);
 
     // Tables.
-    let grid_table = DataFrame::new(
-        results.len(),
-        vec![
-            Column::new(
-                "family".into(),
-                results.iter().map(|r| r.spec.family()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "params".into(),
-                results
-                    .iter()
-                    .map(|r| r.spec.params_json())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "cv_rmse".into(),
-                results.iter().map(|r| r.cv_rmse).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "cv_rmse_std".into(),
-                results.iter().map(|r| r.cv_rmse_std).collect::<Vec<_>>(),
-            ),
-            Column::new("selected".into(), selected),
-        ],
-    )?;
-    let comparison = DataFrame::new(
-        bests.len(),
-        vec![
-            Column::new(
-                "family".into(),
-                bests.iter().map(|b| b.spec.family()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "params".into(),
-                bests
-                    .iter()
-                    .map(|b| b.spec.params_json())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "cv_rmse".into(),
-                bests.iter().map(|b| b.cv_rmse).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "test_rmse".into(),
-                bests.iter().map(|b| b.test_rmse).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "test_mae".into(),
-                bests.iter().map(|b| b.test_mae).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "test_r2".into(),
-                bests.iter().map(|b| b.test_r2).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "final".into(),
-                (0..bests.len())
-                    .map(|i| i == final_index)
-                    .collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
-    let predictions = DataFrame::new(
-        n,
-        vec![
-            Column::new("customer_id".into(), customer_ids.clone()),
-            Column::new(
-                "split".into(),
-                test_flags
-                    .iter()
-                    .map(|&t| if t { "test" } else { "train" })
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new("margin".into(), targets.margin.clone()),
-            Column::new("beta".into(), targets.beta.clone()),
-            Column::new("optimal_rate".into(), targets.optimal_rate.clone()),
-            Column::new("predicted_rate".into(), predicted.clone()),
-            Column::new("tier".into(), tier.clone()),
-            Column::new("value_at_tier".into(), at_tier),
-            Column::new("value_at_optimal".into(), at_optimal),
-            Column::new("value_at_flat".into(), at_flat),
-        ],
-    )?;
-    let importance = DataFrame::new(
-        train_config.features.len(),
-        vec![
-            Column::new("feature".into(), train_config.features.clone()),
-            Column::new("impurity_importance".into(), impurity),
-            Column::new("permutation_importance".into(), permutation),
-            Column::new("rank".into(), rank),
-        ],
-    )?;
-    let merchant_table = DataFrame::new(
-        merchant_rows.len(),
-        vec![
-            Column::new(
-                "business_id".into(),
-                merchant_rows
-                    .iter()
-                    .map(|m| m.business_id.clone())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "name".into(),
-                merchant_rows
-                    .iter()
-                    .map(|m| m.name.clone())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "city".into(),
-                merchant_rows
-                    .iter()
-                    .map(|m| m.city.clone())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "stars".into(),
-                merchant_rows.iter().map(|m| m.stars).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "commission".into(),
-                merchant_rows
-                    .iter()
-                    .map(|m| m.commission)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "customers".into(),
-                merchant_rows
-                    .iter()
-                    .map(|m| m.customers as i64)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "spend".into(),
-                merchant_rows.iter().map(|m| m.spend).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "recommended_rate".into(),
-                merchant_rows
-                    .iter()
-                    .map(|m| m.recommended_rate)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "expected_margin".into(),
-                merchant_rows
-                    .iter()
-                    .map(|m| m.expected_margin)
-                    .collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
+    let results = &trained.results;
+    let grid_table = Table::new(results.len())
+        .col("family", results.iter().map(|r| r.spec.family()))
+        .col("params", results.iter().map(|r| r.spec.params_json()))
+        .col("cv_rmse", results.iter().map(|r| r.cv_rmse))
+        .col("cv_rmse_std", results.iter().map(|r| r.cv_rmse_std))
+        .col("selected", trained.selected.iter().copied())
+        .build()?;
+    let bests = &trained.bests;
+    let comparison = Table::new(bests.len())
+        .col("family", bests.iter().map(|b| b.spec.family()))
+        .col("params", bests.iter().map(|b| b.spec.params_json()))
+        .col("cv_rmse", bests.iter().map(|b| b.cv_rmse))
+        .col("test_rmse", bests.iter().map(|b| b.test_rmse))
+        .col("test_mae", bests.iter().map(|b| b.test_mae))
+        .col("test_r2", bests.iter().map(|b| b.test_r2))
+        .col("final", (0..bests.len()).map(|i| i == trained.final_index))
+        .build()?;
+    let predictions = Table::new(n)
+        .col("customer_id", customer_ids.iter().copied())
+        .col(
+            "split",
+            trained
+                .test_flags
+                .iter()
+                .map(|&t| if t { "test" } else { "train" }),
+        )
+        .col("margin", targets.margin.iter().copied())
+        .col("beta", targets.beta.iter().copied())
+        .col("optimal_rate", targets.optimal_rate.iter().copied())
+        .col("predicted_rate", values.predicted_rate.iter().copied())
+        .col("tier", values.tier.iter().copied())
+        .col("value_at_tier", values.value_at_tier.iter().copied())
+        .col("value_at_optimal", values.value_at_optimal.iter().copied())
+        .col("value_at_flat", values.value_at_flat.iter().copied())
+        .build()?;
+    let importance = Table::new(train_config.features.len())
+        .col("feature", train_config.features.iter().map(String::as_str))
+        .col(
+            "impurity_importance",
+            trained.impurity_importance.iter().copied(),
+        )
+        .col(
+            "permutation_importance",
+            trained.permutation_importance.iter().copied(),
+        )
+        .col("rank", trained.rank.iter().copied())
+        .build()?;
+    let m = &merchant_rows;
+    let merchant_table = Table::new(m.len())
+        .col("business_id", m.iter().map(|m| m.business_id.as_str()))
+        .col("name", m.iter().map(|m| m.name.as_str()))
+        .col("city", m.iter().map(|m| m.city.clone()))
+        .col("stars", m.iter().map(|m| m.stars))
+        .col("commission", m.iter().map(|m| m.commission))
+        .col("customers", m.iter().map(|m| m.customers as i64))
+        .col("spend", m.iter().map(|m| m.spend))
+        .col("recommended_rate", m.iter().map(|m| m.recommended_rate))
+        .col("expected_margin", m.iter().map(|m| m.expected_margin))
+        .build()?;
 
     // The model file.
     let out_dir = &config.export.out_dir;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let means: Vec<f64> = (0..x_train.n_cols)
-        .map(|j| x_train.column(j).iter().sum::<f64>() / x_train.n_rows.max(1) as f64)
+    let final_family = final_best.spec.family().to_string();
+    let final_params = final_best.spec.params_json();
+    let (test_rmse, test_r2) = (final_best.test_rmse, final_best.test_r2);
+    let summary_rows: Vec<String> = bests
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            format!(
+                "{:<18} {:>10.6} {:>10.6} {:>10.6} {:>8.4}  {}{}",
+                b.spec.family(),
+                b.cv_rmse,
+                b.test_rmse,
+                b.test_mae,
+                b.test_r2,
+                b.spec.params_json(),
+                if i == trained.final_index {
+                    "  ← final"
+                } else {
+                    ""
+                }
+            )
+        })
         .collect();
+    let cv_fit_seconds: Vec<_> = results
+        .iter()
+        .map(|r| (r.spec.family(), r.spec.params_json(), r.fit_seconds))
+        .collect();
+    let (train_customers, test_customers) = (trained.train_rows.len(), trained.test_rows.len());
     let saved = SavedModel {
         fluz_version: env!("CARGO_PKG_VERSION").to_string(),
         target: "optimal_rate".into(),
         spec: final_best.spec.clone(),
         features: train_config.features.clone(),
-        feature_means: means,
-        model: final_model,
+        feature_means: trained.feature_means,
+        model: trained.final_model,
     };
     let model_path = out_dir.join("cashback_model.json");
     crate::report::write_atomic(&model_path, serde_json::to_string(&saved)?.as_bytes())?;
@@ -531,56 +224,44 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
     store.write_table("cashback_feature_importance", &importance)?;
     store.write_table("merchant_cashback", &merchant_table)?;
     super::record_stage(
-        store.as_mut(),
+        store,
         "train",
         started,
         n,
         serde_json::json!({
-            "final_family": final_best.spec.family(),
-            "final_params": final_best.spec.params_json(),
-            "test_rmse": final_best.test_rmse,
-            "test_r2": final_best.test_r2,
-            "train_customers": train_rows.len(),
-            "test_customers": test_rows.len(),
-            "cv_customers": cv_rows.len(),
+            "final_family": final_family,
+            "final_params": final_params,
+            "test_rmse": test_rmse,
+            "test_r2": test_r2,
+            "train_customers": train_customers,
+            "test_customers": test_customers,
+            "cv_customers": trained.cv_customers,
             "policy_test": policy_test,
             "policy_all": policy_all,
             "model_file": model_path.display().to_string(),
             // Wall seconds of each grid point's CV fits: kept out of the tables, which must be
             // identical from run to run.
-            "cv_fit_seconds": results
-                .iter()
-                .map(|r| (r.spec.family(), r.spec.params_json(), r.fit_seconds))
-                .collect::<Vec<_>>(),
+            "cv_fit_seconds": cv_fit_seconds,
         }),
     )?;
     if !ctx.quiet {
         println!(
             "train: {} customers ({} train / {} test), {} grid points × {} folds",
             n,
-            train_rows.len(),
-            test_rows.len(),
-            specs.len(),
-            n_folds
+            train_customers,
+            test_customers,
+            params.specs.len(),
+            train_config.n_folds
         );
         println!(
             "{:<18} {:>10} {:>10} {:>10} {:>8}  params",
             "family", "cv_rmse", "test_rmse", "test_mae", "test_r2"
         );
-        for (i, b) in bests.iter().enumerate() {
-            println!(
-                "{:<18} {:>10.6} {:>10.6} {:>10.6} {:>8.4}  {}{}",
-                b.spec.family(),
-                b.cv_rmse,
-                b.test_rmse,
-                b.test_mae,
-                b.test_r2,
-                b.spec.params_json(),
-                if i == final_index { "  ← final" } else { "" }
-            );
+        for row in &summary_rows {
+            println!("{row}");
         }
         println!(
-            "policy value on the test split: tiers {:.2}, oracle {:.2}, flat {:.1}% {:.2} → regret {:.2}% (flat: {:.2}%)",
+            "policy value on the test split ({test_customers} customers): tiers {:.2}, oracle {:.2}, flat {:.1}% {:.2} → regret {:.2}% (flat: {:.2}%)",
             policy_test.value_predicted,
             policy_test.value_optimal,
             flat * 100.0,
@@ -591,9 +272,9 @@ pub fn run(ctx: &Context) -> Result<TrainOutcome> {
         println!("model saved to {}", model_path.display());
     }
     Ok(TrainOutcome {
-        final_family: final_best.spec.family().to_string(),
-        test_rmse: final_best.test_rmse,
-        test_r2: final_best.test_r2,
+        final_family,
+        test_rmse,
+        test_r2,
         policy_test,
     })
 }

@@ -2,6 +2,7 @@
 //! forest or gradient boosting, and exact linear SHAP for the linear model, plus the local
 //! accuracy check (`base + Σ φ = prediction`) every explanation must pass before it is stored.
 
+pub mod drivers;
 mod linear;
 mod path_kernel;
 mod quadrature;
@@ -9,6 +10,8 @@ mod treeshap;
 
 pub use linear::linear_shap;
 pub use treeshap::{ensemble_shap, tree_expected_value, tree_shap_row};
+
+use crate::models::family::{Model, SavedModel};
 
 /// SHAP values of a set of rows: `base_value + Σ_j values[i][j]` is the prediction of row `i`.
 #[derive(Clone, Debug, PartialEq)]
@@ -121,6 +124,25 @@ pub fn check_local_accuracy(
         }
     }
     Ok(())
+}
+
+/// Exact SHAP values of a saved model on `x`.
+pub fn model_shap(saved: &SavedModel, x: &crate::learn::matrix::Matrix) -> ShapValues {
+    match &saved.model {
+        Model::Linear(linear) => {
+            linear_shap(linear.intercept, &linear.weights, &saved.feature_means, x)
+        }
+        Model::DecisionTree(tree) => ensemble_shap(std::slice::from_ref(tree), 0.0, 1.0, x),
+        Model::RandomForest(forest) => ensemble_shap(
+            &forest.trees,
+            0.0,
+            1.0 / forest.trees.len().max(1) as f64,
+            x,
+        ),
+        Model::GradientBoosting(boosting) => {
+            ensemble_shap(&boosting.trees, boosting.base_score, 1.0, x)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@
 
 use rayon::prelude::*;
 
-use super::path_kernel::{TreeTape, Workspace};
+use super::path_kernel::{child_fractions, TreeTape, Workspace};
 use super::ShapValues;
 use crate::learn::matrix::Matrix;
 use crate::learn::tree::Tree;
@@ -206,23 +206,6 @@ fn check_features(trees: &[Tree], n_features: usize) {
                 node.feature
             );
         }
-    }
-}
-
-/// Fractions of the node's cover sent left and right.
-///
-/// Taken relative to the children's total rather than the node's own cover so that they always
-/// sum to one (boosting hessian sums can differ from the parent's in the last bits); a node
-/// whose children have no cover splits evenly.
-pub(crate) fn child_fractions(tree: &Tree, index: usize) -> (f64, f64) {
-    let node = &tree.nodes[index];
-    let left = tree.nodes[node.left as usize].cover.max(0.0);
-    let right = tree.nodes[node.right as usize].cover.max(0.0);
-    let total = left + right;
-    if total > 0.0 && total.is_finite() {
-        (left / total, right / total)
-    } else {
-        (0.5, 0.5)
     }
 }
 

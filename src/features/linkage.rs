@@ -2,33 +2,7 @@
 //! `"{namespace}:{seed}:{key}"` picks a social node for each customer and a merchant for each
 //! stock code.
 
-/// FNV-1a 64-bit offset basis.
-pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-/// FNV-1a 64-bit prime.
-pub const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-/// FNV-1a 64-bit over `bytes`.
-#[inline]
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash = FNV_OFFSET;
-    for &byte in bytes {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(FNV_PRIME);
-    }
-    hash
-}
-
-/// `h(ns, key)`: FNV-1a 64 of the UTF-8 bytes of `"{ns}:{seed}:{key}"`.
-#[inline]
-pub fn h(ns: &str, seed: u64, key: &str) -> u64 {
-    fnv1a64(format!("{ns}:{seed}:{key}").as_bytes())
-}
-
-/// `h(ns, c)` for an integer customer id (decimal).
-#[inline]
-pub fn h_customer(ns: &str, seed: u64, customer_id: i64) -> u64 {
-    h(ns, seed, &customer_id.to_string())
-}
+pub use crate::hash::{fnv1a64, h, h_customer};
 
 /// The social node of a customer: `nodes[h("social", c) mod len(nodes)]`, `nodes` sorted.
 pub fn social_node(sorted_nodes: &[i64], seed: u64, customer_id: i64) -> Option<i64> {

@@ -5,3 +5,4 @@ pub mod describe;
 pub mod graph;
 pub mod linkage;
 pub mod pushdown;
+pub mod summary;

@@ -3,13 +3,12 @@
 //! node) are computed here from the distinct keys and sent as temporary tables; the line-level
 //! work stays in the database.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use polars::prelude::*;
-use postgres::Client;
 
 use super::customers::{social_links, EligibleMerchants, FeatureParams};
-use crate::store::postgres::{decode_binary_copy, encode_binary_copy_to};
-use crate::store::schema::{self, quote_ident, ColumnDef, SqlType, TableDef};
+use crate::store::schema::{self, ColumnDef, SqlType, TableDef};
+use crate::store::SqlRunner;
 
 /// The push-down SQL, compiled in.
 pub const CUSTOMER_FEATURES_SQL: &str = include_str!("../../sql/customer_features.sql");
@@ -28,79 +27,38 @@ fn temp_table(name: &str, columns: &[(&str, SqlType)]) -> TableDef {
     }
 }
 
-fn load_temp(
-    client: &mut postgres::Transaction<'_>,
-    def: &TableDef,
-    table: &DataFrame,
-) -> Result<()> {
-    let columns: Vec<String> = def
-        .columns
-        .iter()
-        .map(|c| format!("{} {}", quote_ident(&c.name), c.sql_type.sql()))
-        .collect();
-    client.batch_execute(&format!(
-        "CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP",
-        quote_ident(&def.name),
-        columns.join(", ")
-    ))?;
-    let mut sink = client.copy_in(&format!(
-        "COPY {} FROM STDIN (FORMAT binary)",
-        quote_ident(&def.name)
-    ))?;
-    encode_binary_copy_to(def, table, &mut sink)?;
-    sink.finish()?;
-    // Temporary tables are never auto-analyzed: without statistics the planner guesses 200
-    // rows for 100,000 customers and picks slower joins.
-    client.batch_execute(&format!("ANALYZE {}", quote_ident(&def.name)))?;
-    Ok(())
-}
-
-/// Builds `customer_features` inside PostgreSQL from `<schema>.transactions`; a lost
-/// connection is a user error naming PostgreSQL.
+/// Builds `customer_features` next to the stored `transactions` with `runner`: the distinct
+/// keys come back, their links are computed here and sent as temporary tables, and
+/// `sql/customer_features.sql` (its table names rewritten to the runner's) does the line-level
+/// work in the engine.
 pub fn customer_features_pushdown(
-    client: &mut Client,
-    schema_name: &str,
-    edges: &DataFrame,
-    merchants: &DataFrame,
-    params: &FeatureParams,
-) -> Result<DataFrame> {
-    build(client, schema_name, edges, merchants, params).map_err(|err| {
-        crate::store::postgres::connection_failure(
-            err,
-            "cannot build customer_features with the push-down query",
-        )
-    })
-}
-
-fn build(
-    client: &mut Client,
-    schema_name: &str,
+    runner: &mut dyn SqlRunner,
     edges: &DataFrame,
     merchants: &DataFrame,
     params: &FeatureParams,
 ) -> Result<DataFrame> {
     let eligible = EligibleMerchants::from_table(merchants, params)?;
-    let qualified = format!(
-        "{}.{}",
-        quote_ident(schema_name),
-        quote_ident("transactions")
-    );
-    let mut tx = client.transaction()?;
-    let codes: Vec<String> = tx
-        .query(
-            &format!("SELECT DISTINCT stock_code FROM {qualified} ORDER BY 1"),
-            &[],
-        )?
+    let transactions = runner.table_ref("transactions");
+    let distinct = |column: &str, sql_type: SqlType| {
+        (
+            format!("SELECT DISTINCT {column} FROM {transactions} ORDER BY 1"),
+            temp_table(&format!("distinct_{column}"), &[(column, sql_type)]),
+        )
+    };
+    let (sql, def) = distinct("stock_code", SqlType::Text);
+    let codes: Vec<String> = runner
+        .query(&sql, &def)?
+        .column("stock_code")?
+        .str()?
         .iter()
-        .map(|row| row.get(0))
+        .map(|code| code.unwrap_or_default().to_string())
         .collect();
-    let customers: Vec<i64> = tx
-        .query(
-            &format!("SELECT DISTINCT customer_id FROM {qualified} ORDER BY 1"),
-            &[],
-        )?
-        .iter()
-        .map(|row| row.get(0))
+    let (sql, def) = distinct("customer_id", SqlType::BigInt);
+    let customers: Vec<i64> = runner
+        .query(&sql, &def)?
+        .column("customer_id")?
+        .i64()?
+        .into_no_null_iter()
         .collect();
     if customers.is_empty() {
         return Err(crate::error::user_error(
@@ -134,7 +92,7 @@ fn build(
             Column::new("m_commission".into(), commissions),
         ],
     )?;
-    load_temp(&mut tx, &stock_def, &stock)?;
+    runner.load_temp(&stock_def, &stock)?;
     let social = social_links(&customers, edges, params.seed)?;
     let customer_def = temp_table(
         "fluz_link_customer",
@@ -154,16 +112,19 @@ fn build(
             Column::new("social_pagerank".into(), social.pagerank),
         ],
     )?;
-    load_temp(&mut tx, &customer_def, &links)?;
-    let sql = CUSTOMER_FEATURES_SQL.replace("fluz.", &format!("{}.", quote_ident(schema_name)));
-    let query: String = sql
+    runner.load_temp(&customer_def, &links)?;
+    runner.query(
+        &customer_features_sql(&transactions),
+        schema::table("customer_features")?,
+    )
+}
+
+/// The push-down query over the transactions table named `transactions`, comments dropped.
+pub fn customer_features_sql(transactions: &str) -> String {
+    CUSTOMER_FEATURES_SQL
+        .replace("fluz.transactions", transactions)
         .lines()
         .filter(|line| !line.trim_start().starts_with("--"))
         .collect::<Vec<_>>()
-        .join("\n");
-    let reader = tx.copy_out(&format!("COPY ({query}) TO STDOUT (FORMAT binary)"))?;
-    let table = decode_binary_copy(schema::table("customer_features")?, reader)
-        .context("cannot read customer_features from the push-down query")?;
-    tx.commit()?;
-    Ok(table)
+        .join("\n")
 }

@@ -331,4 +331,37 @@ mod tests {
             .expect("parse");
         assert_eq!(back.predict(&x), model.predict(&x));
     }
+
+    /// An independent oracle: linfa-linear's OLS on the same random design gives the same
+    /// intercept and weights.
+    #[test]
+    fn coefficients_match_linfa_linear() {
+        use linfa::traits::Fit;
+        use linfa::Dataset;
+
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        let (n, d) = (500, 4);
+        let data: Vec<f64> = (0..n * d).map(|_| rng.gen_range(-3.0..3.0)).collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| {
+                let row = &data[i * d..(i + 1) * d];
+                1.5 + 2.0 * row[0] - 0.5 * row[1] + 0.25 * row[3] + rng.gen_range(-0.3..0.3)
+            })
+            .collect();
+        let ours = fit_linear(&Matrix::new(n, d, data.clone()), &y).unwrap();
+        let records = ndarray::Array2::from_shape_vec((n, d), data).unwrap();
+        let targets = ndarray::Array1::from_vec(y);
+        let theirs = linfa_linear::LinearRegression::new()
+            .fit(&Dataset::new(records, targets))
+            .unwrap();
+        assert!(
+            (ours.intercept - theirs.intercept()).abs() < 1e-9,
+            "{} vs {}",
+            ours.intercept,
+            theirs.intercept()
+        );
+        for (j, (a, b)) in ours.weights.iter().zip(theirs.params().iter()).enumerate() {
+            assert!((a - b).abs() < 1e-9, "weight {j}: {a} vs {b}");
+        }
+    }
 }

@@ -284,6 +284,30 @@ pub struct SavedModel {
 }
 
 impl SavedModel {
+    /// Loads a model file written by `fluz train`; a missing, foreign or damaged file is a
+    /// user error saying to run `fluz train`.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<SavedModel> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            crate::error::user_error(format!(
+                "cannot read the model file {}: {err} (run `fluz train` first)",
+                path.display()
+            ))
+        })?;
+        let saved: SavedModel = serde_json::from_str(&text).map_err(|err| {
+            crate::error::user_error(format!(
+                "the model file {} is not a fluz model: {err} (run `fluz train` again)",
+                path.display()
+            ))
+        })?;
+        saved.check().map_err(|problem| {
+            crate::error::user_error(format!(
+                "the model file {} is damaged: {problem} (run `fluz train` again)",
+                path.display()
+            ))
+        })?;
+        Ok(saved)
+    }
+
     /// Checks that the model fits its feature list and that every tree is well formed, so a
     /// damaged or hand-edited model file is an error instead of a hang or a panic.
     pub fn check(&self) -> Result<(), String> {
@@ -319,83 +343,9 @@ impl SavedModel {
     }
 }
 
-/// Expands the config's grids into grid points, family by family.
-pub fn grid(config: &crate::config::TrainConfig) -> Result<Vec<Spec>, crate::config::ConfigError> {
-    let depth = |d: usize| if d == 0 { None } else { Some(d) };
-    let mut specs = Vec::new();
-    for family in &config.families {
-        match family.as_str() {
-            "linear" => specs.push(Spec::Linear),
-            "decision_tree" => {
-                for &max_depth in &config.decision_tree.max_depth {
-                    for &min_samples_leaf in &config.decision_tree.min_samples_leaf {
-                        specs.push(Spec::DecisionTree {
-                            max_depth: depth(max_depth),
-                            min_samples_leaf,
-                        });
-                    }
-                }
-            }
-            "random_forest" => {
-                let rf = &config.random_forest;
-                for &n_trees in &rf.n_trees {
-                    for setting in &rf.max_features {
-                        let max_features = crate::config::max_features_of(setting)?;
-                        for &min_samples_leaf in &rf.min_samples_leaf {
-                            for &max_depth in &rf.max_depth {
-                                specs.push(Spec::RandomForest {
-                                    n_trees,
-                                    max_features,
-                                    min_samples_leaf,
-                                    max_depth: depth(max_depth),
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-            "gradient_boosting" => {
-                let gb = &config.gradient_boosting;
-                for &n_rounds in &gb.n_rounds {
-                    for &learning_rate in &gb.learning_rate {
-                        for &max_depth in &gb.max_depth {
-                            for &subsample in &gb.subsample {
-                                for &lambda in &gb.lambda {
-                                    for &min_child_weight in &gb.min_child_weight {
-                                        specs.push(Spec::GradientBoosting {
-                                            n_rounds,
-                                            learning_rate,
-                                            max_depth,
-                                            subsample,
-                                            lambda,
-                                            min_child_weight,
-                                        });
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(specs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_grid_has_the_reference_points() {
-        let specs = grid(&crate::config::TrainConfig::default()).unwrap();
-        let count = |family: &str| specs.iter().filter(|s| s.family() == family).count();
-        assert_eq!(count("linear"), 1);
-        assert_eq!(count("decision_tree"), 3);
-        assert_eq!(count("random_forest"), 4);
-        assert_eq!(count("gradient_boosting"), 2);
-    }
 
     #[test]
     fn params_json_is_compact() {

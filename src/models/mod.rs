@@ -4,5 +4,7 @@
 pub mod economics;
 pub mod family;
 pub mod merchants;
+pub mod policy;
 pub mod selection;
 pub mod split;
+pub mod training;

@@ -32,13 +32,14 @@ mod tests {
         for size in sizes {
             assert!((9_500..10_500).contains(&size), "{sizes:?}");
         }
-        assert_eq!(
-            fold(42, 17850, 5),
-            (crate::features::linkage::fnv1a64(b"fold:42:17850") % 5) as usize
-        );
-        assert_eq!(
-            is_test(42, 17850, 20),
-            crate::features::linkage::fnv1a64(b"split:42:17850") % 100 < 20
-        );
+        // Pinned from an independent Python FNV-1a (h % 5 of "fold:42:<id>", h % 100 < 20 of
+        // "split:42:<id>"): 17850 → fold 3, bucket 34; 12349 → bucket 12; 12352 → bucket 0.
+        let folds: Vec<usize> = (12346..12356).map(|c| fold(42, c, 5)).collect();
+        assert_eq!(folds, vec![1, 2, 0, 1, 0, 4, 3, 2, 1, 0]);
+        assert_eq!(fold(42, 17850, 5), 3);
+        assert!(!is_test(42, 17850, 20));
+        assert!(is_test(42, 12349, 20) && is_test(42, 12352, 20) && is_test(42, 12353, 20));
+        assert!(!is_test(42, 12349, 12) && is_test(42, 12349, 13));
+        assert!(!is_test(42, 12346, 20) && !is_test(42, 12347, 20));
     }
 }

@@ -1070,4 +1070,43 @@ mod tests {
         // Variances 1 and 4.
         assert_eq!(mean_feature_variance(&Columns::new(&x)), 2.5);
     }
+
+    /// An independent oracle: linfa-clustering's k-means (its own k-means++ and Lloyd, its
+    /// own random numbers) on the same well-separated blobs reaches the same optimum, so the
+    /// two inertias (computed here from each one's centroids) agree.
+    #[test]
+    fn inertia_matches_linfa_clustering_on_separated_blobs() {
+        use linfa::traits::Fit;
+        use linfa::DatasetBase;
+        use linfa_clustering::KMeans;
+        use rand::SeedableRng;
+
+        let centres = [[0.0, 0.0], [8.0, 1.0], [1.0, 9.0], [9.0, 9.0]];
+        let x = lcg_blobs(800, &centres, 1.0);
+        let fit = kmeans(&x, &params(4)).unwrap();
+        let points = ndarray::Array2::from_shape_vec((x.n_rows, 2), x.data.clone()).unwrap();
+        let dataset = DatasetBase::from(points.clone());
+        let rng = rand_xoshiro::Xoshiro256Plus::seed_from_u64(7);
+        let model = KMeans::params_with_rng(4, rng)
+            .n_runs(10)
+            .tolerance(1e-10)
+            .fit(&dataset)
+            .unwrap();
+        let centroids = model.centroids();
+        let linfa_inertia: f64 = points
+            .outer_iter()
+            .map(|p| {
+                centroids
+                    .outer_iter()
+                    .map(|c| (p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2))
+                    .fold(f64::INFINITY, f64::min)
+            })
+            .sum();
+        let relative = (fit.inertia - linfa_inertia).abs() / linfa_inertia;
+        assert!(
+            relative < 1e-9,
+            "fluz {} vs linfa {linfa_inertia}",
+            fit.inertia
+        );
+    }
 }

@@ -12,7 +12,7 @@ pub mod schema;
 use anyhow::Result;
 use polars::prelude::DataFrame;
 
-use crate::config::{Config, StoreKind};
+use crate::config::{StoreConfig, StoreKind};
 
 /// A place that holds named tables.
 pub trait Store: Send {
@@ -30,25 +30,85 @@ pub trait Store: Send {
     fn read_columns(&mut self, name: &str, columns: &[&str]) -> Result<DataFrame>;
     /// True when table `name` exists.
     fn has_table(&mut self, name: &str) -> Result<bool>;
-    /// The PostgreSQL client, when this store is PostgreSQL (for push-down SQL).
-    fn postgres(&mut self) -> Option<&mut ::postgres::Client> {
-        None
+    /// An SQL engine over this store's tables, for push-down work; None when the store has
+    /// none (the Parquet warehouse: polars does that work in-process).
+    fn sql_runner(&mut self) -> Result<Option<Box<dyn SqlRunner + '_>>> {
+        Ok(None)
     }
 }
 
-/// Opens the configured store and takes its lock for the duration of the run.
-pub fn open(config: &Config) -> Result<Box<dyn Store>> {
-    match config.store.kind {
+/// Runs SQL text next to the stored tables and returns results as tables: the push-down
+/// path's only view of an engine (PostgreSQL today). One runner is one unit of work: its
+/// temporary tables live until [`SqlRunner::finish`].
+pub trait SqlRunner {
+    /// How SQL names stored table `table`.
+    fn table_ref(&self, table: &str) -> String;
+    /// Loads `table` (shaped as `def`) as a temporary table named `def.name`.
+    fn load_temp(&mut self, def: &schema::TableDef, table: &DataFrame) -> Result<()>;
+    /// Runs `sql`, whose result has the columns of `def`, and returns it.
+    fn query(&mut self, sql: &str, def: &schema::TableDef) -> Result<DataFrame>;
+    /// Ends the unit of work (temporary tables go).
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// Opens the configured store and takes its lock until the returned store is dropped: one
+/// session for a whole command line (`run-all` included).
+pub fn open(settings: &StoreConfig) -> Result<Box<dyn Store>> {
+    match settings.kind {
         StoreKind::Parquet => Ok(Box::new(parquet::ParquetStore::open(
-            &config.store.path,
-            config.store.lock_timeout_secs,
+            &settings.path,
+            settings.lock_timeout_secs,
         )?)),
         StoreKind::Postgres => Ok(Box::new(postgres::PostgresStore::open(
-            &config.store.url,
-            &config.store.schema,
-            config.store.lock_timeout_secs,
+            &settings.url,
+            &settings.schema,
+            settings.lock_timeout_secs,
         )?)),
     }
+}
+
+/// True for a PostgreSQL identifier we accept unquoted-safe: `[A-Za-z_][A-Za-z0-9_]*`, ≤ 63 bytes.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 63
+}
+
+/// Replaces the password of a `postgres://user:pass@host/db` URL (or `password=` in a
+/// key/value string) with `***`.
+pub fn redact_url(url: &str) -> String {
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        if let Some(at) = authority.rfind('@') {
+            let userinfo = &authority[..at];
+            if let Some(colon) = userinfo.find(':') {
+                return format!(
+                    "{}://{}:***{}",
+                    &url[..scheme_end],
+                    &userinfo[..colon],
+                    &rest[at..]
+                );
+            }
+        }
+        // A password may also sit in the query string.
+        return redact_key_value(url);
+    }
+    redact_key_value(url)
+}
+
+fn redact_key_value(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let Some(start) = lower.find("password=") else {
+        return text.to_string();
+    };
+    let value_start = start + "password=".len();
+    let value_end = text[value_start..]
+        .find([' ', '&'])
+        .map_or(text.len(), |offset| value_start + offset);
+    format!("{}***{}", &text[..value_start], &text[value_end..])
 }
 
 /// The stage that produces each table, for "run this first" messages.

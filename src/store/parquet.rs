@@ -4,7 +4,6 @@
 //! the old one, so a reader (or a crash) only ever sees the old or the new table.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -83,34 +82,16 @@ impl Store for ParquetStore {
         schema::check(schema::table(name)?, table)?;
         let started = std::time::Instant::now();
         let path = self.table_path(name);
-        let tmp = self
-            .root
-            .join(format!(".{name}.parquet.tmp-{}", std::process::id()));
-        let result = (|| -> Result<()> {
-            let file =
-                File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-            let mut writer = BufWriter::with_capacity(1 << 20, file);
+        let result = crate::fsutil::write_atomic_with(&path, |writer| {
             let mut table = table.clone();
-            ParquetWriter::new(&mut writer)
+            ParquetWriter::new(writer)
                 .with_compression(ParquetCompression::Zstd(None))
                 .with_statistics(StatisticsOptions::default())
                 .finish(&mut table)
+                .map(|_| ())
                 .map_err(anyhow::Error::from)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            let file = writer.into_inner().map_err(|err| err.into_error())?;
-            file.sync_all()
-                .with_context(|| format!("cannot flush {}", tmp.display()))?;
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("cannot replace {}", path.display()))?;
-            // Make the rename itself durable.
-            if let Ok(dir) = File::open(&self.root) {
-                let _ = dir.sync_all();
-            }
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        } else {
+        });
+        if result.is_ok() {
             tracing::debug!(
                 "parquet: wrote {name} ({} rows) in {:.3}s",
                 table.height(),

@@ -14,9 +14,8 @@ use polars::prelude::*;
 use postgres::{Client, NoTls};
 
 use super::schema::{self, quote_ident, SqlType, TableDef};
-use super::{producing_stage, Store};
-use crate::config::redact_url;
-use crate::error::user_error;
+use super::{is_identifier, producing_stage, redact_url, SqlRunner, Store};
+use crate::error::{connection_lost, user_error};
 
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
@@ -56,7 +55,7 @@ impl PostgresStore {
 
     /// Connects, creates the schema if needed and takes the schema's advisory lock.
     pub fn open(url: &str, schema_name: &str, lock_timeout_secs: u64) -> Result<Self> {
-        if !crate::config::is_identifier(schema_name) {
+        if !is_identifier(schema_name) {
             return Err(user_error(format!(
                 "config key [store] schema: must be a plain identifier, got {schema_name:?}"
             )));
@@ -129,19 +128,6 @@ fn describe(err: &postgres::Error) -> String {
     }
 }
 
-/// True when a database error means the server or the connection went away (closed socket,
-/// I/O failure, or SQLSTATE class 08 "connection exception" / 57 "operator intervention", e.g.
-/// 57P01 when the server shuts down): the database is the user's to fix.
-pub fn connection_lost(err: &postgres::Error) -> bool {
-    match err.as_db_error() {
-        None => true,
-        Some(db) => {
-            let code = db.code().code();
-            err.is_closed() || code.starts_with("08") || code.starts_with("57")
-        }
-    }
-}
-
 /// Wraps a database failure as a user error when the connection is gone, otherwise keeps it
 /// internal.
 fn db_error(err: postgres::Error, doing: String) -> anyhow::Error {
@@ -178,7 +164,65 @@ pub fn connection_failure(err: anyhow::Error, doing: &str) -> anyhow::Error {
 }
 
 fn lock_key(schema_name: &str) -> i64 {
-    crate::features::linkage::fnv1a64(format!("fluz-lock:{schema_name}").as_bytes()) as i64
+    crate::hash::fnv1a64(format!("fluz-lock:{schema_name}").as_bytes()) as i64
+}
+
+/// The push-down runner: one transaction, whose temporary tables drop at commit; results come
+/// back by binary COPY. A lost connection is a user error naming PostgreSQL.
+struct PgRunner<'a> {
+    tx: postgres::Transaction<'a>,
+    schema_name: String,
+}
+
+impl SqlRunner for PgRunner<'_> {
+    fn table_ref(&self, table: &str) -> String {
+        format!("{}.{}", quote_ident(&self.schema_name), quote_ident(table))
+    }
+
+    fn load_temp(&mut self, def: &TableDef, table: &DataFrame) -> Result<()> {
+        let doing = format!("cannot load the push-down table {}", def.name);
+        (|| -> Result<()> {
+            let columns: Vec<String> = def
+                .columns
+                .iter()
+                .map(|c| format!("{} {}", quote_ident(&c.name), c.sql_type.sql()))
+                .collect();
+            self.tx.batch_execute(&format!(
+                "CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP",
+                quote_ident(&def.name),
+                columns.join(", ")
+            ))?;
+            let mut sink = self.tx.copy_in(&format!(
+                "COPY {} FROM STDIN (FORMAT binary)",
+                quote_ident(&def.name)
+            ))?;
+            encode_binary_copy_to(def, table, &mut sink)?;
+            sink.finish()?;
+            // Temporary tables are never auto-analyzed: without statistics the planner guesses
+            // 200 rows for 100,000 customers and picks slower joins.
+            self.tx
+                .batch_execute(&format!("ANALYZE {}", quote_ident(&def.name)))?;
+            Ok(())
+        })()
+        .map_err(|err| connection_failure(err, &doing))
+    }
+
+    fn query(&mut self, sql: &str, def: &TableDef) -> Result<DataFrame> {
+        let doing = format!("cannot run the push-down query for {}", def.name);
+        (|| -> Result<DataFrame> {
+            let reader = self
+                .tx
+                .copy_out(&format!("COPY ({sql}) TO STDOUT (FORMAT binary)"))?;
+            decode_binary_copy(def, reader)
+        })()
+        .map_err(|err| connection_failure(err, &doing))
+    }
+
+    fn finish(self: Box<Self>) -> Result<()> {
+        self.tx
+            .commit()
+            .map_err(|err| connection_failure(err.into(), "cannot finish the push-down"))
+    }
 }
 
 impl Store for PostgresStore {
@@ -244,8 +288,13 @@ impl Store for PostgresStore {
         Ok(row.get::<_, i64>(0) > 0)
     }
 
-    fn postgres(&mut self) -> Option<&mut Client> {
-        Some(&mut self.client)
+    fn sql_runner(&mut self) -> Result<Option<Box<dyn SqlRunner + '_>>> {
+        let schema_name = self.schema.clone();
+        let tx = self
+            .client
+            .transaction()
+            .map_err(|err| db_error(err, "cannot start the push-down".into()))?;
+        Ok(Some(Box::new(PgRunner { tx, schema_name })))
     }
 }
 

@@ -22,7 +22,7 @@ mod retail;
 mod social;
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -217,35 +217,12 @@ pub fn generate(params: &SynthParams, out_dir: &Path) -> anyhow::Result<SynthSum
     })
 }
 
-/// Writes `path` through a temporary sibling file, renamed into place once complete.
+/// Writes `path` atomically (the one writer, `fsutil`), with `write` counting what it wrote.
 fn write_atomically<F>(path: &Path, write: F) -> anyhow::Result<usize>
 where
     F: FnOnce(&mut BufWriter<File>) -> io::Result<usize>,
 {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let result = (|| -> io::Result<usize> {
-        let mut file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        let count = write(&mut file)?;
-        file.flush()?;
-        Ok(count)
-    })();
-    match result {
-        Ok(count) => {
-            fs::rename(&tmp, path).with_context(|| {
-                format!("failed to move {} to {}", tmp.display(), path.display())
-            })?;
-            Ok(count)
-        }
-        Err(err) => {
-            // Best effort: the write error is the one worth reporting.
-            let _ = fs::remove_file(&tmp);
-            Err(anyhow::Error::new(err).context(format!("failed to write {}", path.display())))
-        }
-    }
+    crate::fsutil::write_atomic_with(path, |file| Ok(write(file)?))
 }
 
 /// Seed of one independent random stream: `(seed, stream, index)` → 64 bits.
@@ -253,11 +230,7 @@ where
 /// FNV-1a over the stream name keeps streams with different names apart; SplitMix64
 /// finalisers spread neighbouring seeds and indices over the whole state space.
 pub(crate) fn stream_seed(seed: u64, stream: &str, index: u64) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in stream.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = crate::hash::fnv1a64(stream.as_bytes());
     splitmix64(splitmix64(hash ^ seed) ^ index)
 }
 

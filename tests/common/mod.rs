@@ -11,17 +11,45 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/data` beside the checkout, if present. Prints a clear SKIPPED line otherwise
-/// (and fails under CI, where it must be there).
+/// Reports a skipped test so that it shows in `cargo test`'s output: written to the stderr
+/// handle directly, which the test harness does not capture (it captures `eprintln!`).
+pub fn skipped(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {message}");
+}
+
+/// Every file of `../shared/data` that a test reads.
+pub const SHARED_FILES: [&str; 9] = [
+    "online_retail.csv.gz",
+    "Online Retail.xlsx",
+    "facebook_combined.txt",
+    "yelp_academic_dataset_business.head5000.json",
+    "hillstrom.csv",
+    "CDNOW_sample.txt",
+    "CDNOW_master.txt",
+    "cdnow_customers_summary.csv",
+    "cdnow_customers_summary_with_transactions.csv",
+];
+
+/// `../shared/data` beside the checkout, when every file of [`SHARED_FILES`] is there. Prints
+/// a clear SKIPPED line naming what is missing otherwise (and fails under CI, where it must be
+/// there).
 pub fn shared_data(test: &str) -> Option<PathBuf> {
     let dir = repo().join("../shared/data");
-    if dir.join("online_retail.csv.gz").exists() {
+    let missing: Vec<&str> = SHARED_FILES
+        .iter()
+        .copied()
+        .filter(|file| !dir.join(file).is_file())
+        .collect();
+    if missing.is_empty() {
         return Some(dir.canonicalize().unwrap_or(dir));
     }
     if std::env::var_os("CI").is_some() {
-        panic!("{test}: ../shared/data is missing, but CI must have it");
+        panic!("{test}: ../shared/data lacks {missing:?}, but CI must have it");
     }
-    eprintln!("SKIPPED {test}: ../shared/data (the real datasets) is not beside the checkout");
+    skipped(&format!(
+        "{test}: ../shared/data (the real datasets) is not beside the checkout or lacks {missing:?}"
+    ));
     None
 }
 
@@ -156,7 +184,9 @@ impl PgServer {
             if std::env::var_os("CI").is_some() {
                 panic!("{test}: PostgreSQL server binaries not found, but CI must install them");
             }
-            eprintln!("SKIPPED {test}: PostgreSQL server binaries (initdb, pg_ctl) not installed");
+            skipped(&format!(
+                "{test}: PostgreSQL server binaries (initdb, pg_ctl) not installed"
+            ));
             return None;
         };
         let dir = tempfile::Builder::new()
