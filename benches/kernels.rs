@@ -95,7 +95,7 @@ fn bench_ingest(c: &mut Criterion) {
         options,
     )
     .unwrap();
-    let params = fluz::config::Config::default().feature_params();
+    let params = fluz::commands::params::feature_params(&fluz::config::Config::default());
     let mut group = c.benchmark_group("features");
     group.sample_size(10);
     group.bench_function("customer_features_from_transactions", |b| {

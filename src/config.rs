@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::models::family::Spec;
-
 /// A bad config file or setting. Always a user error (exit code 2).
 #[derive(Debug)]
 pub struct ConfigError(pub String);
@@ -20,6 +18,10 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// The most customers `dashboard.html` embeds (`report::dashboard::MAX_CUSTOMERS`; a test
+/// holds them equal).
+pub const DASHBOARD_EMBED_LIMIT: usize = 3000;
 
 /// The 14 numeric columns of `customer_features` used as model features by default.
 pub const DEFAULT_MODEL_FEATURES: [&str; 14] = [
@@ -438,104 +440,7 @@ impl Default for ExportConfig {
     }
 }
 
-impl TrainConfig {
-    /// The grid points of the configured families, family by family.
-    pub fn grid(&self) -> Result<Vec<Spec>, ConfigError> {
-        let config = self;
-        let depth = |d: usize| if d == 0 { None } else { Some(d) };
-        let mut specs = Vec::new();
-        for family in &config.families {
-            match family.as_str() {
-                "linear" => specs.push(Spec::Linear),
-                "decision_tree" => {
-                    for &max_depth in &config.decision_tree.max_depth {
-                        for &min_samples_leaf in &config.decision_tree.min_samples_leaf {
-                            specs.push(Spec::DecisionTree {
-                                max_depth: depth(max_depth),
-                                min_samples_leaf,
-                            });
-                        }
-                    }
-                }
-                "random_forest" => {
-                    let rf = &config.random_forest;
-                    for &n_trees in &rf.n_trees {
-                        for setting in &rf.max_features {
-                            let max_features = max_features_of(setting)?;
-                            for &min_samples_leaf in &rf.min_samples_leaf {
-                                for &max_depth in &rf.max_depth {
-                                    specs.push(Spec::RandomForest {
-                                        n_trees,
-                                        max_features,
-                                        min_samples_leaf,
-                                        max_depth: depth(max_depth),
-                                    });
-                                }
-                            }
-                        }
-                    }
-                }
-                "gradient_boosting" => {
-                    let gb = &config.gradient_boosting;
-                    for &n_rounds in &gb.n_rounds {
-                        for &learning_rate in &gb.learning_rate {
-                            for &max_depth in &gb.max_depth {
-                                for &subsample in &gb.subsample {
-                                    for &lambda in &gb.lambda {
-                                        for &min_child_weight in &gb.min_child_weight {
-                                            specs.push(Spec::GradientBoosting {
-                                                n_rounds,
-                                                learning_rate,
-                                                max_depth,
-                                                subsample,
-                                                lambda,
-                                                min_child_weight,
-                                            });
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(specs)
-    }
-}
-
 impl Config {
-    /// The economic model's parameters.
-    pub fn economics_params(&self) -> crate::models::economics::Economics {
-        let e = &self.economics;
-        crate::models::economics::Economics {
-            beta0: e.beta0,
-            a_price: e.a_price,
-            a_freq: e.a_freq,
-            a_recency: e.a_recency,
-            a_social: e.a_social,
-            sigma: e.sigma,
-            engagement_value: e.engagement_value,
-            rate_min: e.rate_min,
-            rate_max: e.rate_max,
-            tiers: e.tiers.clone(),
-            seed: self.linkage.seed,
-        }
-    }
-
-    /// Linkage and commission parameters of the customer features.
-    pub fn feature_params(&self) -> crate::features::customers::FeatureParams {
-        crate::features::customers::FeatureParams {
-            seed: self.linkage.seed,
-            merchant_categories: self.linkage.merchant_categories.clone(),
-            commission_base: self.economics.commission_base,
-            commission_stars_slope: self.economics.commission_stars_slope,
-            commission_min: self.economics.commission_min,
-            commission_max: self.economics.commission_max,
-        }
-    }
-
     /// Reads `path`; a missing file at the default location means "all defaults".
     pub fn load(path: &Path, must_exist: bool) -> Result<Self, ConfigError> {
         let text = match std::fs::read_to_string(path) {
@@ -966,7 +871,7 @@ impl Config {
                 ),
             );
         }
-        let embed_limit = crate::report::dashboard::MAX_CUSTOMERS;
+        let embed_limit = DASHBOARD_EMBED_LIMIT;
         if !(1..=embed_limit).contains(&self.export.dashboard_max_customers) {
             err(
                 "[export] dashboard_max_customers",
@@ -1083,23 +988,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_grid_has_the_reference_points() {
-        let specs = TrainConfig::default().grid().unwrap();
-        let count = |family: &str| specs.iter().filter(|s| s.family() == family).count();
-        assert_eq!(count("linear"), 1);
-        assert_eq!(count("decision_tree"), 3);
-        assert_eq!(count("random_forest"), 4);
-        assert_eq!(count("gradient_boosting"), 2);
-    }
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config = Config::parse(text, Path::new("/tmp/cfg/config.toml"))?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    fn message(text: &str) -> String {
-        parse(text).expect_err("config should be rejected").0
+    fn the_dashboard_limit_is_the_dashboards() {
+        assert_eq!(
+            DASHBOARD_EMBED_LIMIT,
+            crate::report::dashboard::MAX_CUSTOMERS
+        );
     }
 
     #[test]

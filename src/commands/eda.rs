@@ -18,7 +18,7 @@ use crate::{progress, Context};
 
 /// Builds `customer_features` from the stored transactions and stores it.
 pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFrame> {
-    let params = config.feature_params();
+    let params = super::params::feature_params(config);
     let edges = store.read_table("social_edges")?;
     let merchants = store.read_table("merchants")?;
     let pushdown = config.store.kind == StoreKind::Postgres && config.store.pushdown;

@@ -6,6 +6,7 @@ pub mod explain;
 pub mod export;
 pub mod generate;
 pub mod ingest;
+pub mod params;
 pub mod run_all;
 pub mod segment;
 pub mod table;

@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> {
     let n = features.height();
     let customer_ids = i64_column(&features, "customer_id")?;
     let x = feature_matrix(&features, &train_config.features)?;
-    let eco = config.economics_params();
+    let eco = super::params::economics(config);
     let inputs = EconomicInputs {
         customer_id: customer_ids.clone(),
         total_spent: f64_column(&features, "total_spent")?,
@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> {
     };
     let targets = eco.targets(&inputs);
     let params = TrainParams {
-        specs: train_config.grid()?,
+        specs: super::params::grid(train_config)?,
         test_percent: train_config.test_percent,
         n_folds: train_config.n_folds,
         cv_max_rows: train_config.cv_max_rows,
@@ -92,7 +92,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> {
         &["stock_code", "customer_id", "quantity", "unit_price"],
     )?;
     let merchants_table = store.read_table("merchants")?;
-    let feature_params = config.feature_params();
+    let feature_params = super::params::feature_params(config);
     let eligible = EligibleMerchants::from_table(&merchants_table, &feature_params)?;
     let codes = transactions.column("stock_code")?.str()?;
     let tx_customers = transactions.column("customer_id")?.i64()?;

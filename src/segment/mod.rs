@@ -5,22 +5,12 @@ pub mod kmeans;
 pub mod metrics;
 pub mod personas;
 pub mod profiles;
+mod scaling;
 pub mod sweep;
 
-use serde::{Deserialize, Serialize};
+pub use scaling::Transform;
 
 use crate::learn::matrix::Matrix;
-
-/// How segmentation features are transformed before k-means (`[segment] transform`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Transform {
-    /// `ln(1 + x)` then z-score (the default: tames heavy tails).
-    Log1pZscore,
-    Zscore,
-    /// Raw features, as the seed project did.
-    None,
-}
 
 /// Applies the configured transform column by column: `log1p` (of values clamped at 0, as
 /// every segmentation feature is a non-negative amount) then z-score, z-score alone, or none.

@@ -1,0 +1,126 @@
+//! Settings → the domain's parameter structs: the one place where validated config values
+//! become the plain parameters a domain function takes.
+
+use crate::config::{max_features_of, Config, ConfigError, TrainConfig};
+use crate::features::customers::FeatureParams;
+use crate::models::economics::Economics;
+use crate::models::family::Spec;
+
+/// The economic model's parameters.
+pub fn economics(config: &Config) -> Economics {
+    let e = &config.economics;
+    Economics {
+        beta0: e.beta0,
+        a_price: e.a_price,
+        a_freq: e.a_freq,
+        a_recency: e.a_recency,
+        a_social: e.a_social,
+        sigma: e.sigma,
+        engagement_value: e.engagement_value,
+        rate_min: e.rate_min,
+        rate_max: e.rate_max,
+        tiers: e.tiers.clone(),
+        seed: config.linkage.seed,
+    }
+}
+
+/// Linkage and commission parameters of the customer features.
+pub fn feature_params(config: &Config) -> FeatureParams {
+    FeatureParams {
+        seed: config.linkage.seed,
+        merchant_categories: config.linkage.merchant_categories.clone(),
+        commission_base: config.economics.commission_base,
+        commission_stars_slope: config.economics.commission_stars_slope,
+        commission_min: config.economics.commission_min,
+        commission_max: config.economics.commission_max,
+    }
+}
+
+/// The grid points of the configured families, family by family.
+pub fn grid(config: &TrainConfig) -> Result<Vec<Spec>, ConfigError> {
+    let depth = |d: usize| if d == 0 { None } else { Some(d) };
+    let mut specs = Vec::new();
+    for family in &config.families {
+        match family.as_str() {
+            "linear" => specs.push(Spec::Linear),
+            "decision_tree" => {
+                for &max_depth in &config.decision_tree.max_depth {
+                    for &min_samples_leaf in &config.decision_tree.min_samples_leaf {
+                        specs.push(Spec::DecisionTree {
+                            max_depth: depth(max_depth),
+                            min_samples_leaf,
+                        });
+                    }
+                }
+            }
+            "random_forest" => {
+                let rf = &config.random_forest;
+                for &n_trees in &rf.n_trees {
+                    for setting in &rf.max_features {
+                        let max_features = max_features_of(setting)?;
+                        for &min_samples_leaf in &rf.min_samples_leaf {
+                            for &max_depth in &rf.max_depth {
+                                specs.push(Spec::RandomForest {
+                                    n_trees,
+                                    max_features,
+                                    min_samples_leaf,
+                                    max_depth: depth(max_depth),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            "gradient_boosting" => {
+                let gb = &config.gradient_boosting;
+                for &n_rounds in &gb.n_rounds {
+                    for &learning_rate in &gb.learning_rate {
+                        for &max_depth in &gb.max_depth {
+                            for &subsample in &gb.subsample {
+                                for &lambda in &gb.lambda {
+                                    for &min_child_weight in &gb.min_child_weight {
+                                        specs.push(Spec::GradientBoosting {
+                                            n_rounds,
+                                            learning_rate,
+                                            max_depth,
+                                            subsample,
+                                            lambda,
+                                            min_child_weight,
+                                        });
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(specs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_grid_has_the_reference_points() {
+        let specs = grid(&TrainConfig::default()).unwrap();
+        let count = |family: &str| specs.iter().filter(|s| s.family() == family).count();
+        assert_eq!(count("linear"), 1);
+        assert_eq!(count("decision_tree"), 3);
+        assert_eq!(count("random_forest"), 4);
+        assert_eq!(count("gradient_boosting"), 2);
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config = Config::parse(text, Path::new("/tmp/cfg/config.toml"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn message(text: &str) -> String {
+        parse(text).expect_err("config should be rejected").0
+    }
+}
