@@ -3,6 +3,7 @@
 //! `commands/` and only orchestrates domain modules.
 
 pub mod cli;
+pub mod clv;
 pub mod commands;
 pub mod config;
 pub mod error;
@@ -116,6 +117,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest(_) => commands::ingest::run(&ctx).map(|_| ()),
         Command::Eda => commands::eda::run(&ctx).map(|_| ()),
         Command::Segment => commands::segment::run(&ctx).map(|_| ()),
+        Command::Clv => {
+            let mut store = store::open(&ctx.config)?;
+            commands::clv::run(&ctx, store.as_mut()).map(|_| ())
+        }
         Command::Train => commands::train::run(&ctx).map(|_| ()),
         Command::Explain => commands::explain::run(&ctx).map(|_| ()),
         Command::Export => commands::export::run(&ctx).map(|_| ()),

@@ -23,7 +23,11 @@ fn run_all_on_the_sample_writes_every_output() {
         let path = out.join(format!("{table}.csv"));
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} missing", path.display()));
-        assert!(text.lines().count() > 1, "{table}.csv has no rows");
+        // clv_holdout is empty without a [clv] calibration_end (the default).
+        assert!(
+            text.lines().count() > 1 || table == "clv_holdout",
+            "{table}.csv has no rows"
+        );
         assert!(work
             .path()
             .join("warehouse")

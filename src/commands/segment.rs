@@ -79,6 +79,7 @@ pub fn run(ctx: &Context) -> Result<SegmentOutcome> {
     let config = &ctx.config.segment;
     let mut store = store::open(&ctx.config)?;
     let features = store.read_table("customer_features")?;
+    let features = super::clv::with_customer_value(store.as_mut(), features, &config.features)?;
     let n = features.height();
     if n < config.k_max + 1 {
         return Err(crate::error::user_error(format!(
