@@ -256,13 +256,13 @@ fn rfm_recency_after_the_calibration_end_is_refused() {
 }
 
 #[test]
-fn rfm_non_positive_value_is_refused() {
+fn rfm_negative_value_is_refused() {
     refused(
         "rfm",
         "zero.csv",
-        "customer_id,frequency,recency,T,monetary_value\n1,2,3,38,0\n",
+        "customer_id,frequency,recency,T,monetary_value\n1,2,3,38,-0.5\n",
         "",
-        &["line 2, column monetary_value", "not positive"],
+        &["line 2, column monetary_value", "negative"],
     );
 }
 
@@ -279,13 +279,13 @@ fn rfm_empty_input_is_refused() {
 }
 
 #[test]
-fn purchases_non_positive_value_is_refused() {
+fn purchases_negative_value_is_refused() {
     refused(
         "transactions",
         "returns.csv",
         "customer_id,date,value\n1,2011-01-02,5.0\n1,2011-02-02,-5.0\n",
         "",
-        &["line 3, column value", "not positive"],
+        &["line 3, column value", "negative"],
     );
 }
 

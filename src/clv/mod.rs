@@ -71,6 +71,8 @@ pub(crate) struct ClvResult {
     pub gamma_gamma: Option<GammaGammaFit>,
     /// Customers left out of the Gamma-Gamma fit because they have no repeat purchase.
     pub excluded_no_repeat: usize,
+    /// Customers with repeat purchases that were all free (mean value 0), also left out.
+    pub excluded_zero_value: usize,
     pub values: CustomerValues,
     /// Expected vs actual holdout purchases, when the RFM summary has a holdout.
     pub holdout: Option<HoldoutSummary>,
@@ -125,8 +127,13 @@ pub(crate) fn analyse(
     let compressed = rfm::compress(&rfm.frequency, &rfm.recency, &rfm.age);
     let bgnbd = bgnbd::fit(&compressed, params.penalizer)?;
     let has_values = !rfm.monetary_value.is_empty();
-    let repeaters: Vec<usize> = (0..rfm.len()).filter(|&i| rfm.frequency[i] > 0.0).collect();
-    let excluded_no_repeat = rfm.len() - repeaters.len();
+    let excluded_no_repeat = rfm.frequency.iter().filter(|&&x| x <= 0.0).count();
+    // The Gamma-Gamma needs a positive mean value: customers whose repeat purchases were all
+    // free are left out of the fit (and valued at the shrunk mean like everyone else).
+    let repeaters: Vec<usize> = (0..rfm.len())
+        .filter(|&i| rfm.frequency[i] > 0.0 && (!has_values || rfm.monetary_value[i] > 0.0))
+        .collect();
+    let excluded_zero_value = rfm.len() - excluded_no_repeat - repeaters.len();
     let gamma_gamma = if has_values {
         let x: Vec<f64> = repeaters.iter().map(|&i| rfm.frequency[i]).collect();
         let m: Vec<f64> = repeaters.iter().map(|&i| rfm.monetary_value[i]).collect();
@@ -218,6 +225,7 @@ pub(crate) fn analyse(
         bgnbd,
         gamma_gamma,
         excluded_no_repeat,
+        excluded_zero_value,
         values,
         holdout,
     })
@@ -341,13 +349,14 @@ pub mod api {
         Ok([p.r, p.alpha, p.a, p.b, fit.log_likelihood])
     }
 
-    /// Fits the Gamma-Gamma on the customers with x > 0: p, q, v and the customers used.
+    /// Fits the Gamma-Gamma on the customers with x > 0 and a positive mean: p, q, v and the
+    /// customers used.
     pub fn fit_gamma_gamma(
         x: &[f64],
         m: &[f64],
         penalizer: f64,
     ) -> Result<([f64; 3], usize), ClvError> {
-        let keep: Vec<usize> = (0..x.len()).filter(|&i| x[i] > 0.0).collect();
+        let keep: Vec<usize> = (0..x.len()).filter(|&i| x[i] > 0.0 && m[i] > 0.0).collect();
         let xs: Vec<f64> = keep.iter().map(|&i| x[i]).collect();
         let ms: Vec<f64> = keep.iter().map(|&i| m[i]).collect();
         let fit = gamma_gamma::fit(&xs, &ms, penalizer)?;

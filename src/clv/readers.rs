@@ -73,7 +73,9 @@ pub(crate) fn parse_day(text: &str) -> Result<i64, String> {
     Ok(micros.div_euclid(86_400_000_000))
 }
 
-fn positive_value(text: &str) -> Result<f64, String> {
+/// A purchase value: ≥ 0 (CDNOW has a few free purchases, which still count as purchases);
+/// a negative value is a return, which has no place in a purchase history.
+fn purchase_value(text: &str) -> Result<f64, String> {
     let value: f64 = text
         .trim()
         .parse()
@@ -81,9 +83,9 @@ fn positive_value(text: &str) -> Result<f64, String> {
     if !value.is_finite() {
         return Err(format!("{} is not a finite number", shown(text)));
     }
-    if value <= 0.0 {
+    if value < 0.0 {
         return Err(format!(
-            "purchase value {value} is not positive (returns and free items do not belong in a CLV input)"
+            "purchase value {value} is negative (a return: leave returns out of a purchase history)"
         ));
     }
     Ok(value)
@@ -173,7 +175,7 @@ fn read_cdnow(path: &Path, text: &str) -> Result<Vec<Purchase>, SourceError> {
             customer_id(fields[0]).map_err(|e| SourceError::at(path, at("customer_id"), e))?;
         let day =
             parse_day(fields[date_field]).map_err(|e| SourceError::at(path, at("date"), e))?;
-        let value = positive_value(fields[value_field])
+        let value = purchase_value(fields[value_field])
             .map_err(|e| SourceError::at(path, at("dollar_value"), e))?;
         purchases.push(Purchase {
             customer_id: customer,
@@ -260,7 +262,7 @@ fn read_purchases_csv(
             .map_err(|e| SourceError::at(path, at(&columns.customer), e))?;
         let day = parse_day(&reader.field(&fields[di]))
             .map_err(|e| SourceError::at(path, at(&columns.date), e))?;
-        let value = positive_value(&reader.field(&fields[vi]))
+        let value = purchase_value(&reader.field(&fields[vi]))
             .map_err(|e| SourceError::at(path, at(&columns.value), e))?;
         purchases.push(Purchase {
             customer_id: customer,
@@ -347,11 +349,11 @@ pub(crate) fn read_rfm(path: &Path, max_bytes: u64) -> Result<Rfm, SourceError> 
         }
         if let Some(mi) = mi {
             let m = number(mi)?;
-            if x > 0.0 && m <= 0.0 {
+            if m < 0.0 {
                 return Err(SourceError::at(
                     path,
                     at(mi),
-                    format!("monetary_value {m} is not positive for a customer with {x} repeat purchases"),
+                    format!("monetary_value {m} is negative"),
                 ));
             }
             rfm.monetary_value.push(if x > 0.0 { m } else { 0.0 });

@@ -27,6 +27,8 @@ pub struct ClvSummary {
     pub customers: usize,
     /// Customers with no repeat purchase, left out of the Gamma-Gamma fit.
     pub excluded_no_repeat: usize,
+    /// Customers whose repeat purchases were all free, also left out.
+    pub excluded_zero_value: usize,
     /// Customers whose first purchase is after the calibration end (not valued).
     pub first_purchase_after_calibration: usize,
     /// r, α, a, b and the log-likelihood.
@@ -359,6 +361,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
     let summary = ClvSummary {
         customers: rfm.len(),
         excluded_no_repeat: result.excluded_no_repeat,
+        excluded_zero_value: result.excluded_zero_value,
         first_purchase_after_calibration: counts.first_purchase_after_calibration,
         bgnbd: [bg.r, bg.alpha, bg.a, bg.b, result.bgnbd.log_likelihood],
         gamma_gamma: result.gamma_gamma.as_ref().map(|g| g.params.as_array()),
@@ -379,6 +382,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
             "first_purchase_after_calibration": counts.first_purchase_after_calibration,
             "purchases_after_observation_end": counts.after_observation_end,
             "gamma_gamma_excluded_no_repeat": result.excluded_no_repeat,
+            "gamma_gamma_excluded_zero_value": result.excluded_zero_value,
             "bgnbd_iterations": result.bgnbd.iterations,
             "holdout_duration": result.holdout.as_ref().map(|h| h.duration),
         }),
@@ -406,9 +410,14 @@ fn print_summary(s: &ClvSummary, params: &ClvParams, config: &Config) {
     println!("  BG/NBD       r = {r:.4}, alpha = {alpha:.4}, a = {a:.4}, b = {b:.4}, log-likelihood {ll:.2}");
     match s.gamma_gamma {
         Some([p, q, v]) => println!(
-            "  Gamma-Gamma  p = {p:.4}, q = {q:.4}, v = {v:.4} on {} customers ({} with no repeat purchase excluded)",
-            s.customers - s.excluded_no_repeat,
-            s.excluded_no_repeat
+            "  Gamma-Gamma  p = {p:.4}, q = {q:.4}, v = {v:.4} on {} customers ({} with no repeat purchase excluded{})",
+            s.customers - s.excluded_no_repeat - s.excluded_zero_value,
+            s.excluded_no_repeat,
+            if s.excluded_zero_value > 0 {
+                format!(", {} whose repeat purchases were all free", s.excluded_zero_value)
+            } else {
+                String::new()
+            }
         ),
         None => println!("  Gamma-Gamma  not fitted: the RFM summary has no monetary_value"),
     }
