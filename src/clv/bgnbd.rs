@@ -5,6 +5,8 @@
 //! errors from the Hessian (central differences of the analytic gradient) by the delta method,
 //! as `lifetimes` reports them.
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 
 use super::optimize::{bfgs, numeric_hessian, spd_inverse, Tolerances};
@@ -49,11 +51,15 @@ pub(crate) struct BgNbdFit {
 }
 
 /// The data in the form the likelihood loops over: distinct rows, each pointing at its
-/// distinct frequency (x is an integer, so the x-only terms are computed once per x).
+/// distinct frequency (x is an integer, so the x-only terms are computed once per x) and at
+/// its distinct age and recency (dated purchases put times on a day grid, so ln(α + T) and
+/// ln(α + t_x) are computed once per distinct time, not once per row).
 struct Prepared {
     /// Distinct frequencies and the total weight of the rows with each.
     xs: Vec<f64>,
     x_weight: Vec<f64>,
+    ages: Vec<f64>,
+    recencies: Vec<f64>,
     rows: Vec<Row>,
     total_weight: f64,
 }
@@ -61,27 +67,41 @@ struct Prepared {
 #[derive(Clone, Copy)]
 struct Row {
     x_index: u32,
+    age_index: u32,
+    recency_index: u32,
     x: f64,
-    recency: f64,
-    age: f64,
     weight: f64,
 }
 
+/// Distinct values of `values` and each value's index among them.
+fn distinct(values: &[f64]) -> (Vec<f64>, Vec<u32>) {
+    let mut index: HashMap<u64, u32> = HashMap::new();
+    let mut out = Vec::new();
+    let positions = values
+        .iter()
+        .map(|v| {
+            *index.entry(v.to_bits()).or_insert_with(|| {
+                out.push(*v);
+                (out.len() - 1) as u32
+            })
+        })
+        .collect();
+    (out, positions)
+}
+
 fn prepare(data: &CompressedRfm) -> Prepared {
-    let mut xs: Vec<f64> = data.frequency.clone();
-    xs.sort_by(f64::total_cmp);
-    xs.dedup();
+    let (xs, x_of) = distinct(&data.frequency);
+    let (ages, age_of) = distinct(&data.age);
+    let (recencies, recency_of) = distinct(&data.recency);
     let mut x_weight = vec![0.0; xs.len()];
     let rows = (0..data.frequency.len())
         .map(|i| {
-            let x = data.frequency[i];
-            let x_index = xs.partition_point(|&v| v < x);
-            x_weight[x_index] += data.weight[i];
+            x_weight[x_of[i] as usize] += data.weight[i];
             Row {
-                x_index: x_index as u32,
-                x,
-                recency: data.recency[i],
-                age: data.age[i],
+                x_index: x_of[i],
+                age_index: age_of[i],
+                recency_index: recency_of[i],
+                x: data.frequency[i],
                 weight: data.weight[i],
             }
         })
@@ -90,6 +110,8 @@ fn prepare(data: &CompressedRfm) -> Prepared {
         total_weight: data.weight.iter().sum(),
         xs,
         x_weight,
+        ages,
+        recencies,
         rows,
     }
 }
@@ -120,15 +142,22 @@ fn log_likelihood_and_gradient(p: &BgNbdParams, data: &Prepared) -> (f64, [f64; 
         ln_b_x1.push(if x > 0.0 { (b + x - 1.0).ln() } else { 0.0 });
     }
     let ln_a = a.ln();
+    let ln_age: Vec<f64> = data.ages.iter().map(|t| (alpha + t).ln()).collect();
+    let inv_age: Vec<f64> = data.ages.iter().map(|t| 1.0 / (alpha + t)).collect();
+    let ln_rec: Vec<f64> = data.recencies.iter().map(|t| (alpha + t).ln()).collect();
+    let inv_rec: Vec<f64> = data.recencies.iter().map(|t| 1.0 / (alpha + t)).collect();
+    let inv_b_x1: Vec<f64> = data.xs.iter().map(|x| 1.0 / (b + x - 1.0)).collect();
+    // Per chunk: Σ w·lse, ∂/∂r, ∂/∂α, Σ w·share (∂/∂a · a), ∂/∂b of the rows' ln(…) term.
     let row_terms = |rows: &[Row]| -> [f64; 5] {
         let mut acc = [0.0; 5];
         for row in rows {
             let rx = r + row.x;
-            let ln_age = (alpha + row.age).ln();
-            let a3 = -rx * ln_age;
-            let (lse, w, ln_rec) = if row.x > 0.0 {
-                let ln_rec = (alpha + row.recency).ln();
-                let a4 = ln_a - ln_b_x1[row.x_index as usize] - rx * ln_rec;
+            let l_age = ln_age[row.age_index as usize];
+            let a3 = -rx * l_age;
+            let weight = row.weight;
+            if row.x > 0.0 {
+                let l_rec = ln_rec[row.recency_index as usize];
+                let a4 = ln_a - ln_b_x1[row.x_index as usize] - rx * l_rec;
                 // ln(e^a3 + e^a4) and the second term's share w, from d = a4 − a3 with one
                 // exp and one ln1p, stable for either sign of d.
                 let d = a4 - a3;
@@ -139,17 +168,18 @@ fn log_likelihood_and_gradient(p: &BgNbdParams, data: &Prepared) -> (f64, [f64; 
                 } else {
                     e / (1.0 + e)
                 };
-                (lse, w, ln_rec)
+                acc[0] += weight * lse;
+                acc[1] -= weight * ((1.0 - w) * l_age + w * l_rec);
+                acc[2] -= weight
+                    * rx
+                    * ((1.0 - w) * inv_age[row.age_index as usize]
+                        + w * inv_rec[row.recency_index as usize]);
+                acc[3] += weight * w;
+                acc[4] -= weight * w * inv_b_x1[row.x_index as usize];
             } else {
-                (a3, 0.0, 0.0)
-            };
-            let weight = row.weight;
-            acc[0] += weight * lse;
-            acc[1] += weight * (-(1.0 - w) * ln_age - w * ln_rec);
-            acc[2] += weight * (-rx * ((1.0 - w) / (alpha + row.age) + w / (alpha + row.recency)));
-            acc[3] += weight * w / a;
-            if row.x > 0.0 {
-                acc[4] += weight * (-w / (b + row.x - 1.0));
+                acc[0] += weight * a3;
+                acc[1] -= weight * l_age;
+                acc[2] -= weight * rx * inv_age[row.age_index as usize];
             }
         }
         acc
@@ -161,9 +191,10 @@ fn log_likelihood_and_gradient(p: &BgNbdParams, data: &Prepared) -> (f64, [f64; 
     };
     for part in parts {
         ll += part[0];
-        for k in 0..4 {
-            grad[k] += part[k + 1];
-        }
+        grad[0] += part[1];
+        grad[1] += part[2];
+        grad[2] += part[3] / a;
+        grad[3] += part[4];
     }
     (ll, grad)
 }

@@ -319,6 +319,13 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
     let result = analyse(&rfm, &margin, &params)
         .map_err(|err| user_error(format!("{}: {err}", input_name(&config.clv))))?;
     let (customer_value, clv_model, clv_holdout) = tables(&rfm, &margin, &result)?;
+    if result.bgnbd.std_errors.is_none() {
+        let p = result.bgnbd.params;
+        tracing::warn!(
+            "BG/NBD: the Hessian is not positive definite at the optimum (r = {:.4}, alpha = {:.4}, a = {:.3e}, b = {:.3e}): a parameter ran to the edge of its range (a → 0 means the data show no dropout), so the standard errors are left empty; a [clv] penalizer keeps the parameters finite",
+            p.r, p.alpha, p.a, p.b
+        );
+    }
 
     // The chart first: a failure here leaves every table as it was.
     let chart = config.export.out_dir.join("clv_holdout.png");
