@@ -306,9 +306,9 @@ pub(crate) fn p_alive(p: &BgNbdParams, x: f64, recency: f64, age: f64) -> f64 {
 }
 
 /// E[Y(t) | x, t_x, T]: the expected number of purchases in the next `t` time units
-/// (equation 10 of the paper). ₂F₁ is taken through Euler's transformation,
-/// (1 − z)^(r+x) ₂F₁(r+x, b+x; c; z) = (1 − z)^(a−1) ₂F₁(a+b−1−r, a−1; c; z) with
-/// c = a+b+x−1, whose series neither overflows for large x nor needs large terms.
+/// (equation 10 of the paper). ₂F₁ is summed directly, or — when that overflows (large x) —
+/// through Euler's transformation, (1 − z)^(r+x) ₂F₁(r+x, b+x; c; z) =
+/// (1 − z)^(a−1) ₂F₁(a+b−1−r, a−1; c; z) with c = a+b+x−1.
 pub(crate) fn expected_purchases(
     p: &BgNbdParams,
     t: f64,
@@ -327,12 +327,26 @@ pub(crate) fn expected_purchases(
     }
     let c = a + b + x - 1.0;
     let z = t / (alpha + age + t);
-    let hyp = hyp2f1(a + b - 1.0 - r, a - 1.0, c, z).map_err(|_| {
-        ClvError::Degenerate(format!(
-            "the hypergeometric series did not converge for a horizon of {t} (z = {z:.6})"
-        ))
-    })?;
-    let numerator = (c / (a - 1.0)) * (1.0 - ((a - 1.0) * (1.0 - z).ln()).exp() * hyp);
+    let ln_1mz = (1.0 - z).ln();
+    // 1 − (1 − z)^(r+x) ₂F₁(r+x, b+x; c; z). The direct series suits large a and b (its
+    // terms then shrink like those of (1 − z·b/(a+b))^−(r+x)); Euler's form suits large x.
+    // Whichever stays finite is used: they are the same number.
+    let direct = hyp2f1(r + x, b + x, c, z)
+        .ok()
+        .map(|f| 1.0 - ((r + x) * ln_1mz).exp() * f)
+        .filter(|v| v.is_finite());
+    let bracket = match direct {
+        Some(v) => v,
+        None => {
+            let hyp = hyp2f1(a + b - 1.0 - r, a - 1.0, c, z).map_err(|_| {
+                ClvError::Degenerate(format!(
+                    "the hypergeometric series did not converge for a horizon of {t} (z = {z:.6}, r = {r}, alpha = {alpha}, a = {a}, b = {b})"
+                ))
+            })?;
+            1.0 - ((a - 1.0) * ln_1mz).exp() * hyp
+        }
+    };
+    let numerator = (c / (a - 1.0)) * bracket;
     let denominator = if x > 0.0 {
         1.0 + a / (b + x - 1.0) * ((r + x) * ((alpha + age).ln() - (alpha + recency).ln())).exp()
     } else {
@@ -462,6 +476,34 @@ mod tests {
         let zero = expected_purchases(&p, 39.0, 0.0, 0.0, 38.86).unwrap();
         let busy = expected_purchases(&p, 39.0, 7.0, 38.0, 38.86).unwrap();
         assert!(zero < busy);
+    }
+
+    #[test]
+    fn expected_purchases_stay_finite_at_the_edges() {
+        // A fit at the edge where a and b run off together (seen on the bundled sample): the
+        // Euler form overflows there, the direct series does not.
+        let edge = BgNbdParams {
+            r: 0.3356,
+            alpha: 2.0924,
+            a: 233_874.6,
+            b: 5_825_294.7,
+        };
+        let mut previous = 0.0;
+        for months in 1..=12 {
+            let e = expected_purchases(&edge, 4.35 * months as f64, 5.0, 30.0, 40.0).unwrap();
+            assert!(e.is_finite() && e > previous, "{months}: {e}");
+            previous = e;
+        }
+        // A huge x overflows the direct series; Euler's form takes over.
+        let cdnow = BgNbdParams {
+            r: 0.243,
+            alpha: 4.414,
+            a: 0.793,
+            b: 2.426,
+        };
+        // It bought at the very end of the period, so it is alive and keeps its pace.
+        let busy = expected_purchases(&cdnow, 39.0, 2000.0, 38.86, 38.86).unwrap();
+        assert!(busy.is_finite() && busy > 500.0, "{busy}");
     }
 
     #[test]

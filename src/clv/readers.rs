@@ -425,11 +425,14 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].day, p[1].day);
         let zero = write("value,customer_id,date\n0,7,2011-01-02\n");
-        let err = read_purchases(zero.path(), &columns(), 1 << 30)
+        let free = read_purchases(zero.path(), &columns(), 1 << 30).unwrap();
+        assert_eq!(free[0].value, 0.0);
+        let negative = write("value,customer_id,date\n1,7,2011-01-02\n-2.5,7,2011-01-03\n");
+        let err = read_purchases(negative.path(), &columns(), 1 << 30)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("line 2, column value") && err.contains("not positive"),
+            err.contains("line 3, column value") && err.contains("negative"),
             "{err}"
         );
         let missing = write("amount,customer_id,date\n1,7,2011-01-02\n");
@@ -459,7 +462,7 @@ mod tests {
         let negative = write("ID,frequency,recency,T,monetary_value\n1,2,3,38.86,-4\n");
         let err = read_rfm(negative.path(), 1 << 30).unwrap_err().to_string();
         assert!(
-            err.contains("column monetary_value") && err.contains("not positive"),
+            err.contains("column monetary_value") && err.contains("negative"),
             "{err}"
         );
         let empty = write("ID,frequency,recency,T\n");

@@ -65,7 +65,7 @@ pub(crate) fn digamma(x: f64) -> f64 {
 pub(crate) enum Hyp2f1Error {
     /// z outside [0, 1): the series would diverge.
     OutOfRange,
-    /// The series had not converged after the maximum number of terms.
+    /// The series overflowed or had not converged after the maximum number of terms.
     NoConvergence,
 }
 
@@ -83,6 +83,9 @@ pub(crate) fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64, Hyp2f1Error>
         let k = f64::from(k);
         term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
         sum += term;
+        if !sum.is_finite() {
+            return Err(Hyp2f1Error::NoConvergence);
+        }
         if term.abs() <= 1e-16 * sum.abs() {
             return Ok(sum);
         }
