@@ -113,6 +113,9 @@ pub(crate) struct HoldoutSummary {
     pub rows: Vec<HoldoutRow>,
 }
 
+/// One customer's P(alive), expected purchases, expected value, CLV and holdout expectation.
+type CustomerRow = (f64, f64, Option<f64>, Option<f64>, Option<f64>);
+
 /// Fits both models on `rfm` and values every customer. `margin[i]` is customer i's margin
 /// per unit of spend (the platform's commission); it scales the Gamma-Gamma value into CLV.
 pub(crate) fn analyse(
@@ -145,8 +148,7 @@ pub(crate) fn analyse(
     let holdout_duration = rfm.holdout.as_ref().map(|h| h.duration);
     let bg = bgnbd.params;
     let gg = gamma_gamma.as_ref().map(|f| f.params);
-    let rows: Vec<Result<(f64, f64, Option<f64>, Option<f64>, Option<f64>), ClvError>> = (0..rfm
-        .len())
+    let rows: Vec<Result<CustomerRow, ClvError>> = (0..rfm.len())
         .into_par_iter()
         .map(|i| {
             let (x, tx, t) = (rfm.frequency[i], rfm.recency[i], rfm.age[i]);

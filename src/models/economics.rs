@@ -145,10 +145,10 @@ pub fn engagement_from_clv(
 ) -> (Vec<f64>, usize) {
     let valued = |i: usize| clv[i].filter(|c| c.is_finite() && total_spent[i] > 0.0);
     let (mut clv_sum, mut spend_sum) = (0.0, 0.0);
-    for i in 0..clv.len() {
+    for (i, spent) in total_spent.iter().enumerate().take(clv.len()) {
         if let Some(c) = valued(i) {
             clv_sum += c;
-            spend_sum += total_spent[i];
+            spend_sum += spent;
         }
     }
     let mut flat = 0;
