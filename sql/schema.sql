@@ -174,6 +174,48 @@ CREATE TABLE fluz.merchant_cashback (
     expected_margin DOUBLE PRECISION NOT NULL
 );
 
+-- Customer lifetime value (fluz clv). Times are in [clv] time_unit; frequency = repeat
+-- purchase days, recency = t_x, T = age, both from the first purchase. monetary_value,
+-- expected_value and clv are null for an RFM input without values; the holdout_* columns are
+-- null without a calibration end.
+CREATE TABLE fluz.customer_value (
+    customer_id BIGINT NOT NULL,
+    frequency BIGINT NOT NULL,
+    recency DOUBLE PRECISION NOT NULL,
+    T DOUBLE PRECISION NOT NULL,
+    monetary_value DOUBLE PRECISION,
+    p_alive DOUBLE PRECISION NOT NULL,
+    expected_purchases DOUBLE PRECISION NOT NULL,
+    expected_value DOUBLE PRECISION,
+    margin DOUBLE PRECISION NOT NULL,
+    clv DOUBLE PRECISION,
+    holdout_frequency BIGINT,
+    holdout_monetary_value DOUBLE PRECISION,
+    holdout_expected DOUBLE PRECISION
+);
+
+-- One row per fitted parameter: model bgnbd (r, alpha, a, b) or gamma_gamma (p, q, v).
+CREATE TABLE fluz.clv_model (
+    model TEXT NOT NULL,
+    parameter TEXT NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    std_error DOUBLE PRECISION,
+    log_likelihood DOUBLE PRECISION NOT NULL,
+    n_customers BIGINT NOT NULL
+);
+
+-- Expected vs actual holdout purchases by calibration frequency "0".."6", "7+", and "all"
+-- (empty without a calibration end).
+CREATE TABLE fluz.clv_holdout (
+    calibration_frequency TEXT NOT NULL,
+    customers BIGINT NOT NULL,
+    actual_mean DOUBLE PRECISION NOT NULL,
+    expected_mean DOUBLE PRECISION NOT NULL,
+    actual_total DOUBLE PRECISION NOT NULL,
+    expected_total DOUBLE PRECISION NOT NULL,
+    mae DOUBLE PRECISION NOT NULL
+);
+
 CREATE TABLE fluz.run_manifest (
     stage TEXT NOT NULL,
     started_at TEXT NOT NULL,

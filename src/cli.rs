@@ -65,13 +65,15 @@ pub enum Command {
     Eda,
     /// Cluster customers for every k in the range, pick k by silhouette, name personas.
     Segment,
+    /// Customer lifetime value: BG/NBD and Gamma-Gamma fits, P(alive), expected purchases, CLV.
+    Clv,
     /// Compute the optimal-cashback target, train and select the models, score every customer.
     Train,
     /// Exact SHAP values for the final model, importance and per-customer explanations.
     Explain,
     /// Write every table as CSV, the run manifest and dashboard.html.
     Export,
-    /// ingest → eda → segment → train → explain → export.
+    /// ingest → eda → clv → segment → train → explain → export.
     RunAll(IngestArgs),
     /// Write synthetic data in the three real formats.
     Generate(GenerateArgs),

@@ -41,6 +41,19 @@ pub const DEFAULT_MODEL_FEATURES: [&str; 14] = [
     "merchant_commission",
 ];
 
+/// `customer_value` columns that `[segment] features` may name besides
+/// [`DEFAULT_MODEL_FEATURES`] (joined on customer_id; `fluz clv` must have run).
+pub const CLV_FEATURES: [&str; 8] = [
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "p_alive",
+    "expected_purchases",
+    "expected_value",
+    "clv",
+];
+
 /// The whole configuration, validated.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -58,6 +71,7 @@ pub struct Config {
     /// The file the settings came from (for messages); empty for the defaults.
     #[serde(skip)]
     pub origin: PathBuf,
+    pub clv: ClvConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -257,6 +271,17 @@ pub struct EconomicsConfig {
     pub tiers: Vec<f64>,
     /// The flat rate the learned policy is compared against.
     pub flat_rate: f64,
+    /// `"flat"`: one λ for everyone; `"clv"`: each customer's λ_i from their expected future
+    /// margin in `customer_value` (README, "Value of engagement from CLV").
+    pub engagement: Engagement,
+}
+
+/// Where the value of engagement λ comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engagement {
+    Flat,
+    Clv,
 }
 
 impl Default for EconomicsConfig {
@@ -277,6 +302,7 @@ impl Default for EconomicsConfig {
             rate_max: 0.10,
             tiers: vec![0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.10],
             flat_rate: 0.02,
+            engagement: Engagement::Flat,
         }
     }
 }
@@ -440,6 +466,108 @@ impl Default for ExportConfig {
     }
 }
 
+/// Time unit of the CLV models' t_x and T.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClvTimeUnit {
+    Days,
+    Weeks,
+}
+
+/// The margin that turns expected spend into CLV: `"commission"` (each customer's
+/// `merchant_commission` from `customer_features`, the economic model's c_i) or a fraction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ClvMargin {
+    Named(String),
+    Fraction(f64),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClvConfig {
+    /// Purchases file (CDNOW layouts or a CSV with named columns); empty = the store's
+    /// `transactions`.
+    pub transactions: PathBuf,
+    /// A ready RFM summary CSV (frequency, recency, T, optionally monetary_value) instead.
+    pub rfm: PathBuf,
+    /// Column names of a purchases CSV.
+    pub customer_column: String,
+    pub date_column: String,
+    pub value_column: String,
+    pub time_unit: ClvTimeUnit,
+    /// Last day of the calibration period, `YYYY-MM-DD`; empty = all data is calibration.
+    pub calibration_end: String,
+    /// Last day of the holdout, `YYYY-MM-DD`; empty = the last purchase day.
+    pub observation_end: String,
+    /// CLV horizon in months.
+    pub horizon_months: usize,
+    pub discount_rate_monthly: f64,
+    pub margin: ClvMargin,
+    /// L2 penalty on the BG/NBD parameters (lifetimes' `penalizer_coef`).
+    pub penalizer: f64,
+    /// L2 penalty on the Gamma-Gamma parameters.
+    pub gamma_gamma_penalizer: f64,
+}
+
+impl Default for ClvConfig {
+    fn default() -> Self {
+        Self {
+            transactions: PathBuf::new(),
+            rfm: PathBuf::new(),
+            customer_column: "customer_id".into(),
+            date_column: "date".into(),
+            value_column: "value".into(),
+            time_unit: ClvTimeUnit::Weeks,
+            calibration_end: String::new(),
+            observation_end: String::new(),
+            horizon_months: 12,
+            discount_rate_monthly: 0.01,
+            margin: ClvMargin::Named("commission".into()),
+            penalizer: 0.0,
+            gamma_gamma_penalizer: 0.0,
+        }
+    }
+}
+
+impl ClvConfig {
+    /// The fixed margin, or `None` for each customer's commission.
+    pub fn fixed_margin(&self) -> Option<f64> {
+        match self.margin {
+            ClvMargin::Fraction(f) => Some(f),
+            ClvMargin::Named(_) => None,
+        }
+    }
+
+    /// A `YYYY-MM-DD` key as a day number (days since 1970-01-01); empty = `None`.
+    pub fn day(key: &str, text: &str) -> Result<Option<i64>, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        let bad = || {
+            ConfigError(format!(
+                "config key [clv] {key}: must be a date like \"1997-09-30\", got {text:?}"
+            ))
+        };
+        let parts: Vec<&str> = text.trim().split('-').collect();
+        if parts.len() != 3 || parts[0].len() != 4 {
+            return Err(bad());
+        }
+        let (Ok(y), Ok(m), Ok(d)) = (
+            parts[0].parse::<i64>(),
+            parts[1].parse::<u32>(),
+            parts[2].parse::<u32>(),
+        ) else {
+            return Err(bad());
+        };
+        let days = crate::sources::dates::days_from_civil(y, m, d);
+        if !(1..=12).contains(&m) || crate::sources::dates::civil_from_days(days) != (y, m, d) {
+            return Err(bad());
+        }
+        Ok(Some(days))
+    }
+}
+
 impl Config {
     /// Reads `path`; a missing file at the default location means "all defaults".
     pub fn load(path: &Path, must_exist: bool) -> Result<Self, ConfigError> {
@@ -511,6 +639,8 @@ impl Config {
         resolve(&mut self.data.merchants);
         resolve(&mut self.store.path);
         resolve(&mut self.export.out_dir);
+        resolve(&mut self.clv.transactions);
+        resolve(&mut self.clv.rfm);
     }
 
     /// Applies `FLUZ_DATABASE_URL` (it overrides `[store] url`).
@@ -600,10 +730,12 @@ impl Config {
             );
         }
         for feature in &seg.features {
-            if !DEFAULT_MODEL_FEATURES.contains(&feature.as_str()) {
+            if !DEFAULT_MODEL_FEATURES.contains(&feature.as_str())
+                && !CLV_FEATURES.contains(&feature.as_str())
+            {
                 err(
                     "[segment] features",
-                    format!("unknown feature {feature:?}; choose from {DEFAULT_MODEL_FEATURES:?}"),
+                    format!("unknown feature {feature:?}; choose from {DEFAULT_MODEL_FEATURES:?} or customer_value's {CLV_FEATURES:?}"),
                 );
             }
         }
@@ -881,7 +1013,98 @@ impl Config {
                 ),
             );
         }
+        keep(self.validate_clv());
         problems.into_inner()
+    }
+
+    fn validate_clv(&self) -> Result<(), ConfigError> {
+        let err =
+            |key: &str, msg: String| Err(ConfigError(format!("config key [clv] {key}: {msg}")));
+        let clv = &self.clv;
+        let external = !clv.transactions.as_os_str().is_empty() || !clv.rfm.as_os_str().is_empty();
+        if !clv.transactions.as_os_str().is_empty() && !clv.rfm.as_os_str().is_empty() {
+            return err(
+                "rfm",
+                "set either [clv] transactions or [clv] rfm, not both".into(),
+            );
+        }
+        let calibration_end = ClvConfig::day("calibration_end", &clv.calibration_end)?;
+        let observation_end = ClvConfig::day("observation_end", &clv.observation_end)?;
+        if !clv.rfm.as_os_str().is_empty()
+            && (calibration_end.is_some() || observation_end.is_some())
+        {
+            return err(
+                "calibration_end",
+                "an RFM summary is already cut at its calibration end; leave calibration_end and observation_end empty with [clv] rfm".into(),
+            );
+        }
+        match (calibration_end, observation_end) {
+            (None, Some(_)) => {
+                return err(
+                    "observation_end",
+                    "needs [clv] calibration_end (the holdout starts after it)".into(),
+                )
+            }
+            (Some(c), Some(o)) if o <= c => {
+                return err(
+                    "observation_end",
+                    format!(
+                        "must be after calibration_end ({}), got {}",
+                        clv.calibration_end, clv.observation_end
+                    ),
+                )
+            }
+            _ => {}
+        }
+        for (key, name) in [
+            ("customer_column", &clv.customer_column),
+            ("date_column", &clv.date_column),
+            ("value_column", &clv.value_column),
+        ] {
+            if name.trim().is_empty() {
+                return err(key, "must name a column".into());
+            }
+        }
+        if !(1..=120).contains(&clv.horizon_months) {
+            return err(
+                "horizon_months",
+                format!("must be in 1..=120, got {}", clv.horizon_months),
+            );
+        }
+        if !(clv.discount_rate_monthly.is_finite()
+            && (0.0..1.0).contains(&clv.discount_rate_monthly))
+        {
+            return err(
+                "discount_rate_monthly",
+                format!("must be in [0, 1), got {}", clv.discount_rate_monthly),
+            );
+        }
+        match &clv.margin {
+            ClvMargin::Named(name) if name == "commission" => {
+                if external {
+                    return err(
+                        "margin",
+                        "\"commission\" takes each customer's merchant_commission from customer_features, which only the store's transactions have; set a fraction like 0.08 for an external [clv] transactions or rfm file".into(),
+                    );
+                }
+            }
+            ClvMargin::Fraction(f) if f.is_finite() && *f > 0.0 && *f <= 1.0 => {}
+            other => {
+                return err(
+                    "margin",
+                    format!("must be \"commission\" or a fraction in (0, 1], got {other:?}"),
+                )
+            }
+        }
+        for (key, value) in [
+            ("penalizer", clv.penalizer),
+            ("gamma_gamma_penalizer", clv.gamma_gamma_penalizer),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return err(key, format!("must be a finite number >= 0, got {value}"));
+            }
+        }
+        Ok(())
     }
 
     /// The resolved settings as TOML, with any database password masked.
@@ -1161,6 +1384,37 @@ mod tests {
         let mut config = Config::default();
         config.store.url = "postgres://bob:s3cret@h/db".into();
         assert!(!config.to_display_toml().contains("s3cret"));
+    }
+
+    #[test]
+    fn clv_keys_are_checked() {
+        let ok = parse("[clv]\ncalibration_end = \"1997-09-30\"\ntime_unit = \"days\"\n").unwrap();
+        assert_eq!(ok.clv.time_unit, ClvTimeUnit::Days);
+        assert!(
+            message("[clv]\ncalibration_end = \"1997-13-01\"\n").contains("[clv] calibration_end")
+        );
+        assert!(
+            message("[clv]\nobservation_end = \"1998-06-30\"\n").contains("[clv] observation_end")
+        );
+        assert!(message("[clv]\nhorizon_months = 0\n").contains("[clv] horizon_months"));
+        assert!(
+            message("[clv]\ndiscount_rate_monthly = 1.5\n").contains("[clv] discount_rate_monthly")
+        );
+        assert!(message("[clv]\npenalizer = -1.0\n").contains("[clv] penalizer"));
+        assert!(message("[clv]\nmargin = 1.5\n").contains("[clv] margin"));
+        assert!(message("[clv]\nmargin = \"revenue\"\n").contains("[clv] margin"));
+        // An external file needs a fixed margin; an RFM summary has no dates to cut.
+        assert!(message("[clv]\nrfm = \"s.csv\"\n").contains("[clv] margin"));
+        assert!(message(
+            "[clv]\nrfm = \"s.csv\"\nmargin = 0.1\ncalibration_end = \"1997-09-30\"\n"
+        )
+        .contains("[clv] calibration_end"));
+        assert!(
+            message("[clv]\nrfm = \"s.csv\"\ntransactions = \"t.txt\"\nmargin = 0.1\n")
+                .contains("[clv] rfm")
+        );
+        assert!(message("[economics]\nengagement = \"lifetime\"\n").contains("engagement"));
+        assert_eq!(parse("").unwrap().economics.engagement, Engagement::Flat);
     }
 
     #[test]

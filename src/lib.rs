@@ -3,6 +3,7 @@
 //! `commands/` and only orchestrates domain modules.
 
 pub mod cli;
+pub mod clv;
 pub mod commands;
 pub mod config;
 pub mod error;
@@ -123,6 +124,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest(_) => commands::ingest::run(&ctx, store).map(|_| ()),
         Command::Eda => commands::eda::run(&ctx, store).map(|_| ()),
         Command::Segment => commands::segment::run(&ctx, store).map(|_| ()),
+        Command::Clv => commands::clv::run(&ctx, store).map(|_| ()),
         Command::Train => commands::train::run(&ctx, store).map(|_| ()),
         Command::Explain => commands::explain::run(&ctx, store).map(|_| ()),
         Command::Export => commands::export::run(&ctx, store).map(|_| ()),

@@ -21,12 +21,15 @@ use crate::store::Store;
 use crate::Context;
 
 /// Every table of the store, in pipeline order.
-pub const TABLES: [&str; 17] = [
+pub const TABLES: [&str; 20] = [
     "transactions",
     "social_edges",
     "merchants",
     "ingest_report",
     "customer_features",
+    "customer_value",
+    "clv_model",
+    "clv_holdout",
     "customer_segments",
     "segment_profiles",
     "k_selection",
@@ -42,8 +45,9 @@ pub const TABLES: [&str; 17] = [
 ];
 
 /// The charts the stages draw into the output folder.
-pub const CHARTS: [&str; 5] = [
+pub const CHARTS: [&str; 6] = [
     "analytics_summary.png",
+    "clv_holdout.png",
     "k_selection.png",
     "segments.png",
     "shap_summary_plot.png",

@@ -1,4 +1,4 @@
-//! `fluz run-all`: ingest → eda → segment → train → explain → export, then one summary.
+//! `fluz run-all`: ingest → eda → clv → segment → train → explain → export, then one summary.
 
 use std::time::Instant;
 
@@ -15,12 +15,15 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
         quiet: true,
         ..ctx.clone()
     };
-    let bar = crate::progress::bar(ctx.progress, 6, "run-all");
+    let bar = crate::progress::bar(ctx.progress, 7, "run-all");
     let report = super::ingest::run(&stage_ctx, store)?;
     between_stages("ingest");
     bar.inc(1);
     let eda = super::eda::run(&stage_ctx, store)?;
     between_stages("eda");
+    bar.inc(1);
+    let clv = super::clv::run(&stage_ctx, store)?;
+    between_stages("clv");
     bar.inc(1);
     let segment = super::segment::run(&stage_ctx, store)?;
     between_stages("segment");
@@ -75,6 +78,15 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
         p.flat_regret_pct,
         p.value_predicted,
         p.value_flat
+    );
+    println!(
+        "  lifetime value BG/NBD on {} customers, total CLV {:.2}{}",
+        clv.customers,
+        clv.total_clv.unwrap_or(0.0),
+        clv.holdout
+            .map_or(String::new(), |(actual, expected, _)| format!(
+                "; holdout {actual:.0} purchases observed, {expected:.1} expected"
+            ))
     );
     println!("  explained      {explained} customers (exact SHAP)");
     println!(

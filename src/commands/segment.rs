@@ -27,6 +27,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<SegmentOutcome> {
     let started = Instant::now();
     let config = &ctx.config.segment;
     let features = store.read_table("customer_features")?;
+    let features = super::clv::with_customer_value(store, features, &config.features)?;
     let n = features.height();
     if n < config.k_max + 1 {
         return Err(crate::error::user_error(format!(

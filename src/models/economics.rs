@@ -35,6 +35,9 @@ pub struct EconomicInputs {
     pub social_degree: Vec<f64>,
     /// `c_i`: the customer's spend-weighted merchant commission.
     pub merchant_commission: Vec<f64>,
+    /// Per-customer value of engagement λ_i (see [`engagement_from_clv`]); `None` = the one
+    /// constant `engagement_value` for everyone.
+    pub engagement: Option<Vec<f64>>,
 }
 
 /// The target and the quantities it came from, per customer.
@@ -98,7 +101,11 @@ impl Economics {
                 + self.a_social * z_social[i]
                 + self.sigma * eps;
             let beta = ln_beta.exp();
-            let margin = inputs.merchant_commission[i] + self.engagement_value;
+            let lambda = inputs
+                .engagement
+                .as_ref()
+                .map_or(self.engagement_value, |per_customer| per_customer[i]);
+            let margin = inputs.merchant_commission[i] + lambda;
             targets.epsilon.push(eps);
             targets.beta.push(beta);
             targets.margin.push(margin);
@@ -122,6 +129,39 @@ impl Economics {
         }
         best
     }
+}
+
+/// Per-customer value of engagement from CLV:
+/// `λ_i = λ · (CLV_i / S_i) / (Σ_j CLV_j / Σ_j S_j)`, with S = total_spent and the sums over
+/// the customers that have a CLV. A customer whose expected future margin per unit of past
+/// spend is twice the population's gets twice the flat λ; the spend-weighted mean of λ_i stays
+/// λ, so the total value of engagement is unchanged and only its allocation moves. Customers
+/// without a CLV (`None`, e.g. first seen after the calibration end) or without spend keep λ.
+/// Returns the λ_i and how many customers kept the flat λ.
+pub fn engagement_from_clv(
+    lambda: f64,
+    clv: &[Option<f64>],
+    total_spent: &[f64],
+) -> (Vec<f64>, usize) {
+    let valued = |i: usize| clv[i].filter(|c| c.is_finite() && total_spent[i] > 0.0);
+    let (mut clv_sum, mut spend_sum) = (0.0, 0.0);
+    for (i, spent) in total_spent.iter().enumerate().take(clv.len()) {
+        if let Some(c) = valued(i) {
+            clv_sum += c;
+            spend_sum += spent;
+        }
+    }
+    let mut flat = 0;
+    let lambdas = (0..clv.len())
+        .map(|i| match valued(i) {
+            Some(c) if clv_sum > 0.0 => lambda * (c / total_spent[i]) / (clv_sum / spend_sum),
+            _ => {
+                flat += 1;
+                lambda
+            }
+        })
+        .collect();
+    (lambdas, flat)
 }
 
 /// `V(r) = total_spent · (1 + β r) · (m − r)`.
@@ -216,10 +256,55 @@ mod tests {
             recency_days: vec![10.0, 10.0],
             social_degree: vec![5.0, 5.0],
             merchant_commission: vec![0.08, 0.08],
+            engagement: None,
         };
         let t = e.targets(&inputs);
         // All z = 0 → β = β0 = 20, m = 0.10, r* = 0.025.
         assert!((t.beta[0] - 20.0).abs() < 1e-12);
         assert!((t.optimal_rate[1] - 0.025).abs() < 1e-12);
+    }
+
+    #[test]
+    fn engagement_from_clv_follows_the_formula() {
+        // Spend 100 and 300, CLV 30 and 30: population ratio 60 / 400 = 0.15;
+        // λ_1 = 0.02 · 0.30 / 0.15 = 0.04, λ_2 = 0.02 · 0.10 / 0.15 = 0.01333…
+        let (l, flat) =
+            engagement_from_clv(0.02, &[Some(30.0), Some(30.0), None], &[100.0, 300.0, 50.0]);
+        assert!((l[0] - 0.04).abs() < 1e-15);
+        assert!((l[1] - 0.02 / 1.5).abs() < 1e-15);
+        assert_eq!((l[2], flat), (0.02, 1));
+        // The spend-weighted mean of λ_i over the valued customers is λ.
+        assert!(((100.0 * l[0] + 300.0 * l[1]) / 400.0 - 0.02).abs() < 1e-15);
+    }
+
+    #[test]
+    fn per_customer_engagement_moves_the_target_and_flat_leaves_it() {
+        let mut e = economics();
+        e.sigma = 0.0;
+        let mut inputs = EconomicInputs {
+            customer_id: vec![1, 2],
+            total_spent: vec![100.0, 300.0],
+            avg_item_price: vec![2.0, 2.0],
+            n_invoices: vec![3.0, 3.0],
+            recency_days: vec![10.0, 10.0],
+            social_degree: vec![5.0, 5.0],
+            merchant_commission: vec![0.08, 0.08],
+            engagement: None,
+        };
+        let flat = e.targets(&inputs);
+        // λ_i equal to the flat λ for everyone: the same targets, bit for bit.
+        inputs.engagement = Some(vec![0.02, 0.02]);
+        let same = e.targets(&inputs);
+        assert_eq!(flat.optimal_rate, same.optimal_rate);
+        assert_eq!(flat.margin, same.margin);
+        // λ = (0.04, 0.0133): m = 0.12 and 0.0933; β = 20 → r* = (20 m − 1) / 40.
+        let (lambdas, _) = engagement_from_clv(0.02, &[Some(30.0), Some(30.0)], &[100.0, 300.0]);
+        inputs.engagement = Some(lambdas);
+        let moved = e.targets(&inputs);
+        assert!((moved.margin[0] - 0.12).abs() < 1e-15);
+        assert!((moved.optimal_rate[0] - (20.0 * 0.12 - 1.0) / 40.0).abs() < 1e-12);
+        assert!((moved.optimal_rate[1] - (20.0 * (0.08 + 0.02 / 1.5) - 1.0) / 40.0).abs() < 1e-12);
+        assert!(moved.optimal_rate[0] > flat.optimal_rate[0]);
+        assert!(moved.optimal_rate[1] < flat.optimal_rate[1]);
     }
 }

@@ -1,6 +1,7 @@
 //! What a person sees: PNG charts, CSV exports, the run manifest and `dashboard.html`.
 
 pub mod charts;
+pub mod clv_chart;
 pub mod csv_export;
 pub mod dashboard;
 

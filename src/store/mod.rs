@@ -75,6 +75,7 @@ pub fn producing_stage(table: &str) -> &'static str {
     match table {
         "transactions" | "social_edges" | "merchants" | "ingest_report" => "ingest",
         "customer_features" => "eda",
+        "customer_value" | "clv_model" | "clv_holdout" => "clv",
         "customer_segments" | "segment_profiles" | "k_selection" => "segment",
         "model_grid"
         | "model_comparison"
