@@ -2,6 +2,7 @@
 //! platforms. `run` sets up logging and dispatches one subcommand; every stage lives in
 //! `commands/` and only orchestrates domain modules.
 
+pub mod budget;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -121,5 +122,29 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export => commands::export::run(&ctx).map(|_| ()),
         Command::RunAll(_) => commands::run_all::run(&ctx),
         Command::Generate(_) => unreachable!("handled above"),
+        Command::Allocate(args) => {
+            use commands::allocate::{BudgetAsk, Request, Source};
+            let budget = match (args.budget, args.budget_share) {
+                (Some(amount), _) => Some(BudgetAsk::Amount(amount)),
+                (None, Some(share)) => Some(BudgetAsk::Share(share)),
+                (None, None) => None,
+            };
+            if let (Some(file), Some(out)) = (&args.values, &args.out) {
+                let request = Request {
+                    source: Source::Values {
+                        file: file.clone(),
+                        out: out.clone(),
+                    },
+                    budget,
+                };
+                return commands::allocate::run_values(&ctx, file, out, &request).map(|_| ());
+            }
+            let source = match args.source {
+                Some(cli::AllocateSourceArg::Model) => Source::Model,
+                Some(cli::AllocateSourceArg::Uplift) | None => Source::Uplift,
+            };
+            let mut store = store::open(&ctx.config)?;
+            commands::allocate::run(&ctx, store.as_mut(), &Request { source, budget }).map(|_| ())
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! `fluz run-all`: ingest → eda → segment → train → explain → export, then one summary.
+//! `fluz run-all`: ingest → eda → segment → train → allocate → explain → export, then one
+//! summary.
 
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ pub fn run(ctx: &Context) -> Result<()> {
         quiet: true,
         ..ctx.clone()
     };
-    let bar = crate::progress::bar(ctx.progress, 6, "run-all");
+    let bar = crate::progress::bar(ctx.progress, 7, "run-all");
     let report = super::ingest::run(&stage_ctx)?;
     bar.inc(1);
     let eda = super::eda::run(&stage_ctx)?;
@@ -21,6 +22,15 @@ pub fn run(ctx: &Context) -> Result<()> {
     let segment = super::segment::run(&stage_ctx)?;
     bar.inc(1);
     let train = super::train::run(&stage_ctx)?;
+    bar.inc(1);
+    let allocated = {
+        let mut store = crate::store::open(&stage_ctx.config)?;
+        super::allocate::run(
+            &stage_ctx,
+            store.as_mut(),
+            &super::allocate::Request::run_all(),
+        )?
+    };
     bar.inc(1);
     let explained = super::explain::run(&stage_ctx)?;
     bar.inc(1);
@@ -68,6 +78,14 @@ pub fn run(ctx: &Context) -> Result<()> {
         p.flat_regret_pct,
         p.value_predicted,
         p.value_flat
+    );
+    println!(
+        "  budget         {:.2} from {}: value {:.2}, λ {:.4}; {}",
+        allocated.budget,
+        allocated.source,
+        allocated.integer_value,
+        allocated.lambda,
+        allocated.sentence
     );
     println!("  explained      {explained} customers (exact SHAP)");
     println!(
