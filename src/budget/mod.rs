@@ -167,35 +167,23 @@ pub fn dual_arm(arms: &[(f64, f64)], lambda: f64) -> Option<usize> {
     best
 }
 
-/// Hull segments of all customers, in customer order, then each customer's order.
-struct Segments {
-    customer: Vec<u32>,
-    from_arm: Vec<u32>,
-    to_arm: Vec<u32>,
-    cost: Vec<f64>,
-    value: Vec<f64>,
-    slope: Vec<f64>,
+/// One hull edge: moving `customer` from `from_arm` to `to_arm` buys `value` for `cost`.
+/// Kept as one record so that the sort moves the data and the sweep reads it in order.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    /// `!slope.to_bits()`: slopes are > 0 (or +0.0), so their bit patterns order like the
+    /// numbers, and `!` turns descending into ascending.
+    key: u64,
+    customer: u32,
+    from_arm: u32,
+    to_arm: u32,
+    cost: f64,
+    value: f64,
 }
 
-impl Segments {
-    fn with_capacity(n: usize) -> Self {
-        Self {
-            customer: Vec::with_capacity(n),
-            from_arm: Vec::with_capacity(n),
-            to_arm: Vec::with_capacity(n),
-            cost: Vec::with_capacity(n),
-            value: Vec::with_capacity(n),
-            slope: Vec::with_capacity(n),
-        }
-    }
-
-    fn append(&mut self, other: &mut Segments) {
-        self.customer.append(&mut other.customer);
-        self.from_arm.append(&mut other.from_arm);
-        self.to_arm.append(&mut other.to_arm);
-        self.cost.append(&mut other.cost);
-        self.value.append(&mut other.value);
-        self.slope.append(&mut other.slope);
+impl Segment {
+    fn slope(&self) -> f64 {
+        f64::from_bits(!self.key)
     }
 }
 
@@ -303,7 +291,7 @@ fn customer_hull(
     points: &mut Vec<(f64, f64, u32)>,
     hull: &mut Vec<(f64, f64, u32)>,
     slopes: &mut Vec<f64>,
-    out: &mut Segments,
+    out: &mut Vec<Segment>,
 ) -> (u32, f64) {
     points.clear();
     points.push((0.0, 0.0, ZERO_ARM));
@@ -348,12 +336,14 @@ fn customer_hull(
     }
     for k in 1..hull.len() {
         let (from, to) = (hull[k - 1], hull[k]);
-        out.customer.push(customer);
-        out.from_arm.push(from.2);
-        out.to_arm.push(to.2);
-        out.cost.push(to.0 - from.0);
-        out.value.push(to.1 - from.1);
-        out.slope.push(slopes[k - 1]);
+        out.push(Segment {
+            key: !slopes[k - 1].to_bits(),
+            customer,
+            from_arm: from.2,
+            to_arm: to.2,
+            cost: to.0 - from.0,
+            value: to.1 - from.1,
+        });
     }
     (hull[0].2, hull[0].1)
 }
@@ -365,15 +355,15 @@ fn build_segments(
     order: &[u32],
     offsets: &[u32],
     n_customers: usize,
-) -> (Segments, Vec<u32>, f64) {
+) -> (Vec<Segment>, Vec<u32>, f64) {
     const BLOCK: usize = 16_384;
-    let blocks: Vec<(Segments, Vec<u32>, f64)> = (0..n_customers.div_ceil(BLOCK))
+    let blocks: Vec<(Vec<Segment>, Vec<u32>, f64)> = (0..n_customers.div_ceil(BLOCK))
         .into_par_iter()
         .map(|b| {
             let start = b * BLOCK;
             let end = ((b + 1) * BLOCK).min(n_customers);
             let rows = (offsets[end] - offsets[start]) as usize;
-            let mut out = Segments::with_capacity(rows);
+            let mut out = Vec::with_capacity(rows);
             let mut start_arm = Vec::with_capacity(end - start);
             let mut base = 0.0;
             let (mut points, mut hull, mut slopes) = (Vec::new(), Vec::new(), Vec::new());
@@ -394,8 +384,8 @@ fn build_segments(
             (out, start_arm, base)
         })
         .collect();
-    let total: usize = blocks.iter().map(|b| b.0.customer.len()).sum();
-    let mut segments = Segments::with_capacity(total);
+    let total: usize = blocks.iter().map(|b| b.0.len()).sum();
+    let mut segments = Vec::with_capacity(total);
     let mut start_arm = Vec::with_capacity(n_customers);
     let mut base_value = 0.0;
     for (mut out, arms, base) in blocks {
@@ -406,17 +396,10 @@ fn build_segments(
     (segments, start_arm, base_value)
 }
 
-/// Segment indices in decreasing return; ties by index (= customer, then hull order).
-fn greedy_order(slope: &[f64]) -> Vec<u32> {
-    // Slopes are > 0 (or +0.0), so their bit patterns order like the numbers; `!bits` turns
-    // descending into ascending.
-    let mut keys: Vec<(u64, u32)> = slope
-        .par_iter()
-        .enumerate()
-        .map(|(i, s)| (!s.to_bits(), i as u32))
-        .collect();
-    keys.par_sort_unstable();
-    keys.into_par_iter().map(|(_, i)| i).collect()
+/// Sorts segments into decreasing return; ties by customer (a customer's own segments never
+/// tie: their computed slopes strictly decrease, so they stay in hull order).
+fn greedy_sort(segments: &mut [Segment]) {
+    segments.par_sort_unstable_by(|a, b| a.key.cmp(&b.key).then(a.customer.cmp(&b.customer)));
 }
 
 /// Where a budget falls in the greedy order.
@@ -437,15 +420,15 @@ pub fn allocate(offers: &Offers, params: &BudgetParams) -> Result<BudgetPlan, Bu
     let (order, offsets) = group_by_customer(offers, params)?;
     let n_customers = params.n_customers;
     let n_arms = params.n_arms;
-    let (segments, start_arm, base_value) = build_segments(offers, &order, &offsets, n_customers);
-    let greedy = greedy_order(&segments.slope);
+    let (mut greedy, start_arm, base_value) = build_segments(offers, &order, &offsets, n_customers);
+    greedy_sort(&mut greedy);
     let n_segments = greedy.len();
 
     let mut spend_cap = 0.0;
     let mut value_cap = 0.0;
-    for &s in &greedy {
-        spend_cap += segments.cost[s as usize];
-        value_cap += segments.value[s as usize];
+    for segment in &greedy {
+        spend_cap += segment.cost;
+        value_cap += segment.value;
     }
 
     // Flat policies: arms every customer has.
@@ -522,7 +505,7 @@ pub fn allocate(offers: &Offers, params: &BudgetParams) -> Result<BudgetPlan, Bu
     let mut arm_of = start_arm;
     let lambda_at = |k: usize| {
         if k < n_segments {
-            segments.slope[greedy[k] as usize]
+            greedy[k].slope()
         } else {
             0.0
         }
@@ -538,8 +521,8 @@ pub fn allocate(offers: &Offers, params: &BudgetParams) -> Result<BudgetPlan, Bu
     let mut gain = 0.0;
     let mut budget_reached = false;
     for k in 0..n_segments {
-        let s = greedy[k] as usize;
-        let (dc, dv) = (segments.cost[s], segments.value[s]);
+        let segment = &greedy[k];
+        let (dc, dv) = (segment.cost, segment.value);
         while next_query < queries.len() && cost + dc > queries[next_query].0 {
             let (budget, index) = queries[next_query];
             cuts[index] = Cut {
@@ -554,10 +537,10 @@ pub fn allocate(offers: &Offers, params: &BudgetParams) -> Result<BudgetPlan, Bu
             next_query += 1;
         }
         if !budget_reached {
-            arm_of[segments.customer[s] as usize] = segments.to_arm[s];
+            arm_of[segment.customer as usize] = segment.to_arm;
         }
-        counts[slot(segments.from_arm[s])] -= 1;
-        counts[slot(segments.to_arm[s])] += 1;
+        counts[slot(segment.from_arm)] -= 1;
+        counts[slot(segment.to_arm)] += 1;
         cost += dc;
         gain += dv;
         let last = k + 1 == n_segments;
@@ -569,11 +552,13 @@ pub fn allocate(offers: &Offers, params: &BudgetParams) -> Result<BudgetPlan, Bu
                 lambda: lambda_at(k + 1),
                 customers: counts.clone(),
             });
-            while next_cost <= cost {
-                next_cost += cost_step;
+            // The next level above the current one (directly: a tiny step would take
+            // forever to walk).
+            if next_cost <= cost {
+                next_cost = ((cost / cost_step).floor() + 1.0) * cost_step;
             }
-            while next_value <= gain {
-                next_value += value_step;
+            if next_value <= gain {
+                next_value = ((gain / value_step).floor() + 1.0) * value_step;
             }
         }
     }
@@ -593,7 +578,7 @@ pub fn allocate(offers: &Offers, params: &BudgetParams) -> Result<BudgetPlan, Bu
 
     let lp_at = |cut: &Cut| {
         if cut.taken < n_segments {
-            cut.value + cut.fraction * segments.value[greedy[cut.taken] as usize]
+            cut.value + cut.fraction * greedy[cut.taken].value
         } else {
             cut.value
         }
@@ -601,13 +586,13 @@ pub fn allocate(offers: &Offers, params: &BudgetParams) -> Result<BudgetPlan, Bu
     let chosen = cuts[0];
     let lp_value = lp_at(&chosen);
     let (lp_cost, fractional) = if chosen.taken < n_segments {
-        let s = greedy[chosen.taken] as usize;
+        let segment = &greedy[chosen.taken];
         let fractional = (chosen.fraction > 0.0).then(|| Fractional {
-            customer: segments.customer[s],
-            from_arm: segments.from_arm[s],
-            to_arm: segments.to_arm[s],
+            customer: segment.customer,
+            from_arm: segment.from_arm,
+            to_arm: segment.to_arm,
             fraction: chosen.fraction,
-            segment_value: segments.value[s],
+            segment_value: segment.value,
         });
         (budget, fractional)
     } else {
