@@ -520,8 +520,7 @@ pub fn allocate(offers: &Offers, params: &BudgetParams) -> Result<BudgetPlan, Bu
     let mut cost = 0.0;
     let mut gain = 0.0;
     let mut budget_reached = false;
-    for k in 0..n_segments {
-        let segment = &greedy[k];
+    for (k, segment) in greedy.iter().enumerate() {
         let (dc, dv) = (segment.cost, segment.value);
         while next_query < queries.len() && cost + dc > queries[next_query].0 {
             let (budget, index) = queries[next_query];
@@ -587,7 +586,7 @@ pub fn allocate(offers: &Offers, params: &BudgetParams) -> Result<BudgetPlan, Bu
     let lp_value = lp_at(&chosen);
     let (lp_cost, fractional) = if chosen.taken < n_segments {
         let segment = &greedy[chosen.taken];
-        let fractional = (chosen.fraction > 0.0).then(|| Fractional {
+        let fractional = (chosen.fraction > 0.0).then_some(Fractional {
             customer: segment.customer,
             from_arm: segment.from_arm,
             to_arm: segment.to_arm,

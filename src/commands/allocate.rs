@@ -728,6 +728,24 @@ fn tables(
     Ok(vec![allocation, curve, curve_arms, flat, summary])
 }
 
+/// User + system CPU seconds of this process so far (all threads; Linux `/proc`, 10 ms
+/// resolution), for the timing log on a shared, busy machine; NaN elsewhere.
+fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => (user + system) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
 /// Everything computed, nothing written yet.
 struct Solved {
     plan: BudgetPlan,
@@ -752,12 +770,14 @@ fn solve(ctx: &Context, request: &Request, input: &Prepared) -> Result<Solved> {
         value: &input.value,
     };
     let started = Instant::now();
+    let cpu_before = process_cpu_seconds();
     let plan = budget::allocate(&offers, &params).map_err(|err| (input.locate)(err))?;
     let solve_seconds = started.elapsed().as_secs_f64();
+    let solve_cpu = process_cpu_seconds() - cpu_before;
     let comparison = compare(&plan, input, ctx.config.economics.flat_rate);
     let tables = tables(input, &plan, &basis, &comparison)?;
     tracing::info!(
-        "allocate: {} rows solved (hulls, sort, curve, allocation) in {solve_seconds:.3}s; tables built in {:.3}s",
+        "allocate: {} rows solved (hulls, sort, curve, allocation) in {solve_seconds:.3}s ({solve_cpu:.2} CPU-s, all threads); tables built in {:.3}s",
         offers.cost.len(),
         started.elapsed().as_secs_f64() - solve_seconds
     );
