@@ -214,6 +214,68 @@ CREATE TABLE fluz.clv_holdout (
     actual_total DOUBLE PRECISION NOT NULL,
     expected_total DOUBLE PRECISION NOT NULL,
     mae DOUBLE PRECISION NOT NULL
+-- fluz allocate (issue 17). The implicit zero arm is named "none" (rate 0).
+CREATE TABLE fluz.budget_allocation (
+    customer_id BIGINT NOT NULL,
+    arm TEXT NOT NULL,
+    rate DOUBLE PRECISION,
+    cost DOUBLE PRECISION NOT NULL,
+    value DOUBLE PRECISION NOT NULL
+);
+
+-- Breakpoints of the value-vs-budget curve (thinned to [budget] max_curve_points); lambda is
+-- the return of the next unit of budget. Customers per arm at each point: budget_curve_arms.
+CREATE TABLE fluz.budget_curve (
+    point BIGINT NOT NULL,
+    budget DOUBLE PRECISION NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    cost DOUBLE PRECISION NOT NULL,
+    lambda DOUBLE PRECISION NOT NULL
+);
+
+CREATE TABLE fluz.budget_curve_arms (
+    point BIGINT NOT NULL,
+    arm TEXT NOT NULL,
+    rate DOUBLE PRECISION,
+    customers BIGINT NOT NULL
+);
+
+-- Every customer on one arm, and the targeted allocation's value at the same cost.
+CREATE TABLE fluz.budget_flat_policies (
+    arm TEXT NOT NULL,
+    rate DOUBLE PRECISION,
+    cost DOUBLE PRECISION NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    targeted_value DOUBLE PRECISION NOT NULL,
+    targeted_lp_value DOUBLE PRECISION NOT NULL,
+    gain DOUBLE PRECISION NOT NULL,
+    gain_pct DOUBLE PRECISION
+);
+
+CREATE TABLE fluz.budget_summary (
+    source TEXT NOT NULL,
+    customers BIGINT NOT NULL,
+    arms BIGINT NOT NULL,
+    budget DOUBLE PRECISION NOT NULL,
+    budget_basis TEXT NOT NULL,
+    spend_cap DOUBLE PRECISION NOT NULL,
+    budget_capped BOOLEAN NOT NULL,
+    base_value DOUBLE PRECISION NOT NULL,
+    lp_value DOUBLE PRECISION NOT NULL,
+    lp_cost DOUBLE PRECISION NOT NULL,
+    integer_value DOUBLE PRECISION NOT NULL,
+    integer_cost DOUBLE PRECISION NOT NULL,
+    gap DOUBLE PRECISION NOT NULL,
+    lambda DOUBLE PRECISION NOT NULL,
+    fractional_customer BIGINT,
+    segments BIGINT NOT NULL,
+    flat_arm TEXT,
+    flat_cost DOUBLE PRECISION,
+    flat_value DOUBLE PRECISION,
+    targeted_value DOUBLE PRECISION,
+    gain DOUBLE PRECISION,
+    gain_pct DOUBLE PRECISION,
+    sentence TEXT NOT NULL
 );
 
 CREATE TABLE fluz.run_manifest (

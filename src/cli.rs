@@ -77,6 +77,36 @@ pub enum Command {
     RunAll(IngestArgs),
     /// Write synthetic data in the three real formats.
     Generate(GenerateArgs),
+    /// Spend a cashback budget where it earns most: the allocation, the value-vs-budget curve
+    /// and the comparison with the flat rate.
+    Allocate(AllocateArgs),
+}
+
+/// `fluz allocate` options.
+#[derive(Debug, Args, Default)]
+pub struct AllocateArgs {
+    /// Total expected cashback to spend (overrides `[budget]`).
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "budget_share")]
+    pub budget: Option<f64>,
+    /// Budget as a share of the customers' expected spend, in (0, 1] (overrides `[budget]`).
+    #[arg(long, allow_negative_numbers = true)]
+    pub budget_share: Option<f64>,
+    /// Where values come from: `uplift` (table uplift_predictions, the default) or `model`
+    /// (the economic model through the trained model's predicted rates).
+    #[arg(long, value_enum, conflicts_with = "values")]
+    pub source: Option<AllocateSourceArg>,
+    /// A CSV with customer_id, arm, cost, value instead of the store (needs --out).
+    #[arg(long, requires = "out")]
+    pub values: Option<PathBuf>,
+    /// Folder for the CSV files and chart of a --values run.
+    #[arg(long, requires = "values")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AllocateSourceArg {
+    Uplift,
+    Model,
 }
 
 #[derive(Debug, Args, Default)]

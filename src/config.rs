@@ -72,6 +72,7 @@ pub struct Config {
     #[serde(skip)]
     pub origin: PathBuf,
     pub clv: ClvConfig,
+    pub budget: BudgetConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -304,6 +305,65 @@ impl Default for EconomicsConfig {
             flat_rate: 0.02,
             engagement: Engagement::Flat,
         }
+    }
+}
+
+/// `[budget]`: how much cashback `fluz allocate` (and `run-all`) spends. At most one of
+/// `budget` and `budget_share` is set; neither means the cost of the `[economics] flat_rate`
+/// policy, so the targeted allocation is compared with the flat rate like for like.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetConfig {
+    /// Total expected cashback to spend, in the currency of the values.
+    pub budget: Option<f64>,
+    /// Budget as a share of the customers' expected spend, in (0, 1].
+    pub budget_share: Option<f64>,
+    /// Most points kept on the value-vs-budget curve (breakpoints spread in cost and value).
+    pub max_curve_points: usize,
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        Self {
+            budget: None,
+            budget_share: None,
+            max_curve_points: 2000,
+        }
+    }
+}
+
+impl BudgetConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let err = |key: &str, msg: String| Err(ConfigError(format!("config key {key}: {msg}")));
+        if self.budget.is_some() && self.budget_share.is_some() {
+            return err(
+                "[budget] budget_share",
+                "set either [budget] budget or [budget] budget_share, not both".into(),
+            );
+        }
+        if let Some(budget) = self.budget {
+            if !(budget.is_finite() && budget >= 0.0) {
+                return err(
+                    "[budget] budget",
+                    format!("must be a finite number >= 0, got {budget}"),
+                );
+            }
+        }
+        if let Some(share) = self.budget_share {
+            if !(share > 0.0 && share <= 1.0) {
+                return err(
+                    "[budget] budget_share",
+                    format!("must be in (0, 1], got {share}"),
+                );
+            }
+        }
+        if !(10..=1_000_000).contains(&self.max_curve_points) {
+            return err(
+                "[budget] max_curve_points",
+                format!("must be in 10..=1000000, got {}", self.max_curve_points),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -1014,6 +1074,7 @@ impl Config {
             );
         }
         keep(self.validate_clv());
+        keep(self.budget.validate());
         problems.into_inner()
     }
 
@@ -1356,6 +1417,22 @@ mod tests {
         assert!(is_identifier("fluz_2"));
         assert!(!is_identifier("2fluz"));
         assert!(!is_identifier("a\"b"));
+    }
+
+    #[test]
+    fn budget_keys_are_checked() {
+        assert_eq!(parse("").unwrap().budget.budget, None);
+        assert_eq!(
+            parse("[budget]\nbudget = 500.0\n").unwrap().budget.budget,
+            Some(500.0)
+        );
+        assert!(message("[budget]\nbudget_share = 2.0\n")
+            .contains("[budget] budget_share: must be in (0, 1], got 2"));
+        assert!(message("[budget]\nbudget = -1.0\n").contains("[budget] budget"));
+        assert!(message("[budget]\nbudget = nan\n").contains("[budget] budget"));
+        assert!(message("[budget]\nbudget = 1.0\nbudget_share = 0.1\n").contains("not both"));
+        assert!(message("[budget]\nmax_curve_points = 1\n").contains("max_curve_points"));
+        assert!(message("[budget]\nbogus = 1\n").contains("bogus"));
     }
 
     #[test]

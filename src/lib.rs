@@ -2,6 +2,7 @@
 //! platforms. `run` sets up logging and dispatches one subcommand; every stage lives in
 //! `commands/` and only orchestrates domain modules.
 
+pub mod budget;
 pub mod cli;
 pub mod clv;
 pub mod commands;
@@ -95,6 +96,15 @@ pub fn resolve_config(cli: &Cli) -> Result<Config> {
     Ok(config)
 }
 
+/// The budget `fluz allocate` was asked for, if any.
+fn budget_ask(args: &cli::AllocateArgs) -> Option<commands::allocate::BudgetAsk> {
+    match (args.budget, args.budget_share) {
+        (Some(amount), _) => Some(commands::allocate::BudgetAsk::Amount(amount)),
+        (None, Some(share)) => Some(commands::allocate::BudgetAsk::Share(share)),
+        (None, None) => None,
+    }
+}
+
 /// Runs one command line.
 pub fn run(cli: Cli) -> Result<()> {
     init_logging(cli.verbose);
@@ -115,6 +125,19 @@ pub fn run(cli: Cli) -> Result<()> {
         quiet: cli.quiet,
         progress: !cli.quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
     };
+    // `allocate --values FILE --out DIR` needs no store at all.
+    if let Command::Allocate(args) = command {
+        if let (Some(file), Some(out)) = (&args.values, &args.out) {
+            let request = commands::allocate::Request {
+                source: commands::allocate::Source::Values {
+                    file: file.clone(),
+                    out: out.clone(),
+                },
+                budget: budget_ask(args),
+            };
+            return commands::allocate::run_values(&ctx, file, out, &request).map(|_| ());
+        }
+    }
     // One store session per command line: opened and locked once (an unreachable database or
     // a store locked by another run fails before any work), handed to every stage, released
     // when this function returns.
@@ -130,5 +153,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export => commands::export::run(&ctx, store).map(|_| ()),
         Command::RunAll(_) => commands::run_all::run(&ctx, store),
         Command::Generate(_) => unreachable!("handled above"),
+        Command::Allocate(args) => {
+            let request = commands::allocate::Request {
+                source: match args.source {
+                    Some(cli::AllocateSourceArg::Model) => commands::allocate::Source::Model,
+                    Some(cli::AllocateSourceArg::Uplift) | None => {
+                        commands::allocate::Source::Uplift
+                    }
+                },
+                budget: budget_ask(args),
+            };
+            commands::allocate::run(&ctx, store, &request).map(|_| ())
+        }
     }
 }

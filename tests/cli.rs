@@ -73,7 +73,11 @@ fn run_all_on_the_sample_writes_every_output() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run_manifest.json")).unwrap())
             .unwrap();
-    assert_eq!(manifest["stages"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        manifest["stages"].as_array().unwrap().len(),
+        8,
+        "six stages + clv + allocate"
+    );
     assert_eq!(manifest["inputs"][0]["sha256"].as_str().unwrap().len(), 64);
     // The dashboard carries this run's numbers: every persona, the final model family, the
     // customer count.

@@ -21,7 +21,7 @@ use crate::store::Store;
 use crate::Context;
 
 /// Every table of the store, in pipeline order.
-pub const TABLES: [&str; 20] = [
+pub const TABLES: [&str; 25] = [
     "transactions",
     "social_edges",
     "merchants",
@@ -41,17 +41,23 @@ pub const TABLES: [&str; 20] = [
     "cashback_shap_values",
     "cashback_explanations",
     "merchant_cashback",
+    "budget_allocation",
+    "budget_curve",
+    "budget_curve_arms",
+    "budget_flat_policies",
+    "budget_summary",
     "run_manifest",
 ];
 
 /// The charts the stages draw into the output folder.
-pub const CHARTS: [&str; 6] = [
+pub const CHARTS: [&str; 7] = [
     "analytics_summary.png",
     "clv_holdout.png",
     "k_selection.png",
     "segments.png",
     "shap_summary_plot.png",
     "shap_feature_importance.png",
+    "budget_curve.png",
 ];
 
 fn sha256_file(path: &Path) -> Result<(String, u64)> {

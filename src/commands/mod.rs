@@ -1,6 +1,7 @@
 //! One file per subcommand. Each reads its inputs from the store, calls domain code and
 //! writes its outputs to the store; only this layer knows about the store and the progress.
 
+pub mod allocate;
 pub mod clv;
 pub mod eda;
 pub mod explain;
@@ -61,7 +62,7 @@ pub fn record_stage(
     rows.push(rows_out as i64);
     detail.push(details.to_string());
     let order = [
-        "ingest", "eda", "clv", "segment", "train", "explain", "export",
+        "ingest", "eda", "clv", "segment", "train", "allocate", "explain", "export",
     ];
     let mut index: Vec<usize> = (0..stages.len()).collect();
     index.sort_by_key(|&i| {

@@ -1,4 +1,5 @@
-//! `fluz run-all`: ingest → eda → clv → segment → train → explain → export, then one summary.
+//! `fluz run-all`: ingest → eda → clv → segment → train → allocate → explain → export, then
+//! one summary.
 
 use std::time::Instant;
 
@@ -15,7 +16,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
         quiet: true,
         ..ctx.clone()
     };
-    let bar = crate::progress::bar(ctx.progress, 7, "run-all");
+    let bar = crate::progress::bar(ctx.progress, 8, "run-all");
     let report = super::ingest::run(&stage_ctx, store)?;
     between_stages("ingest");
     bar.inc(1);
@@ -30,6 +31,10 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
     bar.inc(1);
     let train = super::train::run(&stage_ctx, store)?;
     between_stages("train");
+    bar.inc(1);
+    let allocated =
+        super::allocate::run(&stage_ctx, store, &super::allocate::Request::run_all())?;
+    between_stages("allocate");
     bar.inc(1);
     let explained = super::explain::run(&stage_ctx, store)?;
     between_stages("explain");
@@ -87,6 +92,12 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
             .map_or(String::new(), |(actual, expected, _)| format!(
                 "; holdout {actual:.0} purchases observed, {expected:.1} expected"
             ))
+        "  budget         {:.2} from {}: value {:.2}, λ {:.4}; {}",
+        allocated.budget,
+        allocated.source,
+        allocated.integer_value,
+        allocated.lambda,
+        allocated.sentence
     );
     println!("  explained      {explained} customers (exact SHAP)");
     println!(

@@ -1,5 +1,6 @@
 //! What a person sees: PNG charts, CSV exports, the run manifest and `dashboard.html`.
 
+pub mod budget_chart;
 pub mod charts;
 pub mod clv_chart;
 pub mod csv_export;

@@ -2,6 +2,7 @@
 //! and Yelp business JSON lines. Every reader reports bad input with the file, the line (or
 //! sheet row) and the column, or — with `on_bad_row = "skip"` — counts and skips the row.
 
+pub mod budget_values;
 pub mod csv;
 pub mod dates;
 pub mod json_line;

@@ -83,6 +83,11 @@ pub fn producing_stage(table: &str) -> &'static str {
         | "cashback_feature_importance"
         | "merchant_cashback" => "train",
         "cashback_shap_importance" | "cashback_shap_values" | "cashback_explanations" => "explain",
+        "budget_allocation"
+        | "budget_curve"
+        | "budget_curve_arms"
+        | "budget_flat_policies"
+        | "budget_summary" => "allocate",
         _ => "run-all",
     }
 }
