@@ -32,8 +32,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
     let train = super::train::run(&stage_ctx, store)?;
     between_stages("train");
     bar.inc(1);
-    let allocated =
-        super::allocate::run(&stage_ctx, store, &super::allocate::Request::run_all())?;
+    let allocated = super::allocate::run(&stage_ctx, store, &super::allocate::Request::run_all())?;
     between_stages("allocate");
     bar.inc(1);
     let explained = super::explain::run(&stage_ctx, store)?;
@@ -92,6 +91,8 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
             .map_or(String::new(), |(actual, expected, _)| format!(
                 "; holdout {actual:.0} purchases observed, {expected:.1} expected"
             ))
+    );
+    println!(
         "  budget         {:.2} from {}: value {:.2}, λ {:.4}; {}",
         allocated.budget,
         allocated.source,

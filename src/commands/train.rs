@@ -8,12 +8,12 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 
 use super::table::{f64_column, feature_matrix, i64_column, Table};
+use crate::config::Config;
 use crate::features::customers::{stock_links, EligibleMerchants};
 use crate::models::economics::EconomicInputs;
 use crate::models::family::SavedModel;
 use crate::models::merchants::{merchant_cashback, Line};
 use crate::models::policy::{policy_value, recommend, PolicyValue};
-use crate::config::Config;
 use crate::models::training::{train, TrainParams};
 use crate::store::Store;
 use crate::{progress, Context};
