@@ -16,6 +16,7 @@ pub mod segment;
 pub mod sources;
 pub mod store;
 pub mod synth;
+pub mod uplift;
 
 use std::io::IsTerminal;
 
@@ -119,6 +120,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train => commands::train::run(&ctx).map(|_| ()),
         Command::Explain => commands::explain::run(&ctx).map(|_| ()),
         Command::Export => commands::export::run(&ctx).map(|_| ()),
+        Command::SimulateOffers => {
+            let mut store = store::open(&ctx.config)?;
+            commands::simulate_offers::run(&ctx, store.as_mut()).map(|_| ())
+        }
+        Command::Uplift => {
+            let mut store = store::open(&ctx.config)?;
+            commands::uplift::run(&ctx, store.as_mut()).map(|_| ())
+        }
         Command::RunAll(_) => commands::run_all::run(&ctx),
         Command::Generate(_) => unreachable!("handled above"),
     }

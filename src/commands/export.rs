@@ -21,7 +21,7 @@ use crate::store::Store;
 use crate::{store, Context};
 
 /// Every table of the store, in pipeline order.
-pub const TABLES: [&str; 17] = [
+pub const TABLES: [&str; 23] = [
     "transactions",
     "social_edges",
     "merchants",
@@ -38,16 +38,23 @@ pub const TABLES: [&str; 17] = [
     "cashback_shap_values",
     "cashback_explanations",
     "merchant_cashback",
+    "offers",
+    "offer_features",
+    "offers_truth",
+    "uplift_predictions",
+    "uplift_metrics",
+    "uplift_curve",
     "run_manifest",
 ];
 
 /// The charts the stages draw into the output folder.
-pub const CHARTS: [&str; 5] = [
+pub const CHARTS: [&str; 6] = [
     "analytics_summary.png",
     "k_selection.png",
     "segments.png",
     "shap_summary_plot.png",
     "shap_feature_importance.png",
+    "qini.png",
 ];
 
 fn sha256_file(path: &Path) -> Result<(String, u64)> {

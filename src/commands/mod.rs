@@ -8,7 +8,9 @@ pub mod generate;
 pub mod ingest;
 pub mod run_all;
 pub mod segment;
+pub mod simulate_offers;
 pub mod train;
+pub mod uplift;
 
 use std::time::Instant;
 
@@ -56,7 +58,16 @@ pub fn record_stage(
     secs.push(seconds);
     rows.push(rows_out as i64);
     detail.push(details.to_string());
-    let order = ["ingest", "eda", "segment", "train", "explain", "export"];
+    let order = [
+        "ingest",
+        "eda",
+        "segment",
+        "train",
+        "explain",
+        "simulate-offers",
+        "uplift",
+        "export",
+    ];
     let mut index: Vec<usize> = (0..stages.len()).collect();
     index.sort_by_key(|&i| {
         order

@@ -1,4 +1,5 @@
-//! `fluz run-all`: ingest → eda → segment → train → explain → export, then one summary.
+//! `fluz run-all`: ingest → eda → segment → train → explain → simulate-offers → uplift →
+//! export, then one summary.
 
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ pub fn run(ctx: &Context) -> Result<()> {
         quiet: true,
         ..ctx.clone()
     };
-    let bar = crate::progress::bar(ctx.progress, 6, "run-all");
+    let bar = crate::progress::bar(ctx.progress, 7, "run-all");
     let report = super::ingest::run(&stage_ctx)?;
     bar.inc(1);
     let eda = super::eda::run(&stage_ctx)?;
@@ -23,6 +24,15 @@ pub fn run(ctx: &Context) -> Result<()> {
     let train = super::train::run(&stage_ctx)?;
     bar.inc(1);
     let explained = super::explain::run(&stage_ctx)?;
+    bar.inc(1);
+    // The offer test: simulated on the store's customers unless `[offers] log` names a real one.
+    let uplift = {
+        let mut store = crate::store::open(&ctx.config)?;
+        if ctx.config.offers.log.as_os_str().is_empty() {
+            super::simulate_offers::run(&stage_ctx, store.as_mut())?;
+        }
+        super::uplift::run(&stage_ctx, store.as_mut())?
+    };
     bar.inc(1);
     let files = super::export::run(&stage_ctx)?;
     bar.finish_and_clear();
@@ -70,6 +80,12 @@ pub fn run(ctx: &Context) -> Result<()> {
         p.value_flat
     );
     println!("  explained      {explained} customers (exact SHAP)");
+    for outcome in &uplift.outcomes {
+        println!(
+            "  offer test     {} customers, {}: {}",
+            uplift.customers, outcome.outcome, outcome.recommendation
+        );
+    }
     println!(
         "  outputs        {} files in {} (open dashboard.html)",
         files.len(),

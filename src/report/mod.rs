@@ -3,6 +3,7 @@
 pub mod charts;
 pub mod csv_export;
 pub mod dashboard;
+pub mod qini_chart;
 
 use std::io::Write;
 use std::path::Path;

@@ -63,6 +63,10 @@ pub fn producing_stage(table: &str) -> &'static str {
         | "cashback_feature_importance"
         | "merchant_cashback" => "train",
         "cashback_shap_importance" | "cashback_shap_values" | "cashback_explanations" => "explain",
+        "offers" | "offer_features" | "offers_truth" => {
+            "simulate-offers (or uplift with [offers] log)"
+        }
+        "uplift_predictions" | "uplift_metrics" | "uplift_curve" => "uplift",
         _ => "run-all",
     }
 }
