@@ -265,10 +265,10 @@ fn predictions_table(
     let mut recommended = Vec::new();
     for s in studies {
         let money = s.outcome == spend_outcome;
-        for i in 0..log.len() {
+        for (i, &held_out) in test.iter().enumerate() {
             for (a, arm_def) in log.arms.iter().enumerate() {
                 customer.push(log.customer_id[i]);
-                split.push(if test[i] { "test" } else { "train" });
+                split.push(if held_out { "test" } else { "train" });
                 learner.push(s.reported_learner.name());
                 outcome.push(s.outcome.clone());
                 arm.push(arm_def.name.clone());

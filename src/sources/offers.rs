@@ -90,7 +90,7 @@ impl OfferLog {
         let mut outcome = Vec::with_capacity(n * k);
         let mut value = Vec::with_capacity(n * k);
         for (name, values) in &self.outcomes {
-            for i in 0..n {
+            for (i, &observed) in values.iter().enumerate() {
                 let a = &self.arms[self.arm[i]];
                 customer.push(self.customer_id[i]);
                 arm.push(a.name.clone());
@@ -99,7 +99,7 @@ impl OfferLog {
                 control.push(self.arm[i] == 0);
                 margin.push(self.margin[i]);
                 outcome.push(name.clone());
-                value.push(values[i]);
+                value.push(observed);
             }
         }
         DataFrame::new(
@@ -119,15 +119,14 @@ impl OfferLog {
 
     /// The `offer_features` table: customer_id, feature, value (feature by feature).
     pub fn features_table(&self) -> PolarsResult<DataFrame> {
-        let n = self.len();
         let mut customer = Vec::new();
         let mut feature = Vec::new();
         let mut value = Vec::new();
         for (name, values) in &self.features {
-            for i in 0..n {
-                customer.push(self.customer_id[i]);
+            for (&id, &x) in self.customer_id.iter().zip(values) {
+                customer.push(id);
                 feature.push(name.clone());
-                value.push(values[i]);
+                value.push(x);
             }
         }
         DataFrame::new(
