@@ -285,3 +285,73 @@ CREATE TABLE fluz.run_manifest (
     rows_out BIGINT NOT NULL,
     details TEXT NOT NULL
 );
+
+-- Offer tests (fluz simulate-offers, fluz uplift). `offers` holds one row per customer and
+-- outcome of a randomized test; `offer_features` the features the learners use; `offers_truth`
+-- the hidden truth of a simulated test (empty for an external log; only evaluation reads it).
+CREATE TABLE fluz.offers (
+    customer_id BIGINT NOT NULL,
+    arm TEXT NOT NULL,
+    rate DOUBLE PRECISION NOT NULL,
+    contact_cost DOUBLE PRECISION NOT NULL,
+    control BOOLEAN NOT NULL,
+    margin DOUBLE PRECISION NOT NULL,
+    outcome TEXT NOT NULL,
+    value DOUBLE PRECISION NOT NULL
+);
+
+CREATE TABLE fluz.offer_features (
+    customer_id BIGINT NOT NULL,
+    feature TEXT NOT NULL,
+    value DOUBLE PRECISION NOT NULL
+);
+
+CREATE TABLE fluz.offers_truth (
+    customer_id BIGINT NOT NULL,
+    arm TEXT NOT NULL,
+    rate DOUBLE PRECISION NOT NULL,
+    beta DOUBLE PRECISION NOT NULL,
+    margin DOUBLE PRECISION NOT NULL,
+    expected_spend DOUBLE PRECISION NOT NULL,
+    expected_profit DOUBLE PRECISION NOT NULL,
+    best BOOLEAN NOT NULL
+);
+
+CREATE TABLE fluz.uplift_predictions (
+    customer_id BIGINT NOT NULL,
+    split TEXT NOT NULL,
+    learner TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    arm TEXT NOT NULL,
+    expected_outcome DOUBLE PRECISION NOT NULL,
+    effect DOUBLE PRECISION NOT NULL,
+    cost DOUBLE PRECISION,
+    incremental_profit DOUBLE PRECISION,
+    recommended BOOLEAN NOT NULL
+);
+
+CREATE TABLE fluz.uplift_metrics (
+    learner TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    arm TEXT NOT NULL,
+    qini DOUBLE PRECISION,
+    auuc DOUBLE PRECISION,
+    policy_value_ipw DOUBLE PRECISION,
+    policy_value_dr DOUBLE PRECISION,
+    ci_low DOUBLE PRECISION,
+    ci_high DOUBLE PRECISION,
+    gain_vs_best_arm DOUBLE PRECISION,
+    gain_ci_low DOUBLE PRECISION,
+    gain_ci_high DOUBLE PRECISION,
+    true_value DOUBLE PRECISION,
+    regret_pct DOUBLE PRECISION,
+    detail TEXT
+);
+
+CREATE TABLE fluz.uplift_curve (
+    learner TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    arm TEXT NOT NULL,
+    fraction DOUBLE PRECISION NOT NULL,
+    gain DOUBLE PRECISION NOT NULL
+);

@@ -73,7 +73,13 @@ pub enum Command {
     Explain,
     /// Write every table as CSV, the run manifest and dashboard.html.
     Export,
-    /// ingest → eda → clv → segment → train → explain → export.
+    /// Simulate a randomized test of `[offers] arms` on the store's customers (offers, offers_truth).
+    SimulateOffers,
+    /// Learn per-customer effects from the offer test (`[offers] log` or the stored offers),
+    /// evaluate them on held-out customers and recommend a policy.
+    Uplift,
+    /// ingest → eda → clv → segment → train → explain → simulate-offers → uplift → allocate →
+    /// export.
     RunAll(IngestArgs),
     /// Write synthetic data in the three real formats.
     Generate(GenerateArgs),

@@ -73,6 +73,7 @@ pub struct Config {
     pub origin: PathBuf,
     pub clv: ClvConfig,
     pub budget: BudgetConfig,
+    pub offers: OffersConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -586,6 +587,85 @@ impl Default for ClvConfig {
             margin: ClvMargin::Named("commission".into()),
             penalizer: 0.0,
             gamma_gamma_penalizer: 0.0,
+/// `[offers]`: the offer-test log (`fluz uplift`) and the simulated rate test
+/// (`fluz simulate-offers`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OffersConfig {
+    /// An external offer-test log (`.csv`, `.csv.gz` or `.parquet`); empty = use the store's
+    /// `offers` table (e.g. from `fluz simulate-offers`).
+    pub log: PathBuf,
+    /// Column holding the customer id; empty = the 1-based data row number.
+    pub customer_column: String,
+    /// Column holding the arm each customer was offered.
+    pub arm_column: String,
+    /// The arm value of the control group.
+    pub control_arm: String,
+    /// Column holding the cashback rate of each row's arm; empty = `arm_rates` (missing arms
+    /// have rate 0).
+    pub rate_column: String,
+    /// Cashback rate of each arm (arm value → rate); used when `rate_column` is empty.
+    pub arm_rates: std::collections::BTreeMap<String, f64>,
+    /// Fixed cost per contact of each arm (arm value → cost; missing arms cost 0).
+    pub arm_costs: std::collections::BTreeMap<String, f64>,
+    /// Margin on spend for logs whose customers are not in `customer_features`.
+    pub margin: f64,
+    /// Outcome columns to learn (one model set per outcome).
+    pub outcomes: Vec<String>,
+    /// The outcome that is money spent (it drives cost and profit; must not be negative).
+    pub spend_outcome: String,
+    /// Feature columns of the log (text columns one-hot encoded); empty = the customers'
+    /// `[train] features` joined from `customer_features` by id.
+    pub features: Vec<String>,
+    /// Fewest rows an arm may have.
+    pub min_arm_rows: usize,
+    /// Rates of the simulated test's arms (the first, 0, is the control).
+    pub arms: Vec<f64>,
+    /// Length of the simulated test window in days.
+    pub window_days: f64,
+    /// Percent of customers (by hash of their id) held out for evaluation.
+    pub test_percent: u64,
+    /// Cross-fitting folds on the training customers.
+    pub n_folds: u64,
+    /// Learners to fit, any of "t", "x", "dr", "r".
+    pub learners: Vec<String>,
+    /// Base-learner grid: boosting depths (100 rounds each, learning rate 0.1).
+    pub boosting_depths: Vec<usize>,
+    /// Base-learner grid: random-forest leaf sizes (100 trees each, a third of the features).
+    pub forest_min_leaf: Vec<usize>,
+    /// Trees (or rounds) of every base learner.
+    pub base_trees: usize,
+    /// Bootstrap resamples of the held-out rows for the 95% intervals.
+    pub bootstrap: usize,
+    /// Seed of the arm assignment, the simulated purchases, the learners and the bootstrap.
+    pub seed: u64,
+}
+
+impl Default for OffersConfig {
+    fn default() -> Self {
+        Self {
+            log: PathBuf::new(),
+            customer_column: "customer_id".into(),
+            arm_column: "arm".into(),
+            control_arm: "0%".into(),
+            rate_column: String::new(),
+            arm_rates: Default::default(),
+            arm_costs: Default::default(),
+            margin: 0.1,
+            outcomes: vec!["spend".into()],
+            spend_outcome: "spend".into(),
+            features: Vec::new(),
+            min_arm_rows: 30,
+            arms: vec![0.0, 0.02, 0.05],
+            window_days: 90.0,
+            test_percent: 30,
+            n_folds: 3,
+            learners: vec!["t".into(), "x".into(), "dr".into(), "r".into()],
+            boosting_depths: vec![2, 4],
+            forest_min_leaf: vec![50],
+            base_trees: 100,
+            bootstrap: 500,
+            seed: 42,
         }
     }
 }
@@ -701,6 +781,7 @@ impl Config {
         resolve(&mut self.export.out_dir);
         resolve(&mut self.clv.transactions);
         resolve(&mut self.clv.rfm);
+        resolve(&mut self.offers.log);
     }
 
     /// Applies `FLUZ_DATABASE_URL` (it overrides `[store] url`).
@@ -1075,6 +1156,7 @@ impl Config {
         }
         keep(self.validate_clv());
         keep(self.budget.validate());
+        keep(self.validate_offers());
         problems.into_inner()
     }
 
@@ -1164,6 +1246,118 @@ impl Config {
             if !(value.is_finite() && value >= 0.0) {
                 return err(key, format!("must be a finite number >= 0, got {value}"));
             }
+        Ok(())
+    }
+
+    fn validate_offers(&self) -> Result<(), ConfigError> {
+        let err = |key: &str, msg: String| Err(ConfigError(format!("config key {key}: {msg}")));
+        let offers = &self.offers;
+        if offers.arm_column.is_empty() {
+            return err("[offers] arm_column", "must name a column".into());
+        }
+        for (arm, rate) in &offers.arm_rates {
+            if !rate.is_finite() || !(0.0..=1.0).contains(rate) {
+                return err(
+                    "[offers] arm_rates",
+                    format!("rate of arm {arm:?} must be in [0, 1], got {rate}"),
+                );
+            }
+        }
+        for (arm, cost) in &offers.arm_costs {
+            if !cost.is_finite() || *cost < 0.0 {
+                return err(
+                    "[offers] arm_costs",
+                    format!("cost of arm {arm:?} must be >= 0, got {cost}"),
+                );
+            }
+        }
+        if !offers.margin.is_finite() || !(0.0..=1.0).contains(&offers.margin) {
+            return err(
+                "[offers] margin",
+                format!("must be in [0, 1], got {}", offers.margin),
+            );
+        }
+        if offers.outcomes.is_empty() {
+            return err("[offers] outcomes", "must name at least one column".into());
+        }
+        if offers.arms.len() < 2
+            || offers.arms[0] != 0.0
+            || offers
+                .arms
+                .iter()
+                .any(|r| !r.is_finite() || !(0.0..=1.0).contains(r))
+            || offers.arms.windows(2).any(|w| w[1] <= w[0])
+        {
+            return err(
+                "[offers] arms",
+                format!(
+                    "must be at least two strictly increasing rates in [0, 1] starting with 0 (the control), got {:?}",
+                    offers.arms
+                ),
+            );
+        }
+        if !offers.window_days.is_finite() || offers.window_days <= 0.0 {
+            return err(
+                "[offers] window_days",
+                format!("must be greater than 0, got {}", offers.window_days),
+            );
+        }
+        if offers.min_arm_rows == 0 {
+            return err("[offers] min_arm_rows", "must be at least 1".into());
+        }
+        if !(1..=90).contains(&offers.test_percent) {
+            return err(
+                "[offers] test_percent",
+                format!("must be in 1..=90, got {}", offers.test_percent),
+            );
+        }
+        if !(2..=10).contains(&offers.n_folds) {
+            return err(
+                "[offers] n_folds",
+                format!("must be in 2..=10, got {}", offers.n_folds),
+            );
+        }
+        if offers.learners.is_empty() {
+            return err("[offers] learners", "must name at least one learner".into());
+        }
+        for learner in &offers.learners {
+            if !["t", "x", "dr", "r"].contains(&learner.as_str()) {
+                return err(
+                    "[offers] learners",
+                    format!("unknown learner {learner:?}; choose from t, x, dr, r"),
+                );
+            }
+        }
+        if offers.boosting_depths.is_empty() && offers.forest_min_leaf.is_empty() {
+            return err(
+                "[offers] boosting_depths",
+                "the base-learner grid is empty: list boosting depths or forest_min_leaf sizes"
+                    .into(),
+            );
+        }
+        if offers.boosting_depths.iter().any(|&d| d == 0 || d > 12) {
+            return err(
+                "[offers] boosting_depths",
+                format!("values must be in 1..=12, got {:?}", offers.boosting_depths),
+            );
+        }
+        if offers.forest_min_leaf.contains(&0) {
+            return err(
+                "[offers] forest_min_leaf",
+                "values must be at least 1".into(),
+            );
+        }
+        if !(1..=2000).contains(&offers.base_trees) {
+            return err(
+                "[offers] base_trees",
+                format!("must be in 1..=2000, got {}", offers.base_trees),
+            );
+        }
+        if offers.bootstrap < 50 {
+            return err(
+                "[offers] bootstrap",
+                format!("must be at least 50, got {}", offers.bootstrap),
+            );
         }
         Ok(())
     }
@@ -1492,6 +1686,18 @@ mod tests {
         );
         assert!(message("[economics]\nengagement = \"lifetime\"\n").contains("engagement"));
         assert_eq!(parse("").unwrap().economics.engagement, Engagement::Flat);
+    fn offers_keys_are_checked() {
+        assert!(message("[offers]\narms = [0.02, 0.05]\n").contains("[offers] arms"));
+        assert!(message("[offers]\narms = [0.0, 0.05, 0.02]\n").contains("[offers] arms"));
+        assert!(message("[offers]\nlearners = [\"s\"]\n").contains("[offers] learners"));
+        assert!(message("[offers]\nwindow_days = 0.0\n").contains("[offers] window_days"));
+        assert!(message("[offers]\nmargin = 2.0\n").contains("[offers] margin"));
+        assert!(message("[offers]\narm_costs = { a = -1.0 }\n").contains("[offers] arm_costs"));
+        assert!(message("[offers]\nn_folds = 1\n").contains("[offers] n_folds"));
+        let config =
+            parse("[offers]\nlog = \"x/log.csv\"\narm_rates = { \"2%\" = 0.02 }\n").unwrap();
+        assert_eq!(config.offers.log, Path::new("/tmp/cfg/x/log.csv"));
+        assert_eq!(config.offers.arm_rates["2%"], 0.02);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod segment;
 pub mod sources;
 pub mod store;
 pub mod synth;
+pub mod uplift;
 
 use std::io::IsTerminal;
 
@@ -151,6 +152,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train => commands::train::run(&ctx, store).map(|_| ()),
         Command::Explain => commands::explain::run(&ctx, store).map(|_| ()),
         Command::Export => commands::export::run(&ctx, store).map(|_| ()),
+        Command::SimulateOffers => commands::simulate_offers::run(&ctx, store).map(|_| ()),
+        Command::Uplift => commands::uplift::run(&ctx, store).map(|_| ()),
         Command::RunAll(_) => commands::run_all::run(&ctx, store),
         Command::Generate(_) => unreachable!("handled above"),
         Command::Allocate(args) => {

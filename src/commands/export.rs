@@ -21,7 +21,7 @@ use crate::store::Store;
 use crate::Context;
 
 /// Every table of the store, in pipeline order.
-pub const TABLES: [&str; 25] = [
+pub const TABLES: [&str; 31] = [
     "transactions",
     "social_edges",
     "merchants",
@@ -46,11 +46,17 @@ pub const TABLES: [&str; 25] = [
     "budget_curve_arms",
     "budget_flat_policies",
     "budget_summary",
+    "offers",
+    "offer_features",
+    "offers_truth",
+    "uplift_predictions",
+    "uplift_metrics",
+    "uplift_curve",
     "run_manifest",
 ];
 
 /// The charts the stages draw into the output folder.
-pub const CHARTS: [&str; 7] = [
+pub const CHARTS: [&str; 8] = [
     "analytics_summary.png",
     "clv_holdout.png",
     "k_selection.png",
@@ -58,6 +64,7 @@ pub const CHARTS: [&str; 7] = [
     "shap_summary_plot.png",
     "shap_feature_importance.png",
     "budget_curve.png",
+    "qini.png",
 ];
 
 fn sha256_file(path: &Path) -> Result<(String, u64)> {

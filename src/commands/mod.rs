@@ -12,7 +12,9 @@ pub mod params;
 pub mod run_all;
 pub mod segment;
 pub mod table;
+pub mod simulate_offers;
 pub mod train;
+pub mod uplift;
 
 pub use table::{f64_column, i64_column, str_column};
 
@@ -62,7 +64,16 @@ pub fn record_stage(
     rows.push(rows_out as i64);
     detail.push(details.to_string());
     let order = [
-        "ingest", "eda", "clv", "segment", "train", "allocate", "explain", "export",
+        "ingest",
+        "eda",
+        "clv",
+        "segment",
+        "train",
+        "explain",
+        "simulate-offers",
+        "uplift",
+        "allocate",
+        "export",
     ];
     let mut index: Vec<usize> = (0..stages.len()).collect();
     index.sort_by_key(|&i| {

@@ -1,5 +1,5 @@
-//! `fluz run-all`: ingest → eda → clv → segment → train → allocate → explain → export, then
-//! one summary.
+//! `fluz run-all`: ingest → eda → clv → segment → train → explain → simulate-offers → uplift →
+//! allocate → export, then one summary.
 
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
         quiet: true,
         ..ctx.clone()
     };
-    let bar = crate::progress::bar(ctx.progress, 8, "run-all");
+    let bar = crate::progress::bar(ctx.progress, 9, "run-all");
     let report = super::ingest::run(&stage_ctx, store)?;
     between_stages("ingest");
     bar.inc(1);
@@ -32,11 +32,20 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
     let train = super::train::run(&stage_ctx, store)?;
     between_stages("train");
     bar.inc(1);
-    let allocated = super::allocate::run(&stage_ctx, store, &super::allocate::Request::run_all())?;
-    between_stages("allocate");
-    bar.inc(1);
     let explained = super::explain::run(&stage_ctx, store)?;
     between_stages("explain");
+    bar.inc(1);
+    // The offer test: simulated on the store's customers unless `[offers] log` names a real one.
+    if ctx.config.offers.log.as_os_str().is_empty() {
+        super::simulate_offers::run(&stage_ctx, store)?;
+        between_stages("simulate-offers");
+    }
+    let uplift = super::uplift::run(&stage_ctx, store)?;
+    between_stages("uplift");
+    bar.inc(1);
+    // The budget after the offer test, so that it spends on the learned effects.
+    let allocated = super::allocate::run(&stage_ctx, store, &super::allocate::Request::run_all())?;
+    between_stages("allocate");
     bar.inc(1);
     let files = super::export::run(&stage_ctx, store)?;
     bar.finish_and_clear();
@@ -101,6 +110,12 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
         allocated.sentence
     );
     println!("  explained      {explained} customers (exact SHAP)");
+    for outcome in &uplift.outcomes {
+        println!(
+            "  offer test     {} customers, {}: {}",
+            uplift.customers, outcome.outcome, outcome.recommendation
+        );
+    }
     println!(
         "  outputs        {} files in {} (open dashboard.html)",
         files.len(),

@@ -5,5 +5,6 @@ pub mod charts;
 pub mod clv_chart;
 pub mod csv_export;
 pub mod dashboard;
+pub mod qini_chart;
 
 pub use crate::fsutil::{write_atomic, write_atomic_with};

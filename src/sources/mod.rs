@@ -7,6 +7,7 @@ pub mod csv;
 pub mod dates;
 pub mod json_line;
 pub mod merchants;
+pub mod offers;
 pub mod retail;
 pub mod social;
 pub mod text;

@@ -88,6 +88,10 @@ pub fn producing_stage(table: &str) -> &'static str {
         | "budget_curve_arms"
         | "budget_flat_policies"
         | "budget_summary" => "allocate",
+        "offers" | "offer_features" | "offers_truth" => {
+            "simulate-offers (or uplift with [offers] log)"
+        }
+        "uplift_predictions" | "uplift_metrics" | "uplift_curve" => "uplift",
         _ => "run-all",
     }
 }

@@ -1,0 +1,550 @@
+//! Meta-learners of per-customer effects from a randomized test, on fluz's own gradient
+//! boosting and random forest (`learn/`).
+//!
+//! Every learner gives, for every row (training and test), the expected outcome under each arm
+//! `μ_a(x)`; the effect of arm `a` is `μ_a(x) − μ_0(x)` (arm 0 is the control).
+//!
+//! - Base learner: chosen from a small grid by the cross-fitted outcome loss of the per-arm
+//!   outcome models (`Σ (y − μ̂_{A_i}(x_i))²` over the training rows, each predicted by the models
+//!   of the other folds).
+//! - **T**: one outcome model per arm. Training rows get the out-of-fold prediction, test rows
+//!   the mean of the fold models.
+//! - **X** (Künzel et al.): imputed effects `y − μ̂_0(x)` on arm-`a` rows and `μ̂_a(x) − y` on
+//!   control rows, each regressed on the features, combined as `g·τ̂_0 + (1 − g)·τ̂_a` with
+//!   `g = e_a / (e_a + e_0)` (causalml's weighting by the propensity).
+//! - **DR** (Kennedy): AIPW pseudo-outcomes
+//!   `μ̂_a − μ̂_0 + 1[A=a](y − μ̂_a)/e_a − 1[A=0](y − μ̂_0)/e_0` (cross-fitted `μ̂`) regressed on the
+//!   features over every training row.
+//! - **R** (pooled, linear in the rate): `y = b_0(x) + b(x)·r`. With the design's rate `r_A`
+//!   independent of `x`, the R-loss minimiser is `b(x) = E[(y − m(x))(r_A − r̄) | x] / Var(r)`, so
+//!   the pseudo-outcome `(y − m̂(x))(r_A − r̄)/Var(r)` (cross-fitted `m̂ = E[y|x]`) is regressed on
+//!   the features over every training row — one slope from all arms instead of one arm's share.
+//!   `μ_a(x) = m̂(x) + b(x)(r_a − r̄)`. Needs at least two distinct rates.
+//!
+//! Propensities `e_a` are the design's arm shares. Every fit takes a seed derived from the
+//! configured seed and its role, so results do not depend on the thread count.
+
+use rayon::prelude::*;
+
+use crate::learn::boosting::{fit_boosting, BoostingParams};
+use crate::learn::cart::{MaxFeatures, TreeParams};
+use crate::learn::forest::{fit_forest, ForestParams};
+use crate::learn::matrix::Matrix;
+
+/// A base learner of the grid.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BaseSpec {
+    Boosting { rounds: usize, depth: usize },
+    Forest { trees: usize, min_leaf: usize },
+}
+
+impl BaseSpec {
+    pub fn name(&self) -> String {
+        match self {
+            BaseSpec::Boosting { rounds, depth } => {
+                format!("gradient_boosting(rounds={rounds}, depth={depth}, lr=0.1)")
+            }
+            BaseSpec::Forest { trees, min_leaf } => {
+                format!("random_forest(trees={trees}, min_samples_leaf={min_leaf})")
+            }
+        }
+    }
+
+    /// Fits on `(x, y)` and predicts every matrix of `evals`.
+    pub fn fit_predict(
+        &self,
+        x: &Matrix,
+        y: &[f64],
+        evals: &[&Matrix],
+        seed: u64,
+    ) -> Vec<Vec<f64>> {
+        if x.n_rows == 0 {
+            return evals.iter().map(|m| vec![0.0; m.n_rows]).collect();
+        }
+        match self {
+            BaseSpec::Boosting { rounds, depth } => {
+                let params = BoostingParams {
+                    n_rounds: *rounds,
+                    learning_rate: 0.1,
+                    max_depth: *depth,
+                    lambda: 1.0,
+                    min_child_weight: 10.0,
+                    subsample: 0.8,
+                    max_bins: 64,
+                };
+                let model = fit_boosting(x, y, &params, seed);
+                evals.iter().map(|m| model.predict(m)).collect()
+            }
+            BaseSpec::Forest { trees, min_leaf } => {
+                let params = ForestParams {
+                    n_trees: *trees,
+                    tree: TreeParams {
+                        max_depth: None,
+                        min_samples_leaf: *min_leaf,
+                        min_samples_split: 2 * *min_leaf,
+                        max_features: MaxFeatures::Fraction(0.33),
+                        max_bins: 64,
+                    },
+                    bootstrap: true,
+                };
+                let model = fit_forest(x, y, &params, seed);
+                evals.iter().map(|m| model.predict(m)).collect()
+            }
+        }
+    }
+}
+
+/// The meta-learners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Learner {
+    T,
+    X,
+    Dr,
+    R,
+}
+
+impl Learner {
+    pub fn name(self) -> &'static str {
+        match self {
+            Learner::T => "t_learner",
+            Learner::X => "x_learner",
+            Learner::Dr => "dr_learner",
+            Learner::R => "r_learner",
+        }
+    }
+
+    /// From the config's short name ("t", "x", "dr", "r").
+    pub fn from_short(name: &str) -> Option<Self> {
+        match name {
+            "t" => Some(Learner::T),
+            "x" => Some(Learner::X),
+            "dr" => Some(Learner::Dr),
+            "r" => Some(Learner::R),
+            _ => None,
+        }
+    }
+}
+
+/// A randomized test, ready to learn from.
+pub struct Design<'a> {
+    /// Features of every row.
+    pub x: &'a Matrix,
+    /// Arm per row (0 = control).
+    pub arm: &'a [usize],
+    /// Outcome per row.
+    pub y: &'a [f64],
+    /// Training rows (ascending) and their cross-fitting fold.
+    pub train: &'a [usize],
+    pub fold: &'a [usize],
+    /// Rate of each arm.
+    pub rates: &'a [f64],
+    /// Design propensity of each arm (its share of the rows).
+    pub propensity: &'a [f64],
+}
+
+/// Settings of [`fit`].
+#[derive(Clone, Debug)]
+pub struct FitParams {
+    pub n_folds: usize,
+    pub grid: Vec<BaseSpec>,
+    pub learners: Vec<Learner>,
+    pub seed: u64,
+}
+
+/// One learner's predictions: `mu[a][row]` for every row of the design.
+#[derive(Clone, Debug)]
+pub struct LearnerFit {
+    pub learner: Learner,
+    pub mu: Vec<Vec<f64>>,
+}
+
+/// What [`fit`] returns.
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    /// Cross-fitted outcome loss (mean squared error) of each grid point.
+    pub grid_loss: Vec<(BaseSpec, f64)>,
+    pub base: BaseSpec,
+    /// The chosen base learner's cross-fitted per-arm outcome models, `[arm][row]` (the
+    /// T-learner's predictions; the evaluation's value model).
+    pub outcome_mu: Vec<Vec<f64>>,
+    /// The requested learners that apply (R needs two distinct rates; never empty: the
+    /// T-learner stands in).
+    pub learners: Vec<LearnerFit>,
+}
+
+fn seed_for(seed: u64, parts: &[u64]) -> u64 {
+    let mut s = seed;
+    for &p in parts {
+        s = crate::learn::cart::derive_seed(s, p);
+    }
+    s
+}
+
+/// Cross-fitted predictions of a model of `y` fitted on the training rows selected by `keep`:
+/// out-of-fold on training rows, the fold models' mean elsewhere.
+fn cross_fit(
+    design: &Design,
+    spec: &BaseSpec,
+    n_folds: usize,
+    keep: &(dyn Fn(usize) -> bool + Sync),
+    target: &[f64],
+    seed: u64,
+) -> Vec<f64> {
+    let n = design.x.n_rows;
+    let mut in_train = vec![usize::MAX; n];
+    for (&row, &fold) in design.train.iter().zip(design.fold) {
+        in_train[row] = fold;
+    }
+    let outside: Vec<usize> = (0..n).filter(|&i| in_train[i] == usize::MAX).collect();
+    let x_outside = design.x.select_rows(&outside);
+    let per_fold: Vec<(Vec<usize>, Vec<f64>, Vec<f64>)> = (0..n_folds)
+        .into_par_iter()
+        .map(|k| {
+            let fit_rows: Vec<usize> = design
+                .train
+                .iter()
+                .zip(design.fold)
+                .filter(|&(&row, &f)| f != k && keep(row))
+                .map(|(&row, _)| row)
+                .collect();
+            let held: Vec<usize> = design
+                .train
+                .iter()
+                .zip(design.fold)
+                .filter(|&(_, &f)| f == k)
+                .map(|(&row, _)| row)
+                .collect();
+            let x_fit = design.x.select_rows(&fit_rows);
+            let y_fit: Vec<f64> = fit_rows.iter().map(|&i| target[i]).collect();
+            let x_held = design.x.select_rows(&held);
+            let mut predicted = spec.fit_predict(
+                &x_fit,
+                &y_fit,
+                &[&x_held, &x_outside],
+                seed_for(seed, &[k as u64]),
+            );
+            let outside_pred = predicted.pop().expect("two");
+            let held_pred = predicted.pop().expect("two");
+            (held, held_pred, outside_pred)
+        })
+        .collect();
+    let mut out = vec![0.0; n];
+    for (held, held_pred, outside_pred) in per_fold {
+        for (&row, value) in held.iter().zip(held_pred) {
+            out[row] = value;
+        }
+        for (&row, value) in outside.iter().zip(outside_pred) {
+            out[row] += value / n_folds as f64;
+        }
+    }
+    out
+}
+
+/// A model of `target` fitted on the training rows `rows`, predicting every row.
+fn fit_all(
+    design: &Design,
+    spec: &BaseSpec,
+    rows: &[usize],
+    target: &[f64],
+    seed: u64,
+) -> Vec<f64> {
+    let x_fit = design.x.select_rows(rows);
+    let y_fit: Vec<f64> = rows.iter().map(|&i| target[i]).collect();
+    spec.fit_predict(&x_fit, &y_fit, &[design.x], seed)
+        .pop()
+        .expect("one")
+}
+
+/// The per-arm cross-fitted outcome models of `spec`: `mu[a][row]`.
+fn outcome_models(design: &Design, spec: &BaseSpec, n_folds: usize, seed: u64) -> Vec<Vec<f64>> {
+    (0..design.rates.len())
+        .into_par_iter()
+        .map(|a| {
+            cross_fit(
+                design,
+                spec,
+                n_folds,
+                &|row| design.arm[row] == a,
+                design.y,
+                seed_for(seed, &[1, a as u64]),
+            )
+        })
+        .collect()
+}
+
+/// Fits the base-learner grid and every requested learner.
+pub fn fit(design: &Design, params: &FitParams) -> Fitted {
+    let n_arms = design.rates.len();
+    let n_train = design.train.len().max(1) as f64;
+    let candidates: Vec<(Vec<Vec<f64>>, f64)> = params
+        .grid
+        .iter()
+        .map(|spec| {
+            let mu = outcome_models(design, spec, params.n_folds, params.seed);
+            let loss = design
+                .train
+                .iter()
+                .map(|&i| (design.y[i] - mu[design.arm[i]][i]).powi(2))
+                .sum::<f64>()
+                / n_train;
+            (mu, loss)
+        })
+        .collect();
+    let best = candidates
+        .iter()
+        .enumerate()
+        .min_by(|(ia, a), (ib, b)| a.1.total_cmp(&b.1).then(ia.cmp(ib)))
+        .map(|(i, _)| i)
+        .expect("a non-empty grid");
+    let grid_loss: Vec<(BaseSpec, f64)> = params
+        .grid
+        .iter()
+        .cloned()
+        .zip(candidates.iter().map(|c| c.1))
+        .collect();
+    let base = params.grid[best].clone();
+    let mu_t = candidates.into_iter().nth(best).expect("best").0;
+    let n = design.x.n_rows;
+    let distinct_rates = {
+        let mut rates = design.rates.to_vec();
+        rates.sort_by(f64::total_cmp);
+        rates.dedup();
+        rates.len()
+    };
+
+    let mut applicable: Vec<Learner> = params
+        .learners
+        .iter()
+        .copied()
+        .filter(|&l| l != Learner::R || distinct_rates >= 2)
+        .collect();
+    if applicable.is_empty() {
+        applicable.push(Learner::T);
+    }
+    let learners: Vec<LearnerFit> = applicable
+        .iter()
+        .map(|&learner| {
+            let seed = seed_for(params.seed, &[10 + learner as u64]);
+            let mu = match learner {
+                Learner::T => mu_t.clone(),
+                Learner::Dr => {
+                    let mut mu = vec![mu_t[0].clone()];
+                    let effects: Vec<Vec<f64>> = (1..n_arms)
+                        .into_par_iter()
+                        .map(|a| {
+                            let (e_a, e_0) = (design.propensity[a], design.propensity[0]);
+                            let mut pseudo = vec![0.0; n];
+                            for &i in design.train {
+                                let y = design.y[i];
+                                let mut value = mu_t[a][i] - mu_t[0][i];
+                                if design.arm[i] == a {
+                                    value += (y - mu_t[a][i]) / e_a;
+                                } else if design.arm[i] == 0 {
+                                    value -= (y - mu_t[0][i]) / e_0;
+                                }
+                                pseudo[i] = value;
+                            }
+                            fit_all(
+                                design,
+                                &base,
+                                design.train,
+                                &pseudo,
+                                seed_for(seed, &[a as u64]),
+                            )
+                        })
+                        .collect();
+                    for tau in effects {
+                        mu.push(mu_t[0].iter().zip(&tau).map(|(m, t)| m + t).collect());
+                    }
+                    mu
+                }
+                Learner::X => {
+                    let mut mu = vec![mu_t[0].clone()];
+                    let effects: Vec<Vec<f64>> = (1..n_arms)
+                        .into_par_iter()
+                        .map(|a| {
+                            let treated: Vec<usize> = design
+                                .train
+                                .iter()
+                                .copied()
+                                .filter(|&i| design.arm[i] == a)
+                                .collect();
+                            let control: Vec<usize> = design
+                                .train
+                                .iter()
+                                .copied()
+                                .filter(|&i| design.arm[i] == 0)
+                                .collect();
+                            let mut imputed = vec![0.0; n];
+                            for &i in &treated {
+                                imputed[i] = design.y[i] - mu_t[0][i];
+                            }
+                            for &i in &control {
+                                imputed[i] = mu_t[a][i] - design.y[i];
+                            }
+                            let tau_t = fit_all(
+                                design,
+                                &base,
+                                &treated,
+                                &imputed,
+                                seed_for(seed, &[a as u64, 1]),
+                            );
+                            let tau_c = fit_all(
+                                design,
+                                &base,
+                                &control,
+                                &imputed,
+                                seed_for(seed, &[a as u64, 2]),
+                            );
+                            let (e_a, e_0) = (design.propensity[a], design.propensity[0]);
+                            let g = e_a / (e_a + e_0);
+                            tau_c
+                                .iter()
+                                .zip(&tau_t)
+                                .map(|(c, t)| g * c + (1.0 - g) * t)
+                                .collect()
+                        })
+                        .collect();
+                    for tau in effects {
+                        mu.push(mu_t[0].iter().zip(&tau).map(|(m, t)| m + t).collect());
+                    }
+                    mu
+                }
+                Learner::R => {
+                    let mean_rate: f64 = design
+                        .rates
+                        .iter()
+                        .zip(design.propensity)
+                        .map(|(r, e)| r * e)
+                        .sum();
+                    let var_rate: f64 = design
+                        .rates
+                        .iter()
+                        .zip(design.propensity)
+                        .map(|(r, e)| e * (r - mean_rate).powi(2))
+                        .sum();
+                    let m = cross_fit(
+                        design,
+                        &base,
+                        params.n_folds,
+                        &|_| true,
+                        design.y,
+                        seed_for(seed, &[1]),
+                    );
+                    let mut pseudo = vec![0.0; n];
+                    for &i in design.train {
+                        pseudo[i] = (design.y[i] - m[i])
+                            * (design.rates[design.arm[i]] - mean_rate)
+                            / var_rate;
+                    }
+                    let slope = fit_all(design, &base, design.train, &pseudo, seed_for(seed, &[2]));
+                    design
+                        .rates
+                        .iter()
+                        .map(|&r| {
+                            m.iter()
+                                .zip(&slope)
+                                .map(|(m, b)| m + b * (r - mean_rate))
+                                .collect()
+                        })
+                        .collect()
+                }
+            };
+            LearnerFit { learner, mu }
+        })
+        .collect();
+    Fitted {
+        grid_loss,
+        base,
+        outcome_mu: mu_t,
+        learners,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// A three-arm rate test on `n` rows with two features: `y = 10 + 5 x0 + τ(x)·r/0.05 +
+    /// noise`, arm by row index. Returns the design's pieces.
+    fn generated(
+        n: usize,
+        tau: impl Fn(&[f64]) -> f64,
+    ) -> (Matrix, Vec<usize>, Vec<f64>, Vec<usize>, Vec<usize>) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let rates = [0.0, 0.02, 0.05];
+        let mut data = Vec::new();
+        let mut arm = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            let row = [rng.gen::<f64>(), rng.gen::<f64>()];
+            let a = i % 3;
+            let noise: f64 = rng.gen::<f64>() - 0.5;
+            y.push(10.0 + 5.0 * row[0] + tau(&row) * rates[a] / 0.05 + noise);
+            data.extend_from_slice(&row);
+            arm.push(a);
+        }
+        let train: Vec<usize> = (0..n).filter(|i| i % 5 != 0).collect();
+        let fold: Vec<usize> = train.iter().map(|i| (i / 3) % 3).collect();
+        (Matrix::new(n, 2, data), arm, y, train, fold)
+    }
+
+    fn check(tau: impl Fn(&[f64]) -> f64 + Copy, tolerance: f64) {
+        let n = 6000;
+        let (x, arm, y, train, fold) = generated(n, tau);
+        let rates = [0.0, 0.02, 0.05];
+        let propensity = [1.0 / 3.0; 3];
+        let design = Design {
+            x: &x,
+            arm: &arm,
+            y: &y,
+            train: &train,
+            fold: &fold,
+            rates: &rates,
+            propensity: &propensity,
+        };
+        let fitted = fit(
+            &design,
+            &FitParams {
+                n_folds: 3,
+                grid: vec![BaseSpec::Boosting {
+                    rounds: 100,
+                    depth: 3,
+                }],
+                learners: vec![Learner::T, Learner::X, Learner::Dr, Learner::R],
+                seed: 1,
+            },
+        );
+        assert_eq!(fitted.learners.len(), 4);
+        let test: Vec<usize> = (0..n).filter(|i| i % 5 == 0).collect();
+        for learner in &fitted.learners {
+            // Mean absolute error of the 5%-arm effect on the test rows.
+            let error = test
+                .iter()
+                .map(|&i| {
+                    let truth = tau(x.row(i));
+                    ((learner.mu[2][i] - learner.mu[0][i]) - truth).abs()
+                })
+                .sum::<f64>()
+                / test.len() as f64;
+            assert!(
+                error < tolerance,
+                "{}: mean abs error {error}",
+                learner.learner.name()
+            );
+        }
+    }
+
+    #[test]
+    fn learners_recover_a_constant_effect() {
+        check(|_| 2.0, 0.35);
+    }
+
+    #[test]
+    fn learners_recover_a_heterogeneous_effect() {
+        // τ from 0 to 4 with x1; a no-skill model (the mean, 2) has mean abs error 1.
+        check(|row| 4.0 * row[1], 0.5);
+    }
+}
