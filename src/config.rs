@@ -1465,6 +1465,16 @@ pub fn max_features_of(
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config = Config::parse(text, Path::new("/tmp/cfg/config.toml"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn message(text: &str) -> String {
+        parse(text).expect_err("config should be rejected").0
+    }
+
     #[test]
     fn the_dashboard_limit_is_the_dashboards() {
         assert_eq!(

@@ -113,14 +113,4 @@ mod tests {
         assert_eq!(count("random_forest"), 4);
         assert_eq!(count("gradient_boosting"), 2);
     }
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config = Config::parse(text, Path::new("/tmp/cfg/config.toml"))?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    fn message(text: &str) -> String {
-        parse(text).expect_err("config should be rejected").0
-    }
 }
