@@ -587,6 +587,10 @@ impl Default for ClvConfig {
             margin: ClvMargin::Named("commission".into()),
             penalizer: 0.0,
             gamma_gamma_penalizer: 0.0,
+        }
+    }
+}
+
 /// `[offers]`: the offer-test log (`fluz uplift`) and the simulated rate test
 /// (`fluz simulate-offers`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -1246,6 +1250,7 @@ impl Config {
             if !(value.is_finite() && value >= 0.0) {
                 return err(key, format!("must be a finite number >= 0, got {value}"));
             }
+        }
         Ok(())
     }
 
@@ -1696,6 +1701,9 @@ mod tests {
         );
         assert!(message("[economics]\nengagement = \"lifetime\"\n").contains("engagement"));
         assert_eq!(parse("").unwrap().economics.engagement, Engagement::Flat);
+    }
+
+    #[test]
     fn offers_keys_are_checked() {
         assert!(message("[offers]\narms = [0.02, 0.05]\n").contains("[offers] arms"));
         assert!(message("[offers]\narms = [0.0, 0.05, 0.02]\n").contains("[offers] arms"));

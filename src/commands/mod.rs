@@ -11,8 +11,8 @@ pub mod ingest;
 pub mod params;
 pub mod run_all;
 pub mod segment;
-pub mod table;
 pub mod simulate_offers;
+pub mod table;
 pub mod train;
 pub mod uplift;
 
