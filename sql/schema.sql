@@ -214,6 +214,8 @@ CREATE TABLE fluz.clv_holdout (
     actual_total DOUBLE PRECISION NOT NULL,
     expected_total DOUBLE PRECISION NOT NULL,
     mae DOUBLE PRECISION NOT NULL
+);
+
 -- fluz allocate (issue 17). The implicit zero arm is named "none" (rate 0).
 CREATE TABLE fluz.budget_allocation (
     customer_id BIGINT NOT NULL,

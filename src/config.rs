@@ -1376,6 +1376,9 @@ impl Config {
     }
 }
 
+/// Keys whose default is "unset" (an `Option`), which the serialised defaults leave out.
+const OPTIONAL_KEYS: [(&str, &str); 2] = [("budget", "budget"), ("budget", "budget_share")];
+
 /// Collects the keys of `given` that `known` (the default settings) lacks, as `[section] key`,
 /// descending into tables both have.
 fn unknown_keys(given: &toml::Table, known: &toml::Table, section: &str, out: &mut Vec<String>) {
@@ -1385,9 +1388,13 @@ fn unknown_keys(given: &toml::Table, known: &toml::Table, section: &str, out: &m
         } else {
             format!("[{section}] {key}")
         };
+        let optional = OPTIONAL_KEYS.contains(&(section, key.as_str()));
         match (value, known.get(key)) {
-            (_, None) => out.push(name),
-            (toml::Value::Table(inner), Some(toml::Value::Table(known_inner))) => {
+            (_, None) if !optional => out.push(name),
+            // An empty table in the defaults is a free-form map (e.g. `[offers] arm_rates`).
+            (toml::Value::Table(inner), Some(toml::Value::Table(known_inner)))
+                if !known_inner.is_empty() =>
+            {
                 let path = if section.is_empty() {
                     key.clone()
                 } else {
