@@ -75,8 +75,8 @@ fn run_all_on_the_sample_writes_every_output() {
             .unwrap();
     assert_eq!(
         manifest["stages"].as_array().unwrap().len(),
-        8,
-        "six stages + clv + allocate"
+        10,
+        "six stages + clv + simulate-offers + uplift + allocate"
     );
     assert_eq!(manifest["inputs"][0]["sha256"].as_str().unwrap().len(), 64);
     // The dashboard carries this run's numbers: every persona, the final model family, the
