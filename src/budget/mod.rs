@@ -15,6 +15,7 @@
 //!
 //! Knows nothing of stores, config or where the numbers came from.
 
+pub mod comparison;
 pub mod from_model;
 
 use rayon::prelude::*;

@@ -26,6 +26,7 @@ use polars::prelude::*;
 use serde_json::json;
 
 use super::{f64_column, str_column};
+use crate::budget::comparison::Comparison;
 use crate::budget::from_model::{model_arms, CustomerEconomics, ModelArmsParams};
 use crate::budget::{self, BudgetError, BudgetParams, BudgetPlan, BudgetRule, Offers, ZERO_ARM};
 use crate::error::user_error;
@@ -117,32 +118,13 @@ struct Prepared {
     locate: Box<dyn Fn(BudgetError) -> anyhow::Error>,
 }
 
-/// Dense customer indices in customer_id order.
-fn dense_customers(ids: &[i64]) -> (Vec<i64>, Vec<u32>) {
-    use rayon::prelude::*;
-    let mut unique = ids.to_vec();
-    unique.par_sort_unstable();
-    unique.dedup();
-    let mut index = Vec::with_capacity(ids.len());
-    let mut last: Option<(i64, u32)> = None;
-    for &id in ids {
-        let i = match last {
-            Some((prev, i)) if prev == id => i,
-            _ => unique.binary_search(&id).expect("every id is in the list") as u32,
-        };
-        last = Some((id, i));
-        index.push(i);
-    }
-    (unique, index)
-}
-
 fn rate_of(name: &str) -> Option<f64> {
     name.parse::<f64>().ok().filter(|r| r.is_finite())
 }
 
 fn from_values_file(ctx: &Context, file: &Path) -> Result<Prepared> {
     let rows = read_values(file, ctx.config.ingest.max_decompressed_bytes)?;
-    let (customer_ids, customer) = dense_customers(&rows.customer_id);
+    let (customer_ids, customer) = budget::comparison::dense_customers(&rows.customer_id);
     let arm_rates = rows.arm_names.iter().map(|n| rate_of(n)).collect();
     let path = file.to_path_buf();
     let lines = rows.line.clone();
@@ -267,7 +249,7 @@ fn from_uplift(store: &mut dyn Store) -> Result<Prepared> {
     let (order, arm_names) = sort_arms(&names);
     let arm: Vec<u32> = arm_raw.iter().map(|&a| order[a as usize]).collect();
     let kept_ids: Vec<i64> = keep.iter().map(|&i| ids[i]).collect();
-    let (customer_ids, customer) = dense_customers(&kept_ids);
+    let (customer_ids, customer) = budget::comparison::dense_customers(&kept_ids);
     // Baseline spend, once per customer (the first row's `expected_outcome − effect`).
     let mut baseline = vec![f64::NAN; customer_ids.len()];
     for (k, &i) in keep.iter().enumerate() {
@@ -455,80 +437,16 @@ fn budget_rule(ctx: &Context, request: &Request, input: &Prepared) -> Result<(Bu
         }
         None => {
             let flat = ctx.config.economics.flat_rate;
-            match flat_arm(input, flat) {
+            match budget::comparison::flat_arm(&input.arm_rates, flat) {
                 Some(arm) => Ok((
                     BudgetRule::FlatPolicy(arm),
-                    format!("the cost of the flat {} policy ([economics] flat_rate)", percent(flat)),
+                    format!("the cost of the flat {} policy ([economics] flat_rate)", budget::comparison::percent(flat)),
                 )),
                 None => Err(user_error(format!(
                     "no budget given and no arm has the flat rate {flat} ([economics] flat_rate) to price the default budget: pass --budget AMOUNT or set [budget] budget"
                 ))),
             }
         }
-    }
-}
-
-fn flat_arm(input: &Prepared, flat_rate: f64) -> Option<u32> {
-    input
-        .arm_rates
-        .iter()
-        .position(|r| r.is_some_and(|r| (r - flat_rate).abs() <= 1e-12))
-        .map(|a| a as u32)
-}
-
-fn percent(rate: f64) -> String {
-    let text = format!("{:.3}", rate * 100.0);
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    format!("{text}%")
-}
-
-/// The comparison sentence at the flat rate's cost, and its numbers.
-struct Comparison {
-    arm: Option<String>,
-    flat_cost: Option<f64>,
-    flat_value: Option<f64>,
-    targeted_value: Option<f64>,
-    gain: Option<f64>,
-    gain_pct: Option<f64>,
-    sentence: String,
-}
-
-fn compare(plan: &BudgetPlan, input: &Prepared, flat_rate: f64) -> Comparison {
-    let found = flat_arm(input, flat_rate).and_then(|arm| plan.flat.iter().find(|f| f.arm == arm));
-    let Some(flat) = found else {
-        return Comparison {
-            arm: None,
-            flat_cost: None,
-            flat_value: None,
-            targeted_value: None,
-            gain: None,
-            gain_pct: None,
-            sentence: format!(
-                "no flat {} policy to compare with (no arm at that rate that every customer has)",
-                percent(flat_rate)
-            ),
-        };
-    };
-    let gain = flat.targeted_value - flat.value;
-    let gain_pct = (flat.value > 0.0).then(|| 100.0 * gain / flat.value);
-    let relative = match gain_pct {
-        Some(pct) => format!("{pct:+.1}% on the flat policy's {:.2}", flat.value),
-        None => format!("the flat policy earns {:.2}, so no percentage", flat.value),
-    };
-    let more = if gain >= 0.0 { "more" } else { "less" };
-    Comparison {
-        arm: Some(input.arm_names[flat.arm as usize].clone()),
-        flat_cost: Some(flat.cost),
-        flat_value: Some(flat.value),
-        targeted_value: Some(flat.targeted_value),
-        gain: Some(gain),
-        gain_pct,
-        sentence: format!(
-            "at the cost of a flat {} ({:.2}), the targeted allocation earns {:.2} {more} ({relative})",
-            percent(flat_rate),
-            flat.cost,
-            gain.abs()
-        ),
     }
 }
 
@@ -774,7 +692,12 @@ fn solve(ctx: &Context, request: &Request, input: &Prepared) -> Result<Solved> {
     let plan = budget::allocate(&offers, &params).map_err(|err| (input.locate)(err))?;
     let solve_seconds = started.elapsed().as_secs_f64();
     let solve_cpu = process_cpu_seconds() - cpu_before;
-    let comparison = compare(&plan, input, ctx.config.economics.flat_rate);
+    let comparison = budget::comparison::compare(
+        &plan,
+        &input.arm_names,
+        &input.arm_rates,
+        ctx.config.economics.flat_rate,
+    );
     let tables = tables(input, &plan, &basis, &comparison)?;
     tracing::info!(
         "allocate: {} rows solved (hulls, sort, curve, allocation) in {solve_seconds:.3}s ({solve_cpu:.2} CPU-s, all threads); tables built in {:.3}s",
@@ -809,7 +732,7 @@ fn draw_chart(out_dir: &Path, input: &Prepared, solved: &Solved) -> Result<()> {
         .map(|f| {
             let name = &input.arm_names[f.arm as usize];
             let label = match input.arm_rates[f.arm as usize] {
-                Some(rate) => format!("flat {}", percent(rate)),
+                Some(rate) => format!("flat {}", budget::comparison::percent(rate)),
                 None => format!("all {name}"),
             };
             (label, f.cost, f.value)
@@ -969,8 +892,8 @@ mod tests {
 
     #[test]
     fn percent_is_short() {
-        assert_eq!(percent(0.02), "2%");
-        assert_eq!(percent(0.075), "7.5%");
-        assert_eq!(percent(0.0), "0%");
+        assert_eq!(budget::comparison::percent(0.02), "2%");
+        assert_eq!(budget::comparison::percent(0.075), "7.5%");
+        assert_eq!(budget::comparison::percent(0.0), "0%");
     }
 }

@@ -9,7 +9,6 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use super::{f64_column, i64_column};
-use crate::models::economics::EconomicInputs;
 use crate::sources::offers::OfferLog;
 use crate::store::Store;
 use crate::uplift::simulate::{simulate, SimulationInputs, SimulationParams, Truth};
@@ -66,18 +65,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
     let config = &ctx.config;
     let features = store.read_table("customer_features")?;
     let customer_ids = i64_column(&features, "customer_id")?;
-    let inputs = EconomicInputs {
-        customer_id: customer_ids.clone(),
-        total_spent: f64_column(&features, "total_spent")?,
-        avg_item_price: f64_column(&features, "avg_item_price")?,
-        n_invoices: f64_column(&features, "n_invoices")?,
-        recency_days: f64_column(&features, "recency_days")?,
-        social_degree: f64_column(&features, "social_degree")?,
-        merchant_commission: f64_column(&features, "merchant_commission")?,
-        // The flat engagement value: with `[economics] engagement = "clv"` the simulated
-        // truth still uses the one constant (to be aligned with train's per-customer λ).
-        engagement: None,
-    };
+    let inputs = super::params::economic_inputs(config, &mut *store, &features)?;
     let targets = super::params::economics(config).targets(&inputs);
     let basket = f64_column(&features, "avg_basket_value")?;
     let (mut log, truth) = simulate(

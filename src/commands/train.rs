@@ -7,57 +7,14 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 
-use super::table::{f64_column, feature_matrix, i64_column, Table};
-use crate::config::Config;
+use super::table::{feature_matrix, i64_column, Table};
 use crate::features::customers::{stock_links, EligibleMerchants};
-use crate::models::economics::EconomicInputs;
 use crate::models::family::SavedModel;
 use crate::models::merchants::{merchant_cashback, Line};
 use crate::models::policy::{policy_value, recommend, PolicyValue};
 use crate::models::training::{train, TrainParams};
 use crate::store::Store;
 use crate::{progress, Context};
-
-/// With `[economics] engagement = "clv"`, each customer's λ_i from `customer_value`
-/// ([`crate::models::economics::engagement_from_clv`]); `None` for "flat".
-fn clv_engagement(
-    config: &Config,
-    store: &mut dyn Store,
-    inputs: &EconomicInputs,
-) -> Result<Option<Vec<f64>>> {
-    if config.economics.engagement == crate::config::Engagement::Flat {
-        return Ok(None);
-    }
-    let table = store.read_columns("customer_value", &["customer_id", "clv"])?;
-    if table.column("clv")?.null_count() == table.height() {
-        return Err(crate::error::user_error(
-            "[economics] engagement = \"clv\" needs CLV values, but customer_value has none (an RFM input without monetary_value)",
-        ));
-    }
-    let ids = i64_column(&table, "customer_id")?;
-    let clv = table.column("clv")?.f64()?.clone();
-    let by_id: HashMap<i64, f64> = ids
-        .iter()
-        .zip(clv.iter())
-        .filter_map(|(&id, c)| c.map(|c| (id, c)))
-        .collect();
-    let per_customer: Vec<Option<f64>> = inputs
-        .customer_id
-        .iter()
-        .map(|id| by_id.get(id).copied())
-        .collect();
-    let (lambdas, flat) = crate::models::economics::engagement_from_clv(
-        config.economics.engagement_value,
-        &per_customer,
-        &inputs.total_spent,
-    );
-    if flat > 0 {
-        tracing::warn!(
-            "engagement = \"clv\": {flat} customers have no CLV in customer_value and keep the flat engagement_value"
-        );
-    }
-    Ok(Some(lambdas))
-}
 
 /// What the stage produced, for run-all's summary.
 pub struct TrainOutcome {
@@ -77,20 +34,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> {
     let customer_ids = i64_column(&features, "customer_id")?;
     let x = feature_matrix(&features, &train_config.features)?;
     let eco = super::params::economics(config);
-    let inputs = EconomicInputs {
-        customer_id: customer_ids.clone(),
-        total_spent: f64_column(&features, "total_spent")?,
-        avg_item_price: f64_column(&features, "avg_item_price")?,
-        n_invoices: f64_column(&features, "n_invoices")?,
-        recency_days: f64_column(&features, "recency_days")?,
-        social_degree: f64_column(&features, "social_degree")?,
-        merchant_commission: f64_column(&features, "merchant_commission")?,
-        engagement: None,
-    };
-    let inputs = EconomicInputs {
-        engagement: clv_engagement(config, &mut *store, &inputs)?,
-        ..inputs
-    };
+    let inputs = super::params::economic_inputs(config, &mut *store, &features)?;
     let targets = eco.targets(&inputs);
     let params = TrainParams {
         specs: super::params::grid(train_config)?,
