@@ -277,7 +277,19 @@ CREATE TABLE fluz.budget_summary (
     targeted_value DOUBLE PRECISION,
     gain DOUBLE PRECISION,
     gain_pct DOUBLE PRECISION,
-    sentence TEXT NOT NULL
+    sentence TEXT NOT NULL,
+    -- With values from an offer test: the allocation on the test's held-out customers, the
+    -- model's estimate beside the doubly-robust one (totals over those customers, 95% intervals).
+    heldout_customers BIGINT,
+    heldout_model_value DOUBLE PRECISION,
+    heldout_dr_value DOUBLE PRECISION,
+    heldout_dr_ci_low DOUBLE PRECISION,
+    heldout_dr_ci_high DOUBLE PRECISION,
+    heldout_model_gain DOUBLE PRECISION,
+    heldout_dr_gain DOUBLE PRECISION,
+    heldout_gain_ci_low DOUBLE PRECISION,
+    heldout_gain_ci_high DOUBLE PRECISION,
+    heldout_sentence TEXT
 );
 
 CREATE TABLE fluz.run_manifest (

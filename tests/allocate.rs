@@ -371,14 +371,43 @@ fn bad_uplift_value_leaves_the_store_unchanged() {
 }
 
 #[test]
-fn run_all_allocates_from_the_model_and_allocate_reruns_with_a_share() {
+fn run_all_allocates_from_the_offer_test_and_allocate_reruns_from_the_model() {
     let work = Workdir::new();
     let stdout = work.ok(&["run-all"]);
     assert!(stdout.contains("budget"), "{stdout}");
     let out = work.path().join("out");
     assert!(std::fs::read(out.join("budget_curve.png")).unwrap().len() > 5000);
     let summary = &csv_rows(&out.join("budget_summary.csv"))[0];
-    assert!(summary["source"].starts_with("model"), "{summary:?}");
+    // The simulated offer test's learned effects, its arms priced by the rates in `offers`.
+    assert!(
+        summary["source"].starts_with("uplift_predictions (outcome spend)"),
+        "{summary:?}"
+    );
+    // Checked on the test's held-out customers: the model's figure beside the DR estimate.
+    let split = csv_rows(&out.join("uplift_split.csv"));
+    let held_out = split.iter().filter(|r| r["split"] == "test").count();
+    assert_eq!(summary["heldout_customers"], held_out.to_string());
+    let (low, dr, high) = (
+        summary["heldout_dr_ci_low"].parse::<f64>().unwrap(),
+        summary["heldout_dr_value"].parse::<f64>().unwrap(),
+        summary["heldout_dr_ci_high"].parse::<f64>().unwrap(),
+    );
+    assert!(low <= dr && dr <= high, "{summary:?}");
+    assert!(summary["heldout_model_value"]
+        .parse::<f64>()
+        .unwrap()
+        .is_finite());
+    assert!(summary["heldout_dr_gain"]
+        .parse::<f64>()
+        .unwrap()
+        .is_finite());
+    let sentence = &summary["heldout_sentence"];
+    assert!(sentence.starts_with("on the "), "{sentence}");
+    assert!(
+        sentence.contains("held-out customers of the offer test"),
+        "{sentence}"
+    );
+    assert!(sentence.contains("over everyone on 2%"), "{sentence}");
     assert!(summary["budget_basis"].contains("flat 2% policy"));
     assert!(summary["sentence"].starts_with("at the cost of a flat 2% ("));
     // Like for like: the budget is the flat policy's cost, and the integer allocation spends
@@ -397,12 +426,21 @@ fn run_all_allocates_from_the_model_and_allocate_reruns_with_a_share() {
         .map(|r| r["cost"].parse::<f64>().unwrap())
         .sum();
     assert!(spent <= budget * (1.0 + 1e-9));
-    // Every tier is a flat policy point.
-    assert_eq!(csv_rows(&out.join("budget_flat_policies.csv")).len(), 7);
+    // Every arm of the test (0%, 2%, 5%) is a flat policy point.
+    let flat = csv_rows(&out.join("budget_flat_policies.csv"));
+    let arms: Vec<&str> = flat.iter().map(|r| r["arm"].as_str()).collect();
+    assert_eq!(arms, ["0%", "2%", "5%"]);
 
     let stdout = work.ok(&["allocate", "--source", "model", "--budget-share", "0.01"]);
     assert!(
         stdout.contains("share 0.01 of the customers' expected spend"),
         "{stdout}"
     );
+    // From the model there is no offer test to check against.
+    work.ok(&["export"]);
+    let summary = &csv_rows(&out.join("budget_summary.csv"))[0];
+    assert!(summary["source"].starts_with("model"), "{summary:?}");
+    assert_eq!(summary["heldout_customers"], "");
+    // Every tier is a flat policy point.
+    assert_eq!(csv_rows(&out.join("budget_flat_policies.csv")).len(), 7);
 }

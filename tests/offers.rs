@@ -249,4 +249,23 @@ fn simulate_offers_then_uplift_on_the_sample() {
     );
     assert!(work.path().join("out").join("qini.png").exists());
     assert!(work.path().join("out").join("uplift_split.csv").exists());
+    // Spend is never negative, so neither is an expected spend nor its cashback cost (the
+    // budget allocator refuses a negative cost).
+    let predictions =
+        std::fs::read_to_string(work.path().join("out").join("uplift_predictions.csv")).unwrap();
+    let mut lines = predictions.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (outcome, expected, cost) = (col("outcome"), col("expected_outcome"), col("cost"));
+    let mut rows = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[outcome] != "spend" {
+            continue;
+        }
+        rows += 1;
+        assert!(cells[expected].parse::<f64>().unwrap() >= 0.0, "{line}");
+        assert!(cells[cost].parse::<f64>().unwrap() >= 0.0, "{line}");
+    }
+    assert!(rows > 0);
 }

@@ -17,6 +17,7 @@
 
 pub mod comparison;
 pub mod from_model;
+pub mod heldout;
 
 use rayon::prelude::*;
 

@@ -28,12 +28,13 @@ use serde_json::json;
 use super::{f64_column, str_column};
 use crate::budget::comparison::Comparison;
 use crate::budget::from_model::{model_arms, CustomerEconomics, ModelArmsParams};
+use crate::budget::heldout::{HeldOut, HeldOutEstimate, TestLog, TestPredictions};
 use crate::budget::{self, BudgetError, BudgetParams, BudgetPlan, BudgetRule, Offers, ZERO_ARM};
 use crate::error::user_error;
 use crate::report::budget_chart::{budget_curve, BudgetChart};
 use crate::report::csv_export::write_csv;
 use crate::report::write_atomic_with;
-use crate::sources::budget_values::{read_values, sort_arms};
+use crate::sources::budget_values::{rate_of, read_values, sort_arms_by};
 use crate::sources::SourceError;
 use crate::store::Store;
 use crate::Context;
@@ -100,6 +101,8 @@ pub struct AllocateOutcome {
     pub lambda: f64,
     pub capped: bool,
     pub sentence: String,
+    /// The held-out doubly-robust check in words, when the values come from an offer test.
+    pub held_out: Option<String>,
 }
 
 /// Per (customer, arm) rows ready for the allocator, and how to name a row in a message.
@@ -114,12 +117,10 @@ struct Prepared {
     value: Vec<f64>,
     /// Customers' expected spend at no cashback, when the source knows it.
     expected_spend: Option<f64>,
+    /// The offer test's held-out customers, when the values come from an offer test.
+    held_out: Option<HeldOut>,
     /// Turns an allocator error into a user error naming the file/table, row and column.
     locate: Box<dyn Fn(BudgetError) -> anyhow::Error>,
-}
-
-fn rate_of(name: &str) -> Option<f64> {
-    name.parse::<f64>().ok().filter(|r| r.is_finite())
 }
 
 fn from_values_file(ctx: &Context, file: &Path) -> Result<Prepared> {
@@ -138,6 +139,7 @@ fn from_values_file(ctx: &Context, file: &Path) -> Result<Prepared> {
         cost: rows.cost,
         value: rows.value,
         expected_spend: None,
+        held_out: None,
         locate: Box::new(move |err| match err {
             BudgetError::Row {
                 row,
@@ -185,6 +187,66 @@ fn spend_outcome(outcomes: &[String]) -> Result<String> {
             "table uplift_predictions: cannot tell which outcome is spend among {distinct:?} (want one named \"spend\")"
         ))),
     }
+}
+
+/// The stored offer log's rows of one outcome, when the store has it.
+struct OfferRows {
+    customer_id: Vec<i64>,
+    arm: Vec<String>,
+    rate: Vec<f64>,
+    contact_cost: Vec<f64>,
+    control: Vec<bool>,
+    margin: Vec<f64>,
+    outcome: Vec<f64>,
+}
+
+impl OfferRows {
+    fn columns(&self) -> TestLog<'_> {
+        TestLog {
+            customer_id: &self.customer_id,
+            arm: &self.arm,
+            rate: &self.rate,
+            contact_cost: &self.contact_cost,
+            control: &self.control,
+            margin: &self.margin,
+            outcome: &self.outcome,
+        }
+    }
+}
+
+fn offer_log(store: &mut dyn Store, outcome: &str) -> Result<Option<OfferRows>> {
+    if !store.has_table("offers")? {
+        return Ok(None);
+    }
+    let table = store.read_table("offers")?;
+    let outcomes = str_column(&table, "outcome")?;
+    let keep: Vec<usize> = (0..table.height())
+        .filter(|&i| outcomes[i] == outcome)
+        .collect();
+    if keep.is_empty() {
+        return Ok(None);
+    }
+    let pick_f64 = |name: &str| -> Result<Vec<f64>> {
+        let all = f64_column(&table, name)?;
+        Ok(keep.iter().map(|&i| all[i]).collect())
+    };
+    let ids = super::i64_column(&table, "customer_id")?;
+    let arms = str_column(&table, "arm")?;
+    let control: Vec<bool> = table
+        .column("control")?
+        .bool()?
+        .iter()
+        .map(|b| b.unwrap_or(false))
+        .collect();
+    Ok(Some(OfferRows {
+        customer_id: keep.iter().map(|&i| ids[i]).collect(),
+        arm: keep.iter().map(|&i| arms[i].clone()).collect(),
+        rate: pick_f64("rate")?,
+        contact_cost: pick_f64("contact_cost")?,
+        control: keep.iter().map(|&i| control[i]).collect(),
+        margin: pick_f64("margin")?,
+        outcome: pick_f64("value")?,
+    }))
 }
 
 fn from_uplift(store: &mut dyn Store) -> Result<Prepared> {
@@ -246,7 +308,14 @@ fn from_uplift(store: &mut dyn Store) -> Result<Prepared> {
         };
         arm_raw.push(position as u32);
     }
-    let (order, arm_names) = sort_arms(&names);
+    // The offer log knows each arm's rate; arms sort by it.
+    let log = offer_log(store, &outcome)?;
+    let rate_of_arm = |name: &str| match &log {
+        Some(log) => log.arm.iter().position(|a| a == name).map(|i| log.rate[i]),
+        None => rate_of(name),
+    };
+    let rates: Vec<Option<f64>> = names.iter().map(|n| rate_of_arm(n)).collect();
+    let (order, arm_names) = sort_arms_by(&names, &rates);
     let arm: Vec<u32> = arm_raw.iter().map(|&a| order[a as usize]).collect();
     let kept_ids: Vec<i64> = keep.iter().map(|&i| ids[i]).collect();
     let (customer_ids, customer) = budget::comparison::dense_customers(&kept_ids);
@@ -259,7 +328,32 @@ fn from_uplift(store: &mut dyn Store) -> Result<Prepared> {
         }
     }
     let spend: f64 = baseline.iter().sum();
-    let arm_rates = arm_names.iter().map(|n| rate_of(n)).collect();
+    let arm_rates = arm_names.iter().map(|n| rate_of_arm(n)).collect();
+    let held_out = match &log {
+        Some(log) => {
+            let split = str_column(&table, "split")?;
+            let test: Vec<usize> = keep
+                .iter()
+                .copied()
+                .filter(|&i| split[i] == "test")
+                .collect();
+            let test_ids: Vec<i64> = test.iter().map(|&i| ids[i]).collect();
+            let test_arms: Vec<String> = test.iter().map(|&i| arms_text[i].clone()).collect();
+            let test_expected: Vec<f64> = test.iter().map(|&i| expected[i]).collect();
+            HeldOut::from_columns(
+                &log.columns(),
+                &TestPredictions {
+                    customer_id: &test_ids,
+                    arm: &test_arms,
+                    expected: &test_expected,
+                },
+                &arm_names,
+                &customer_ids,
+            )
+            .map_err(|e| user_error(format!("tables offers and uplift_predictions: {e}")))?
+        }
+        None => None,
+    };
     let rows_of_table = keep.clone();
     let ids_of_rows = kept_ids.clone();
     let names_of_arms = arm_names.clone();
@@ -274,6 +368,7 @@ fn from_uplift(store: &mut dyn Store) -> Result<Prepared> {
         cost: keep.iter().map(|&i| cost_all[i]).collect(),
         value: keep.iter().map(|&i| value_all[i]).collect(),
         expected_spend: spend.is_finite().then_some(spend),
+        held_out,
         locate: Box::new(move |err| {
             match err {
             BudgetError::Row {
@@ -372,6 +467,7 @@ fn from_model(ctx: &Context, store: &mut dyn Store) -> Result<Prepared> {
         cost: arms.cost,
         value: arms.value,
         expected_spend: Some(spend.iter().sum()),
+        held_out: None,
         locate: Box::new(move |err| {
             match err {
             BudgetError::Row {
@@ -467,6 +563,7 @@ fn tables(
     plan: &BudgetPlan,
     basis: &str,
     comparison: &Comparison,
+    held_out: Option<&(HeldOutEstimate, String)>,
 ) -> Result<Vec<DataFrame>> {
     let n = plan.allocation.len();
     let labels: Vec<(String, Option<f64>)> = (0..input.arm_names.len() as u32)
@@ -641,6 +738,46 @@ fn tables(
             Column::new("gain".into(), [comparison.gain]),
             Column::new("gain_pct".into(), [comparison.gain_pct]),
             Column::new("sentence".into(), [comparison.sentence.clone()]),
+            Column::new(
+                "heldout_customers".into(),
+                [held_out.map(|(e, _)| e.customers as i64)],
+            ),
+            Column::new(
+                "heldout_model_value".into(),
+                [held_out.map(|(e, _)| e.model_value)],
+            ),
+            Column::new(
+                "heldout_dr_value".into(),
+                [held_out.map(|(e, _)| e.dr_value.dr)],
+            ),
+            Column::new(
+                "heldout_dr_ci_low".into(),
+                [held_out.map(|(e, _)| e.dr_value.ci_low)],
+            ),
+            Column::new(
+                "heldout_dr_ci_high".into(),
+                [held_out.map(|(e, _)| e.dr_value.ci_high)],
+            ),
+            Column::new(
+                "heldout_model_gain".into(),
+                [held_out.and_then(|(e, _)| e.model_gain)],
+            ),
+            Column::new(
+                "heldout_dr_gain".into(),
+                [held_out.and_then(|(e, _)| e.dr_gain.as_ref().map(|g| g.dr))],
+            ),
+            Column::new(
+                "heldout_gain_ci_low".into(),
+                [held_out.and_then(|(e, _)| e.dr_gain.as_ref().map(|g| g.ci_low))],
+            ),
+            Column::new(
+                "heldout_gain_ci_high".into(),
+                [held_out.and_then(|(e, _)| e.dr_gain.as_ref().map(|g| g.ci_high))],
+            ),
+            Column::new(
+                "heldout_sentence".into(),
+                [held_out.map(|(_, sentence)| sentence.clone())],
+            ),
         ],
     )?;
     Ok(vec![allocation, curve, curve_arms, flat, summary])
@@ -673,6 +810,43 @@ struct Solved {
     outcome: AllocateOutcome,
 }
 
+/// The allocation's value on the offer test's held-out customers, model vs doubly robust.
+fn held_out_estimate(
+    ctx: &Context,
+    input: &Prepared,
+    plan: &BudgetPlan,
+    held: &HeldOut,
+) -> (HeldOutEstimate, String) {
+    let arm: Vec<Option<usize>> = plan
+        .allocation
+        .iter()
+        .map(|c| (c.arm != ZERO_ARM).then_some(c.arm as usize))
+        .collect();
+    let value: Vec<f64> = plan.allocation.iter().map(|c| c.value).collect();
+    let flat = budget::comparison::flat_arm(&input.arm_rates, ctx.config.economics.flat_rate);
+    let flat_value: Option<Vec<f64>> = flat.map(|flat| {
+        let mut v = vec![0.0; input.customer_ids.len()];
+        for (row, &a) in input.arm.iter().enumerate() {
+            if a == flat {
+                v[input.customer[row] as usize] = input.value[row];
+            }
+        }
+        v
+    });
+    let offers = &ctx.config.offers;
+    let estimate = held.estimate(
+        &arm,
+        &value,
+        flat.zip(flat_value.as_deref())
+            .map(|(a, v)| (a as usize, v)),
+        offers.bootstrap,
+        offers.seed,
+    );
+    let name = flat.map(|a| input.arm_names[a as usize].clone());
+    let sentence = estimate.sentence(name.as_deref());
+    (estimate, sentence)
+}
+
 fn solve(ctx: &Context, request: &Request, input: &Prepared) -> Result<Solved> {
     let (rule, basis) = budget_rule(ctx, request, input)?;
     let params = BudgetParams {
@@ -698,7 +872,11 @@ fn solve(ctx: &Context, request: &Request, input: &Prepared) -> Result<Solved> {
         &input.arm_rates,
         ctx.config.economics.flat_rate,
     );
-    let tables = tables(input, &plan, &basis, &comparison)?;
+    let held_out = input
+        .held_out
+        .as_ref()
+        .map(|held| held_out_estimate(ctx, input, &plan, held));
+    let tables = tables(input, &plan, &basis, &comparison, held_out.as_ref())?;
     tracing::info!(
         "allocate: {} rows solved (hulls, sort, curve, allocation) in {solve_seconds:.3}s ({solve_cpu:.2} CPU-s, all threads); tables built in {:.3}s",
         offers.cost.len(),
@@ -713,6 +891,7 @@ fn solve(ctx: &Context, request: &Request, input: &Prepared) -> Result<Solved> {
         lambda: plan.lambda,
         capped: plan.capped,
         sentence: comparison.sentence.clone(),
+        held_out: held_out.as_ref().map(|(_, sentence)| sentence.clone()),
     };
     Ok(Solved {
         plan,
@@ -776,6 +955,24 @@ fn report(ctx: &Context, solved: &Solved, written_to: &str) {
         written_to
     );
     println!("  {}", solved.comparison.sentence);
+    if let Some(held_out) = &solved.outcome.held_out {
+        println!("  {held_out}");
+    }
+}
+
+/// run-all's source: `uplift_predictions` when the store has it and the budget can be priced
+/// from its arms, else the economic model (logged).
+fn auto_source(ctx: &Context, request: &Request, store: &mut dyn Store) -> Result<Prepared> {
+    if store.has_table("uplift_predictions")? {
+        let input = from_uplift(store)?;
+        if budget_rule(ctx, request, &input).is_ok() {
+            return Ok(input);
+        }
+        tracing::info!(
+            "allocate: the offer test's arms cannot price the budget (no arm at the flat rate); allocating from the economic model"
+        );
+    }
+    from_model(ctx, store)
 }
 
 /// `fluz allocate` on the store (the `uplift_predictions` or model source).
@@ -784,10 +981,9 @@ pub fn run(ctx: &Context, store: &mut dyn Store, request: &Request) -> Result<Al
     let input = match &request.source {
         Source::Uplift => from_uplift(store)?,
         Source::Model => from_model(ctx, store)?,
-        // run-all: the model source for now. The offer test names its arms by label ("2%"),
-        // which the default budget's flat-rate lookup does not read yet; `fluz allocate` (the
-        // uplift source) still allocates on the learned effects with an explicit budget.
-        Source::Auto => from_model(ctx, store)?,
+        // run-all: the learned effects when the offer test has run and the budget can be
+        // priced from them (an explicit budget, or an arm at the flat rate); else the model.
+        Source::Auto => auto_source(ctx, request, store)?,
         Source::Values { .. } => {
             return Err(anyhow::anyhow!(
                 "allocate::run is for the store sources; --values goes to run_values"

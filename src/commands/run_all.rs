@@ -109,6 +109,9 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
         allocated.lambda,
         allocated.sentence
     );
+    if let Some(held_out) = &allocated.held_out {
+        println!("                 checked {held_out}");
+    }
     println!("  explained      {explained} customers (exact SHAP)");
     for outcome in &uplift.outcomes {
         println!(

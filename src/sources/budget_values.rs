@@ -153,10 +153,26 @@ fn parse_values(path: &Path, text: &str) -> Result<ValueRows, SourceError> {
     Ok(rows)
 }
 
-/// Sorts arm names (numerically when all are numbers); returns old index → new index and the
-/// sorted names.
+/// An arm name read as a rate: `"0.02"` or `"2%"` → 0.02.
+pub fn rate_of(name: &str) -> Option<f64> {
+    let name = name.trim();
+    let rate = match name.strip_suffix('%') {
+        Some(percent) => percent.trim().parse::<f64>().ok().map(|p| p / 100.0),
+        None => name.parse::<f64>().ok(),
+    };
+    rate.filter(|r| r.is_finite())
+}
+
+/// Sorts arm names (by rate when all read as rates, see [`rate_of`]); returns old index → new
+/// index and the sorted names.
 pub fn sort_arms(names: &[String]) -> (Vec<u32>, Vec<String>) {
-    let rates: Option<Vec<f64>> = names.iter().map(|n| n.parse::<f64>().ok()).collect();
+    let rates: Vec<Option<f64>> = names.iter().map(|n| rate_of(n)).collect();
+    sort_arms_by(names, &rates)
+}
+
+/// Sorts arm names by their rates when every arm has one, else by name.
+pub fn sort_arms_by(names: &[String], rates: &[Option<f64>]) -> (Vec<u32>, Vec<String>) {
+    let rates: Option<Vec<f64>> = rates.iter().copied().collect();
     let mut sorted: Vec<usize> = (0..names.len()).collect();
     match rates {
         Some(rates) => {

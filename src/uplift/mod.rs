@@ -75,7 +75,8 @@ pub struct OutcomeStudy {
     pub curves: Vec<CurvePoint>,
     /// The learner whose predictions are reported (the candidate with the best DR gain).
     pub reported_learner: Learner,
-    /// `[arm][row]` expected outcome of the reported learner, every row of the log.
+    /// `[arm][row]` expected outcome of the reported learner, every row of the log (at least 0
+    /// for the money outcome).
     pub expected: Vec<Vec<f64>>,
     /// `[arm][row]` expected value (profit for the money outcome) of the reported learner.
     pub values: Vec<Vec<f64>>,
@@ -175,11 +176,13 @@ fn evaluate(
     let n = log.len();
     let k = log.arms.len();
     let money = outcome == params.spend_outcome;
-    // Value of arm a for row i given an outcome (expected or realised).
+    // Value of arm a for row i given an outcome (expected or realised). Spend is never
+    // negative, so a model's expectation below 0 counts as 0 (regressions on pseudo-outcomes
+    // can dip below; a negative expected spend would be a negative cashback cost).
     let value_of = |a: usize, i: usize, outcome_value: f64| -> f64 {
         if money {
             let arm = &log.arms[a];
-            (log.margin[i] - arm.rate) * outcome_value - arm.cost
+            (log.margin[i] - arm.rate) * outcome_value.max(0.0) - arm.cost
         } else {
             outcome_value
         }
@@ -471,7 +474,15 @@ fn evaluate(
         metrics,
         curves,
         reported_learner: reported_fit.learner,
-        expected: reported_fit.mu.clone(),
+        expected: if money {
+            reported_fit
+                .mu
+                .iter()
+                .map(|arm| arm.iter().map(|&v| v.max(0.0)).collect())
+                .collect()
+        } else {
+            reported_fit.mu.clone()
+        },
         values: all_values,
         recommended,
         choice,
