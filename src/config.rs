@@ -561,6 +561,10 @@ pub struct ClvConfig {
     pub calibration_end: String,
     /// Last day of the holdout, `YYYY-MM-DD`; empty = the last purchase day.
     pub observation_end: String,
+    /// Without a calibration end: also fit on all but the last `check_days` days of purchases
+    /// and compare with those days (`clv_holdout`, the chart); the values come from the fit on
+    /// everything. 0 = no check.
+    pub check_days: u32,
     /// CLV horizon in months.
     pub horizon_months: usize,
     pub discount_rate_monthly: f64,
@@ -582,6 +586,7 @@ impl Default for ClvConfig {
             time_unit: ClvTimeUnit::Weeks,
             calibration_end: String::new(),
             observation_end: String::new(),
+            check_days: 90,
             horizon_months: 12,
             discount_rate_monthly: 0.01,
             margin: ClvMargin::Named("commission".into()),

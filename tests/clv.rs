@@ -163,6 +163,75 @@ fn cdnow_purchases_reproduce_the_published_parameters() {
 }
 
 #[test]
+fn without_a_calibration_end_the_check_refits_without_the_last_days() {
+    let Some(data) =
+        common::shared_data("without_a_calibration_end_the_check_refits_without_the_last_days")
+    else {
+        return;
+    };
+    // The last purchase is on 1998-06-30; 273 days before it is 1997-09-30, the published
+    // calibration end: the check is the published fit, the values the fit on all 78 weeks.
+    let work = Workdir::new();
+    cdnow_config(
+        &work,
+        &format!(
+            "transactions = {:?}\ncheck_days = 273",
+            data.join("CDNOW_sample.txt")
+        ),
+    );
+    let stdout = work.ok(&["clv"]);
+    assert!(
+        stdout.contains("(check: refit without the last 273 days)"),
+        "{stdout}"
+    );
+    let holdout = read_table(&work, "clv_holdout");
+    let last = holdout.height() - 1;
+    let total = |name: &str| {
+        holdout
+            .column(name)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(last)
+            .unwrap()
+    };
+    assert_eq!(total("actual_total"), 1882.0);
+    assert!((total("expected_total") - 1653.0).abs() < 0.01 * 1653.0);
+    assert!(work.path().join("out/clv_holdout.png").exists());
+    // The values' fit saw all 78 weeks: not the calibration parameters.
+    let rows = parameters(&work);
+    let r = rows
+        .iter()
+        .find(|r| r.0 == "bgnbd" && r.1 == "r")
+        .unwrap()
+        .2;
+    assert!(!same_3_sig(r, 0.243), "r = {r} is the calibration fit's");
+    // The manifest keeps the check's parameters: the published ones.
+    let manifest = read_table(&work, "run_manifest");
+    let details = manifest
+        .column("details")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    let details: serde_json::Value = serde_json::from_str(&details).unwrap();
+    let check = details["holdout_check_bgnbd"]
+        .as_array()
+        .expect("check parameters");
+    for (value, published) in check.iter().zip([0.243, 4.414, 0.793, 2.426]) {
+        assert!(same_3_sig(value.as_f64().unwrap(), published), "{check:?}");
+    }
+    // Every customer valued; the holdout columns from the check.
+    let values = read_table(&work, "customer_value");
+    assert_eq!(values.height(), 2357);
+    let holdout_frequency = values.column("holdout_frequency").unwrap().i64().unwrap();
+    assert_eq!(holdout_frequency.null_count(), 0);
+    assert_eq!(holdout_frequency.sum(), Some(1882));
+}
+
+#[test]
 fn cdnow_summaries_reproduce_the_published_parameters() {
     let Some(data) = common::shared_data("cdnow_summaries_reproduce_the_published_parameters")
     else {

@@ -15,7 +15,7 @@ use crate::clv::readers::{
     purchases_from_transactions, read_purchases, read_rfm, PurchaseColumns, TRANSACTION_COLUMNS,
 };
 use crate::clv::rfm::{summarise, Periods, Purchase, RfmCounts};
-use crate::clv::{analyse, ClvParams, ClvResult, HoldoutRow, Rfm, TimeUnit};
+use crate::clv::{analyse, ClvParams, ClvResult, HoldoutRow, HoldoutSummary, Rfm, TimeUnit};
 use crate::config::{ClvConfig, ClvTimeUnit, Config};
 use crate::error::user_error;
 use crate::store::Store;
@@ -38,6 +38,8 @@ pub struct ClvSummary {
     pub total_clv: Option<f64>,
     /// The holdout's "all" row: customers, actual total, expected total, MAE.
     pub holdout: Option<(f64, f64, f64)>,
+    /// The holdout came from the check of the last this many days (no calibration end).
+    pub check_days: Option<u32>,
 }
 
 /// The domain parameters from the config.
@@ -76,14 +78,18 @@ fn store_purchases(store: &mut dyn Store) -> Result<Vec<Purchase>> {
     purchases_from_transactions(&table)
 }
 
-/// Reads the configured input and summarises it.
-fn load_rfm(config: &Config, store: &mut dyn Store) -> Result<(Rfm, RfmCounts)> {
+/// Reads the configured input and summarises it; the purchases too, unless the input is a
+/// ready RFM summary.
+fn load_rfm(
+    config: &Config,
+    store: &mut dyn Store,
+) -> Result<(Rfm, RfmCounts, Option<Vec<Purchase>>)> {
     let clv = &config.clv;
     let max_bytes = config.ingest.max_decompressed_bytes;
     if !clv.rfm.as_os_str().is_empty() {
         let rfm = read_rfm(&clv.rfm, max_bytes)?;
         let counts = RfmCounts::default();
-        return Ok((rfm, counts));
+        return Ok((rfm, counts, None));
     }
     let purchases = if clv.transactions.as_os_str().is_empty() {
         store_purchases(store)?
@@ -100,7 +106,90 @@ fn load_rfm(config: &Config, store: &mut dyn Store) -> Result<(Rfm, RfmCounts)> 
         calibration_end: ClvConfig::day("calibration_end", &clv.calibration_end)?,
         observation_end: ClvConfig::day("observation_end", &clv.observation_end)?,
     };
-    summarise(&purchases, &periods).map_err(|why| user_error(format!("{}: {why}", input_name(clv))))
+    let (rfm, counts) = summarise(&purchases, &periods)
+        .map_err(|why| user_error(format!("{}: {why}", input_name(clv))))?;
+    Ok((rfm, counts, Some(purchases)))
+}
+
+/// The holdout check without a calibration end: the models fitted again on all but the last
+/// `[clv] check_days` days, their expectation compared with what those days saw. The check is
+/// a diagnostic: when the purchases before the held-out days span less than half of them, or
+/// its fit fails, it is skipped with a warning and the values (from the fit on everything)
+/// stand.
+fn holdout_check(
+    config: &Config,
+    store: &mut dyn Store,
+    purchases: &[Purchase],
+    params: &ClvParams,
+) -> Result<Option<(Rfm, ClvResult)>> {
+    let days = i64::from(config.clv.check_days);
+    let first = purchases.iter().map(|p| p.day).min().unwrap_or(0);
+    let last = purchases.iter().map(|p| p.day).max().unwrap_or(0);
+    // A calibration period at least half as long as the holdout.
+    if 2 * (last - days - first) < days {
+        tracing::warn!(
+            "clv: no holdout check: the purchases span {} days, too few to hold out the last [clv] check_days = {days} (the rest must span at least half of it)",
+            last - first
+        );
+        return Ok(None);
+    }
+    let periods = Periods {
+        unit: params.unit,
+        calibration_end: Some(last - days),
+        observation_end: Some(last),
+    };
+    let (rfm, _) = match summarise(purchases, &periods) {
+        Ok(summary) => summary,
+        Err(why) => {
+            tracing::warn!("clv: no holdout check of the last {days} days: {why}");
+            return Ok(None);
+        }
+    };
+    let margin = margins(config, store, &rfm)?;
+    match analyse(&rfm, &margin, params) {
+        Ok(result) => Ok(Some((rfm, result))),
+        Err(err) => {
+            tracing::warn!("clv: no holdout check of the last {days} days: {err}");
+            Ok(None)
+        }
+    }
+}
+
+/// The check's per-customer holdout columns, aligned to the main summary's customers (a
+/// customer who first bought in the held-out days has none).
+fn check_columns(main: &Rfm, check: &Rfm, result: &ClvResult) -> Vec<Column> {
+    let row: HashMap<i64, usize> = check
+        .customer_id
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    let at = |id: &i64| row.get(id).copied();
+    let holdout = check.holdout.as_ref();
+    let expected = result.values.holdout_expected.as_ref();
+    vec![
+        Column::new(
+            "holdout_frequency".into(),
+            main.customer_id
+                .iter()
+                .map(|id| at(id).and_then(|i| holdout.map(|h| h.frequency[i] as i64)))
+                .collect::<Vec<Option<i64>>>(),
+        ),
+        Column::new(
+            "holdout_monetary_value".into(),
+            main.customer_id
+                .iter()
+                .map(|id| at(id).and_then(|i| holdout.map(|h| h.monetary_value[i])))
+                .collect::<Vec<Option<f64>>>(),
+        ),
+        Column::new(
+            "holdout_expected".into(),
+            main.customer_id
+                .iter()
+                .map(|id| at(id).and_then(|i| expected.map(|e| e[i])))
+                .collect::<Vec<Option<f64>>>(),
+        ),
+    ]
 }
 
 /// Each customer's margin: the fixed `[clv] margin`, or their `merchant_commission`.
@@ -137,6 +226,7 @@ fn tables(
     rfm: &Rfm,
     margin: &[f64],
     result: &ClvResult,
+    holdout_rows: Option<&HoldoutSummary>,
 ) -> Result<(DataFrame, DataFrame, DataFrame)> {
     let n = rfm.len();
     let values = &result.values;
@@ -215,10 +305,7 @@ fn tables(
             Column::new("n_customers".into(), n_customers),
         ],
     )?;
-    let rows: &[HoldoutRow] = result
-        .holdout
-        .as_ref()
-        .map_or(&[][..], |h| h.rows.as_slice());
+    let rows: &[HoldoutRow] = holdout_rows.map_or(&[][..], |h| h.rows.as_slice());
     let clv_holdout = DataFrame::new(
         rows.len(),
         vec![
@@ -313,12 +400,28 @@ pub(crate) fn with_customer_value(
 pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
     let started = Instant::now();
     let config = &ctx.config;
-    let (rfm, counts) = load_rfm(config, store)?;
+    let (rfm, counts, purchases) = load_rfm(config, store)?;
     let margin = margins(config, store, &rfm)?;
     let params = params(config);
     let result = analyse(&rfm, &margin, &params)
         .map_err(|err| user_error(format!("{}: {err}", input_name(&config.clv))))?;
-    let (customer_value, clv_model, clv_holdout) = tables(&rfm, &margin, &result)?;
+    // Without a calibration end, the check is a second fit with the last days held out.
+    let check = match &purchases {
+        Some(purchases) if config.clv.calibration_end.is_empty() && config.clv.check_days > 0 => {
+            holdout_check(config, store, purchases, &params)?
+        }
+        _ => None,
+    };
+    let holdout = match &check {
+        Some((_, checked)) => checked.holdout.as_ref(),
+        None => result.holdout.as_ref(),
+    };
+    let (mut customer_value, clv_model, clv_holdout) = tables(&rfm, &margin, &result, holdout)?;
+    if let Some((check_rfm, checked)) = &check {
+        for column in check_columns(&rfm, check_rfm, checked) {
+            customer_value.with_column(column)?;
+        }
+    }
     if result.bgnbd.std_errors.is_none() {
         let p = result.bgnbd.params;
         tracing::warn!(
@@ -329,7 +432,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
 
     // The chart first: a failure here leaves every table as it was.
     let chart = config.export.out_dir.join("clv_holdout.png");
-    if let Some(holdout) = &result.holdout {
+    if let Some(holdout) = holdout {
         std::fs::create_dir_all(&config.export.out_dir)
             .with_context(|| format!("cannot create {}", config.export.out_dir.display()))?;
         let bars: Vec<(String, f64, f64)> = holdout
@@ -360,9 +463,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
     store.write_table("clv_holdout", &clv_holdout)?;
 
     let bg = result.bgnbd.params;
-    let all = result
-        .holdout
-        .as_ref()
+    let all = holdout
         .and_then(|h| h.rows.last())
         .map(|r| (r.actual_total, r.expected_total, r.mae));
     let summary = ClvSummary {
@@ -374,6 +475,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
         gamma_gamma: result.gamma_gamma.as_ref().map(|g| g.params.as_array()),
         total_clv: result.values.clv.as_ref().map(|c| c.iter().sum()),
         holdout: all,
+        check_days: check.as_ref().map(|_| config.clv.check_days),
     };
     record_stage(
         store,
@@ -391,7 +493,12 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
             "gamma_gamma_excluded_no_repeat": result.excluded_no_repeat,
             "gamma_gamma_excluded_zero_value": result.excluded_zero_value,
             "bgnbd_iterations": result.bgnbd.iterations,
-            "holdout_duration": result.holdout.as_ref().map(|h| h.duration),
+            "holdout_duration": holdout.map(|h| h.duration),
+            "holdout_check_days": check.as_ref().map(|_| config.clv.check_days),
+            "holdout_check_bgnbd": check.as_ref().map(|(_, c)| {
+                let p = c.bgnbd.params;
+                [p.r, p.alpha, p.a, p.b]
+            }),
         }),
     )?;
     if !ctx.quiet {
@@ -436,8 +543,11 @@ fn print_summary(s: &ClvSummary, params: &ClvParams, config: &Config) {
         );
     }
     if let Some((actual, expected, mae)) = s.holdout {
+        let check = s.check_days.map_or(String::new(), |days| {
+            format!(" (check: refit without the last {days} days)")
+        });
         println!(
-            "  holdout      {actual:.0} purchases observed, {expected:.1} expected ({:+.1}%), MAE {mae:.3} per customer",
+            "  holdout      {actual:.0} purchases observed, {expected:.1} expected ({:+.1}%), MAE {mae:.3} per customer{check}",
             if actual > 0.0 { 100.0 * (expected - actual) / actual } else { 0.0 }
         );
     }
