@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod explain;
 pub mod features;
+pub mod frame;
 pub mod fsutil;
 pub mod hash;
 pub mod learn;

@@ -8,6 +8,7 @@
 //! Screenshots of each dashboard and slide go to `<temp dir>/fluz-screens/` for a person to look at.
 
 use fluz::report::dashboard::*;
+use fluz::report::stage_views::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -616,6 +617,204 @@ fn realistic_data() -> DashboardData {
         feature_importance,
         shap_points,
         merchants,
+        clv: Some(clv_view(&personas.map(|p| p.0))),
+        offers: Some(offer_view(&personas.map(|p| p.0))),
+        budget: Some(budget_view()),
+    }
+}
+
+/// Lifetime value per persona, a holdout check and slipping customers, at UCI-like scale.
+fn clv_view(personas: &[&str]) -> ClvView {
+    let mut rng = Rng(7);
+    let by_segment: Vec<ClvSegment> = personas
+        .iter()
+        .enumerate()
+        .map(|(c, p)| {
+            let customers = 400 + 300 * c;
+            let mean_clv = 80.0 + 300.0 * rng.uniform();
+            ClvSegment {
+                cluster: c,
+                persona: p.to_string(),
+                customers,
+                total_clv: mean_clv * customers as f64,
+                mean_clv,
+                mean_p_alive: 0.5 + 0.4 * rng.uniform(),
+                slipping: 5 + c * 7,
+            }
+        })
+        .collect();
+    let slipping: Vec<SlippingRow> = (0..40)
+        .map(|i| SlippingRow {
+            customer_id: 12_000 + i as i64 * 37,
+            cluster: Some(i % personas.len()),
+            persona: personas[i % personas.len()].to_string(),
+            clv: 2_000.0 / (1.0 + i as f64 * 0.1),
+            p_alive: 0.05 + 0.4 * rng.uniform(),
+            frequency: 3 + (i % 9) as i64,
+            expected_purchases: 0.3 + rng.uniform(),
+            monetary_value: Some(80.0 + 200.0 * rng.uniform()),
+        })
+        .collect();
+    let mut holdout: Vec<ClvHoldoutRow> = (0..8)
+        .map(|f| ClvHoldoutRow {
+            calibration_frequency: if f == 7 { "7+".into() } else { f.to_string() },
+            customers: 1200 / (f + 1),
+            actual_mean: 0.3 + 0.55 * f as f64,
+            expected_mean: 0.25 + 0.6 * f as f64,
+        })
+        .collect();
+    holdout.push(ClvHoldoutRow {
+        calibration_frequency: "all".into(),
+        customers: 4338,
+        actual_mean: 1.41,
+        expected_mean: 1.37,
+    });
+    ClvView {
+        customers: 4338,
+        valued: 2790,
+        total_clv: by_segment.iter().map(|s| s.total_clv).sum(),
+        mean_p_alive: 0.71,
+        valuable_threshold: 410.0,
+        slipping_count: 58,
+        slipping_clv: 41_200.0,
+        slipping,
+        by_segment,
+        holdout,
+        parameters: vec![
+            ("bgnbd".into(), "r".into(), 0.83),
+            ("bgnbd".into(), "alpha".into(), 63.2),
+            ("bgnbd".into(), "a".into(), 0.05),
+            ("bgnbd".into(), "b".into(), 0.36),
+        ],
+    }
+}
+
+/// A three-arm offer test: Qini curves of four learners, policy values, arms per persona.
+fn offer_view(personas: &[&str]) -> OfferView {
+    let arms = ["0%", "2%", "5%"];
+    let learners = ["t", "x", "dr", "r"];
+    let mut curves = Vec::new();
+    for outcome in ["spend"] {
+        for arm in &arms[1..] {
+            for (l, learner) in learners.iter().enumerate() {
+                let lift = 900.0 + 120.0 * l as f64;
+                let fraction: Vec<f64> = (0..=50).map(|k| k as f64 / 50.0).collect();
+                let gain = fraction
+                    .iter()
+                    .map(|f| {
+                        lift * (f * (1.6 - 0.6 * f)) + if arm == &"5%" { 200.0 * f } else { 0.0 }
+                    })
+                    .collect();
+                curves.push(QiniSeries {
+                    learner: learner.to_string(),
+                    outcome: outcome.into(),
+                    arm: arm.to_string(),
+                    qini: Some(0.04 + 0.01 * l as f64),
+                    fraction,
+                    gain,
+                });
+            }
+        }
+    }
+    let policy = |name: &str, kind: &str, dr: f64, truth: Option<f64>| PolicyRow {
+        policy: name.into(),
+        kind: kind.into(),
+        dr: Some(dr),
+        ci_low: Some(dr - 2.1),
+        ci_high: Some(dr + 2.3),
+        ipw: Some(dr + 0.4),
+        true_value: truth,
+        regret_pct: truth.map(|t| 100.0 * (31.0 - t) / 31.0),
+        gain: (kind == "learner").then_some(dr - 29.8),
+        gain_ci_low: (kind == "learner").then_some(dr - 29.8 - 1.3),
+        gain_ci_high: (kind == "learner").then_some(dr - 29.8 + 1.3),
+        detail: String::new(),
+    };
+    OfferView {
+        outcome: "spend".into(),
+        outcomes: vec!["spend".into()],
+        arms: arms.iter().map(|a| a.to_string()).collect(),
+        customers: 4338,
+        test_customers: 1301,
+        recommendation: "everyone 2%: the personalised policy (t) gains 0.41 per customer over it on the 1,301 held-out customers, 95% interval −0.88 to 1.70, which includes 0".into(),
+        policies: vec![
+            policy("everyone:0%", "arm", 24.1, Some(24.5)),
+            policy("everyone:2%", "arm", 29.8, Some(30.1)),
+            policy("everyone:5%", "arm", 27.2, Some(27.0)),
+            policy("random", "random", 27.0, Some(27.2)),
+            policy("t", "learner", 30.2, Some(30.0)),
+            policy("x", "learner", 29.9, Some(29.7)),
+            policy("oracle", "oracle", 31.0, Some(31.0)),
+            policy("recommended", "recommended", 29.8, Some(30.1)),
+        ],
+        curves,
+        by_segment: personas
+            .iter()
+            .enumerate()
+            .map(|(c, p)| SegmentArms {
+                cluster: c,
+                persona: p.to_string(),
+                customers: 1000,
+                counts: vec![100 * c, 700 - 100 * c, 300],
+            })
+            .collect(),
+    }
+}
+
+/// A value-vs-budget curve with three flat rates on it.
+fn budget_view() -> BudgetView {
+    let points = 300;
+    let cost: Vec<f64> = (0..points)
+        .map(|i| 4000.0 * i as f64 / (points - 1) as f64)
+        .collect();
+    let value: Vec<f64> = cost
+        .iter()
+        .map(|c| 9000.0 * (1.0 - (-c / 1500.0).exp()))
+        .collect();
+    let lambda_at: Vec<f64> = cost.iter().map(|c| 6.0 * (-c / 1500.0).exp()).collect();
+    let counts: Vec<Vec<u64>> = (0..points)
+        .map(|i| {
+            let moved = (4338 * i / points) as u64;
+            vec![0, moved * 2 / 3, moved / 3, 4338 - moved]
+        })
+        .collect();
+    let flat = |arm: &str, rate: f64, cost: f64, value: f64, targeted: f64| FlatPoint {
+        arm: arm.into(),
+        rate: Some(rate),
+        cost,
+        value,
+        targeted_value: targeted,
+        gain: targeted - value,
+        gain_pct: (value > 0.0).then(|| 100.0 * (targeted - value) / value),
+    };
+    BudgetView {
+        source: "uplift_predictions (outcome spend)".into(),
+        customers: 4338,
+        budget: 1800.0,
+        budget_basis: "the cost of the flat 2% policy ([economics] flat_rate)".into(),
+        capped: false,
+        integer_value: 6200.0,
+        integer_cost: 1799.2,
+        lp_value: 6200.4,
+        lambda: 1.8,
+        sentence: "at the cost of a flat 2% (1800.00), the targeted allocation earns 1450.00 more (+30.5% on the flat policy's 4750.00)".into(),
+        heldout_sentence: Some("on the 1,301 held-out customers of the offer test, the allocation earns 1820.00 over no cashback by the model, 1610.00 by the doubly-robust estimate (95% interval 420.00 to 2790.00)".into()),
+        heldout_customers: Some(1301),
+        heldout_model_value: Some(1820.0),
+        heldout_dr_value: Some(1610.0),
+        heldout_dr_ci_low: Some(420.0),
+        heldout_dr_ci_high: Some(2790.0),
+        flat_arm: Some("2%".into()),
+        arms: vec!["0%".into(), "2%".into(), "5%".into(), "none".into()],
+        cost,
+        value,
+        lambda_at,
+        counts,
+        flat: vec![
+            flat("0%", 0.0, 0.0, 0.0, 0.0),
+            flat("2%", 0.02, 1800.0, 4750.0, 6200.0),
+            flat("5%", 0.05, 4000.0, 5200.0, 9000.0),
+        ],
     }
 }
 
@@ -741,6 +940,9 @@ fn screenshots_of_each_dashboard_and_slide() {
         ("segments", "tab=segments", 1420),
         ("cashback", "tab=cashback", 1280),
         ("explain", "tab=explain", 1620),
+        ("clv", "tab=clv", 1500),
+        ("offers", "tab=offers", 1400),
+        ("budget", "tab=budget", 1400),
         ("summary", "tab=summary", 1900),
         ("summary-fold", "tab=summary", 1000),
         ("segments-filtered", "tab=segments&segment=1", 1000),

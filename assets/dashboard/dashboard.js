@@ -17,7 +17,7 @@
   window.addEventListener('error', function (e) { guard.errors.push(String(e.message)); });
 
   var NS = 'http://www.w3.org/2000/svg';
-  var TABS = ['segments', 'cashback', 'explain', 'summary', 'story'];
+  var TABS = ['segments', 'cashback', 'explain', 'clv', 'offers', 'budget', 'summary', 'story'];
   var CLUSTER_COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1',
     '#ff9da7', '#9c755f', '#86bcb6'];
   var MUTED = '#d3d9e0';
@@ -26,7 +26,7 @@
   var SOURCE_COLORS = { retail: '#4e79a7', social: '#b07aa1', merchants: '#f28e2b' };
 
   var D = null;
-  var S = { tab: 'segments', slide: 1, segment: null, dependence: null };
+  var S = { tab: 'segments', slide: 1, segment: null, dependence: null, qini: null, budgetPoint: null };
   var NSLIDES = 0;
   var fmt = {};
 
@@ -128,6 +128,13 @@
     } else {
       box.textContent = message || 'Nothing to show for this segment.';
     }
+  }
+
+  /** Computed, and nothing to show: says why (the self-test accepts any explanation). */
+  function nothing(el, message) {
+    clear(el);
+    el.setAttribute('data-empty', 'none');
+    html('div', 'empty', message, el);
   }
 
   function legend(el, items, extraClass) {
@@ -1141,6 +1148,380 @@
       ', each computed from this run\u2019s numbers. Details and evidence are on the Executive Summary.');
   } };
 
+  // ---------------------------------------------------------------- lifetime value
+
+  function fmtParams(params, model) {
+    return (params || []).filter(function (p) { return p[0] === model; })
+      .map(function (p) { return p[1] + ' ' + fmt.num(p[2], 3); }).join(', ');
+  }
+
+  VIEWS.clvKpis = { kind: 'kpi', aware: false, render: function (el) {
+    var c = D.clv;
+    if (!c) { empty(el, 'fluz clv'); return; }
+    var all = (c.holdout || []).filter(function (r) { return r.calibration_frequency === 'all'; })[0];
+    kpiCards(el, [
+      { label: 'Customers modelled', value: fmt.int(c.customers), sub: fmt.int(c.valued) + ' with a repeat purchase (a CLV)' },
+      { label: 'Total CLV', value: fmt.moneyShort(c.total_clv), sub: 'discounted expected margin' },
+      { label: 'Mean P(alive)', value: fmt.pct(c.mean_p_alive), sub: 'BG/NBD: ' + fmtParams(c.parameters, 'bgnbd') },
+      { label: 'Valuable but slipping', value: fmt.int(c.slipping_count), sub: c.slipping_count ? fmt.moneyShort(c.slipping_clv) + ' of CLV, P(alive) < 0.5' : 'none with P(alive) < 0.5', tone: c.slipping_count ? 'bad' : null },
+      { label: '"Valuable" means', value: 'CLV ≥ ' + fmt.money(c.valuable_threshold), sub: 'the top quarter of CLV' },
+      { label: 'Holdout purchases', value: all ? fmt.num(all.actual_mean, 2) : '—', sub: all ? 'per customer observed, ' + fmt.num(all.expected_mean, 2) + ' expected' : 'no holdout: set [clv] calibration_end' }
+    ]);
+  } };
+
+  VIEWS.clvBySegment = { kind: 'chart', aware: true, render: function (el) {
+    var rows = ((D.clv || {}).by_segment || []);
+    if (!D.clv) { empty(el, 'fluz clv'); return; }
+    if (!rows.length) { empty(el, 'fluz segment', 'CLV by persona needs the segments'); return; }
+    hbars(el, rows.map(function (r) {
+      return { label: 'C' + r.cluster + ' · ' + r.persona, value: r.total_clv, color: clusterColor(r.cluster), faded: !inSegment(r.cluster),
+        text: fmt.moneyShort(r.total_clv) + ' · ' + fmt.money(r.mean_clv) + ' each',
+        tip: 'C' + r.cluster + ' · ' + r.persona + '\nCustomers: ' + fmt.int(r.customers) + '\nTotal CLV: ' + fmt.money(r.total_clv) +
+          '\nMean CLV: ' + fmt.money(r.mean_clv) + '\nMean P(alive): ' + fmt.pct(r.mean_p_alive) + '\nValuable but slipping: ' + fmt.int(r.slipping) };
+    }), { labelWidth: 190, right: 150, format: fmt.moneyShort, tickFormat: fmt.moneyShort, xLabel: 'Total CLV', label: 'Total lifetime value per persona' });
+  } };
+
+  VIEWS.clvHoldout = { kind: 'chart', aware: false, render: function (el) {
+    if (!D.clv) { empty(el, 'fluz clv'); return; }
+    var rows = (D.clv.holdout || []).filter(function (r) { return r.calibration_frequency !== 'all'; });
+    if (!rows.length) { empty(el, 'fluz clv', 'Set [clv] calibration_end to keep a holdout period'); return; }
+    var f = frame(el, { height: 300, margin: { l: 56, r: 16, b: 46, t: 14 }, label: 'Expected vs actual holdout purchases by calibration frequency' });
+    var hi = Math.max.apply(null, rows.map(function (r) { return Math.max(r.actual_mean, r.expected_mean); }).concat([0.1]));
+    var yt = niceTicks(0, hi, 5);
+    var y = linear(0, yt[yt.length - 1], f.ih, 0);
+    var band = f.iw / rows.length;
+    axisY(f, y, yt, function (v) { return fmt.num(v, 1); }, 'Purchases per customer');
+    var ax = svg('g', { 'class': 'axis', transform: 'translate(0,' + f.ih + ')' }, f.g);
+    svg('line', { x1: 0, x2: f.iw, y1: 0, y2: 0 }, ax);
+    rows.forEach(function (r, i) {
+      var x0 = i * band;
+      var tip = 'Calibration frequency ' + r.calibration_frequency + ' (' + fmt.int(r.customers) + ' customers)\nActual: ' + fmt.num(r.actual_mean, 3) + '\nExpected (BG/NBD): ' + fmt.num(r.expected_mean, 3);
+      [[r.actual_mean, '#9aa5b1'], [r.expected_mean, ACCENT]].forEach(function (pair, k) {
+        svg('rect', { x: x0 + band * (0.15 + 0.35 * k), y: y(pair[0]), width: band * 0.33, height: Math.max(0.5, f.ih - y(pair[0])), fill: pair[1], 'class': 'mark', 'data-tip': tip }, f.g);
+      });
+      stext(ax, x0 + band / 2, 17, r.calibration_frequency, { 'text-anchor': 'middle' });
+    });
+    stext(ax, f.iw / 2, 36, 'Repeat purchases in the calibration period', { 'class': 'axis-label', 'text-anchor': 'middle' });
+    legend(el, [{ label: 'actual', color: '#9aa5b1' }, { label: 'expected', color: ACCENT }]);
+  } };
+
+  VIEWS.slippingNote = { kind: 'text', aware: false, render: function (el) {
+    var c = D.clv;
+    if (!c) { empty(el, 'fluz clv'); return; }
+    lede(el, c.slipping_count
+      ? fmt.int(c.slipping_count) + ' customers have a CLV in the top quarter (≥ ' + fmt.money(c.valuable_threshold) + ') but P(alive) below 0.5: together ' +
+        fmt.money(c.slipping_clv) + ' of expected value at risk.' + (c.slipping_count > c.slipping.length ? ' The ' + fmt.int(c.slipping.length) + ' with the highest CLV are listed.' : '')
+      : 'No customer in the top quarter of CLV (≥ ' + fmt.money(c.valuable_threshold) + ') has P(alive) below 0.5.' +
+        (c.mean_p_alive > 0.98 ? ' The BG/NBD fit sees almost no dropout in these purchases (mean P(alive) ' + fmt.pct(c.mean_p_alive) +
+          '; ' + fmtParams(c.parameters, 'bgnbd') + '), so nobody looks gone; a [clv] penalizer or a longer history changes that.' : ''));
+  } };
+
+  VIEWS.slippingTable = { kind: 'table', aware: true, render: function (el) {
+    if (!D.clv) { empty(el, 'fluz clv'); return; }
+    var rows = (D.clv.slipping || []).filter(function (r) { return r.cluster == null || inSegment(r.cluster); });
+    if (!rows.length) { nothing(el, D.clv.slipping_count ? 'No valuable but slipping customer in this segment.' : 'No valuable but slipping customer.'); return; }
+    table(el, [
+      { key: 'customer_id', label: 'Customer', num: true, format: String },
+      { key: 'persona', label: 'Persona', get: function (r) { return r.cluster == null ? '' : 'C' + r.cluster + ' · ' + r.persona; } },
+      { key: 'clv', label: 'CLV', num: true, format: fmt.money },
+      { key: 'p_alive', label: 'P(alive)', num: true, format: fmt.pct },
+      { key: 'frequency', label: 'Repeat purchases', num: true, format: fmt.int },
+      { key: 'monetary_value', label: 'Mean purchase', num: true, format: fmt.money },
+      { key: 'expected_purchases', label: 'Expected purchases', num: true, format: function (v) { return fmt.num(v, 2); } }
+    ], rows, { sortKey: 'clv', maxRows: 25 });
+  } };
+
+  // ---------------------------------------------------------------- offer test
+
+  var LEARNER_COLORS = ['#2563eb', '#f28e2b', '#59a14f', '#b07aa1', '#e15759', '#76b7b2', '#9c755f'];
+
+  function qiniOptions() {
+    var o = D.offers;
+    var keys = [];
+    ((o && o.curves) || []).forEach(function (c) {
+      var k = c.outcome + ' · ' + c.arm;
+      if (keys.indexOf(k) < 0) { keys.push(k); }
+    });
+    return keys;
+  }
+
+  VIEWS.offerKpis = { kind: 'kpi', aware: false, render: function (el) {
+    var o = D.offers;
+    if (!o) { empty(el, 'fluz uplift'); return; }
+    var rec = (o.policies || []).filter(function (p) { return p.kind === 'recommended'; })[0];
+    // The learner whose personalised policy gains most over the best single arm: the evidence
+    // the recommendation rests on.
+    var best = (o.policies || []).filter(function (p) { return p.kind === 'learner' && isNum(p.gain); })
+      .sort(function (a, b) { return b.gain - a.gain; })[0];
+    kpiCards(el, [
+      { label: 'Customers in the test', value: fmt.int(o.customers), sub: fmt.int(o.test_customers) + ' held out for evaluation' },
+      { label: 'Arms', value: String((o.arms || []).length), sub: (o.arms || []).join(' · ') },
+      { label: 'Outcomes learned', value: String((o.outcomes || []).length), sub: (o.outcomes || []).join(', ') + '; value in ' + o.outcome },
+      { label: 'Recommended policy value', value: rec ? fmt.money(rec.dr) : '—', sub: rec ? 'per held-out customer, DR; 95% ' + fmt.money(rec.ci_low) + ' to ' + fmt.money(rec.ci_high) : '' },
+      { label: 'Best personalised gain', value: best ? fmt.signedMoney(best.gain) : '—', tone: best ? (best.gain_ci_low > 0 ? 'good' : null) : null,
+        sub: best ? best.policy + ' vs the best single arm, 95% ' + fmt.signedMoney(best.gain_ci_low) + ' to ' + fmt.signedMoney(best.gain_ci_high) : 'no learner fitted' }
+    ]);
+  } };
+
+  VIEWS.offerRecommendation = { kind: 'text', aware: false, render: function (el) {
+    var o = D.offers;
+    var text = o ? (o.recommendation || 'No recommendation recorded.') : '';
+    lede(el, text ? 'Recommended: ' + text : '', 'fluz uplift');
+  } };
+
+  VIEWS.qiniCurves = { kind: 'chart', aware: false, render: function (el) {
+    var o = D.offers;
+    if (!o || !(o.curves || []).length) { empty(el, 'fluz uplift'); return; }
+    var keys = qiniOptions();
+    var sel = $('#qini-series');
+    if (sel && sel.options.length !== keys.length) {
+      clear(sel);
+      keys.forEach(function (k) { var opt = document.createElement('option'); opt.value = k; opt.textContent = k + ' vs control'; sel.appendChild(opt); });
+      sel.onchange = function () { S.qini = sel.value; renderView(el); };
+    }
+    if (S.qini == null || keys.indexOf(S.qini) < 0) {
+      var money = keys.filter(function (k) { return k.indexOf(o.outcome + ' · ') === 0; });
+      S.qini = money.length ? money[money.length - 1] : keys[0];
+    }
+    if (sel) { sel.value = S.qini; }
+    var series = o.curves.filter(function (c) { return c.outcome + ' · ' + c.arm === S.qini; });
+    var f = frame(el, { height: 300, margin: { l: 64, r: 16, b: 46, t: 14 }, label: 'Qini curves ' + S.qini });
+    var ys = [0];
+    series.forEach(function (c) { ys = ys.concat(c.gain.filter(isNum)); });
+    var yt = niceTicks(Math.min.apply(null, ys), Math.max.apply(null, ys), 5);
+    var x = linear(0, 1, 0, f.iw), y = linear(yt[0], yt[yt.length - 1], f.ih, 0);
+    axisY(f, y, yt, fmt.compact, 'Incremental ' + S.qini.split(' · ')[0]);
+    axisX(f, x, [0, 0.2, 0.4, 0.6, 0.8, 1], function (v) { return fmt.pct(v, 0); }, 'Share of held-out customers targeted (by predicted effect)', true);
+    var items = [];
+    series.forEach(function (c, i) {
+      var color = LEARNER_COLORS[i % LEARNER_COLORS.length];
+      var d = c.fraction.map(function (fx, k) { return (k ? 'L' : 'M') + x(fx).toFixed(1) + ',' + y(c.gain[k]).toFixed(1); }).join('');
+      svg('path', { d: d, fill: 'none', stroke: color, 'stroke-width': 2 }, f.g);
+      var last = c.fraction.length - 1;
+      if (i === 0 && last > 0) {
+        svg('line', { x1: x(0), y1: y(0), x2: x(c.fraction[last]), y2: y(c.gain[last]), 'class': 'ref' }, f.g);
+        // The label sits under the middle of the random line, away from the curves above it.
+        var mx = c.fraction[last] * 0.6, my = c.gain[last] * 0.6;
+        stext(f.g, x(mx) + 6, y(my) + 16, 'random targeting', { 'class': 'ref-label', 'text-anchor': 'start' });
+      }
+      var mid = c.fraction.length >> 1;
+      [mid, last].forEach(function (k) {
+        if (k < 0) { return; }
+        svg('circle', { cx: x(c.fraction[k]), cy: y(c.gain[k]), r: 3.5, fill: color, 'class': 'mark',
+          'data-tip': c.learner + ' · ' + c.arm + '\nTargeting ' + fmt.pct(c.fraction[k], 0) + ': ' + fmt.num(c.gain[k], 2) + '\nNormalised Qini: ' + fmt.num(c.qini, 4) }, f.g);
+      });
+      items.push({ label: c.learner + (isNum(c.qini) ? ' (Qini ' + fmt.num(c.qini, 3) + ')' : ''), color: color, line: true });
+    });
+    legend(el, items);
+  } };
+
+  function policyLabel(p) {
+    if (p.kind === 'arm') { return 'everyone ' + p.policy.replace(/^everyone:/, ''); }
+    return p.policy;
+  }
+
+  VIEWS.offerPolicies = { kind: 'chart', aware: false, render: function (el) {
+    var o = D.offers;
+    var rows = ((o && o.policies) || []).filter(function (p) { return isNum(p.dr); });
+    if (!rows.length) { empty(el, 'fluz uplift'); return; }
+    var f = frame(el, { height: Math.max(160, rows.length * 30 + 50), margin: { l: 150, r: 24, b: 44, t: 8 }, label: 'Policy values with 95% intervals' });
+    var vals = [];
+    rows.forEach(function (p) { vals.push(p.dr, p.ci_low, p.ci_high, p.true_value); });
+    vals = vals.filter(isNum);
+    var xt = niceTicks(Math.min.apply(null, vals), Math.max.apply(null, vals), Math.max(3, Math.floor(f.iw / 90)));
+    var x = linear(xt[0], xt[xt.length - 1], 0, f.iw);
+    axisX(f, x, xt, fmt.money, 'Profit per held-out customer (' + o.outcome + ')', true);
+    var band = f.ih / rows.length;
+    rows.forEach(function (p, i) {
+      var cy = i * band + band / 2;
+      var strong = p.kind === 'recommended';
+      var color = strong ? ACCENT : p.kind === 'arm' ? '#9aa5b1' : p.kind === 'oracle' ? '#59a14f' : '#f28e2b';
+      stext(f.g, -8, cy + 4, fit(policyLabel(p), 140, 11.5), { 'text-anchor': 'end', 'class': 'cat' + (strong ? ' strong' : '') });
+      var tip = policyLabel(p) + '\nDR value: ' + fmt.money2(p.dr) + '\n95% interval: ' + fmt.money2(p.ci_low) + ' to ' + fmt.money2(p.ci_high) +
+        (isNum(p.ipw) ? '\nIPW value: ' + fmt.money2(p.ipw) : '') + (isNum(p.true_value) ? '\nTrue value (simulation): ' + fmt.money2(p.true_value) : '') +
+        (isNum(p.regret_pct) ? '\nRegret vs oracle: ' + fmt.num(p.regret_pct, 2) + '%' : '');
+      if (isNum(p.ci_low) && isNum(p.ci_high)) {
+        svg('line', { x1: x(p.ci_low), x2: x(p.ci_high), y1: cy, y2: cy, stroke: color, 'stroke-width': 2 }, f.g);
+      }
+      svg('circle', { cx: x(p.dr), cy: cy, r: strong ? 6 : 4.5, fill: color, 'class': 'mark', 'data-tip': tip }, f.g);
+      if (isNum(p.true_value)) {
+        svg('rect', { x: x(p.true_value) - 4, y: cy - 4, width: 8, height: 8, fill: 'none', stroke: '#111827', 'stroke-width': 1.3, 'class': 'mark', 'data-tip': tip }, f.g);
+      }
+    });
+    var items = [{ label: 'DR estimate, 95% interval', color: ACCENT }];
+    if (rows.some(function (p) { return isNum(p.true_value); })) { items.push({ label: 'true value (simulated test)', color: '#111827' }); }
+    legend(el, items);
+  } };
+
+  VIEWS.offerBySegment = { kind: 'chart', aware: true, render: function (el) {
+    var o = D.offers;
+    if (!o) { empty(el, 'fluz uplift'); return; }
+    var rows = o.by_segment || [];
+    if (!rows.length) { empty(el, 'fluz segment', 'The arm per persona needs the segments'); return; }
+    var arms = o.arms || [];
+    var f = frame(el, { height: Math.max(140, rows.length * 40 + 50), margin: { l: 190, r: 16, b: 44, t: 8 }, label: 'Recommended arm by persona' });
+    var x = linear(0, 1, 0, f.iw);
+    axisX(f, x, [0, 0.25, 0.5, 0.75, 1], function (v) { return fmt.pct(v, 0); }, 'Share of the persona\u2019s customers', true);
+    var band = f.ih / rows.length;
+    rows.forEach(function (r, i) {
+      var faded = !inSegment(r.cluster);
+      var g = svg('g', { 'class': faded ? 'faded' : null }, f.g);
+      stext(g, -8, i * band + band / 2 + 4, fit('C' + r.cluster + ' · ' + r.persona, 180, 11.5), { 'text-anchor': 'end', 'class': 'cat' });
+      var acc = 0;
+      r.counts.forEach(function (n, a) {
+        var share = n / Math.max(1, r.customers);
+        if (share <= 0) { return; }
+        svg('rect', { x: x(acc), y: i * band + band * 0.18, width: Math.max(0.5, x(acc + share) - x(acc)), height: band * 0.64, fill: tierColor(a, arms.length),
+          'class': 'mark', 'data-tip': 'C' + r.cluster + ' · ' + r.persona + '\n' + arms[a] + ': ' + fmt.int(n) + ' of ' + fmt.int(r.customers) + ' (' + fmt.pct(share) + ')' }, g);
+        acc += share;
+      });
+    });
+    legend(el, arms.map(function (a, i) { return { label: a, color: tierColor(i, arms.length) }; }));
+  } };
+
+  VIEWS.offerPolicyTable = { kind: 'table', aware: false, render: function (el) {
+    var o = D.offers;
+    if (!o || !(o.policies || []).length) { empty(el, 'fluz uplift'); return; }
+    var truth = o.policies.some(function (p) { return isNum(p.true_value); });
+    var cols = [
+      { key: 'policy', label: 'Policy', get: policyLabel },
+      { key: 'dr', label: 'DR value', num: true, format: fmt.money2 },
+      { key: 'ci', label: '95% interval', get: function (p) { return isNum(p.ci_low) ? fmt.money(p.ci_low) + '–' + fmt.money(p.ci_high) : null; } },
+      { key: 'ipw', label: 'IPW value', num: true, format: fmt.money2 }
+    ];
+    if (truth) {
+      cols.push({ key: 'true_value', label: 'True value', num: true, format: fmt.money2 });
+      cols.push({ key: 'regret_pct', label: 'Regret', num: true, format: function (v) { return isNum(v) ? fmt.num(v, 2) + '%' : '—'; } });
+    }
+    table(el, cols, o.policies, { sortKey: 'dr', highlight: function (p) { return p.kind === 'recommended'; } });
+  } };
+
+  // ---------------------------------------------------------------- budget
+
+  function budgetPoint() {
+    var b = D.budget;
+    var n = b.cost.length;
+    if (S.budgetPoint == null || S.budgetPoint >= n) {
+      // Start at the chosen budget: the last breakpoint not above what the allocation spent.
+      var k = 0;
+      for (var i = 0; i < n; i++) { if (b.cost[i] <= b.integer_cost * (1 + 1e-9)) { k = i; } }
+      S.budgetPoint = k;
+    }
+    return S.budgetPoint;
+  }
+
+  VIEWS.budgetKpis = { kind: 'kpi', aware: false, render: function (el) {
+    var b = D.budget;
+    if (!b) { empty(el, 'fluz allocate'); return; }
+    kpiCards(el, [
+      { label: 'Budget', value: fmt.money(b.budget), sub: b.budget_basis },
+      { label: 'Allocation earns', value: fmt.money(b.integer_value), sub: 'spending ' + fmt.money(b.integer_cost) + (b.capped ? ' (all that helps)' : '') },
+      { label: 'Shadow price λ', value: fmt.num(b.lambda, 3), sub: 'one more unit of budget earns this' },
+      { label: 'Customers', value: fmt.int(b.customers), sub: 'values from ' + b.source },
+      { label: 'Held-out check (DR)', value: isNum(b.heldout_dr_value) ? fmt.money(b.heldout_dr_value) : '—',
+        sub: isNum(b.heldout_dr_value) ? 'on ' + fmt.int(b.heldout_customers) + ' held-out customers; model says ' + fmt.money(b.heldout_model_value) : 'values not from an offer test' }
+    ]);
+  } };
+
+  VIEWS.budgetSentence = { kind: 'text', aware: false, render: function (el) {
+    var b = D.budget;
+    if (!b) { empty(el, 'fluz allocate'); return; }
+    var text = b.sentence.charAt(0).toUpperCase() + b.sentence.slice(1) + '.';
+    if (b.heldout_sentence) { text += ' Checked ' + b.heldout_sentence + '.'; }
+    lede(el, text);
+  } };
+
+  VIEWS.budgetSlider = { kind: 'text', aware: false, render: function (el) {
+    var b = D.budget;
+    if (!b || !b.cost.length) { empty(el, 'fluz allocate'); return; }
+    var k = budgetPoint();
+    if (!el._built) {
+      clear(el);
+      var row = html('div', 'slider-row', null, el);
+      var label = html('label', null, 'Budget', row);
+      label.htmlFor = 'budget-range';
+      var input = html('input', null, null, row);
+      input.type = 'range';
+      input.id = 'budget-range';
+      input.min = '0';
+      input.max = String(b.cost.length - 1);
+      input.step = '1';
+      input.setAttribute('aria-label', 'Budget along the value curve');
+      input.addEventListener('input', function () {
+        S.budgetPoint = Number(input.value);
+        renderView(el);
+        $all('[data-view="budgetCurve"], [data-view="budgetArms"]').forEach(renderView);
+      });
+      html('div', 'slider-readout', null, el);
+      el._built = true;
+    }
+    el.removeAttribute('data-empty');
+    var range = $('#budget-range', el);
+    range.value = String(k);
+    var counts = b.counts[k] || [];
+    var base = b.value[0];
+    var out = $('.slider-readout', el);
+    clear(out);
+    out.appendChild(document.createTextNode('Spending '));
+    html('strong', null, fmt.money(b.cost[k]), out);
+    out.appendChild(document.createTextNode(' earns '));
+    html('strong', null, fmt.money(b.value[k]), out);
+    out.appendChild(document.createTextNode((isNum(base) && base !== 0 ? ' (' + fmt.signedMoney(b.value[k] - base) + ' over no budget)' : '') +
+      '; the next unit earns λ = ' + fmt.num(b.lambda_at[k], 3) + '. Customers: ' +
+      (b.arms || []).map(function (a, i) { return a + ' ' + fmt.int(counts[i]); }).join(' · ') + '.'));
+  } };
+
+  VIEWS.budgetCurve = { kind: 'chart', aware: false, render: function (el) {
+    var b = D.budget;
+    if (!b || !b.cost.length) { empty(el, 'fluz allocate'); return; }
+    var f = frame(el, { height: 320, margin: { l: 68, r: 16, b: 46, t: 14 }, label: 'Value against budget' });
+    var xs = b.cost.concat((b.flat || []).map(function (p) { return p.cost; }));
+    var ys = b.value.concat((b.flat || []).map(function (p) { return p.value; }));
+    var xt = niceTicks(0, Math.max.apply(null, xs.filter(isNum)), Math.max(3, Math.floor(f.iw / 90)));
+    var yt = niceTicks(Math.min(0, Math.min.apply(null, ys.filter(isNum))), Math.max.apply(null, ys.filter(isNum)), 5);
+    var x = linear(xt[0], xt[xt.length - 1], 0, f.iw), y = linear(yt[0], yt[yt.length - 1], f.ih, 0);
+    axisY(f, y, yt, fmt.moneyShort, 'Expected incremental profit');
+    axisX(f, x, xt, fmt.moneyShort, 'Expected cashback spent (budget)', true);
+    var d = b.cost.map(function (c, i) { return (i ? 'L' : 'M') + x(c).toFixed(1) + ',' + y(b.value[i]).toFixed(1); }).join('');
+    svg('path', { d: d, fill: 'none', stroke: ACCENT, 'stroke-width': 2.4 }, f.g);
+    (b.flat || []).forEach(function (p) {
+      var tip = 'Everyone on ' + p.arm + '\nCost: ' + fmt.money(p.cost) + '\nValue: ' + fmt.money(p.value) + '\nTargeted at the same cost: ' + fmt.money(p.targeted_value) +
+        ' (' + fmt.signedMoney(p.gain) + (isNum(p.gain_pct) ? ', ' + (p.gain_pct >= 0 ? '+' : '') + fmt.num(p.gain_pct, 1) + '%' : '') + ')';
+      svg('circle', { cx: x(p.cost), cy: y(p.value), r: 5, fill: '#9aa5b1', stroke: '#fff', 'stroke-width': 1, 'class': 'mark', 'data-tip': tip }, f.g);
+      var right = x(p.cost) > f.iw - 70;
+      stext(f.g, x(p.cost) + (right ? -8 : 7), y(p.value) + (right ? -8 : 4), 'flat ' + p.arm, { 'class': 'ref-label', 'text-anchor': right ? 'end' : 'start' });
+    });
+    var k = budgetPoint();
+    svg('line', { x1: x(b.cost[k]), x2: x(b.cost[k]), y1: 0, y2: f.ih, 'class': 'ref' }, f.g);
+    svg('circle', { cx: x(b.cost[k]), cy: y(b.value[k]), r: 6.5, fill: ACCENT, stroke: '#fff', 'stroke-width': 1.5, 'class': 'mark',
+      'data-tip': 'Budget ' + fmt.money(b.cost[k]) + '\nValue ' + fmt.money(b.value[k]) + '\nλ ' + fmt.num(b.lambda_at[k], 3) }, f.g);
+    legend(el, [{ label: 'targeted allocation', color: ACCENT, line: true }, { label: 'flat rate for everyone', color: '#9aa5b1' }]);
+  } };
+
+  VIEWS.budgetArms = { kind: 'chart', aware: false, render: function (el) {
+    var b = D.budget;
+    if (!b || !b.cost.length || !(b.arms || []).length) { empty(el, 'fluz allocate'); return; }
+    var k = budgetPoint();
+    var counts = b.counts[k] || [];
+    hbars(el, b.arms.map(function (a, i) {
+      return { label: a === 'none' ? 'no cashback (none)' : a, value: counts[i] || 0, color: tierColor(i, b.arms.length),
+        tip: a + ': ' + fmt.int(counts[i] || 0) + ' customers at a budget of ' + fmt.money(b.cost[k]) };
+    }), { labelWidth: 150, right: 60, format: fmt.int, tickFormat: fmt.compact, xLabel: 'Customers', label: 'Customers per arm' });
+  } };
+
+  VIEWS.budgetFlatTable = { kind: 'table', aware: false, render: function (el) {
+    var b = D.budget;
+    if (!b || !(b.flat || []).length) { empty(el, 'fluz allocate'); return; }
+    table(el, [
+      { key: 'arm', label: 'Everyone on' },
+      { key: 'cost', label: 'Cost', num: true, format: fmt.money },
+      { key: 'value', label: 'Flat value', num: true, format: fmt.money },
+      { key: 'targeted_value', label: 'Targeted, same cost', num: true, format: fmt.money },
+      { key: 'gain', label: 'Gain', num: true, format: fmt.signedMoney },
+      { key: 'gain_pct', label: 'Gain %', num: true, format: function (v) { return isNum(v) ? (v >= 0 ? '+' : '') + fmt.num(v, 1) + '%' : '—'; } }
+    ], b.flat, { sortKey: 'cost', desc: false, highlight: function (p) { return p.arm === b.flat_arm; } });
+  } };
+
   // ---------------------------------------------------------------- navigation
 
   function renderView(el) {
@@ -1377,7 +1758,7 @@
         if (state === 'error') { check(label + ': ' + name + ' rendered without error', false); return; }
         if (state) {
           r.empty_views.push(label + ':' + name);
-          check(label + ': empty ' + name + ' explains itself', /Not computed yet|segment/.test(el.textContent));
+          check(label + ': empty ' + name + ' explains itself', state === 'none' ? el.textContent.trim().length > 0 : /Not computed yet|segment/.test(el.textContent));
           return;
         }
         if (kind === 'chart') {
@@ -1461,6 +1842,29 @@
       dep.value = dep.options[1].value;
       dep.dispatchEvent(new Event('change'));
       check('the dependence selector changes the chart', depEl.innerHTML !== before);
+    }
+
+    // Budget slider: moving it moves the marker on the curve and the customers per arm.
+    var range = $('#budget-range');
+    if (range && D.budget && D.budget.cost.length > 1) {
+      showTab('budget');
+      var curveEl = $('[data-view="budgetCurve"]'), armsEl = $('[data-view="budgetArms"]'), readout = $('.slider-readout');
+      var before = [curveEl.innerHTML, armsEl.innerHTML, readout.textContent];
+      range.value = range.value === '0' ? range.max : '0';
+      range.dispatchEvent(new Event('input', { bubbles: true }));
+      check('the budget slider moves the curve marker', curveEl.innerHTML !== before[0]);
+      check('the budget slider changes the customers per arm', armsEl.innerHTML !== before[1] || D.budget.counts.length < 2);
+      check('the budget slider changes the readout', readout.textContent !== before[2] && /Spending/.test(readout.textContent));
+    }
+    // Qini selector: another outcome or arm draws other curves.
+    var qs = $('#qini-series');
+    if (qs && qs.options.length > 1) {
+      showTab('offers');
+      var qEl = $('[data-view="qiniCurves"]');
+      var qBefore = qEl.innerHTML;
+      qs.value = qs.options[qs.selectedIndex === 0 ? 1 : 0].value;
+      qs.dispatchEvent(new Event('change'));
+      check('the Qini selector changes the chart', qEl.innerHTML !== qBefore);
     }
 
     // Merchant names stay text: each name is exactly one cell's text, and no img element exists.

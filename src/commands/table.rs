@@ -4,6 +4,7 @@
 use anyhow::Result;
 use polars::prelude::*;
 
+pub use crate::frame::{f64_column, i64_column, str_column};
 use crate::learn::matrix::Matrix;
 
 /// An output table under construction, one named column at a time, in the order written.
@@ -43,36 +44,6 @@ impl Table {
     pub(crate) fn build(self) -> Result<DataFrame> {
         Ok(DataFrame::new(self.height, self.columns)?)
     }
-}
-
-/// Reads a column as `f64` whatever its numeric type.
-pub fn f64_column(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
-    let column = table.column(name)?.cast(&DataType::Float64)?;
-    Ok(column
-        .f64()?
-        .iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect())
-}
-
-/// Reads an `i64` column.
-pub fn i64_column(table: &DataFrame, name: &str) -> Result<Vec<i64>> {
-    Ok(table
-        .column(name)?
-        .i64()?
-        .iter()
-        .map(|v| v.unwrap_or_default())
-        .collect())
-}
-
-/// Reads a text column (nulls as empty text).
-pub fn str_column(table: &DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(table
-        .column(name)?
-        .str()?
-        .iter()
-        .map(|v| v.unwrap_or("").to_string())
-        .collect())
 }
 
 /// The model feature matrix: the named columns of `table`, every value checked finite.

@@ -71,6 +71,12 @@ pub struct DashboardData {
     pub shap_points: Vec<ShapPointsRow>,
     /// `merchant_cashback`, the top merchants by spend (about 50).
     pub merchants: Vec<MerchantRow>,
+    /// Lifetime value by segment, the holdout check and the "valuable but slipping" list.
+    pub clv: Option<super::stage_views::ClvView>,
+    /// The offer test: Qini curves, policy values with intervals, the arm per segment.
+    pub offers: Option<super::stage_views::OfferView>,
+    /// The budget: the value-vs-budget curve for the slider, the flat policies, the sentence.
+    pub budget: Option<super::stage_views::BudgetView>,
 }
 
 /// Provenance of the run.
