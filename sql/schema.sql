@@ -362,6 +362,30 @@ CREATE TABLE fluz.uplift_metrics (
     detail TEXT
 );
 
+-- The offer test's recommendation explained: per customer, the arm explained (the recommended
+-- one, or the best other arm for a customer given the control), the learner's effect, the
+-- effect model's value and its baseline, the top drivers (explain).
+CREATE TABLE fluz.uplift_explanations (
+    customer_id BIGINT NOT NULL,
+    arm TEXT NOT NULL,
+    recommended BOOLEAN NOT NULL,
+    effect DOUBLE PRECISION NOT NULL,
+    explained_effect DOUBLE PRECISION NOT NULL,
+    base_effect DOUBLE PRECISION NOT NULL,
+    driver_1 TEXT NOT NULL,
+    driver_2 TEXT NOT NULL,
+    driver_3 TEXT NOT NULL,
+    explanation TEXT NOT NULL
+);
+
+CREATE TABLE fluz.uplift_shap_importance (
+    arm TEXT NOT NULL,
+    feature TEXT NOT NULL,
+    mean_abs_shap DOUBLE PRECISION NOT NULL,
+    rank BIGINT NOT NULL,
+    fidelity_r2 DOUBLE PRECISION NOT NULL
+);
+
 CREATE TABLE fluz.uplift_curve (
     learner TEXT NOT NULL,
     outcome TEXT NOT NULL,

@@ -758,6 +758,15 @@ fn offer_view(personas: &[&str]) -> OfferView {
                 counts: vec![100 * c, 700 - 100 * c, 300],
             })
             .collect(),
+        drivers: vec![EffectDrivers {
+            arm: "2%".into(),
+            fidelity_r2: 0.97,
+            features: ["recency_days", "n_invoices", "avg_item_price", "social_degree"]
+                .iter()
+                .map(|f| f.to_string())
+                .collect(),
+            mean_abs_shap: vec![41.0, 23.5, 12.2, 3.1],
+        }],
     }
 }
 

@@ -1379,6 +1379,18 @@
     legend(el, arms.map(function (a, i) { return { label: a, color: tierColor(i, arms.length) }; }));
   } };
 
+  VIEWS.effectDrivers = { kind: 'chart', aware: false, render: function (el) {
+    var o = D.offers;
+    if (!o) { empty(el, 'fluz uplift'); return; }
+    var d = (o.drivers || [])[0];
+    if (!d) { empty(el, 'fluz explain', 'The effect model is fitted by explain, after uplift'); return; }
+    hbars(el, d.features.map(function (f, i) {
+      return { label: f, value: d.mean_abs_shap[i], color: ACCENT,
+        tip: f + '\nMean |SHAP| on the effect of ' + d.arm + ': ' + fmt.num(d.mean_abs_shap[i], 2) + ' ' + o.outcome + '\nEffect model R² ' + fmt.num(d.fidelity_r2, 3) };
+    }), { labelWidth: 190, right: 70, format: function (v) { return fmt.num(v, 1); }, tickFormat: fmt.compact,
+      xLabel: 'Mean |SHAP| on the effect of ' + d.arm + ' vs control (' + o.outcome + '); effect model R² ' + fmt.num(d.fidelity_r2, 3), label: 'Drivers of the learned effect' });
+  } };
+
   VIEWS.offerPolicyTable = { kind: 'table', aware: false, render: function (el) {
     var o = D.offers;
     if (!o || !(o.policies || []).length) { empty(el, 'fluz uplift'); return; }

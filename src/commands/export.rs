@@ -20,7 +20,7 @@ use crate::store::Store;
 use crate::Context;
 
 /// Every table of the store, in pipeline order.
-pub const TABLES: [&str; 31] = [
+pub const TABLES: [&str; 33] = [
     "transactions",
     "social_edges",
     "merchants",
@@ -51,6 +51,8 @@ pub const TABLES: [&str; 31] = [
     "uplift_predictions",
     "uplift_metrics",
     "uplift_curve",
+    "uplift_explanations",
+    "uplift_shap_importance",
     "run_manifest",
 ];
 

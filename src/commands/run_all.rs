@@ -1,4 +1,4 @@
-//! `fluz run-all`: ingest → eda → clv → segment → train → explain → simulate-offers → uplift →
+//! `fluz run-all`: ingest → eda → clv → segment → train → simulate-offers → uplift → explain →
 //! allocate → export, then one summary.
 
 use std::time::Instant;
@@ -32,9 +32,6 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
     let train = super::train::run(&stage_ctx, store)?;
     between_stages("train");
     bar.inc(1);
-    let explained = super::explain::run(&stage_ctx, store)?;
-    between_stages("explain");
-    bar.inc(1);
     // The offer test: simulated on the store's customers unless `[offers] log` names a real one.
     if ctx.config.offers.log.as_os_str().is_empty() {
         super::simulate_offers::run(&stage_ctx, store)?;
@@ -42,6 +39,10 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
     }
     let uplift = super::uplift::run(&stage_ctx, store)?;
     between_stages("uplift");
+    bar.inc(1);
+    // After the offer test, so that it explains the learned recommendation too.
+    let explained = super::explain::run(&stage_ctx, store)?;
+    between_stages("explain");
     bar.inc(1);
     // The budget after the offer test, so that it spends on the learned effects.
     let allocated = super::allocate::run(&stage_ctx, store, &super::allocate::Request::run_all())?;

@@ -3,6 +3,7 @@
 //! accuracy check (`base + Σ φ = prediction`) every explanation must pass before it is stored.
 
 pub mod drivers;
+pub mod effects;
 mod linear;
 mod path_kernel;
 mod quadrature;

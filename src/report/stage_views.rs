@@ -216,6 +216,17 @@ pub struct OfferView {
     pub curves: Vec<QiniSeries>,
     /// The recommended arm's share of each segment's customers.
     pub by_segment: Vec<SegmentArms>,
+    /// What drives the learned effect (`uplift_shap_importance`): per explained arm, the
+    /// features by mean |SHAP| of its effect model, and that model's fidelity.
+    pub drivers: Vec<EffectDrivers>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EffectDrivers {
+    pub arm: String,
+    pub fidelity_r2: f64,
+    pub features: Vec<String>,
+    pub mean_abs_shap: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -388,6 +399,34 @@ pub fn offer_view(
             gain_ci_high: gain_high[i],
             detail: detail[i].clone(),
         });
+    }
+    if let Some(importance) = tables.get("uplift_shap_importance") {
+        let (arm, feature) = (
+            str_column(importance, "arm")?,
+            str_column(importance, "feature")?,
+        );
+        let (value, r2) = (
+            f64_column(importance, "mean_abs_shap")?,
+            f64_column(importance, "fidelity_r2")?,
+        );
+        for i in 0..importance.height() {
+            let position = view.drivers.iter().position(|d| d.arm == arm[i]);
+            let d = match position {
+                Some(p) => &mut view.drivers[p],
+                None => {
+                    view.drivers.push(EffectDrivers {
+                        arm: arm[i].clone(),
+                        fidelity_r2: r2[i],
+                        ..EffectDrivers::default()
+                    });
+                    view.drivers.last_mut().expect("just pushed")
+                }
+            };
+            if d.features.len() < 12 {
+                d.features.push(feature[i].clone());
+                d.mean_abs_shap.push(value[i]);
+            }
+        }
     }
     if let Some(curve) = tables.get("uplift_curve") {
         let (c_learner, c_outcome, c_arm) = (

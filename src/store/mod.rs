@@ -82,7 +82,11 @@ pub fn producing_stage(table: &str) -> &'static str {
         | "cashback_predictions"
         | "cashback_feature_importance"
         | "merchant_cashback" => "train",
-        "cashback_shap_importance" | "cashback_shap_values" | "cashback_explanations" => "explain",
+        "cashback_shap_importance"
+        | "cashback_shap_values"
+        | "cashback_explanations"
+        | "uplift_explanations"
+        | "uplift_shap_importance" => "explain",
         "budget_allocation"
         | "budget_curve"
         | "budget_curve_arms"
