@@ -623,6 +623,10 @@ pub struct OffersConfig {
     pub outcomes: Vec<String>,
     /// The outcome that is money spent (it drives cost and profit; must not be negative).
     pub spend_outcome: String,
+    /// A pre-test feature scaling the money outcome (e.g. `total_spent`): the learners learn
+    /// spend relative to it, and their predictions are scaled back. "auto" = `total_spent`
+    /// when the features have it; "" = raw spend.
+    pub baseline: String,
     /// Feature columns of the log (text columns one-hot encoded); empty = the customers'
     /// `[train] features` joined from `customer_features` by id.
     pub features: Vec<String>,
@@ -663,6 +667,7 @@ impl Default for OffersConfig {
             margin: 0.1,
             outcomes: vec!["spend".into()],
             spend_outcome: "spend".into(),
+            baseline: "auto".into(),
             features: Vec::new(),
             min_arm_rows: 30,
             arms: vec![0.0, 0.02, 0.05],

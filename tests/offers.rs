@@ -87,6 +87,26 @@ impl Studied {
 }
 
 #[test]
+fn a_baseline_must_be_a_positive_feature() {
+    let case = Studied::new();
+    for (key, message) in [
+        ("income", "config key [offers] baseline: the offer test's features have no \"income\""),
+        ("city=Leeds", "config key [offers] baseline: city=Leeds of customer 1 is 0, but a baseline must be positive"),
+    ] {
+        case.work
+            .write_config(&format!("{OFFERS}baseline = \"{key}\"\n"));
+        let err = case.work.fails(&["uplift"], 2);
+        assert!(err.contains(message), "expected {message:?} in:\n{err}");
+        assert!(case.work.snapshot("warehouse") == case.before);
+    }
+    // A positive feature works, and changes what the learners predict.
+    case.work
+        .write_config(&format!("{OFFERS}baseline = \"age\"\n"));
+    case.work.ok(&["uplift"]);
+    assert!(case.work.snapshot("warehouse") != case.before);
+}
+
+#[test]
 fn unknown_arm_value_is_named() {
     let case = Studied::new();
     let mut rows = good_rows(600);

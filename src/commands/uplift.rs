@@ -83,7 +83,36 @@ fn study_params(config: &Config) -> StudyParams {
         bootstrap: o.bootstrap,
         spend_outcome: o.spend_outcome.clone(),
         curve_points: 100,
+        baseline: None,
     }
+}
+
+/// `[offers] baseline`: the named feature of every customer of the log, checked positive.
+fn baseline(config: &Config, log: &OfferLog) -> Result<Option<Vec<f64>>> {
+    let mut name = config.offers.baseline.as_str();
+    if name == "auto" {
+        name = "total_spent";
+        if !log.features.iter().any(|(f, _)| f == name) {
+            tracing::info!("uplift: no total_spent among the features: learning raw spend");
+            return Ok(None);
+        }
+    }
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let Some((_, values)) = log.features.iter().find(|(f, _)| f == name) else {
+        return Err(crate::error::user_error(format!(
+            "config key [offers] baseline: the offer test's features have no {name:?} (they have {:?})",
+            log.features.iter().map(|(f, _)| f).collect::<Vec<_>>()
+        )));
+    };
+    if let Some(i) = values.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+        return Err(crate::error::user_error(format!(
+            "config key [offers] baseline: {name} of customer {} is {}, but a baseline must be positive",
+            log.customer_id[i], values[i]
+        )));
+    }
+    Ok(Some(values.clone()))
 }
 
 /// Reads and checks `[offers] log`, with features and margins resolved.
@@ -385,7 +414,10 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
             log.len() - n_test
         )));
     }
-    let params = study_params(config);
+    let params = StudyParams {
+        baseline: baseline(config, &log)?,
+        ..study_params(config)
+    };
     let extras = Extras {
         true_profit: truth,
         oracle_label_policy: today,

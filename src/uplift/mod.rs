@@ -28,6 +28,9 @@ pub struct StudyParams {
     pub spend_outcome: String,
     /// Points of each stored Qini curve.
     pub curve_points: usize,
+    /// A positive pre-test scale per row for the money outcome: the learners fit
+    /// `spend / baseline` and their predictions are multiplied back (`None` = raw spend).
+    pub baseline: Option<Vec<f64>>,
 }
 
 /// What is known beyond the log.
@@ -124,10 +127,18 @@ pub fn study(
         .iter()
         .enumerate()
         .map(|(o, (outcome, y))| {
+            // The money outcome relative to its baseline: the rate's effect is multiplicative
+            // (1 + β r), so relative spend has one scale for every customer.
+            let scale = params
+                .baseline
+                .as_ref()
+                .filter(|_| *outcome == params.spend_outcome);
+            let relative: Option<Vec<f64>> =
+                scale.map(|b| y.iter().zip(b).map(|(v, b)| v / b).collect());
             let design = Design {
                 x: &x,
                 arm: &log.arm,
-                y,
+                y: relative.as_deref().unwrap_or(y),
                 train: &train,
                 fold: &train_fold,
                 rates: &rates,
@@ -142,6 +153,10 @@ pub fn study(
                     seed: learn_seed(params.seed, o),
                 },
             );
+            let fitted = match scale {
+                Some(b) => fitted.scaled(b),
+                None => fitted,
+            };
             evaluate(
                 log,
                 outcome,
