@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use polars::prelude::*;
 
 use super::table::{feature_matrix, i64_column, Table};
-use crate::explain::drivers::{explain_rows, importance_order};
+use crate::explain::drivers::{explain_rows, importance_order, sentence};
 use crate::explain::effects::{effect_drivers, explain_arms};
 use crate::explain::{check_local_accuracy, model_shap};
 use crate::learn::matrix::Matrix;
@@ -315,15 +315,7 @@ fn explain_effects(
                 log.arms[a].name, model.explained[i], log.arms[0].name, model.shap.base_value
             )
         };
-        sentences.push(format!(
-            "{lead}: {}",
-            texts
-                .iter()
-                .take(top)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
+        sentences.push(sentence(&lead, &texts, top));
         explained_effect.push(model.explained[i]);
         base.push(model.shap.base_value);
     }

@@ -81,19 +81,23 @@ pub fn explain_rows(
         for (slot, column) in drivers.iter_mut().enumerate() {
             column.push(texts.get(slot).cloned().unwrap_or_default());
         }
-        sentences.push(format!(
-            "Recommended {:.2}% (average customer {:.2}%): {}",
-            rate * 100.0,
-            shap.base_value * 100.0,
-            texts
-                .iter()
-                .take(top)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("; ")
+        sentences.push(sentence(
+            &format!(
+                "Recommended {:.2}% (average customer {:.2}%)",
+                rate * 100.0,
+                shap.base_value * 100.0
+            ),
+            &texts,
+            top,
         ));
     }
     Explanations { drivers, sentences }
+}
+
+/// "`lead`: driver; driver; …" with the first `top` drivers.
+pub fn sentence(lead: &str, drivers: &[String], top: usize) -> String {
+    let shown: Vec<&str> = drivers.iter().take(top).map(String::as_str).collect();
+    format!("{lead}: {}", shown.join("; "))
 }
 
 /// Features ordered by mean |φ|, largest first (ties → feature order).

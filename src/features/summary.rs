@@ -9,14 +9,7 @@ use serde::Serialize;
 
 use super::describe::{describe, iqr_outliers, Describe, Outliers};
 
-fn f64_values(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
-    let column = table.column(name)?.cast(&DataType::Float64)?;
-    Ok(column
-        .f64()?
-        .iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect())
-}
+use crate::frame::f64_column as f64_values;
 
 /// The EDA summary saved as `eda_summary.json`.
 #[derive(Debug, Serialize)]
