@@ -16,7 +16,6 @@
 //!   `<path>.tmp` name; the bitmap backend would pick the encoder from the file extension.
 
 use std::error::Error as StdError;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -426,11 +425,9 @@ fn render(
     })
 }
 
-/// Encodes 8-bit RGB pixels as a PNG. Each row uses whichever of the None/Sub/Up filters gives
-/// the smallest sum of absolute residuals (libpng's heuristic), which suits flat chart areas.
+/// Encodes 8-bit RGB pixels as a PNG (the `png` crate, adaptive filters).
 pub(crate) fn encode_png(width: u32, height: u32, rgb: &[u8]) -> std::io::Result<Vec<u8>> {
-    let stride = width as usize * 3;
-    if rgb.len() != stride * height as usize || width == 0 || height == 0 {
+    if rgb.len() != width as usize * 3 * height as usize || width == 0 || height == 0 {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!(
@@ -439,60 +436,33 @@ pub(crate) fn encode_png(width: u32, height: u32, rgb: &[u8]) -> std::io::Result
             ),
         ));
     }
-    let mut raw = Vec::with_capacity((stride + 1) * height as usize);
-    let mut candidates = [vec![0u8; stride], vec![0u8; stride], vec![0u8; stride]];
-    let zero_row = vec![0u8; stride];
-    for (row_index, row) in rgb.chunks_exact(stride).enumerate() {
-        let above = if row_index == 0 {
-            &zero_row[..]
-        } else {
-            &rgb[(row_index - 1) * stride..row_index * stride]
-        };
-        candidates[0].copy_from_slice(row);
-        for i in 0..stride {
-            let left = if i >= 3 { row[i - 3] } else { 0 };
-            candidates[1][i] = row[i].wrapping_sub(left);
-            candidates[2][i] = row[i].wrapping_sub(above[i]);
-        }
-        let cost = |r: &[u8]| -> u64 { r.iter().map(|&b| (b as i8).unsigned_abs() as u64).sum() };
-        let (filter, best) = candidates
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, r)| cost(r))
-            .unwrap_or((0, &candidates[0]));
-        raw.push(filter as u8);
-        raw.extend_from_slice(best);
-    }
-    let mut encoder = flate2::write::ZlibEncoder::new(
-        Vec::with_capacity(raw.len() / 8),
-        flate2::Compression::new(6),
-    );
-    encoder.write_all(&raw)?;
-    let idat = encoder.finish()?;
-
-    let mut png = Vec::with_capacity(idat.len() + 64);
-    png.extend_from_slice(&PNG_SIGNATURE);
-    let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    // bit depth 8, colour type 2 (RGB), deflate, adaptive filtering, no interlace
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    push_chunk(&mut png, b"IHDR", &ihdr);
-    push_chunk(&mut png, b"IDAT", &idat);
-    push_chunk(&mut png, b"IEND", &[]);
-    Ok(png)
+    let failed = |err: png::EncodingError| std::io::Error::other(err.to_string());
+    let mut out = Vec::with_capacity(rgb.len() / 8);
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
+    let mut writer = encoder.write_header().map_err(failed)?;
+    writer.write_image_data(rgb).map_err(failed)?;
+    writer.finish().map_err(failed)?;
+    Ok(out)
 }
 
-const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
-
-fn push_chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    png.extend_from_slice(kind);
-    png.extend_from_slice(data);
-    let mut crc = flate2::Crc::new();
-    crc.update(kind);
-    crc.update(data);
-    png.extend_from_slice(&crc.sum().to_be_bytes());
+/// Test support: a chart's pixels clearly coloured (max − min channel > 60) — the marks, never
+/// the white background, the grey axes, grid or text — and of exactly `colour`.
+#[cfg(test)]
+pub(crate) fn ink(path: &Path, colour: Option<RGBColor>) -> usize {
+    let file = std::fs::File::open(path).expect("chart file exists");
+    let mut reader = png::Decoder::new(file).read_info().expect("a PNG");
+    let mut rgb = vec![0u8; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut rgb).expect("PNG data decodes");
+    rgb.truncate(info.buffer_size());
+    rgb.chunks_exact(3)
+        .filter(|p| match colour {
+            Some(c) => *p == [c.0, c.1, c.2],
+            None => p.iter().max().unwrap() - p.iter().min().unwrap() > 60,
+        })
+        .count()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2378,7 +2348,6 @@ fn draw_shap_importance(root: &Area, importance: &[(String, f64)]) -> DrawResult
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     /// A fresh directory for one test, removed when dropped unless FLUZ_KEEP_TEST_CHARTS is
     /// set (to look at the edge-case charts).
@@ -2405,86 +2374,50 @@ mod tests {
         TestDir(dir)
     }
 
-    /// Checks the PNG signature, IHDR size, chunk CRCs, and that the image data inflates to
-    /// exactly one filter byte plus one RGB row per line.
-    fn assert_png(path: &Path, width: u32, height: u32) {
-        let bytes = std::fs::read(path).expect("chart file exists");
-        assert_eq!(bytes[..8], PNG_SIGNATURE, "PNG signature");
-        let mut pos = 8;
-        let mut idat = Vec::new();
-        let mut kinds = Vec::new();
-        while pos + 12 <= bytes.len() {
-            let len = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
-            let kind = &bytes[pos + 4..pos + 8];
-            let data = &bytes[pos + 8..pos + 8 + len];
-            let crc = u32::from_be_bytes(bytes[pos + 8 + len..pos + 12 + len].try_into().unwrap());
-            let mut expected = flate2::Crc::new();
-            expected.update(kind);
-            expected.update(data);
-            assert_eq!(crc, expected.sum(), "CRC of chunk {kind:?}");
-            if kind == b"IHDR" {
-                assert_eq!(u32::from_be_bytes(data[0..4].try_into().unwrap()), width);
-                assert_eq!(u32::from_be_bytes(data[4..8].try_into().unwrap()), height);
-            }
-            if kind == b"IDAT" {
-                idat.extend_from_slice(data);
-            }
-            kinds.push(kind.to_vec());
-            pos += 12 + len;
-        }
-        assert_eq!(kinds.first().map(|k| k.as_slice()), Some(&b"IHDR"[..]));
-        assert_eq!(kinds.last().map(|k| k.as_slice()), Some(&b"IEND"[..]));
-        let mut raw = Vec::new();
-        flate2::read::ZlibDecoder::new(&idat[..])
-            .read_to_end(&mut raw)
-            .expect("IDAT inflates");
-        assert_eq!(raw.len(), (width as usize * 3 + 1) * height as usize);
+    /// Decodes a chart with the `png` crate: its size and RGB pixels.
+    fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
+        let file = std::fs::File::open(path).expect("chart file exists");
+        let mut reader = png::Decoder::new(file).read_info().expect("a PNG");
+        let mut rgb = vec![0u8; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut rgb).expect("PNG data decodes");
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+        rgb.truncate(info.buffer_size());
+        (info.width, info.height, rgb)
+    }
+
+    /// Checks the chart decodes at `width`×`height` and the temporary file is gone; returns
+    /// its pixels.
+    fn assert_png(path: &Path, width: u32, height: u32) -> Vec<u8> {
+        let (w, h, rgb) = read_png(path);
+        assert_eq!((w, h), (width, height));
         assert!(
             !path.with_extension("png.tmp").exists(),
             "temporary file removed"
         );
+        rgb
     }
 
     fn png_size(path: &Path) -> (u32, u32) {
-        let bytes = std::fs::read(path).expect("chart file exists");
-        (
-            u32::from_be_bytes(bytes[16..20].try_into().unwrap()),
-            u32::from_be_bytes(bytes[20..24].try_into().unwrap()),
-        )
+        let (w, h, _) = read_png(path);
+        (w, h)
     }
 
-    /// Undoes the PNG filters, to check the encoder round-trips pixels exactly.
-    fn decode_rgb(png: &[u8], width: usize, height: usize) -> Vec<u8> {
-        let mut pos = 8;
-        let mut idat = Vec::new();
-        while pos + 12 <= png.len() {
-            let len = u32::from_be_bytes(png[pos..pos + 4].try_into().unwrap()) as usize;
-            if &png[pos + 4..pos + 8] == b"IDAT" {
-                idat.extend_from_slice(&png[pos + 8..pos + 8 + len]);
-            }
-            pos += 12 + len;
-        }
-        let mut raw = Vec::new();
-        flate2::read::ZlibDecoder::new(&idat[..])
-            .read_to_end(&mut raw)
-            .unwrap();
-        let stride = width * 3;
-        let mut out = vec![0u8; stride * height];
-        for y in 0..height {
-            let filter = raw[y * (stride + 1)];
-            for x in 0..stride {
-                let r = raw[y * (stride + 1) + 1 + x];
-                let left = if x >= 3 { out[y * stride + x - 3] } else { 0 };
-                let up = if y > 0 { out[(y - 1) * stride + x] } else { 0 };
-                out[y * stride + x] = match filter {
-                    0 => r,
-                    1 => r.wrapping_add(left),
-                    2 => r.wrapping_add(up),
-                    other => panic!("unexpected filter {other}"),
-                };
-            }
-        }
-        out
+    /// Pixels of clearly coloured ink (max − min channel > 60): the marks, never the white
+    /// background, the grey axes, grid or text.
+    fn coloured(rgb: &[u8]) -> usize {
+        rgb.chunks_exact(3)
+            .filter(|p| {
+                let (hi, lo) = (p.iter().max().unwrap(), p.iter().min().unwrap());
+                hi - lo > 60
+            })
+            .count()
+    }
+
+    /// Pixels of exactly `colour` (an opaque fill).
+    fn exactly(rgb: &[u8], colour: RGBColor) -> usize {
+        rgb.chunks_exact(3)
+            .filter(|p| p == &[colour.0, colour.1, colour.2])
+            .count()
     }
 
     /// Smallest and largest x and y of non-white pixels.
@@ -2576,8 +2509,10 @@ mod tests {
         let (w, h) = (7usize, 5usize);
         let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
         let png = encode_png(w as u32, h as u32, &rgb).unwrap();
-        assert_eq!(png[..8], PNG_SIGNATURE);
-        assert_eq!(decode_rgb(&png, w, h), rgb);
+        let dir = out_dir("round-trip");
+        let path = dir.join("pixels.png");
+        std::fs::write(&path, png).unwrap();
+        assert_eq!(read_png(&path), (w as u32, h as u32, rgb));
     }
 
     #[test]
@@ -2844,7 +2779,15 @@ mod tests {
             countries: &countries,
         };
         analytics_summary(&path, &data).unwrap();
-        assert_png(&path, 1600, 1100);
+        let drawn = assert_png(&path, 1600, 1100);
+        // Histogram bars, box, points and country bars are coloured; the fence and the
+        // outliers are red.
+        assert!(
+            coloured(&drawn) > 20_000,
+            "{} coloured pixels",
+            coloured(&drawn)
+        );
+        assert!(exactly(&drawn, FENCE_RED) > 200);
     }
 
     #[test]
@@ -2858,7 +2801,12 @@ mod tests {
             countries: &[],
         };
         analytics_summary(&path, &data).unwrap();
-        assert_png(&path, 1600, 1100);
+        let empty = assert_png(&path, 1600, 1100);
+        assert!(
+            coloured(&empty) < 500,
+            "{} coloured pixels",
+            coloured(&empty)
+        );
     }
 
     #[test]
@@ -2919,7 +2867,18 @@ mod tests {
             .map(|k| k_row(k, 0.5 - k as f64 * 0.02, k == 2))
             .collect();
         k_selection(&path, &rows).unwrap();
-        assert_png(&path, 1400, 1000);
+        let drawn = assert_png(&path, 1400, 1000);
+        // Nine k points on the lines (filled steel discs) and the best k's red marker.
+        assert!(
+            exactly(&drawn, STEEL) > 9 * 50,
+            "{}",
+            exactly(&drawn, STEEL)
+        );
+        assert!(
+            exactly(&drawn, FENCE_RED) > 60,
+            "{}",
+            exactly(&drawn, FENCE_RED)
+        );
     }
 
     #[test]
@@ -2927,10 +2886,11 @@ mod tests {
         let dir = out_dir("k-edge");
         let single = dir.join("single.png");
         k_selection(&single, &[k_row(3, 0.4, true)]).unwrap();
-        assert_png(&single, 1400, 1000);
+        // The one k is the best: its marker is drawn.
+        assert!(exactly(&assert_png(&single, 1400, 1000), FENCE_RED) > 60);
         let empty = dir.join("empty.png");
         k_selection(&empty, &[]).unwrap();
-        assert_png(&empty, 1400, 1000);
+        assert_eq!(exactly(&assert_png(&empty, 1400, 1000), STEEL), 0);
     }
 
     #[test]
@@ -2940,7 +2900,14 @@ mod tests {
         let mut rows: Vec<KRow> = (2..=4).map(|k| k_row(k, f64::NAN, false)).collect();
         rows[1].inertia = f64::INFINITY;
         k_selection(&path, &rows).unwrap();
-        assert_png(&path, 1400, 1000);
+        let drawn = assert_png(&path, 1400, 1000);
+        // No silhouette, no flagged k: no best marker; the finite metrics still draw points.
+        assert!(
+            exactly(&drawn, FENCE_RED) < 60,
+            "{}",
+            exactly(&drawn, FENCE_RED)
+        );
+        assert!(exactly(&drawn, STEEL) > 2 * 50);
     }
 
     #[test]
@@ -2967,7 +2934,13 @@ mod tests {
             })
             .collect();
         segments(&path, &points, &clusters).unwrap();
-        assert_png(&path, 1600, 800);
+        let drawn = assert_png(&path, 1600, 800);
+        // 1,200 points and twelve share bars, in the cluster colours.
+        assert!(
+            coloured(&drawn) > 20_000,
+            "{} coloured pixels",
+            coloured(&drawn)
+        );
     }
 
     #[test]
@@ -2975,7 +2948,12 @@ mod tests {
         let dir = out_dir("segments-empty");
         let path = dir.join("empty.png");
         segments(&path, &[], &[]).unwrap();
-        assert_png(&path, 1600, 800);
+        let empty = assert_png(&path, 1600, 800);
+        assert!(
+            coloured(&empty) < 500,
+            "{} coloured pixels",
+            coloured(&empty)
+        );
     }
 
     fn shap_fixture(n_features: usize, n: usize) -> Vec<FeatureShap> {
@@ -2995,7 +2973,21 @@ mod tests {
         let dir = out_dir("shap");
         let path = dir.join("shap_summary.png");
         shap_summary(&path, &shap_fixture(14, 800), 500).unwrap();
-        assert_png(&path, 1300, 150 + 46 * 14);
+        let drawn = assert_png(&path, 1300, 150 + 46 * 14);
+        // 14 rows of 500 dots coloured from blue to red by feature value.
+        assert!(
+            coloured(&drawn) > 30_000,
+            "{} coloured pixels",
+            coloured(&drawn)
+        );
+        let empty = dir.join("empty.png");
+        shap_summary(&empty, &[], 100).unwrap();
+        let blank = assert_png(&empty, 1300, 420);
+        assert!(
+            coloured(&blank) < 2_000,
+            "{} coloured pixels",
+            coloured(&blank)
+        );
     }
 
     #[test]
@@ -3030,7 +3022,22 @@ mod tests {
             .map(|i| (format!("feature_{i}"), 0.01 * i as f64))
             .collect();
         shap_importance(&path, &importance).unwrap();
-        assert_png(&path, 1200, 150 + 38 * 14);
+        let drawn = assert_png(&path, 1200, 150 + 38 * 14);
+        // Thirteen non-zero bars in SHAP blue, longer for larger values.
+        assert!(
+            exactly(&drawn, SHAP_BLUE) > 13 * 500,
+            "{}",
+            exactly(&drawn, SHAP_BLUE)
+        );
+        let half = dir.join("half.png");
+        // The same largest bar, every other bar a tenth as long.
+        let smaller: Vec<(String, f64)> = importance
+            .iter()
+            .map(|(f, v)| (f.clone(), if *v >= 0.13 { *v } else { v / 10.0 }))
+            .collect();
+        shap_importance(&half, &smaller).unwrap();
+        let half = assert_png(&half, 1200, 150 + 38 * 14);
+        assert!(exactly(&half, SHAP_BLUE) < exactly(&drawn, SHAP_BLUE));
     }
 
     #[test]

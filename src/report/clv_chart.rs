@@ -133,8 +133,16 @@ mod tests {
             })
             .collect();
         holdout_chart(&path, &bars, 39.0, "weeks").unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(&bytes[..4], b"\x89PNG");
-        assert!(bytes.len() > 5_000);
+        // Fifteen non-empty bars: actual in steel, expected in orange.
+        let (actual, expected) = (
+            super::super::charts::ink(&path, Some(ACTUAL)),
+            super::super::charts::ink(&path, Some(EXPECTED)),
+        );
+        assert!(
+            actual > 7 * 300 && expected > 7 * 300,
+            "{actual} {expected}"
+        );
+        // Taller expected bars than actual ones (expected = actual / 0.9).
+        assert!(expected > actual);
     }
 }

@@ -145,7 +145,10 @@ mod tests {
             ],
         };
         draw(&path, &[panel]).unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(&bytes[1..4], b"PNG");
+        // Two learners' curves in their colours.
+        for colour in &COLOURS[..2] {
+            let drawn = super::super::charts::ink(&path, Some(*colour));
+            assert!(drawn > 300, "{drawn} pixels of {colour:?}");
+        }
     }
 }
