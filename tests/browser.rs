@@ -504,6 +504,7 @@ fn realistic_data() -> DashboardData {
             davies_bouldin: 0.78 + 0.05 * (k as f64 - 4.0).abs(),
             calinski_harabasz: 3400.0 - 150.0 * k as f64,
             min_cluster_size: (700 / k).max(11),
+            silhouette_exact: true,
             best: k == 4,
         })
         .collect();

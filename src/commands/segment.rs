@@ -148,18 +148,6 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<SegmentOutcome> {
     let out_dir = &ctx.config.export.out_dir;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let chart_rows: Vec<charts::KRow> = rows
-        .iter()
-        .map(|r| charts::KRow {
-            k: r.k,
-            inertia: r.inertia,
-            silhouette: r.silhouette,
-            davies_bouldin: r.davies_bouldin,
-            calinski_harabasz: r.calinski_harabasz,
-            min_cluster_size: r.min_cluster_size,
-            best: r.best,
-        })
-        .collect();
     let points: Vec<charts::SegmentPoint> = (0..n)
         .into_par_iter()
         .map(|i| charts::SegmentPoint {
@@ -177,7 +165,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<SegmentOutcome> {
             share_revenue: s.share_revenue,
         })
         .collect();
-    charts::k_selection(&out_dir.join("k_selection.png"), &chart_rows)?;
+    charts::k_selection(&out_dir.join("k_selection.png"), rows)?;
     charts::segments(&out_dir.join("segments.png"), &points, &summaries)?;
     super::record_stage(
         store,

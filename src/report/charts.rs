@@ -71,22 +71,7 @@ pub struct SpendOverview<'a> {
 }
 
 /// KMeans metrics for one k (SPEC §6, `k_selection`).
-pub struct KRow {
-    /// Number of clusters.
-    pub k: usize,
-    /// Within-cluster sum of squares.
-    pub inertia: f64,
-    /// Mean silhouette (higher is better).
-    pub silhouette: f64,
-    /// Davies–Bouldin index (lower is better).
-    pub davies_bouldin: f64,
-    /// Calinski–Harabasz index (higher is better).
-    pub calinski_harabasz: f64,
-    /// Size of the smallest cluster, shown so that tiny-cluster artefacts are visible.
-    pub min_cluster_size: usize,
-    /// Whether this k was selected.
-    pub best: bool,
-}
+pub use crate::segment::sweep::KResult as KRow;
 
 /// One customer in the segment scatter.
 pub struct SegmentPoint {
@@ -2855,6 +2840,7 @@ mod tests {
             davies_bouldin: 1.0 + k as f64 * 0.05,
             calinski_harabasz: 3000.0 - k as f64 * 100.0,
             min_cluster_size: 100 / k,
+            silhouette_exact: true,
             best,
         }
     }

@@ -156,23 +156,7 @@ pub struct Kpis {
 }
 
 /// One k of the clustering sweep.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct KRow {
-    /// Number of clusters.
-    pub k: usize,
-    /// Within-cluster sum of squares.
-    pub inertia: f64,
-    /// Mean silhouette (higher is better).
-    pub silhouette: f64,
-    /// Davies–Bouldin index (lower is better).
-    pub davies_bouldin: f64,
-    /// Calinski–Harabasz index (higher is better).
-    pub calinski_harabasz: f64,
-    /// Size of the smallest cluster.
-    pub min_cluster_size: usize,
-    /// Whether this k was chosen.
-    pub best: bool,
-}
+pub use crate::segment::sweep::KResult as KRow;
 
 /// One customer segment.
 #[derive(Clone, Debug, Default, Serialize)]

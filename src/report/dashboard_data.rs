@@ -161,12 +161,8 @@ pub fn assemble(
             f64_column(k_table, "calinski_harabasz")?,
         );
         let min_size = i64_column(k_table, "min_cluster_size")?;
-        let best: Vec<bool> = k_table
-            .column("best")?
-            .bool()?
-            .iter()
-            .map(|b| b.unwrap_or(false))
-            .collect();
+        let exact = crate::frame::bool_column(k_table, "silhouette_exact")?;
+        let best = crate::frame::bool_column(k_table, "best")?;
         for i in 0..k_table.height() {
             data.k_selection.push(dashboard::KRow {
                 k: k[i] as usize,
@@ -175,6 +171,7 @@ pub fn assemble(
                 davies_bouldin: db[i],
                 calinski_harabasz: ch[i],
                 min_cluster_size: min_size[i] as usize,
+                silhouette_exact: exact[i],
                 best: best[i],
             });
             if best[i] {

@@ -21,8 +21,8 @@ pub struct SweepParams {
     pub silhouette_sample_size: usize,
 }
 
-/// One row of `k_selection`.
-#[derive(Clone, Debug)]
+/// One row of `k_selection`: the one k-row type (the sweep, the chart and the dashboard).
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct KResult {
     pub k: usize,
     pub inertia: f64,
