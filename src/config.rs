@@ -368,12 +368,14 @@ impl BudgetConfig {
     }
 }
 
-/// `max_features` of a forest: `"sqrt"`, `"all"` or a fraction in (0, 1].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum MaxFeaturesSetting {
-    Named(String),
-    Fraction(f64),
+/// A model family of `[train] families`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    Linear,
+    DecisionTree,
+    RandomForest,
+    GradientBoosting,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -384,7 +386,7 @@ pub struct TrainConfig {
     pub n_folds: u64,
     pub seed: u64,
     /// Families to train, any of "linear", "decision_tree", "random_forest", "gradient_boosting".
-    pub families: Vec<String>,
+    pub families: Vec<Family>,
     pub max_bins: usize,
     /// Cross-validate on at most this many training customers (0 = all). Grid search costs
     /// grid points × folds fits, each growing with the rows; at scale a seeded hash sample of
@@ -407,10 +409,10 @@ impl Default for TrainConfig {
             n_folds: 5,
             seed: 42,
             families: vec![
-                "linear".into(),
-                "decision_tree".into(),
-                "random_forest".into(),
-                "gradient_boosting".into(),
+                Family::Linear,
+                Family::DecisionTree,
+                Family::RandomForest,
+                Family::GradientBoosting,
             ],
             max_bins: 256,
             cv_max_rows: 0,
@@ -443,7 +445,8 @@ impl Default for DecisionTreeGrid {
 #[serde(deny_unknown_fields, default)]
 pub struct RandomForestGrid {
     pub n_trees: Vec<usize>,
-    pub max_features: Vec<MaxFeaturesSetting>,
+    /// `"sqrt"`, `"all"` or a fraction in (0, 1].
+    pub max_features: Vec<crate::learn::cart::MaxFeatures>,
     pub min_samples_leaf: Vec<usize>,
     pub max_depth: Vec<usize>,
 }
@@ -453,8 +456,8 @@ impl Default for RandomForestGrid {
         Self {
             n_trees: vec![300],
             max_features: vec![
-                MaxFeaturesSetting::Named("sqrt".into()),
-                MaxFeaturesSetting::Fraction(0.5),
+                crate::learn::cart::MaxFeatures::Sqrt,
+                crate::learn::cart::MaxFeatures::Fraction(0.5),
             ],
             min_samples_leaf: vec![1, 5],
             max_depth: vec![0],
@@ -641,7 +644,7 @@ pub struct OffersConfig {
     /// Cross-fitting folds on the training customers.
     pub n_folds: u64,
     /// Learners to fit, any of "t", "x", "dr", "r".
-    pub learners: Vec<String>,
+    pub learners: Vec<crate::uplift::learners::Learner>,
     /// Base-learner grid: boosting depths (100 rounds each, learning rate 0.1).
     pub boosting_depths: Vec<usize>,
     /// Base-learner grid: random-forest leaf sizes (100 trees each, a third of the features).
@@ -674,7 +677,10 @@ impl Default for OffersConfig {
             window_days: 90.0,
             test_percent: 30,
             n_folds: 3,
-            learners: vec!["t".into(), "x".into(), "dr".into(), "r".into()],
+            learners: {
+                use crate::uplift::learners::Learner;
+                vec![Learner::T, Learner::X, Learner::Dr, Learner::R]
+            },
             boosting_depths: vec![2, 4],
             forest_min_leaf: vec![50],
             base_trees: 100,
@@ -1066,21 +1072,6 @@ impl Config {
                 "must name at least one model family".into(),
             );
         }
-        for family in &train.families {
-            if ![
-                "linear",
-                "decision_tree",
-                "random_forest",
-                "gradient_boosting",
-            ]
-            .contains(&family.as_str())
-            {
-                err(
-                    "[train] families",
-                    format!("unknown family {family:?}; choose from linear, decision_tree, random_forest, gradient_boosting"),
-                );
-            }
-        }
         let dt = &train.decision_tree;
         keep(non_empty(
             "[train.decision_tree] max_depth",
@@ -1105,7 +1096,7 @@ impl Config {
             rf.max_features.len(),
         ));
         for setting in &rf.max_features {
-            keep(max_features_of(setting).map(|_| ()));
+            keep(check_max_features(setting));
         }
         let gb = &train.gradient_boosting;
         keep(positive_all(
@@ -1335,14 +1326,6 @@ impl Config {
         if offers.learners.is_empty() {
             return err("[offers] learners", "must name at least one learner".into());
         }
-        for learner in &offers.learners {
-            if !["t", "x", "dr", "r"].contains(&learner.as_str()) {
-                return err(
-                    "[offers] learners",
-                    format!("unknown learner {learner:?}; choose from t, x, dr, r"),
-                );
-            }
-        }
         if offers.boosting_depths.is_empty() && offers.forest_min_leaf.is_empty() {
             return err(
                 "[offers] boosting_depths",
@@ -1466,21 +1449,16 @@ fn in_range(
     Ok(())
 }
 
-/// Parses a `max_features` setting into the learners' type.
-pub fn max_features_of(
-    setting: &MaxFeaturesSetting,
-) -> Result<crate::learn::cart::MaxFeatures, ConfigError> {
-    use crate::learn::cart::MaxFeatures;
-    let parsed = match setting {
-        MaxFeaturesSetting::Named(name) => MaxFeatures::named(name),
-        MaxFeaturesSetting::Fraction(f) if *f > 0.0 && *f <= 1.0 => Some(MaxFeatures::Fraction(*f)),
-        MaxFeaturesSetting::Fraction(_) => None,
-    };
-    parsed.ok_or_else(|| {
-        ConfigError(format!(
-            "config key [train.random_forest] max_features: each value must be \"sqrt\", \"all\" or a fraction in (0, 1], got {setting:?}"
-        ))
-    })
+/// A `max_features` fraction must be in (0, 1] (the names are checked when read).
+fn check_max_features(setting: &crate::learn::cart::MaxFeatures) -> Result<(), ConfigError> {
+    match setting {
+        crate::learn::cart::MaxFeatures::Fraction(f) if !(*f > 0.0 && *f <= 1.0) => {
+            Err(ConfigError(format!(
+                "config key [train.random_forest] max_features: each value must be \"sqrt\", \"all\" or a fraction in (0, 1], got {f}"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -1724,7 +1702,17 @@ mod tests {
     fn offers_keys_are_checked() {
         assert!(message("[offers]\narms = [0.02, 0.05]\n").contains("[offers] arms"));
         assert!(message("[offers]\narms = [0.0, 0.05, 0.02]\n").contains("[offers] arms"));
-        assert!(message("[offers]\nlearners = [\"s\"]\n").contains("[offers] learners"));
+        let learners = message("[offers]\nlearners = [\"s\"]\n");
+        assert!(
+            learners.contains("offers.learners")
+                && learners.contains("unknown variant `s`, expected one of `t`, `x`, `dr`, `r`"),
+            "{learners}"
+        );
+        let families = message("[train]\nfamilies = [\"linear\", \"boost\"]\n");
+        assert!(
+            families.contains("train.families") && families.contains("unknown variant `boost`"),
+            "{families}"
+        );
         assert!(message("[offers]\nwindow_days = 0.0\n").contains("[offers] window_days"));
         assert!(message("[offers]\nmargin = 2.0\n").contains("[offers] margin"));
         assert!(message("[offers]\narm_costs = { a = -1.0 }\n").contains("[offers] arm_costs"));

@@ -7,7 +7,7 @@ use anyhow::Result;
 use polars::prelude::DataFrame;
 
 use super::table::{f64_column, i64_column};
-use crate::config::{max_features_of, Config, ConfigError, TrainConfig};
+use crate::config::{Config, Family, TrainConfig};
 use crate::features::customers::FeatureParams;
 use crate::models::economics::{EconomicInputs, Economics};
 use crate::models::family::Spec;
@@ -109,13 +109,13 @@ pub fn feature_params(config: &Config) -> FeatureParams {
 }
 
 /// The grid points of the configured families, family by family.
-pub fn grid(config: &TrainConfig) -> Result<Vec<Spec>, ConfigError> {
+pub fn grid(config: &TrainConfig) -> Vec<Spec> {
     let depth = |d: usize| if d == 0 { None } else { Some(d) };
     let mut specs = Vec::new();
     for family in &config.families {
-        match family.as_str() {
-            "linear" => specs.push(Spec::Linear),
-            "decision_tree" => {
+        match family {
+            Family::Linear => specs.push(Spec::Linear),
+            Family::DecisionTree => {
                 for &max_depth in &config.decision_tree.max_depth {
                     for &min_samples_leaf in &config.decision_tree.min_samples_leaf {
                         specs.push(Spec::DecisionTree {
@@ -125,11 +125,10 @@ pub fn grid(config: &TrainConfig) -> Result<Vec<Spec>, ConfigError> {
                     }
                 }
             }
-            "random_forest" => {
+            Family::RandomForest => {
                 let rf = &config.random_forest;
                 for &n_trees in &rf.n_trees {
-                    for setting in &rf.max_features {
-                        let max_features = max_features_of(setting)?;
+                    for &max_features in &rf.max_features {
                         for &min_samples_leaf in &rf.min_samples_leaf {
                             for &max_depth in &rf.max_depth {
                                 specs.push(Spec::RandomForest {
@@ -143,7 +142,7 @@ pub fn grid(config: &TrainConfig) -> Result<Vec<Spec>, ConfigError> {
                     }
                 }
             }
-            "gradient_boosting" => {
+            Family::GradientBoosting => {
                 let gb = &config.gradient_boosting;
                 for &n_rounds in &gb.n_rounds {
                     for &learning_rate in &gb.learning_rate {
@@ -166,10 +165,9 @@ pub fn grid(config: &TrainConfig) -> Result<Vec<Spec>, ConfigError> {
                     }
                 }
             }
-            _ => {}
         }
     }
-    Ok(specs)
+    specs
 }
 
 #[cfg(test)]
@@ -178,7 +176,7 @@ mod tests {
 
     #[test]
     fn default_grid_has_the_reference_points() {
-        let specs = grid(&TrainConfig::default()).unwrap();
+        let specs = grid(&TrainConfig::default());
         let count = |family: &str| specs.iter().filter(|s| s.family() == family).count();
         assert_eq!(count("linear"), 1);
         assert_eq!(count("decision_tree"), 3);

@@ -37,7 +37,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> {
     let inputs = super::params::economic_inputs(config, &mut *store, &features)?;
     let targets = eco.targets(&inputs);
     let params = TrainParams {
-        specs: super::params::grid(train_config)?,
+        specs: super::params::grid(train_config),
         test_percent: train_config.test_percent,
         n_folds: train_config.n_folds,
         cv_max_rows: train_config.cv_max_rows,

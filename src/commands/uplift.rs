@@ -20,7 +20,7 @@ use crate::models::split::is_test;
 use crate::report::qini_chart::{self, QiniPanel};
 use crate::sources::offers::{read_log, LogSpec, OfferLog};
 use crate::store::Store;
-use crate::uplift::learners::{BaseSpec, Learner};
+use crate::uplift::learners::BaseSpec;
 use crate::uplift::simulate::Truth;
 use crate::uplift::{study, Extras, MetricRow, OutcomeStudy, StudyParams};
 use crate::Context;
@@ -74,11 +74,7 @@ fn study_params(config: &Config) -> StudyParams {
     StudyParams {
         n_folds: o.n_folds as usize,
         grid,
-        learners: o
-            .learners
-            .iter()
-            .filter_map(|l| Learner::from_short(l))
-            .collect(),
+        learners: o.learners.clone(),
         seed: o.seed,
         bootstrap: o.bootstrap,
         spend_outcome: o.spend_outcome.clone(),

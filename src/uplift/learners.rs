@@ -95,7 +95,8 @@ impl BaseSpec {
 }
 
 /// The meta-learners.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Learner {
     T,
     X,
@@ -110,17 +111,6 @@ impl Learner {
             Learner::X => "x_learner",
             Learner::Dr => "dr_learner",
             Learner::R => "r_learner",
-        }
-    }
-
-    /// From the config's short name ("t", "x", "dr", "r").
-    pub fn from_short(name: &str) -> Option<Self> {
-        match name {
-            "t" => Some(Learner::T),
-            "x" => Some(Learner::X),
-            "dr" => Some(Learner::Dr),
-            "r" => Some(Learner::R),
-            _ => None,
         }
     }
 }
