@@ -35,7 +35,7 @@ pub fn str_column(table: &DataFrame, name: &str) -> Result<Vec<String>> {
 }
 
 /// Reads a nullable numeric column as `Option<f64>` (null and NaN → `None`).
-pub fn opt_f64_column(table: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+pub(crate) fn opt_f64_column(table: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     let column = table.column(name)?.cast(&DataType::Float64)?;
     Ok(column
         .f64()?
@@ -45,7 +45,7 @@ pub fn opt_f64_column(table: &DataFrame, name: &str) -> Result<Vec<Option<f64>>>
 }
 
 /// Reads a boolean column (nulls as `false`).
-pub fn bool_column(table: &DataFrame, name: &str) -> Result<Vec<bool>> {
+pub(crate) fn bool_column(table: &DataFrame, name: &str) -> Result<Vec<bool>> {
     Ok(table
         .column(name)?
         .bool()?

@@ -10,18 +10,18 @@ pub mod config;
 pub mod error;
 pub mod explain;
 pub mod features;
-pub mod frame;
-pub mod fsutil;
-pub mod hash;
+pub(crate) mod frame;
+pub(crate) mod fsutil;
+pub(crate) mod hash;
 pub mod learn;
-pub mod models;
-pub mod progress;
+pub(crate) mod models;
+pub(crate) mod progress;
 pub mod report;
 pub mod segment;
 pub mod sources;
 pub mod store;
-pub mod synth;
-pub mod uplift;
+pub(crate) mod synth;
+pub(crate) mod uplift;
 
 use std::io::IsTerminal;
 
@@ -153,7 +153,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train => commands::train::run(&ctx, store).map(|_| ()),
         Command::Explain => commands::explain::run(&ctx, store).map(|_| ()),
         Command::Export => commands::export::run(&ctx, store).map(|_| ()),
-        Command::SimulateOffers => commands::simulate_offers::run(&ctx, store).map(|_| ()),
+        Command::SimulateOffers => commands::simulate_offers::run(&ctx, store),
         Command::Uplift => commands::uplift::run(&ctx, store).map(|_| ()),
         Command::RunAll(_) => commands::run_all::run(&ctx, store),
         Command::Generate(_) => unreachable!("handled above"),

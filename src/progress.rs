@@ -5,7 +5,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// A spinner or bar that is hidden unless `enabled`.
-pub fn bar(enabled: bool, len: u64, message: &str) -> ProgressBar {
+pub(crate) fn bar(enabled: bool, len: u64, message: &str) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
     }

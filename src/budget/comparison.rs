@@ -5,7 +5,7 @@
 use super::BudgetPlan;
 
 /// Dense customer indices in customer_id order.
-pub fn dense_customers(ids: &[i64]) -> (Vec<i64>, Vec<u32>) {
+pub(crate) fn dense_customers(ids: &[i64]) -> (Vec<i64>, Vec<u32>) {
     use rayon::prelude::*;
     let mut unique = ids.to_vec();
     unique.par_sort_unstable();
@@ -24,7 +24,7 @@ pub fn dense_customers(ids: &[i64]) -> (Vec<i64>, Vec<u32>) {
 }
 
 /// The arm whose rate is `flat_rate`, if any.
-pub fn flat_arm(arm_rates: &[Option<f64>], flat_rate: f64) -> Option<u32> {
+pub(crate) fn flat_arm(arm_rates: &[Option<f64>], flat_rate: f64) -> Option<u32> {
     arm_rates
         .iter()
         .position(|r| r.is_some_and(|r| (r - flat_rate).abs() <= 1e-12))
@@ -32,14 +32,14 @@ pub fn flat_arm(arm_rates: &[Option<f64>], flat_rate: f64) -> Option<u32> {
 }
 
 /// A rate as a short percentage: 0.02 → "2%", 0.075 → "7.5%".
-pub fn percent(rate: f64) -> String {
+pub(crate) fn percent(rate: f64) -> String {
     let text = format!("{:.3}", rate * 100.0);
     let text = text.trim_end_matches('0').trim_end_matches('.');
     format!("{text}%")
 }
 
 /// The comparison sentence at the flat rate's cost, and its numbers.
-pub struct Comparison {
+pub(crate) struct Comparison {
     pub arm: Option<String>,
     pub flat_cost: Option<f64>,
     pub flat_value: Option<f64>,
@@ -51,7 +51,7 @@ pub struct Comparison {
 
 /// Compares the targeted allocation with every customer on the arm at `flat_rate`, at that
 /// policy's cost; `arm_names` and `arm_rates` are indexed by arm.
-pub fn compare(
+pub(crate) fn compare(
     plan: &BudgetPlan,
     arm_names: &[String],
     arm_rates: &[Option<f64>],

@@ -15,7 +15,7 @@
 
 /// What the economics need besides the per-customer columns.
 #[derive(Clone, Debug)]
-pub struct ModelArmsParams {
+pub(crate) struct ModelArmsParams {
     /// The arms: `[economics] tiers`.
     pub tiers: Vec<f64>,
     pub rate_min: f64,
@@ -26,7 +26,7 @@ pub struct ModelArmsParams {
 
 /// Per customer: expected spend at rate 0 (`S_i`), margin `m_i`, predicted rate `r̂_i`.
 #[derive(Clone, Copy, Debug)]
-pub struct CustomerEconomics<'a> {
+pub(crate) struct CustomerEconomics<'a> {
     pub spend: &'a [f64],
     pub margin: &'a [f64],
     pub predicted_rate: &'a [f64],
@@ -34,7 +34,7 @@ pub struct CustomerEconomics<'a> {
 
 /// Rows for [`super::allocate`]: every customer × every tier, customer-major.
 #[derive(Clone, Debug, Default)]
-pub struct ModelArms {
+pub(crate) struct ModelArms {
     pub customer: Vec<u32>,
     pub arm: Vec<u32>,
     pub cost: Vec<f64>,
@@ -44,7 +44,7 @@ pub struct ModelArms {
 }
 
 /// β̂ from a predicted rate (see the module doc).
-pub fn implied_beta(margin: f64, predicted_rate: f64, params: &ModelArmsParams) -> f64 {
+pub(crate) fn implied_beta(margin: f64, predicted_rate: f64, params: &ModelArmsParams) -> f64 {
     let rate = predicted_rate.clamp(params.rate_min, params.rate_max);
     let room = margin - 2.0 * rate;
     if room > 0.0 {
@@ -55,7 +55,7 @@ pub fn implied_beta(margin: f64, predicted_rate: f64, params: &ModelArmsParams) 
 }
 
 /// Every customer's cost and value at every tier.
-pub fn model_arms(customers: &CustomerEconomics, params: &ModelArmsParams) -> ModelArms {
+pub(crate) fn model_arms(customers: &CustomerEconomics, params: &ModelArmsParams) -> ModelArms {
     let n = customers.spend.len();
     let k = params.tiers.len();
     let mut out = ModelArms {

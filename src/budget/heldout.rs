@@ -13,7 +13,7 @@ use crate::uplift::policy::{Evaluation, Gain};
 
 /// The held-out customers of an offer test, in the allocator's arm indices.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct HeldOut {
+pub(crate) struct HeldOut {
     /// Dense customer index (as the allocator numbers customers) per held-out row.
     pub customer: Vec<u32>,
     /// The arm each held-out customer received in the test.
@@ -30,7 +30,7 @@ pub struct HeldOut {
 
 /// The allocation's value on the held-out customers.
 #[derive(Clone, Debug, PartialEq)]
-pub struct HeldOutEstimate {
+pub(crate) struct HeldOutEstimate {
     pub customers: usize,
     /// The model's own estimate of the allocation's value over no cashback (the allocator's
     /// objective summed over the held-out customers).
@@ -47,7 +47,7 @@ impl HeldOut {
     /// Estimates the allocation `arm` (per dense customer; `None` = the zero arm) whose
     /// modelled value over control is `value` (per dense customer), against control and against
     /// everyone on `flat` (with `flat_value`, the flat arm's modelled value per dense customer).
-    pub fn estimate(
+    pub(crate) fn estimate(
         &self,
         arm: &[Option<usize>],
         value: &[f64],
@@ -97,7 +97,7 @@ impl HeldOut {
 }
 
 /// The offer log's rows of the spend outcome (table `offers`).
-pub struct TestLog<'a> {
+pub(crate) struct TestLog<'a> {
     pub customer_id: &'a [i64],
     pub arm: &'a [String],
     pub rate: &'a [f64],
@@ -109,7 +109,7 @@ pub struct TestLog<'a> {
 
 /// The learned expected outcome per held-out customer and arm (table `uplift_predictions`,
 /// split "test", the spend outcome).
-pub struct TestPredictions<'a> {
+pub(crate) struct TestPredictions<'a> {
     pub customer_id: &'a [i64],
     pub arm: &'a [String],
     pub expected: &'a [f64],
@@ -119,7 +119,7 @@ impl HeldOut {
     /// Joins the log and the held-out predictions in the allocator's numbering: `arm_names`
     /// its arms, `customer_ids` its dense customers (sorted). `None` when no customer is held
     /// out; an error names what does not match.
-    pub fn from_columns(
+    pub(crate) fn from_columns(
         log: &TestLog,
         predictions: &TestPredictions,
         arm_names: &[String],
@@ -202,7 +202,7 @@ impl HeldOut {
 
 impl HeldOutEstimate {
     /// The estimate in words, with its base.
-    pub fn sentence(&self, flat_name: Option<&str>) -> String {
+    pub(crate) fn sentence(&self, flat_name: Option<&str>) -> String {
         let mut text = format!(
             "on the {} held-out customers of the offer test, the allocation earns {:.2} over no cashback by the model, {:.2} by the doubly-robust estimate (95% interval {:.2} to {:.2})",
             thousands(self.customers),

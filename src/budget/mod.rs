@@ -15,9 +15,9 @@
 //!
 //! Knows nothing of stores, config or where the numbers came from.
 
-pub mod comparison;
-pub mod from_model;
-pub mod heldout;
+pub(crate) mod comparison;
+pub(crate) mod from_model;
+pub(crate) mod heldout;
 
 use rayon::prelude::*;
 

@@ -33,7 +33,7 @@ impl BgNbdParams {
         }
     }
 
-    pub fn as_array(&self) -> [f64; 4] {
+    pub(crate) fn as_array(&self) -> [f64; 4] {
         [self.r, self.alpha, self.a, self.b]
     }
 }

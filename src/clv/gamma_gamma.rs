@@ -24,14 +24,14 @@ impl GammaGammaParams {
         }
     }
 
-    pub fn as_array(&self) -> [f64; 3] {
+    pub(crate) fn as_array(&self) -> [f64; 3] {
         [self.p, self.q, self.v]
     }
 
     /// E[Z | x, m_x] = p (v + x m_x) / (p x + q − 1): the customer's expected mean purchase
     /// value, shrunk from their own mean towards the population mean p v / (q − 1) (which is
     /// what a customer with x = 0 gets).
-    pub fn expected_value(&self, x: f64, monetary_value: f64) -> f64 {
+    pub(crate) fn expected_value(&self, x: f64, monetary_value: f64) -> f64 {
         if x <= 0.0 {
             return self.p * self.v / (self.q - 1.0);
         }

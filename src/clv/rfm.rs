@@ -22,7 +22,7 @@ pub(crate) enum TimeUnit {
 
 impl TimeUnit {
     /// Days in one unit.
-    pub fn days(self) -> f64 {
+    pub(crate) fn days(self) -> f64 {
         match self {
             TimeUnit::Days => 1.0,
             TimeUnit::Weeks => 7.0,
@@ -30,7 +30,7 @@ impl TimeUnit {
     }
 
     /// "days" or "weeks".
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TimeUnit::Days => "days",
             TimeUnit::Weeks => "weeks",
@@ -86,11 +86,11 @@ pub(crate) struct RfmCounts {
 }
 
 impl Rfm {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.customer_id.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.customer_id.is_empty()
     }
 }

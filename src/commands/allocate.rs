@@ -40,10 +40,10 @@ use crate::store::Store;
 use crate::Context;
 
 /// Name of the implicit zero arm in the outputs.
-pub const ZERO_ARM_NAME: &str = "none";
+pub(crate) const ZERO_ARM_NAME: &str = "none";
 
 /// The tables this stage writes, in the order `export` lists them.
-pub const TABLES: [&str; 5] = [
+pub(crate) const TABLES: [&str; 5] = [
     "budget_allocation",
     "budget_curve",
     "budget_curve_arms",
@@ -53,7 +53,7 @@ pub const TABLES: [&str; 5] = [
 
 /// Where the values come from.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Source {
+pub(crate) enum Source {
     /// `uplift_predictions` when the store has it, else the model (run-all).
     Auto,
     Uplift,
@@ -67,14 +67,14 @@ pub enum Source {
 
 /// A budget asked for on the command line.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum BudgetAsk {
+pub(crate) enum BudgetAsk {
     Amount(f64),
     Share(f64),
 }
 
 /// One `allocate` invocation.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Request {
+pub(crate) struct Request {
     pub source: Source,
     /// Overrides `[budget]`.
     pub budget: Option<BudgetAsk>,
@@ -82,7 +82,7 @@ pub struct Request {
 
 impl Request {
     /// What `run-all` asks: the automatic source, the configured budget.
-    pub fn run_all() -> Self {
+    pub(crate) fn run_all() -> Self {
         Self {
             source: Source::Auto,
             budget: None,
@@ -92,14 +92,12 @@ impl Request {
 
 /// What the stage did, for run-all's summary.
 #[derive(Clone, Debug)]
-pub struct AllocateOutcome {
+pub(crate) struct AllocateOutcome {
     pub source: String,
     pub customers: usize,
     pub budget: f64,
     pub integer_value: f64,
-    pub lp_value: f64,
     pub lambda: f64,
-    pub capped: bool,
     pub sentence: String,
     /// The held-out doubly-robust check in words, when the values come from an offer test.
     pub held_out: Option<String>,
@@ -887,9 +885,7 @@ fn solve(ctx: &Context, request: &Request, input: &Prepared) -> Result<Solved> {
         customers: params.n_customers,
         budget: plan.budget,
         integer_value: plan.integer_value,
-        lp_value: plan.lp_value,
         lambda: plan.lambda,
-        capped: plan.capped,
         sentence: comparison.sentence.clone(),
         held_out: held_out.as_ref().map(|(_, sentence)| sentence.clone()),
     };
@@ -976,7 +972,11 @@ fn auto_source(ctx: &Context, request: &Request, store: &mut dyn Store) -> Resul
 }
 
 /// `fluz allocate` on the store (the `uplift_predictions` or model source).
-pub fn run(ctx: &Context, store: &mut dyn Store, request: &Request) -> Result<AllocateOutcome> {
+pub(crate) fn run(
+    ctx: &Context,
+    store: &mut dyn Store,
+    request: &Request,
+) -> Result<AllocateOutcome> {
     let started = Instant::now();
     let input = match &request.source {
         Source::Uplift => from_uplift(store)?,
@@ -1026,7 +1026,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store, request: &Request) -> Result<Al
 }
 
 /// `fluz allocate --values FILE --out DIR`: no store; the tables go to DIR as CSV files.
-pub fn run_values(
+pub(crate) fn run_values(
     ctx: &Context,
     file: &Path,
     out: &Path,

@@ -23,7 +23,7 @@ use crate::Context;
 
 /// What the stage produced, for run-all's summary.
 #[derive(Clone, Debug)]
-pub struct ClvSummary {
+pub(crate) struct ClvSummary {
     pub customers: usize,
     /// Customers with no repeat purchase, left out of the Gamma-Gamma fit.
     pub excluded_no_repeat: usize,
@@ -397,7 +397,7 @@ pub(crate) fn with_customer_value(
 }
 
 /// Runs the stage.
-pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
+pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
     let started = Instant::now();
     let config = &ctx.config;
     let (rfm, counts, purchases) = load_rfm(config, store)?;

@@ -19,12 +19,12 @@ use crate::store::Store;
 use crate::{progress, Context};
 
 /// Relative tolerance of the local-accuracy check.
-pub const LOCAL_ACCURACY_TOLERANCE: f64 = 1e-9;
+pub(crate) const LOCAL_ACCURACY_TOLERANCE: f64 = 1e-9;
 
 /// Runs the stage: the cashback model's SHAP explanation (when `train` has run, or when there is
 /// no offer test to explain instead) and the offer test's effect explanation (when `uplift` has
 /// run). Returns the customers explained.
-pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<usize> {
+pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<usize> {
     let started = Instant::now();
     let model = ctx.config.export.out_dir.join("cashback_model.json");
     let offer_test = ["uplift_predictions", "offers", "offer_features"]

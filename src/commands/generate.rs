@@ -9,7 +9,7 @@ use crate::error::user_error;
 use crate::synth::{generate, RetailFormat, SynthParams};
 
 /// Runs the command.
-pub fn run(args: &GenerateArgs, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: &GenerateArgs, quiet: bool) -> Result<()> {
     if args.customers == 0 {
         return Err(user_error("--customers must be at least 1"));
     }

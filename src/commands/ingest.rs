@@ -15,7 +15,7 @@ use crate::store::Store;
 use crate::{progress, Context};
 
 /// The ingested tables, before they are stored.
-pub struct Ingested {
+pub(crate) struct Ingested {
     pub transactions: DataFrame,
     pub social_edges: DataFrame,
     pub merchants: DataFrame,
@@ -29,7 +29,7 @@ fn is_xlsx(path: &Path) -> bool {
 }
 
 /// Reads and cleans all sources (no store involved).
-pub fn read_sources(ctx: &Context) -> Result<Ingested> {
+pub(crate) fn read_sources(ctx: &Context) -> Result<Ingested> {
     let config = &ctx.config;
     let options = ReadOptions {
         on_bad_row: config.ingest.on_bad_row,
@@ -71,7 +71,7 @@ pub fn read_sources(ctx: &Context) -> Result<Ingested> {
 }
 
 /// The `ingest_report` table.
-pub fn report_table(report: &[StepCount]) -> Result<DataFrame> {
+pub(crate) fn report_table(report: &[StepCount]) -> Result<DataFrame> {
     Table::new(report.len())
         .col("source", report.iter().map(|s| s.source))
         .col("step", report.iter().map(|s| s.step))
@@ -80,7 +80,7 @@ pub fn report_table(report: &[StepCount]) -> Result<DataFrame> {
 }
 
 /// Runs the stage; returns the report.
-pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Vec<StepCount>> {
+pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Vec<StepCount>> {
     let started = Instant::now();
     let ingested = read_sources(ctx)?;
     store.write_table("transactions", &ingested.transactions)?;

@@ -1,20 +1,20 @@
 //! One file per subcommand. Each reads its inputs from the store, calls domain code and
 //! writes its outputs to the store; only this layer knows about the store and the progress.
 
-pub mod allocate;
-pub mod clv;
+pub(crate) mod allocate;
+pub(crate) mod clv;
 pub mod eda;
-pub mod explain;
+pub(crate) mod explain;
 pub mod export;
-pub mod generate;
-pub mod ingest;
+pub(crate) mod generate;
+pub(crate) mod ingest;
 pub mod params;
-pub mod run_all;
-pub mod segment;
-pub mod simulate_offers;
-pub mod table;
-pub mod train;
-pub mod uplift;
+pub(crate) mod run_all;
+pub(crate) mod segment;
+pub(crate) mod simulate_offers;
+pub(crate) mod table;
+pub(crate) mod train;
+pub(crate) mod uplift;
 
 pub use table::{f64_column, i64_column, str_column};
 

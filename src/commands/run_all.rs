@@ -10,7 +10,7 @@ use crate::Context;
 
 /// Runs every stage in order in one store session: the lock taken when `store` was opened is
 /// held from the first read to the last write, so no other run can write between two stages.
-pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
+pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
     let started = Instant::now();
     let stage_ctx = Context {
         quiet: true,

@@ -16,14 +16,14 @@ use crate::store::Store;
 use crate::{progress, Context};
 
 /// What the stage produced, for run-all's summary.
-pub struct SegmentOutcome {
+pub(crate) struct SegmentOutcome {
     pub best_k: usize,
     pub k_rows: Vec<KResult>,
     pub personas: Vec<String>,
 }
 
 /// Runs the stage.
-pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<SegmentOutcome> {
+pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<SegmentOutcome> {
     let started = Instant::now();
     let config = &ctx.config.segment;
     let features = store.read_table("customer_features")?;

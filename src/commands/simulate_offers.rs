@@ -14,12 +14,6 @@ use crate::store::Store;
 use crate::uplift::simulate::{simulate, SimulationInputs, SimulationParams, Truth};
 use crate::Context;
 
-/// What the stage produced.
-pub struct Summary {
-    pub customers: usize,
-    pub arm_counts: Vec<(String, usize)>,
-}
-
 /// The `offers_truth` table (customer by customer, arm by arm).
 pub(crate) fn truth_table(log: &OfferLog, truth: &Truth) -> PolarsResult<DataFrame> {
     let n = truth.customer_id.len();
@@ -60,7 +54,7 @@ pub(crate) fn truth_table(log: &OfferLog, truth: &Truth) -> PolarsResult<DataFra
 }
 
 /// Runs the stage.
-pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
+pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
     let started = Instant::now();
     let config = &ctx.config;
     let features = store.read_table("customer_features")?;
@@ -124,8 +118,5 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
                 .join(", ")
         );
     }
-    Ok(Summary {
-        customers: log.len(),
-        arm_counts,
-    })
+    Ok(())
 }

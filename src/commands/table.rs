@@ -47,7 +47,7 @@ impl Table {
 }
 
 /// The model feature matrix: the named columns of `table`, every value checked finite.
-pub fn feature_matrix(table: &DataFrame, names: &[String]) -> Result<Matrix> {
+pub(crate) fn feature_matrix(table: &DataFrame, names: &[String]) -> Result<Matrix> {
     let columns: Vec<Vec<f64>> = names
         .iter()
         .map(|name| f64_column(table, name))

@@ -17,7 +17,7 @@ use crate::store::Store;
 use crate::{progress, Context};
 
 /// What the stage produced, for run-all's summary.
-pub struct TrainOutcome {
+pub(crate) struct TrainOutcome {
     pub final_family: String,
     pub test_rmse: f64,
     pub test_r2: f64,
@@ -25,7 +25,7 @@ pub struct TrainOutcome {
 }
 
 /// Runs the stage.
-pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> {
+pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> {
     let started = Instant::now();
     let config = &ctx.config;
     let train_config = &config.train;

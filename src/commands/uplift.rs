@@ -26,13 +26,13 @@ use crate::uplift::{study, Extras, MetricRow, OutcomeStudy, StudyParams};
 use crate::Context;
 
 /// What the stage produced.
-pub struct Summary {
+pub(crate) struct Summary {
     pub customers: usize,
     pub outcomes: Vec<OutcomeSummary>,
 }
 
 /// The recommendation for one outcome.
-pub struct OutcomeSummary {
+pub(crate) struct OutcomeSummary {
     pub outcome: String,
     pub recommendation: String,
 }
@@ -353,7 +353,7 @@ fn curve_table(studies: &[OutcomeStudy]) -> PolarsResult<DataFrame> {
 }
 
 /// Runs the stage.
-pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
+pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
     let started = Instant::now();
     let config = &ctx.config;
     let ingested = !config.offers.log.as_os_str().is_empty();

@@ -5,7 +5,7 @@ use super::ShapValues;
 use crate::learn::matrix::Matrix;
 
 /// A feature value in words, e.g. "recency 212 days".
-pub fn describe_value(feature: &str, value: f64) -> String {
+pub(crate) fn describe_value(feature: &str, value: f64) -> String {
     let thousands = |v: f64| {
         let whole = format!("{:.0}", v.abs());
         let mut grouped = String::new();
@@ -41,7 +41,7 @@ pub fn describe_value(feature: &str, value: f64) -> String {
 }
 
 /// One driver in words: "recency 212 days → −1.20 pp".
-pub fn driver_text(feature: &str, value: f64, shap: f64) -> String {
+pub(crate) fn driver_text(feature: &str, value: f64, shap: f64) -> String {
     let sign = if shap < 0.0 { '−' } else { '+' };
     format!(
         "{} → {sign}{:.2} pp",
@@ -51,14 +51,14 @@ pub fn driver_text(feature: &str, value: f64, shap: f64) -> String {
 }
 
 /// Each customer's top drivers (the first three as columns) and explanation sentence.
-pub struct Explanations {
+pub(crate) struct Explanations {
     pub drivers: [Vec<String>; 3],
     pub sentences: Vec<String>,
 }
 
 /// Explains every row: drivers by |φ| (ties → feature order), the first `top` in the sentence
 /// "Recommended r% (average customer b%): …" with `rates` the recommended rate of each row.
-pub fn explain_rows(
+pub(crate) fn explain_rows(
     shap: &ShapValues,
     x: &Matrix,
     features: &[String],
@@ -95,13 +95,13 @@ pub fn explain_rows(
 }
 
 /// "`lead`: driver; driver; …" with the first `top` drivers.
-pub fn sentence(lead: &str, drivers: &[String], top: usize) -> String {
+pub(crate) fn sentence(lead: &str, drivers: &[String], top: usize) -> String {
     let shown: Vec<&str> = drivers.iter().take(top).map(String::as_str).collect();
     format!("{lead}: {}", shown.join("; "))
 }
 
 /// Features ordered by mean |φ|, largest first (ties → feature order).
-pub fn importance_order(mean_abs: &[f64]) -> Vec<usize> {
+pub(crate) fn importance_order(mean_abs: &[f64]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..mean_abs.len()).collect();
     order.sort_by(|&a, &b| mean_abs[b].total_cmp(&mean_abs[a]).then(a.cmp(&b)));
     order

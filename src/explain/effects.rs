@@ -14,7 +14,7 @@ use super::treeshap::ensemble_shap;
 use super::{check_local_accuracy, LocalAccuracyError, ShapValues};
 
 /// The effect model fitted per arm (deterministic for a seed).
-pub fn effect_model_params() -> BoostingParams {
+pub(crate) fn effect_model_params() -> BoostingParams {
     BoostingParams {
         n_rounds: 200,
         learning_rate: 0.1,
@@ -28,7 +28,7 @@ pub fn effect_model_params() -> BoostingParams {
 
 /// One arm's effect model and what it says.
 #[derive(Clone, Debug)]
-pub struct ArmEffects {
+pub(crate) struct ArmEffects {
     /// Index of the arm (into the caller's arm list).
     pub arm: usize,
     /// R² of the effect model against the learner's effects, over every customer.
@@ -41,7 +41,7 @@ pub struct ArmEffects {
 
 /// Fits an effect model per arm in `arms` on `x` → `effect[arm]` and explains every customer.
 /// `effect[a][i]` is the learner's effect of arm `a` for customer `i`.
-pub fn explain_arms(
+pub(crate) fn explain_arms(
     x: &Matrix,
     effect: &[Vec<f64>],
     arms: &[usize],
@@ -66,7 +66,7 @@ pub fn explain_arms(
 }
 
 /// R² of `fitted` against `y` (1 when `y` is constant and matched).
-pub fn r_squared(y: &[f64], fitted: &[f64]) -> f64 {
+pub(crate) fn r_squared(y: &[f64], fitted: &[f64]) -> f64 {
     let n = y.len().max(1) as f64;
     let mean = y.iter().sum::<f64>() / n;
     let total: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
@@ -84,7 +84,12 @@ pub fn r_squared(y: &[f64], fitted: &[f64]) -> f64 {
 
 /// A customer's top drivers of an effect in words: "recency 12 days → +8.10", by |φ| (ties →
 /// feature order).
-pub fn effect_drivers(phi: &[f64], row: &[f64], features: &[String], top: usize) -> Vec<String> {
+pub(crate) fn effect_drivers(
+    phi: &[f64],
+    row: &[f64],
+    features: &[String],
+    top: usize,
+) -> Vec<String> {
     let mut order: Vec<usize> = (0..phi.len()).collect();
     order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()).then(a.cmp(&b)));
     order

@@ -2,8 +2,8 @@
 //! forest or gradient boosting, and exact linear SHAP for the linear model, plus the local
 //! accuracy check (`base + Σ φ = prediction`) every explanation must pass before it is stored.
 
-pub mod drivers;
-pub mod effects;
+pub(crate) mod drivers;
+pub(crate) mod effects;
 mod linear;
 mod path_kernel;
 mod quadrature;

@@ -53,7 +53,7 @@ impl Linear {
 }
 
 /// Fits least squares with an intercept.
-pub fn fit_linear(x: &Matrix, y: &[f64]) -> Result<Linear, LinearError> {
+pub(crate) fn fit_linear(x: &Matrix, y: &[f64]) -> Result<Linear, LinearError> {
     let n_rows = x.n_rows;
     let n_cols = x.n_cols;
     if y.len() != n_rows {

@@ -7,7 +7,7 @@
 pub mod boosting;
 pub mod cart;
 pub mod forest;
-pub mod linear;
+pub(crate) mod linear;
 pub mod matrix;
-pub mod max_features;
-pub mod tree;
+pub(crate) mod max_features;
+pub(crate) mod tree;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::matrix::Matrix;
 
 /// Marks "no child": a node whose `left` is `LEAF` is a leaf.
-pub const LEAF: u32 = u32::MAX;
+pub(crate) const LEAF: u32 = u32::MAX;
 
 /// One node of a regression tree.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -268,7 +268,7 @@ fn predict_packed(nodes: &[PackedNode], row: &[f64]) -> f64 {
 /// what [`sum_trees_row`] gives). Evaluated tree by tree within blocks of rows, in parallel over
 /// blocks: one tree's (packed) nodes stay in cache while it visits a whole block, instead of
 /// every row walking all trees (a 300-tree forest is tens of MB of nodes).
-pub fn sum_trees(trees: &[Tree], x: &Matrix) -> Vec<f64> {
+pub(crate) fn sum_trees(trees: &[Tree], x: &Matrix) -> Vec<f64> {
     use rayon::prelude::*;
     let mut sums = vec![0.0; x.n_rows];
     if x.n_rows == 0 {
@@ -287,7 +287,7 @@ pub fn sum_trees(trees: &[Tree], x: &Matrix) -> Vec<f64> {
 }
 
 /// `Σ_t trees[t](row)` for one row, summed from 0.0 in tree order.
-pub fn sum_trees_row(trees: &[Tree], row: &[f64]) -> f64 {
+pub(crate) fn sum_trees_row(trees: &[Tree], row: &[f64]) -> f64 {
     trees
         .iter()
         .fold(0.0, |sum, tree| sum + tree.predict_row(row))

@@ -50,7 +50,7 @@ pub struct Targets {
 }
 
 /// `ε = sqrt(−2 ln u1) · cos(2π u2)` with `u = ((h(ns, c) >> 11) + 0.5) / 2^53`.
-pub fn epsilon(seed: u64, customer_id: i64) -> f64 {
+pub(crate) fn epsilon(seed: u64, customer_id: i64) -> f64 {
     let uniform =
         |ns: &str| ((h_customer(ns, seed, customer_id) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
     let u1 = uniform("eps1");
@@ -59,7 +59,7 @@ pub fn epsilon(seed: u64, customer_id: i64) -> f64 {
 }
 
 /// Population z-scores (ddof = 0) clipped to [−3, 3]; a constant column gives zeros.
-pub fn clipped_z(values: &[f64]) -> Vec<f64> {
+pub(crate) fn clipped_z(values: &[f64]) -> Vec<f64> {
     crate::segment::zscore(values)
         .into_iter()
         .map(|z| z.clamp(-3.0, 3.0))
@@ -138,7 +138,7 @@ impl Economics {
 /// λ, so the total value of engagement is unchanged and only its allocation moves. Customers
 /// without a CLV (`None`, e.g. first seen after the calibration end) or without spend keep λ.
 /// Returns the λ_i and how many customers kept the flat λ.
-pub fn engagement_from_clv(
+pub(crate) fn engagement_from_clv(
     lambda: f64,
     clv: &[Option<f64>],
     total_spent: &[f64],
@@ -165,7 +165,7 @@ pub fn engagement_from_clv(
 }
 
 /// `V(r) = total_spent · (1 + β r) · (m − r)`.
-pub fn value(total_spent: f64, beta: f64, margin: f64, rate: f64) -> f64 {
+pub(crate) fn value(total_spent: f64, beta: f64, margin: f64, rate: f64) -> f64 {
     total_spent * (1.0 + beta * rate) * (margin - rate)
 }
 

@@ -9,7 +9,7 @@ use crate::features::customers::{EligibleMerchants, MerchantAttrs};
 
 /// One row of `merchant_cashback`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct MerchantCashback {
+pub(crate) struct MerchantCashback {
     pub business_id: String,
     pub name: String,
     pub city: Option<String>,
@@ -22,14 +22,14 @@ pub struct MerchantCashback {
 }
 
 /// One purchase line as the merchant view needs it.
-pub struct Line<'a> {
+pub(crate) struct Line<'a> {
     pub customer_id: i64,
     pub stock_code: &'a str,
     pub spend: f64,
 }
 
 /// Aggregates lines per linked merchant. `customer_rate` maps a customer to its (tier rate, β).
-pub fn merchant_cashback<'a>(
+pub(crate) fn merchant_cashback<'a>(
     lines: impl Iterator<Item = Line<'a>>,
     links: &HashMap<&'a str, MerchantAttrs>,
     merchants: &EligibleMerchants,

@@ -1,10 +1,10 @@
 //! Cashback economics (the training target), the hash split and folds, the model families with
 //! their grids, cross-validated selection, persistence, and merchant-level rates (SPEC §7).
 
-pub mod economics;
-pub mod family;
-pub mod merchants;
-pub mod policy;
-pub mod selection;
-pub mod split;
-pub mod training;
+pub(crate) mod economics;
+pub(crate) mod family;
+pub(crate) mod merchants;
+pub(crate) mod policy;
+pub(crate) mod selection;
+pub(crate) mod split;
+pub(crate) mod training;

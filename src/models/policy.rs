@@ -8,7 +8,7 @@ use super::economics::{value, Economics, Targets};
 
 /// Rates and values per customer under the learned policy, the oracle and a flat rate.
 #[derive(Clone, Debug, Default)]
-pub struct Recommendations {
+pub(crate) struct Recommendations {
     /// The model's prediction clamped to `[rate_min, rate_max]`.
     pub predicted_rate: Vec<f64>,
     /// The nearest tier (what the platform offers).
@@ -19,7 +19,7 @@ pub struct Recommendations {
 }
 
 /// Clamps and snaps the raw predictions and values each customer under the three policies.
-pub fn recommend(
+pub(crate) fn recommend(
     economics: &Economics,
     raw_prediction: &[f64],
     total_spent: &[f64],
@@ -50,7 +50,7 @@ pub fn recommend(
 
 /// Policy value of the learned tiers vs the oracle and a flat rate, on some customers.
 #[derive(Clone, Debug, Serialize)]
-pub struct PolicyValue {
+pub(crate) struct PolicyValue {
     pub customers: usize,
     pub value_predicted: f64,
     pub value_optimal: f64,
@@ -63,7 +63,11 @@ pub struct PolicyValue {
 }
 
 /// The policy value summed over `rows`.
-pub fn policy_value(rows: &[usize], values: &Recommendations, flat_rate: f64) -> PolicyValue {
+pub(crate) fn policy_value(
+    rows: &[usize],
+    values: &Recommendations,
+    flat_rate: f64,
+) -> PolicyValue {
     let sum = |v: &[f64]| rows.iter().map(|&i| v[i]).sum::<f64>();
     let (p, o, f) = (
         sum(&values.value_at_tier),

@@ -12,7 +12,7 @@ use super::family::{Model, Spec};
 use crate::learn::matrix::Matrix;
 
 /// Root mean squared error.
-pub fn rmse(truth: &[f64], predicted: &[f64]) -> f64 {
+pub(crate) fn rmse(truth: &[f64], predicted: &[f64]) -> f64 {
     let n = truth.len().max(1) as f64;
     (truth
         .iter()
@@ -24,7 +24,7 @@ pub fn rmse(truth: &[f64], predicted: &[f64]) -> f64 {
 }
 
 /// Mean absolute error.
-pub fn mae(truth: &[f64], predicted: &[f64]) -> f64 {
+pub(crate) fn mae(truth: &[f64], predicted: &[f64]) -> f64 {
     let n = truth.len().max(1) as f64;
     truth
         .iter()
@@ -35,7 +35,7 @@ pub fn mae(truth: &[f64], predicted: &[f64]) -> f64 {
 }
 
 /// Coefficient of determination (1 − SS_res / SS_tot); 0 when the truth is constant.
-pub fn r2(truth: &[f64], predicted: &[f64]) -> f64 {
+pub(crate) fn r2(truth: &[f64], predicted: &[f64]) -> f64 {
     let n = truth.len().max(1) as f64;
     let mean = truth.iter().sum::<f64>() / n;
     let ss_tot: f64 = truth.iter().map(|t| (t - mean).powi(2)).sum();
@@ -53,7 +53,7 @@ pub fn r2(truth: &[f64], predicted: &[f64]) -> f64 {
 
 /// Cross-validation result of one grid point.
 #[derive(Clone, Debug)]
-pub struct GridResult {
+pub(crate) struct GridResult {
     pub spec: Spec,
     pub cv_rmse: f64,
     pub cv_rmse_std: f64,
@@ -63,7 +63,7 @@ pub struct GridResult {
 /// Cross-validates every grid point on the training rows. `folds[i]` is row i's fold.
 /// All (grid point, fold) fits run in parallel; every fit is deterministic on its own.
 #[allow(clippy::too_many_arguments)]
-pub fn cross_validate(
+pub(crate) fn cross_validate(
     specs: &[Spec],
     x: &Matrix,
     y: &[f64],
@@ -182,7 +182,7 @@ pub fn cross_validate(
 
 /// Permutation importance: mean increase of RMSE on (x, y) when one feature's column is
 /// shuffled, over `repeats` seeded shuffles.
-pub fn permutation_importance(
+pub(crate) fn permutation_importance(
     model: &Model,
     x: &Matrix,
     y: &[f64],

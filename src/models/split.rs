@@ -4,12 +4,12 @@
 use crate::features::linkage::h_customer;
 
 /// True when the customer is in the test set: `h("split", c) mod 100 < test_percent`.
-pub fn is_test(seed: u64, customer_id: i64, test_percent: u64) -> bool {
+pub(crate) fn is_test(seed: u64, customer_id: i64, test_percent: u64) -> bool {
     h_customer("split", seed, customer_id) % 100 < test_percent
 }
 
 /// CV fold of a training customer: `h("fold", c) mod n_folds`.
-pub fn fold(seed: u64, customer_id: i64, n_folds: u64) -> usize {
+pub(crate) fn fold(seed: u64, customer_id: i64, n_folds: u64) -> usize {
     (h_customer("fold", seed, customer_id) % n_folds) as usize
 }
 

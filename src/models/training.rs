@@ -13,7 +13,7 @@ use crate::learn::matrix::Matrix;
 
 /// Parameters of a training run (validated settings).
 #[derive(Clone, Debug)]
-pub struct TrainParams {
+pub(crate) struct TrainParams {
     /// The grid points, family by family.
     pub specs: Vec<Spec>,
     pub test_percent: u64,
@@ -29,7 +29,7 @@ pub struct TrainParams {
 
 /// One family's chosen grid point, refit on the training split and scored on the test split.
 #[derive(Clone, Debug)]
-pub struct FamilyBest {
+pub(crate) struct FamilyBest {
     pub spec: Spec,
     pub cv_rmse: f64,
     pub test_rmse: f64,
@@ -38,7 +38,7 @@ pub struct FamilyBest {
 }
 
 /// Everything a training run decided.
-pub struct Trained {
+pub(crate) struct Trained {
     /// Per customer: in the test split.
     pub test_flags: Vec<bool>,
     pub train_rows: Vec<usize>,
@@ -62,14 +62,19 @@ pub struct Trained {
 /// Why training could not run.
 #[derive(Debug, thiserror::Error)]
 #[error("too few customers to train: {train} in the training split and {test} in the test split")]
-pub struct TooFewCustomers {
+pub(crate) struct TooFewCustomers {
     pub train: usize,
     pub test: usize,
 }
 
 /// The CV rows: all training rows, or the `cv_max_rows` with the smallest `h("cv", c)` when
 /// capped (a seeded sample that does not depend on row order), in row order.
-pub fn cv_rows(train_rows: &[usize], customer_ids: &[i64], cap: usize, seed: u64) -> Vec<usize> {
+pub(crate) fn cv_rows(
+    train_rows: &[usize],
+    customer_ids: &[i64],
+    cap: usize,
+    seed: u64,
+) -> Vec<usize> {
     if cap == 0 || train_rows.len() <= cap {
         return train_rows.to_vec();
     }
@@ -84,7 +89,7 @@ pub fn cv_rows(train_rows: &[usize], customer_ids: &[i64], cap: usize, seed: u64
 }
 
 /// Selects and fits the model of `y` on `x`; `on_fit` is called after each CV fit.
-pub fn train(
+pub(crate) fn train(
     customer_ids: &[i64],
     x: &Matrix,
     y: &[f64],

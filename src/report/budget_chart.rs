@@ -14,7 +14,7 @@ const FONT: &str = "fluz-budget-sans";
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// What the chart shows; money on both axes in the values' currency.
-pub struct BudgetChart<'a> {
+pub(crate) struct BudgetChart<'a> {
     /// Curve points (expected cashback spent, expected incremental profit), by budget.
     pub curve: &'a [(f64, f64)],
     /// Flat policies: (label, cost, value).
@@ -35,7 +35,7 @@ fn font_ready() -> Result<()> {
 }
 
 /// Draws the chart into `path` (1200×800 px).
-pub fn budget_curve(path: &Path, data: &BudgetChart) -> Result<()> {
+pub(crate) fn budget_curve(path: &Path, data: &BudgetChart) -> Result<()> {
     font_ready()?;
     let (width, height) = (1200u32, 800u32);
     let mut rgb = vec![255u8; width as usize * height as usize * 3];

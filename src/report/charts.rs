@@ -31,7 +31,7 @@ use plotters_backend::{BackendColor, BackendCoord, DrawingErrorKind};
 
 /// Errors raised while drawing or writing a chart.
 #[derive(Debug, thiserror::Error)]
-pub enum ChartError {
+pub(crate) enum ChartError {
     /// The embedded TTF could not be parsed (a corrupted build, never user input).
     #[error("the embedded chart font could not be loaded")]
     Font,
@@ -55,10 +55,10 @@ pub enum ChartError {
 }
 
 /// Result of the chart functions.
-pub type Result<T, E = ChartError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = ChartError> = std::result::Result<T, E>;
 
 /// Spend data for `analytics_summary.png` (SPEC §5).
-pub struct SpendOverview<'a> {
+pub(crate) struct SpendOverview<'a> {
     /// Total spent per customer.
     pub total_spent: &'a [f64],
     /// Average item price per customer, parallel to `total_spent`.
@@ -71,10 +71,10 @@ pub struct SpendOverview<'a> {
 }
 
 /// KMeans metrics for one k (SPEC §6, `k_selection`).
-pub use crate::segment::sweep::KResult as KRow;
+pub(crate) use crate::segment::sweep::KResult as KRow;
 
 /// One customer in the segment scatter.
-pub struct SegmentPoint {
+pub(crate) struct SegmentPoint {
     /// Total spent by the customer.
     pub total_spent: f64,
     /// Average item price of the customer.
@@ -84,7 +84,7 @@ pub struct SegmentPoint {
 }
 
 /// One segment's profile for the legend and the share bars.
-pub struct SegmentSummary {
+pub(crate) struct SegmentSummary {
     /// Cluster id.
     pub cluster: usize,
     /// Persona name, e.g. "High-value whales".
@@ -96,7 +96,7 @@ pub struct SegmentSummary {
 }
 
 /// SHAP values of one feature over the explained customers.
-pub struct FeatureShap {
+pub(crate) struct FeatureShap {
     /// Feature name.
     pub feature: String,
     /// Feature value per customer (colours the beeswarm).
@@ -111,7 +111,7 @@ pub struct FeatureShap {
 
 /// Draws `analytics_summary.png`: spend histogram (log x), box plot with the 1.5·IQR fence,
 /// price vs spend (log–log) and the top countries, as a 2×2 panel of 1600×1100 px.
-pub fn analytics_summary(path: &Path, data: &SpendOverview) -> Result<()> {
+pub(crate) fn analytics_summary(path: &Path, data: &SpendOverview) -> Result<()> {
     render("analytics_summary", path, (1600, 1100), |root| {
         draw_analytics(root, data)
     })
@@ -119,7 +119,7 @@ pub fn analytics_summary(path: &Path, data: &SpendOverview) -> Result<()> {
 
 /// Draws the k-selection chart: inertia, silhouette (best k marked), Davies–Bouldin and
 /// Calinski–Harabasz against k, as a 2×2 panel.
-pub fn k_selection(path: &Path, rows: &[KRow]) -> Result<()> {
+pub(crate) fn k_selection(path: &Path, rows: &[KRow]) -> Result<()> {
     render("k_selection", path, (1400, 1000), |root| {
         draw_k_selection(root, rows)
     })
@@ -127,7 +127,11 @@ pub fn k_selection(path: &Path, rows: &[KRow]) -> Result<()> {
 
 /// Draws the segments chart: spend vs price (log–log) coloured by cluster with a
 /// "persona (n)" legend, and each persona's share of customers vs share of revenue.
-pub fn segments(path: &Path, points: &[SegmentPoint], clusters: &[SegmentSummary]) -> Result<()> {
+pub(crate) fn segments(
+    path: &Path,
+    points: &[SegmentPoint],
+    clusters: &[SegmentSummary],
+) -> Result<()> {
     render("segments", path, (1600, 800), |root| {
         draw_segments(root, points, clusters)
     })
@@ -137,7 +141,7 @@ pub fn segments(path: &Path, points: &[SegmentPoint], clusters: &[SegmentSummary
 /// largest mean |SHAP| on top, points coloured by the feature's value (5th–95th percentile,
 /// blue → red). At most `max_points_per_feature` customers are drawn, chosen by a fixed hash
 /// order (0 means no limit).
-pub fn shap_summary(
+pub(crate) fn shap_summary(
     path: &Path,
     features: &[FeatureShap],
     max_points_per_feature: usize,
@@ -150,7 +154,7 @@ pub fn shap_summary(
 }
 
 /// Draws horizontal bars of mean |SHAP| per feature, largest on top, with value labels.
-pub fn shap_importance(path: &Path, importance: &[(String, f64)]) -> Result<()> {
+pub(crate) fn shap_importance(path: &Path, importance: &[(String, f64)]) -> Result<()> {
     let rows = importance.len().clamp(1, 60);
     let height = (150 + 38 * rows as u32).max(400);
     render("shap_importance", path, (1200, height), |root| {

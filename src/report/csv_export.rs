@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::sources::dates::{civil_from_micros, format_micros};
 
 /// Neutralises a text cell against spreadsheet formula injection.
-pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
     match text.as_bytes().first() {
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => {
             std::borrow::Cow::Owned(format!("'{text}"))
@@ -94,7 +94,7 @@ fn write_timestamp(out: &mut Vec<u8>, micros: i64) {
 /// Writes a table as CSV. Rows are rendered in parallel blocks and written in order (the same
 /// bytes as one pass), a few blocks at a time, so memory stays at a few blocks whatever the
 /// table's size, and the block buffers are reused rather than freshly allocated.
-pub fn write_csv(table: &DataFrame, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn write_csv(table: &DataFrame, out: &mut dyn Write) -> Result<()> {
     let mut table = table.clone();
     table.rechunk_mut_par();
     let mut header = Vec::new();

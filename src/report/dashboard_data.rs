@@ -14,7 +14,7 @@ use crate::hash::h_customer;
 
 /// The settings the dashboard shows or obeys.
 #[derive(Clone, Debug, Default)]
-pub struct DashboardParams {
+pub(crate) struct DashboardParams {
     /// The linkage seed (shown, and the seed of the customer sample).
     pub seed: u64,
     /// ISO 4217 code of the amounts.
@@ -36,7 +36,7 @@ fn policy_from_stages(stages: &[serde_json::Value]) -> Option<serde_json::Value>
 
 /// Assembles the dashboard's data from the stored tables (by name; any may be missing) and the
 /// run manifest's stages.
-pub fn assemble(
+pub(crate) fn assemble(
     params: &DashboardParams,
     tables: &HashMap<&str, DataFrame>,
     stages: &[serde_json::Value],

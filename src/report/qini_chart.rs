@@ -14,7 +14,7 @@ const FONT: &str = "fluz-qini-sans";
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// One panel: a title and `(learner, [(fraction, gain)])` series.
-pub struct QiniPanel {
+pub(crate) struct QiniPanel {
     pub title: String,
     pub series: Vec<(String, Vec<(f64, f64)>)>,
 }
@@ -38,7 +38,7 @@ const COLOURS: [RGBColor; 6] = [
 ];
 
 /// Draws the panels (two per row) into `path`, atomically.
-pub fn draw(path: &Path, panels: &[QiniPanel]) -> Result<()> {
+pub(crate) fn draw(path: &Path, panels: &[QiniPanel]) -> Result<()> {
     font_ready()?;
     let columns = panels.len().clamp(1, 2);
     let rows = panels.len().div_ceil(2).max(1);

@@ -3,10 +3,10 @@
 
 pub mod kmeans;
 pub mod metrics;
-pub mod personas;
-pub mod profiles;
+pub(crate) mod personas;
+pub(crate) mod profiles;
 mod scaling;
-pub mod sweep;
+pub(crate) mod sweep;
 
 pub use scaling::Transform;
 

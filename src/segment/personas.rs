@@ -2,7 +2,7 @@
 
 /// What naming looks at for one segment (means unless said otherwise).
 #[derive(Clone, Debug, PartialEq)]
-pub struct SegmentStats {
+pub(crate) struct SegmentStats {
     pub size: usize,
     pub median_total_spent: f64,
     pub mean_avg_item_price: f64,
@@ -17,7 +17,7 @@ pub struct SegmentStats {
 /// buyers"; item price ≥ 1.5× with spend below typical → "Premium occasional buyers"; item
 /// price ≤ 0.7× → "Bulk bargain hunters" (volume ≥ 1.5×) or "Bargain hunters"; spend ≤ 0.5×
 /// → "Light buyers"; else "Core customers". Repeated names get a numeric suffix by spend.
-pub fn name_segments(segments: &[SegmentStats], overall: &SegmentStats) -> Vec<String> {
+pub(crate) fn name_segments(segments: &[SegmentStats], overall: &SegmentStats) -> Vec<String> {
     let ratio = |a: f64, b: f64| if b > 0.0 && a.is_finite() { a / b } else { 1.0 };
     let mut names: Vec<String> = segments
         .iter()

@@ -6,7 +6,7 @@ use crate::features::describe::quantile_sorted;
 
 /// The per-customer columns a profile summarises (one value per customer, same order).
 #[derive(Clone, Copy, Debug)]
-pub struct ProfileInputs<'a> {
+pub(crate) struct ProfileInputs<'a> {
     pub total_spent: &'a [f64],
     pub avg_item_price: &'a [f64],
     pub spend_to_price_ratio: &'a [f64],
@@ -20,7 +20,7 @@ pub struct ProfileInputs<'a> {
 
 /// One row of `segment_profiles`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Profile {
+pub(crate) struct Profile {
     pub cluster: usize,
     pub persona: String,
     pub size: usize,
@@ -49,7 +49,7 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 
 /// Renumbers `k` clusters so that cluster 0 has the highest mean spend (ties: lower old
 /// number first; an empty cluster goes last).
-pub fn relabel_by_spend(labels: &[usize], k: usize, spend: &[f64]) -> Vec<usize> {
+pub(crate) fn relabel_by_spend(labels: &[usize], k: usize, spend: &[f64]) -> Vec<usize> {
     let mut sums = vec![0.0; k];
     let mut counts = vec![0usize; k];
     for (&label, &s) in labels.iter().zip(spend) {
@@ -74,7 +74,7 @@ pub fn relabel_by_spend(labels: &[usize], k: usize, spend: &[f64]) -> Vec<usize>
 
 /// The profile of each of the `k` segments given by `labels`, with persona names relative to
 /// the whole population.
-pub fn profiles(labels: &[usize], k: usize, inputs: &ProfileInputs<'_>) -> Vec<Profile> {
+pub(crate) fn profiles(labels: &[usize], k: usize, inputs: &ProfileInputs<'_>) -> Vec<Profile> {
     let n = labels.len();
     let spend = inputs.total_spent;
     let members: Vec<Vec<usize>> = (0..k)

@@ -9,7 +9,7 @@ use crate::learn::matrix::Matrix;
 
 /// Parameters of the sweep (validated settings).
 #[derive(Clone, Debug)]
-pub struct SweepParams {
+pub(crate) struct SweepParams {
     pub k_min: usize,
     pub k_max: usize,
     pub n_init: usize,
@@ -36,7 +36,7 @@ pub struct KResult {
 
 /// The sweep's outcome: a row per k and the best k's cluster labels (as k-means numbered them).
 #[derive(Clone, Debug)]
-pub struct Sweep {
+pub(crate) struct Sweep {
     pub rows: Vec<KResult>,
     pub best_index: usize,
     pub best_labels: Vec<usize>,
@@ -45,7 +45,7 @@ pub struct Sweep {
 
 /// Why a sweep failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SweepError {
+pub(crate) enum SweepError {
     #[error("k-means with k = {k}: {source}")]
     KMeans { k: usize, source: KMeansError },
     #[error("no k gave a finite silhouette")]
@@ -54,7 +54,11 @@ pub enum SweepError {
 
 /// Runs k-means for every k in `k_min..=k_max` one after another (each is parallel inside),
 /// calling `on_k` after each.
-pub fn sweep(x: &Matrix, params: &SweepParams, on_k: &dyn Fn()) -> Result<Sweep, SweepError> {
+pub(crate) fn sweep(
+    x: &Matrix,
+    params: &SweepParams,
+    on_k: &dyn Fn(),
+) -> Result<Sweep, SweepError> {
     let exact = x.n_rows <= params.silhouette_exact_max;
     let mut labels_per_k = Vec::new();
     let mut rows = Vec::new();

@@ -49,7 +49,7 @@ const MAX_NODES: usize = 10_000_000;
 
 /// How the retail file is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RetailFormat {
+pub(crate) enum RetailFormat {
     /// Plain UTF-8 CSV (`online_retail.csv`).
     Csv,
     /// Gzip-compressed CSV with mtime 0 (`online_retail.csv.gz`).
@@ -58,7 +58,7 @@ pub enum RetailFormat {
 
 /// What to generate. `None` counts take the documented defaults (see the module docs).
 #[derive(Clone, Debug)]
-pub struct SynthParams {
+pub(crate) struct SynthParams {
     /// Number of identified customers (CustomerID 12346, 12347, …).
     pub customers: usize,
     /// Seed of every random choice.
@@ -73,7 +73,7 @@ pub struct SynthParams {
 
 /// What [`generate`] wrote.
 #[derive(Clone, Debug)]
-pub struct SynthSummary {
+pub(crate) struct SynthSummary {
     /// Path of the retail CSV (or CSV.gz).
     pub retail_path: PathBuf,
     /// Retail data lines written (header excluded).
@@ -90,7 +90,7 @@ pub struct SynthSummary {
 
 /// A parameter that cannot produce a valid data set.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SynthError {
+pub(crate) enum SynthError {
     /// `customers` is 0 or too large.
     #[error("customers must be between 1 and {max}, got {got}")]
     Customers {
@@ -164,7 +164,7 @@ impl SynthParams {
 ///
 /// Each file is written to a hidden temporary name and renamed into place, so an interrupted
 /// run never leaves a truncated file under the real name.
-pub fn generate(params: &SynthParams, out_dir: &Path) -> anyhow::Result<SynthSummary> {
+pub(crate) fn generate(params: &SynthParams, out_dir: &Path) -> anyhow::Result<SynthSummary> {
     let counts = params.resolve()?;
     fs::create_dir_all(out_dir)
         .with_context(|| format!("failed to create {}", out_dir.display()))?;

@@ -33,13 +33,13 @@ use crate::learn::matrix::Matrix;
 
 /// A base learner of the grid.
 #[derive(Clone, Debug, PartialEq)]
-pub enum BaseSpec {
+pub(crate) enum BaseSpec {
     Boosting { rounds: usize, depth: usize },
     Forest { trees: usize, min_leaf: usize },
 }
 
 impl BaseSpec {
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             BaseSpec::Boosting { rounds, depth } => {
                 format!("gradient_boosting(rounds={rounds}, depth={depth}, lr=0.1)")
@@ -51,7 +51,7 @@ impl BaseSpec {
     }
 
     /// Fits on `(x, y)` and predicts every matrix of `evals`.
-    pub fn fit_predict(
+    pub(crate) fn fit_predict(
         &self,
         x: &Matrix,
         y: &[f64],
@@ -116,7 +116,7 @@ impl Learner {
 }
 
 /// A randomized test, ready to learn from.
-pub struct Design<'a> {
+pub(crate) struct Design<'a> {
     /// Features of every row.
     pub x: &'a Matrix,
     /// Arm per row (0 = control).
@@ -134,7 +134,7 @@ pub struct Design<'a> {
 
 /// Settings of [`fit`].
 #[derive(Clone, Debug)]
-pub struct FitParams {
+pub(crate) struct FitParams {
     pub n_folds: usize,
     pub grid: Vec<BaseSpec>,
     pub learners: Vec<Learner>,
@@ -143,14 +143,14 @@ pub struct FitParams {
 
 /// One learner's predictions: `mu[a][row]` for every row of the design.
 #[derive(Clone, Debug)]
-pub struct LearnerFit {
+pub(crate) struct LearnerFit {
     pub learner: Learner,
     pub mu: Vec<Vec<f64>>,
 }
 
 /// What [`fit`] returns.
 #[derive(Clone, Debug)]
-pub struct Fitted {
+pub(crate) struct Fitted {
     /// Cross-fitted outcome loss (mean squared error) of each grid point.
     pub grid_loss: Vec<(BaseSpec, f64)>,
     pub base: BaseSpec,
@@ -165,7 +165,7 @@ pub struct Fitted {
 impl Fitted {
     /// Every prediction multiplied by its row's `scale` (a fit on `y / scale` back in `y`'s
     /// units; the grid losses stay on the fitted scale).
-    pub fn scaled(mut self, scale: &[f64]) -> Self {
+    pub(crate) fn scaled(mut self, scale: &[f64]) -> Self {
         let rescale = |mu: &mut Vec<Vec<f64>>| {
             for arm in mu.iter_mut() {
                 for (v, s) in arm.iter_mut().zip(scale) {
@@ -282,7 +282,7 @@ fn outcome_models(design: &Design, spec: &BaseSpec, n_folds: usize, seed: u64) -
 }
 
 /// Fits the base-learner grid and every requested learner.
-pub fn fit(design: &Design, params: &FitParams) -> Fitted {
+pub(crate) fn fit(design: &Design, params: &FitParams) -> Fitted {
     let n_arms = design.rates.len();
     let n_train = design.train.len().max(1) as f64;
     let candidates: Vec<(Vec<Vec<f64>>, f64)> = params

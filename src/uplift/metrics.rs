@@ -15,7 +15,7 @@
 //!   `2·[y = t] + (y if #{y=1,t=0} > #{y=0,t=1} else t)`; only defined for a 0/1 outcome.
 
 /// Points `(n, value)` of a curve.
-pub type Curve = Vec<(f64, f64)>;
+pub(crate) type Curve = Vec<(f64, f64)>;
 
 fn cut_points(uplift: &[f64]) -> Vec<usize> {
     // Descending order, ties in reverse index order (numpy's mergesort then [::-1]).
@@ -53,7 +53,7 @@ fn starting_at_zero(mut curve: Curve) -> Curve {
 }
 
 /// The Qini curve.
-pub fn qini_curve(y: &[f64], uplift: &[f64], treated: &[bool]) -> Curve {
+pub(crate) fn qini_curve(y: &[f64], uplift: &[f64], treated: &[bool]) -> Curve {
     starting_at_zero(
         cumulative(y, uplift, treated)
             .into_iter()
@@ -67,7 +67,7 @@ pub fn qini_curve(y: &[f64], uplift: &[f64], treated: &[bool]) -> Curve {
 }
 
 /// The uplift curve.
-pub fn uplift_curve(y: &[f64], uplift: &[f64], treated: &[bool]) -> Curve {
+pub(crate) fn uplift_curve(y: &[f64], uplift: &[f64], treated: &[bool]) -> Curve {
     starting_at_zero(
         cumulative(y, uplift, treated)
             .into_iter()
@@ -82,7 +82,7 @@ pub fn uplift_curve(y: &[f64], uplift: &[f64], treated: &[bool]) -> Curve {
 }
 
 /// Trapezoid area under a curve.
-pub fn area(curve: &Curve) -> f64 {
+pub(crate) fn area(curve: &Curve) -> f64 {
     curve
         .windows(2)
         .map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0)
@@ -100,7 +100,7 @@ fn normalised(actual: &Curve, perfect: &Curve) -> f64 {
 }
 
 /// Normalised Qini coefficient (`sklift.metrics.qini_auc_score`, `negative_effect=True`).
-pub fn qini_coefficient(y: &[f64], uplift: &[f64], treated: &[bool]) -> f64 {
+pub(crate) fn qini_coefficient(y: &[f64], uplift: &[f64], treated: &[bool]) -> f64 {
     let perfect_score: Vec<f64> = y
         .iter()
         .zip(treated)
@@ -113,13 +113,13 @@ pub fn qini_coefficient(y: &[f64], uplift: &[f64], treated: &[bool]) -> f64 {
 }
 
 /// True when every outcome is 0 or 1.
-pub fn is_binary(y: &[f64]) -> bool {
+pub(crate) fn is_binary(y: &[f64]) -> bool {
     y.iter().all(|&v| v == 0.0 || v == 1.0)
 }
 
 /// Normalised area under the uplift curve (`sklift.metrics.uplift_auc_score`); `None` unless
 /// the outcome is 0/1.
-pub fn auuc(y: &[f64], uplift: &[f64], treated: &[bool]) -> Option<f64> {
+pub(crate) fn auuc(y: &[f64], uplift: &[f64], treated: &[bool]) -> Option<f64> {
     if !is_binary(y) {
         return None;
     }
@@ -154,7 +154,7 @@ pub fn auuc(y: &[f64], uplift: &[f64], treated: &[bool]) -> Option<f64> {
 
 /// The curve at `points + 1` evenly spaced fractions of the rows (linear interpolation), as
 /// `(fraction, value)`: enough for a chart, small enough for a table.
-pub fn resample(curve: &Curve, points: usize) -> Vec<(f64, f64)> {
+pub(crate) fn resample(curve: &Curve, points: usize) -> Vec<(f64, f64)> {
     let total = curve.last().map_or(0.0, |&(n, _)| n);
     (0..=points)
         .map(|k| {
@@ -248,7 +248,7 @@ mod tests {
 
 #[cfg(test)]
 mod tests_fixture {
-    pub struct Fixture {
+    pub(crate) struct Fixture {
         pub t: &'static [u8],
         pub s: &'static [f64],
         pub y: &'static [f64],
@@ -258,7 +258,7 @@ mod tests_fixture {
         pub qini_spend: f64,
     }
     // From the scikit-uplift run quoted in `equals_scikit_uplift_on_a_fixed_input`.
-    pub const SKLIFT: Fixture = Fixture {
+    pub(crate) const SKLIFT: Fixture = Fixture {
         t: &[
             0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0,
             1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,

@@ -6,10 +6,10 @@
 //! [`study`] is the one entry point of `fluz uplift`: it takes a validated log, a hash split and
 //! plain settings, and returns every table's rows. It never sees the config or a store.
 
-pub mod learners;
-pub mod metrics;
-pub mod policy;
-pub mod simulate;
+pub(crate) mod learners;
+pub(crate) mod metrics;
+pub(crate) mod policy;
+pub(crate) mod simulate;
 
 use crate::learn::matrix::Matrix;
 use crate::sources::offers::OfferLog;
@@ -18,7 +18,7 @@ use policy::{Choice, Evaluation, Gain, PolicyValue};
 
 /// Settings of a study.
 #[derive(Clone, Debug)]
-pub struct StudyParams {
+pub(crate) struct StudyParams {
     pub n_folds: usize,
     pub grid: Vec<BaseSpec>,
     pub learners: Vec<Learner>,
@@ -35,7 +35,7 @@ pub struct StudyParams {
 
 /// What is known beyond the log.
 #[derive(Clone, Debug, Default)]
-pub struct Extras {
+pub(crate) struct Extras {
     /// True expected profit of each arm per log row (`[arm][row]`), on a simulated log.
     pub true_profit: Option<Vec<Vec<f64>>>,
     /// Today's oracle-label regression as an arm per log row (its tier snapped to the nearest
@@ -45,7 +45,7 @@ pub struct Extras {
 
 /// One row of `uplift_metrics`.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct MetricRow {
+pub(crate) struct MetricRow {
     pub learner: String,
     pub outcome: String,
     pub arm: String,
@@ -60,7 +60,7 @@ pub struct MetricRow {
 
 /// One point of `uplift_curve`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CurvePoint {
+pub(crate) struct CurvePoint {
     pub learner: String,
     pub outcome: String,
     pub arm: String,
@@ -70,7 +70,7 @@ pub struct CurvePoint {
 
 /// The result for one outcome.
 #[derive(Clone, Debug)]
-pub struct OutcomeStudy {
+pub(crate) struct OutcomeStudy {
     pub outcome: String,
     pub base: BaseSpec,
     pub grid_loss: Vec<(BaseSpec, f64)>,
@@ -85,20 +85,19 @@ pub struct OutcomeStudy {
     pub values: Vec<Vec<f64>>,
     /// The recommended arm per row.
     pub recommended: Vec<usize>,
-    pub choice: Choice,
     /// The choice in words.
     pub summary: String,
 }
 
 /// The design's arm shares.
-pub fn arm_shares(log: &OfferLog) -> Vec<f64> {
+pub(crate) fn arm_shares(log: &OfferLog) -> Vec<f64> {
     let n = log.len().max(1) as f64;
     log.arm_counts().iter().map(|&c| c as f64 / n).collect()
 }
 
 /// Learns, evaluates and chooses, outcome by outcome. `test[i]` marks held-out rows, `fold[i]`
 /// the cross-fitting fold of training rows.
-pub fn study(
+pub(crate) fn study(
     log: &OfferLog,
     test: &[bool],
     fold: &[usize],
@@ -500,7 +499,6 @@ fn evaluate(
         },
         values: all_values,
         recommended,
-        choice,
         summary,
     }
 }

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// Held-out rows and what is known of them.
-pub struct Evaluation<'a> {
+pub(crate) struct Evaluation<'a> {
     /// Arm per held-out row.
     pub arm: &'a [usize],
     /// Realised value per held-out row.
@@ -26,7 +26,7 @@ pub struct Evaluation<'a> {
 
 /// A policy's value with its interval, and its gain over a reference policy.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct PolicyValue {
+pub(crate) struct PolicyValue {
     pub ipw: f64,
     pub dr: f64,
     pub ci_low: f64,
@@ -35,7 +35,7 @@ pub struct PolicyValue {
 
 /// A difference of DR values with its interval.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Gain {
+pub(crate) struct Gain {
     pub dr: f64,
     pub ci_low: f64,
     pub ci_high: f64,
@@ -43,7 +43,7 @@ pub struct Gain {
 
 impl Evaluation<'_> {
     /// Per-row DR contributions of a policy giving row `i` the arm `policy[i]`.
-    pub fn dr_terms(&self, policy: &[usize]) -> Vec<f64> {
+    pub(crate) fn dr_terms(&self, policy: &[usize]) -> Vec<f64> {
         (0..self.arm.len())
             .map(|i| {
                 let p = policy[i];
@@ -57,7 +57,7 @@ impl Evaluation<'_> {
     }
 
     /// Per-row IPW contributions.
-    pub fn ipw_terms(&self, policy: &[usize]) -> Vec<f64> {
+    pub(crate) fn ipw_terms(&self, policy: &[usize]) -> Vec<f64> {
         (0..self.arm.len())
             .map(|i| {
                 let p = policy[i];
@@ -71,7 +71,7 @@ impl Evaluation<'_> {
     }
 
     /// IPW and DR value of a deterministic policy, with a bootstrap interval of the DR value.
-    pub fn value(&self, policy: &[usize], resamples: usize, seed: u64) -> PolicyValue {
+    pub(crate) fn value(&self, policy: &[usize], resamples: usize, seed: u64) -> PolicyValue {
         let dr = self.dr_terms(policy);
         let (ci_low, ci_high) = bootstrap_interval(&dr, resamples, seed);
         PolicyValue {
@@ -83,7 +83,7 @@ impl Evaluation<'_> {
     }
 
     /// Value of assigning arms uniformly at random (the mean over arms of each arm's terms).
-    pub fn random_value(&self, resamples: usize, seed: u64) -> PolicyValue {
+    pub(crate) fn random_value(&self, resamples: usize, seed: u64) -> PolicyValue {
         let n = self.arm.len();
         let k = self.propensity.len() as f64;
         let mut dr = vec![0.0; n];
@@ -107,7 +107,13 @@ impl Evaluation<'_> {
     }
 
     /// DR gain of `policy` over `reference`, with a bootstrap interval (paired rows).
-    pub fn gain(&self, policy: &[usize], reference: &[usize], resamples: usize, seed: u64) -> Gain {
+    pub(crate) fn gain(
+        &self,
+        policy: &[usize],
+        reference: &[usize],
+        resamples: usize,
+        seed: u64,
+    ) -> Gain {
         let a = self.dr_terms(policy);
         let b = self.dr_terms(reference);
         let diff: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
@@ -120,7 +126,7 @@ impl Evaluation<'_> {
     }
 }
 
-pub fn mean(values: &[f64]) -> f64 {
+pub(crate) fn mean(values: &[f64]) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }
@@ -128,7 +134,7 @@ pub fn mean(values: &[f64]) -> f64 {
 }
 
 /// 2.5% and 97.5% percentiles of the mean over `resamples` seeded bootstrap resamples.
-pub fn bootstrap_interval(values: &[f64], resamples: usize, seed: u64) -> (f64, f64) {
+pub(crate) fn bootstrap_interval(values: &[f64], resamples: usize, seed: u64) -> (f64, f64) {
     let n = values.len();
     if n == 0 || resamples == 0 {
         return (f64::NAN, f64::NAN);
@@ -154,7 +160,7 @@ pub fn bootstrap_interval(values: &[f64], resamples: usize, seed: u64) -> (f64, 
 }
 
 /// The arm with the highest modelled value per row (ties → the lower arm).
-pub fn greedy(values: &[Vec<f64>]) -> Vec<usize> {
+pub(crate) fn greedy(values: &[Vec<f64>]) -> Vec<usize> {
     let n = values.first().map_or(0, Vec::len);
     (0..n)
         .map(|i| {
@@ -171,7 +177,7 @@ pub fn greedy(values: &[Vec<f64>]) -> Vec<usize> {
 
 /// What fluz recommends, and why.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Choice {
+pub(crate) enum Choice {
     /// The personalised policy of candidate `candidate`: its gain interval is above 0.
     Personalised { candidate: usize, gain: Gain },
     /// Everyone gets `arm`: no candidate's gain interval is above 0 (`best_gain` is the
@@ -184,7 +190,7 @@ pub enum Choice {
 
 /// Chooses between the candidates' personalised policies and the best single arm: the
 /// candidate with the largest DR gain over `best_arm`, only when its interval lies above 0.
-pub fn choose(best_arm: usize, gains: &[Gain]) -> Choice {
+pub(crate) fn choose(best_arm: usize, gains: &[Gain]) -> Choice {
     let best = gains
         .iter()
         .enumerate()

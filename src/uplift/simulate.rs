@@ -18,7 +18,7 @@ use crate::sources::offers::{Arm, OfferLog};
 
 /// Settings of the simulated test.
 #[derive(Clone, Debug)]
-pub struct SimulationParams {
+pub(crate) struct SimulationParams {
     /// Rates of the arms; the first is the control.
     pub arms: Vec<f64>,
     pub window_days: f64,
@@ -26,7 +26,7 @@ pub struct SimulationParams {
 }
 
 /// Per-customer inputs.
-pub struct SimulationInputs<'a> {
+pub(crate) struct SimulationInputs<'a> {
     pub customer_id: &'a [i64],
     pub n_invoices: &'a [f64],
     pub avg_basket_value: &'a [f64],
@@ -36,7 +36,7 @@ pub struct SimulationInputs<'a> {
 
 /// The hidden truth of a simulated test.
 #[derive(Clone, Debug, Default)]
-pub struct Truth {
+pub(crate) struct Truth {
     pub customer_id: Vec<i64>,
     pub beta: Vec<f64>,
     pub margin: Vec<f64>,
@@ -48,7 +48,7 @@ pub struct Truth {
 }
 
 /// Arm label of a rate: `"0%"`, `"2%"`, `"7.5%"`.
-pub fn arm_name(rate: f64) -> String {
+pub(crate) fn arm_name(rate: f64) -> String {
     let percent = (rate * 100_000.0).round() / 1000.0;
     format!("{percent}%")
 }
@@ -79,7 +79,7 @@ fn gamma2(rng: &mut Xoshiro256PlusPlus, mean: f64) -> f64 {
 }
 
 /// Simulates the test: the log (outcome `spend`, margins set, no features) and its truth.
-pub fn simulate(inputs: &SimulationInputs, params: &SimulationParams) -> (OfferLog, Truth) {
+pub(crate) fn simulate(inputs: &SimulationInputs, params: &SimulationParams) -> (OfferLog, Truth) {
     let n = inputs.customer_id.len();
     let k = params.arms.len();
     let scale = params.window_days / 365.0;
