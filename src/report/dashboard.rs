@@ -605,6 +605,8 @@ fn thin(data: &DashboardData) -> DashboardData {
 pub fn recommendations(data: &DashboardData) -> Vec<Recommendation> {
     let money = Money::new(&data.meta.currency);
     let mut out = Vec::new();
+    out.extend(offer_recommendation(data, &money));
+    out.extend(budget_recommendation(data, &money));
     out.extend(policy_recommendation(&data.kpis, &money));
     out.extend(segment_recommendations(data, &money));
     out.extend(merchant_recommendation(&data.merchants, &money));
@@ -874,6 +876,90 @@ fn shap_recommendation(data: &DashboardData) -> Option<Recommendation> {
         metric: (total > 0.0)
             .then(|| format!("{:.0}% of attribution", 100.0 * top.mean_abs_shap / total)),
     })
+}
+
+/// The offer test's recommendation: evidence, so it comes first, with its held-out value.
+fn offer_recommendation(data: &DashboardData, money: &Money) -> Option<Recommendation> {
+    let offers = data.offers.as_ref()?;
+    let rec = offers.policies.iter().find(|p| p.kind == "recommended")?;
+    let simulated = offers.policies.iter().any(|p| p.true_value.is_some());
+    let test = if simulated {
+        "the simulated offer test"
+    } else {
+        "the offer test"
+    };
+    let what = &offers.recommendation;
+    let title = match what.strip_prefix("everyone:") {
+        Some(rest) => {
+            let arm = rest.split(": ").next().unwrap_or(rest);
+            format!("Offer everyone {arm}: no personalised policy beat it in {test}")
+        }
+        None => format!("Personalise the offer: it beat every single arm in {test}"),
+    };
+    let (dr, low, high) = (finite(rec.dr)?, finite(rec.ci_low), finite(rec.ci_high));
+    let interval = match (low, high) {
+        (Some(l), Some(h)) => format!(" (95% interval {} to {})", money.fmt(l), money.fmt(h)),
+        _ => String::new(),
+    };
+    Some(Recommendation {
+        title,
+        detail: format!(
+            "Expected profit {} per customer on the {} held-out customers{interval}, by the doubly-robust estimate of what they did in the test. Why: {what}.",
+            money.fmt(dr),
+            thousands(offers.test_customers as f64)
+        ),
+        metric: Some(format!("{} per customer", money.fmt(dr))),
+    })
+}
+
+/// The budget: the targeted allocation against the flat rate, and whether held-out customers
+/// confirm the model's figure.
+fn budget_recommendation(data: &DashboardData, money: &Money) -> Option<Recommendation> {
+    let budget = data.budget.as_ref()?;
+    let checked = match (
+        budget.heldout_dr_value,
+        budget.heldout_dr_ci_low,
+        budget.heldout_customers,
+    ) {
+        (Some(dr), Some(low), Some(n)) => Some((dr, low, n)),
+        _ => None,
+    };
+    let title = match checked {
+        Some((_, low, _)) if low > 0.0 => format!(
+            "Spend the {} budget on the targeted allocation: held-out customers confirm it earns",
+            money.fmt(budget.budget)
+        ),
+        Some(_) => format!(
+            "Caution: the targeted allocation of the {} budget is not confirmed on held-out customers",
+            money.fmt(budget.budget)
+        ),
+        None => format!(
+            "Spend the {} budget on the targeted allocation (the model's estimate)",
+            money.fmt(budget.budget)
+        ),
+    };
+    let mut detail = format!("{}.", capitalised(&budget.sentence));
+    if let Some(held) = &budget.heldout_sentence {
+        detail.push_str(&format!(" Checked {held}."));
+    }
+    Some(Recommendation {
+        title,
+        detail,
+        metric: Some(match checked {
+            Some((dr, _, n)) => {
+                format!("{} on {} held out (DR)", money.fmt(dr), thousands(n as f64))
+            }
+            None => format!("{} expected", money.fmt(budget.integer_value)),
+        }),
+    })
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 fn cluster_caution(data: &DashboardData) -> Option<Recommendation> {
