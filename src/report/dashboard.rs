@@ -1119,6 +1119,68 @@ mod tests {
     }
 
     #[test]
+    fn offer_test_and_budget_recommendations_say_their_evidence() {
+        use crate::report::stage_views::{BudgetView, OfferView, PolicyRow};
+        let mut data = DashboardData::default();
+        assert!(recommendations(&data).is_empty());
+        data.offers = Some(OfferView {
+            test_customers: 1298,
+            recommendation: "everyone:2%: the best personalised policy (x_learner) gains +0.15"
+                .into(),
+            policies: vec![PolicyRow {
+                policy: "recommended".into(),
+                kind: "recommended".into(),
+                dr: Some(50.9),
+                ci_low: Some(48.25),
+                ci_high: Some(53.38),
+                true_value: Some(51.4),
+                ..PolicyRow::default()
+            }],
+            ..OfferView::default()
+        });
+        data.budget = Some(BudgetView {
+            budget: 58343.0,
+            sentence:
+                "at the cost of a flat 2% (58343.35), the targeted allocation earns 19817.64 more"
+                    .into(),
+            heldout_sentence: Some("on the 1,298 held-out customers of the offer test, …".into()),
+            heldout_customers: Some(1298),
+            heldout_dr_value: Some(10483.0),
+            heldout_dr_ci_low: Some(-7760.0),
+            ..BudgetView::default()
+        });
+        let recs = recommendations(&data);
+        assert_eq!(
+            recs[0].title,
+            "Offer everyone 2%: no personalised policy beat it in the simulated offer test"
+        );
+        assert!(
+            recs[0]
+                .detail
+                .contains("on the 1,298 held-out customers (95% interval $48.25 to $53.38)"),
+            "{}",
+            recs[0].detail
+        );
+        assert!(
+            recs[1].title.starts_with(
+                "Caution: the targeted allocation of the $58,343 budget is not confirmed"
+            ),
+            "{}",
+            recs[1].title
+        );
+        assert!(recs[1].detail.starts_with("At the cost of a flat 2%"));
+        assert_eq!(
+            recs[1].metric.as_deref(),
+            Some("$10,483 on 1,298 held out (DR)")
+        );
+        // Confirmed when the interval lies above 0.
+        data.budget.as_mut().unwrap().heldout_dr_ci_low = Some(120.0);
+        assert!(recommendations(&data)[1]
+            .title
+            .starts_with("Spend the $58,343 budget"));
+    }
+
+    #[test]
     fn script_close_tag_in_a_merchant_name_does_not_end_the_data_block() {
         let mut data = DashboardData::default();
         data.merchants.push(merchant(
