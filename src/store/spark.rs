@@ -216,9 +216,12 @@ impl SqlRunner for SparkRunner {
             })
             .collect();
         let what = format!("sending table {}", def.name);
-        self.session
+        let frame = self
+            .session
             .create_dataframe(rows, DataType::Struct { fields })
-            .and_then(|frame| frame.create_or_replace_temp_view(&def.name))
+            .map_err(|err| self.failed(err, &what))?;
+        frame
+            .create_or_replace_temp_view(&def.name)
             .map_err(|err| self.failed(err, &what))?;
         self.views.push(def.name.clone());
         Ok(())
@@ -227,10 +230,12 @@ impl SqlRunner for SparkRunner {
     fn query(&mut self, sql: &str, def: &TableDef) -> Result<DataFrame> {
         let started = std::time::Instant::now();
         let what = format!("the query for {}", def.name);
-        let batches = self
+        let frame = self
             .session
             .sql(sql)
-            .and_then(|frame| frame.collect_record_batches())
+            .map_err(|err| self.failed(err, &what))?;
+        let batches = frame
+            .collect_record_batches()
             .map_err(|err| self.failed(err, &what))?;
         let table = batches_to_table(&batches, def)?;
         tracing::debug!(
@@ -244,10 +249,9 @@ impl SqlRunner for SparkRunner {
 
     fn finish(self: Box<Self>) -> Result<()> {
         for view in &self.views {
-            let _ = self
-                .session
-                .sql(&format!("DROP VIEW IF EXISTS `{view}`"))
-                .and_then(|frame| frame.collect_record_batches());
+            if let Ok(frame) = self.session.sql(&format!("DROP VIEW IF EXISTS `{view}`")) {
+                let _ = frame.collect_record_batches();
+            }
         }
         // Releasing the server-side session is a courtesy: the server also expires idle ones.
         let _ = self.session.stop();
@@ -346,7 +350,7 @@ fn arrow_column(
     };
     use arrow::datatypes::DataType as A;
 
-    fn cast<'a, T: 'static>(array: &'a dyn Array) -> Result<&'a T> {
+    fn cast<T: 'static>(array: &dyn Array) -> Result<&T> {
         array
             .as_any()
             .downcast_ref::<T>()
