@@ -55,6 +55,7 @@ pub struct StoreFlags {
 pub enum StoreKindArg {
     Parquet,
     Postgres,
+    Spark,
 }
 
 #[derive(Debug, Subcommand)]

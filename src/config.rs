@@ -105,6 +105,8 @@ impl Default for DataConfig {
 pub enum StoreKind {
     Parquet,
     Postgres,
+    /// The Parquet warehouse, with `customer_features` aggregated by a Spark cluster.
+    Spark,
 }
 
 impl StoreKind {
@@ -112,6 +114,7 @@ impl StoreKind {
         match self {
             StoreKind::Parquet => "parquet",
             StoreKind::Postgres => "postgres",
+            StoreKind::Spark => "spark",
         }
     }
 }
@@ -126,10 +129,20 @@ pub struct StoreConfig {
     pub url: String,
     /// PostgreSQL schema holding the tables.
     pub schema: String,
-    /// Build `customer_features` inside PostgreSQL with `sql/customer_features.sql`.
+    /// Build `customer_features` inside the engine (PostgreSQL or Spark) with
+    /// `sql/customer_features*.sql`.
     pub pushdown: bool,
     /// Seconds to wait for another fluz run's lock on the same store before giving up.
     pub lock_timeout_secs: u64,
+    /// Spark Connect URL (`sc://host:port/;use_ssl=true`); `FLUZ_SPARK_URL` overrides it. A
+    /// token is refused here: the client reads it from `SPARK_CONNECT_AUTHENTICATE_TOKEN`.
+    pub spark_url: String,
+    /// Where the Spark cluster reads the warehouse `path` (e.g. `s3a://bucket/fluz/warehouse`);
+    /// empty = the same folder, as a `file://` URI (a cluster on this machine or a shared mount).
+    pub spark_warehouse: String,
+    /// Number of Parquet files the `transactions` table is written as under `kind = "spark"`,
+    /// so that executors split the scan.
+    pub spark_files: usize,
 }
 
 impl Default for StoreConfig {
@@ -141,6 +154,9 @@ impl Default for StoreConfig {
             schema: "fluz".into(),
             pushdown: true,
             lock_timeout_secs: 10,
+            spark_url: "sc://127.0.0.1:15002".into(),
+            spark_warehouse: String::new(),
+            spark_files: 8,
         }
     }
 }
@@ -804,11 +820,17 @@ impl Config {
         resolve(&mut self.offers.log);
     }
 
-    /// Applies `FLUZ_DATABASE_URL` (it overrides `[store] url`).
+    /// Applies `FLUZ_DATABASE_URL` (it overrides `[store] url`) and `FLUZ_SPARK_URL` (it
+    /// overrides `[store] spark_url`).
     pub fn apply_env(&mut self) {
         if let Ok(url) = std::env::var("FLUZ_DATABASE_URL") {
             if !url.is_empty() {
                 self.store.url = url;
+            }
+        }
+        if let Ok(url) = std::env::var("FLUZ_SPARK_URL") {
+            if !url.is_empty() {
+                self.store.spark_url = url;
             }
         }
     }
@@ -857,6 +879,30 @@ impl Config {
             err(
                 "[store] url",
                 "must be set (or FLUZ_DATABASE_URL) when [store] kind = \"postgres\"".into(),
+            );
+        }
+        if self.store.kind == StoreKind::Spark && !self.store.spark_url.starts_with("sc://") {
+            err(
+                "[store] spark_url",
+                format!(
+                    "must be a Spark Connect URL sc://host:port (or FLUZ_SPARK_URL) when [store] kind = \"spark\", got {:?}",
+                    redact_url(&self.store.spark_url)
+                ),
+            );
+        }
+        if self.store.spark_url.to_ascii_lowercase().contains("token=") {
+            err(
+                "[store] spark_url",
+                format!(
+                    "must not carry the token (it would end up in run_manifest.json): put it in the environment as SPARK_CONNECT_AUTHENTICATE_TOKEN; got {:?}",
+                    redact_url(&self.store.spark_url)
+                ),
+            );
+        }
+        if !(1..=10_000).contains(&self.store.spark_files) {
+            err(
+                "[store] spark_files",
+                format!("must be 1..=10000, got {}", self.store.spark_files),
             );
         }
         if !is_identifier(&self.store.schema) {
@@ -1364,6 +1410,7 @@ impl Config {
     pub fn to_display_toml(&self) -> String {
         let mut shown = self.clone();
         shown.store.url = redact_url(&shown.store.url);
+        shown.store.spark_url = redact_url(&shown.store.spark_url);
         toml::to_string_pretty(&shown)
             .unwrap_or_else(|err| format!("# cannot render settings: {err}\n"))
     }
@@ -1642,6 +1689,31 @@ mod tests {
     #[test]
     fn postgres_needs_url() {
         assert!(message("[store]\nkind = \"postgres\"\n").contains("[store] url"));
+    }
+
+    #[test]
+    fn spark_keys_are_checked() {
+        let ok = parse("[store]\nkind = \"spark\"\nspark_url = \"sc://h:15002\"\nspark_warehouse = \"s3a://b/w\"\nspark_files = 4\n").unwrap();
+        assert_eq!(ok.store.kind, StoreKind::Spark);
+        assert_eq!(ok.store.spark_files, 4);
+        let msg = message("[store]\nkind = \"spark\"\nspark_url = \"http://h:15002/\"\n");
+        assert!(msg.contains("[store] spark_url"), "{msg}");
+        let msg = message("[store]\nspark_url = \"sc://h:15002/;use_ssl=true;token=s3cret\"\n");
+        assert!(msg.contains("SPARK_CONNECT_AUTHENTICATE_TOKEN"), "{msg}");
+        assert!(!msg.contains("s3cret"), "{msg}");
+        assert!(message("[store]\nspark_files = 0\n").contains("[store] spark_files"));
+        assert!(message("[store]\nspark_filez = 2\n").contains("[store] spark_filez"));
+    }
+
+    #[test]
+    fn spark_token_is_redacted() {
+        assert_eq!(
+            redact_url("sc://spark.example:443/;use_ssl=true;token=s3cret;user_id=fluz"),
+            "sc://spark.example:443/;use_ssl=true;token=***;user_id=fluz"
+        );
+        let mut config = Config::default();
+        config.store.spark_url = "sc://h:15002/;token=s3cret".into();
+        assert!(!config.to_display_toml().contains("s3cret"));
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub fn resolve_config(cli: &Cli) -> Result<Config> {
         config.store.kind = match kind {
             StoreKindArg::Parquet => StoreKind::Parquet,
             StoreKindArg::Postgres => StoreKind::Postgres,
+            StoreKindArg::Spark => StoreKind::Spark,
         };
     }
     if let Some(path) = &cli.store.store_path {

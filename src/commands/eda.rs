@@ -1,4 +1,5 @@
-//! `fluz eda`: build and store `customer_features` (polars, or SQL push-down in PostgreSQL),
+//! `fluz eda`: build and store `customer_features` (polars, or SQL push-down in PostgreSQL
+//! or on a Spark cluster),
 //! then describe it: shape, nulls, statistics, IQR outliers on spend, top countries — printed,
 //! saved as `eda_summary.json` and drawn as `analytics_summary.png`.
 
@@ -16,12 +17,17 @@ use crate::report::charts;
 use crate::store::Store;
 use crate::{progress, Context};
 
+/// True when `customer_features` is built by the store's SQL engine rather than polars.
+fn uses_pushdown(config: &Config) -> bool {
+    matches!(config.store.kind, StoreKind::Postgres | StoreKind::Spark) && config.store.pushdown
+}
+
 /// Builds `customer_features` from the stored transactions and stores it.
 pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFrame> {
     let params = super::params::feature_params(config);
     let edges = store.read_table("social_edges")?;
     let merchants = store.read_table("merchants")?;
-    let pushdown = config.store.kind == StoreKind::Postgres && config.store.pushdown;
+    let pushdown = uses_pushdown(config);
     let started = std::time::Instant::now();
     let features = if pushdown {
         if !store.has_table("transactions")? {
@@ -29,7 +35,7 @@ pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFram
         }
         let mut runner = store
             .sql_runner()?
-            .context("push-down needs the PostgreSQL store")?;
+            .context("push-down needs the PostgreSQL or Spark store")?;
         let features = customer_features_pushdown(runner.as_mut(), &edges, &merchants, &params)?;
         runner.finish()?;
         features
@@ -44,7 +50,7 @@ pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFram
         "customer_features: {} customers in {:.3}s ({})",
         features.height(),
         started.elapsed().as_secs_f64(),
-        if pushdown { "push-down SQL" } else { "polars" }
+        if pushdown { store.kind() } else { "polars" }
     );
     store.write_table("customer_features", &features)?;
     Ok(features)
@@ -114,7 +120,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<EdaSummary> {
             "customers": summary.customers,
             "mean_spend": summary.mean_spend,
             "high_spend_outliers": summary.spend_outliers.high,
-            "pushdown": ctx.config.store.kind == StoreKind::Postgres && ctx.config.store.pushdown,
+            "pushdown": uses_pushdown(&ctx.config),
         }),
     )?;
     if !ctx.quiet {

@@ -1,17 +1,21 @@
-//! The push-down path: `customer_features` aggregated inside PostgreSQL by
-//! `sql/customer_features.sql`. The linkage maps (stock code → merchant, customer → social
-//! node) are computed here from the distinct keys and sent as temporary tables; the line-level
-//! work stays in the database.
+//! The push-down path: `customer_features` aggregated inside the engine — PostgreSQL by
+//! `sql/customer_features.sql`, Spark by `sql/customer_features_spark.sql` (the same query in
+//! Spark's dialect). The linkage maps (stock code → merchant, customer → social node) are
+//! computed here from the distinct keys and sent as temporary tables; the line-level work
+//! stays in the engine.
 
 use anyhow::Result;
 use polars::prelude::*;
 
 use super::customers::{social_links, EligibleMerchants, FeatureParams};
 use crate::store::schema::{self, ColumnDef, SqlType, TableDef};
-use crate::store::SqlRunner;
+use crate::store::{SqlDialect, SqlRunner};
 
 /// The push-down SQL, compiled in.
 pub const CUSTOMER_FEATURES_SQL: &str = include_str!("../../sql/customer_features.sql");
+
+/// The same query in Spark SQL, compiled in.
+pub const CUSTOMER_FEATURES_SPARK_SQL: &str = include_str!("../../sql/customer_features_spark.sql");
 
 fn temp_table(name: &str, columns: &[(&str, SqlType)]) -> TableDef {
     TableDef {
@@ -113,16 +117,26 @@ pub fn customer_features_pushdown(
         ],
     )?;
     runner.load_temp(&customer_def, &links)?;
-    runner.query(
-        &customer_features_sql(&transactions),
-        schema::table("customer_features")?,
-    )
+    let sql = match runner.dialect() {
+        SqlDialect::Postgres => customer_features_sql(&transactions),
+        SqlDialect::Spark => customer_features_spark_sql(&transactions),
+    };
+    runner.query(&sql, schema::table("customer_features")?)
 }
 
 /// The push-down query over the transactions table named `transactions`, comments dropped.
 pub fn customer_features_sql(transactions: &str) -> String {
-    CUSTOMER_FEATURES_SQL
-        .replace("fluz.transactions", transactions)
+    strip(CUSTOMER_FEATURES_SQL, transactions)
+}
+
+/// The Spark SQL push-down query over the transactions table named `transactions`, comments
+/// dropped.
+pub fn customer_features_spark_sql(transactions: &str) -> String {
+    strip(CUSTOMER_FEATURES_SPARK_SQL, transactions)
+}
+
+fn strip(sql: &str, transactions: &str) -> String {
+    sql.replace("fluz.transactions", transactions)
         .lines()
         .filter(|line| !line.trim_start().starts_with("--"))
         .collect::<Vec<_>>()

@@ -1,6 +1,8 @@
 //! The store: where every stage reads its inputs and writes its outputs. Two implementations
 //! hold the same tables with the same columns and values: an embedded Parquet warehouse (one
-//! file per table, the default) and a PostgreSQL schema.
+//! file per table, the default) and a PostgreSQL schema. A third kind, Spark, is the Parquet
+//! warehouse (with `transactions` in several files) plus a Spark cluster that runs the
+//! push-down SQL over it through Spark Connect.
 //!
 //! Replacing a table is atomic in both: a failed or killed stage leaves the previous table.
 
@@ -9,6 +11,7 @@ mod names;
 pub mod parquet;
 pub mod postgres;
 pub mod schema;
+pub mod spark;
 
 pub use names::{is_identifier, redact_url};
 
@@ -40,10 +43,21 @@ pub trait Store: Send {
     }
 }
 
+/// The SQL dialect a runner speaks, so that the push-down picks its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlDialect {
+    Postgres,
+    Spark,
+}
+
 /// Runs SQL text next to the stored tables and returns results as tables: the push-down
-/// path's only view of an engine (PostgreSQL today). One runner is one unit of work: its
+/// path's only view of an engine (PostgreSQL or Spark). One runner is one unit of work: its
 /// temporary tables live until [`SqlRunner::finish`].
 pub trait SqlRunner {
+    /// The dialect of [`SqlRunner::query`]'s text.
+    fn dialect(&self) -> SqlDialect {
+        SqlDialect::Postgres
+    }
     /// How SQL names stored table `table`.
     fn table_ref(&self, table: &str) -> String;
     /// Loads `table` (shaped as `def`) as a temporary table named `def.name`.
@@ -67,6 +81,7 @@ pub fn open(settings: &StoreConfig) -> Result<Box<dyn Store>> {
             &settings.schema,
             settings.lock_timeout_secs,
         )?)),
+        StoreKind::Spark => Ok(Box::new(spark::SparkStore::open(settings)?)),
     }
 }
 

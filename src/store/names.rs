@@ -10,7 +10,7 @@ pub fn is_identifier(name: &str) -> bool {
 }
 
 /// Replaces the password of a `postgres://user:pass@host/db` URL (or `password=` in a
-/// key/value string) with `***`.
+/// key/value string, or a Spark Connect `;token=`) with `***`.
 pub fn redact_url(url: &str) -> String {
     if let Some(scheme_end) = url.find("://") {
         let rest = &url[scheme_end + 3..];
@@ -34,13 +34,17 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn redact_key_value(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let Some(start) = lower.find("password=") else {
-        return text.to_string();
-    };
-    let value_start = start + "password=".len();
-    let value_end = text[value_start..]
-        .find([' ', '&'])
-        .map_or(text.len(), |offset| value_start + offset);
-    format!("{}***{}", &text[..value_start], &text[value_end..])
+    let mut text = text.to_string();
+    for key in ["password=", "token="] {
+        let lower = text.to_ascii_lowercase();
+        let Some(start) = lower.find(key) else {
+            continue;
+        };
+        let value_start = start + key.len();
+        let value_end = text[value_start..]
+            .find([' ', '&', ';'])
+            .map_or(text.len(), |offset| value_start + offset);
+        text = format!("{}***{}", &text[..value_start], &text[value_end..]);
+    }
+    text
 }

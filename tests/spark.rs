@@ -1,0 +1,515 @@
+//! Tests against a real standalone Spark cluster (a master, two workers and the Spark Connect
+//! server) started by `scripts/spark-up.sh`, which exports `FLUZ_TEST_SPARK_URL` and
+//! `FLUZ_TEST_SPARK_DIR` in `$FLUZ_SPARK_DIR/env.sh`; `.ci/run` starts it around the tests.
+//! Without a cluster a test prints SKIPPED, except under CI, where it fails.
+//!
+//! The tests share the one cluster, and the fault test kills a worker, so they take turns.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use common::{shared_data, skipped, Workdir};
+
+static CLUSTER: Mutex<()> = Mutex::new(());
+
+/// The cluster's URL and state folder, with the cluster to ourselves; None (SKIPPED) when no
+/// cluster is up outside CI.
+fn cluster(test: &str) -> Option<(String, PathBuf, MutexGuard<'static, ()>)> {
+    let guard = CLUSTER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let missing = |reason: String| {
+        if std::env::var_os("CI").is_some() {
+            panic!("{test}: {reason}, but CI must start the cluster (scripts/spark-up.sh)");
+        }
+        skipped(&format!(
+            "{test}: {reason} (start one with scripts/spark-up.sh and `. $FLUZ_SPARK_DIR/env.sh`)"
+        ));
+    };
+    let (Ok(url), Ok(dir)) = (
+        std::env::var("FLUZ_TEST_SPARK_URL"),
+        std::env::var("FLUZ_TEST_SPARK_DIR"),
+    ) else {
+        missing("FLUZ_TEST_SPARK_URL / FLUZ_TEST_SPARK_DIR are not set: no Spark cluster".into());
+        return None;
+    };
+    let address = url
+        .trim_start_matches("sc://")
+        .split(['/', ';'])
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if std::net::TcpStream::connect(&address).is_err() {
+        missing(format!("no Spark Connect server answers at {address}"));
+        return None;
+    }
+    Some((url, PathBuf::from(dir), guard))
+}
+
+/// A work folder whose store is the Spark kind on the cluster at `url`, `extra` TOML after it.
+fn spark_work(url: &str, extra: &str) -> Workdir {
+    let work = Workdir::new();
+    work.write_config(&format!(
+        "[store]\nkind = \"spark\"\nspark_url = {url:?}\nspark_files = 4\n{extra}"
+    ));
+    work
+}
+
+/// Points a work folder's config at the real datasets, `store` TOML after them.
+fn real_config(work: &Workdir, data: &Path, store: &str) {
+    work.write_raw_config(&format!(
+        "[data]\nretail = {:?}\nsocial = {:?}\nmerchants = {:?}\n{store}",
+        data.join("online_retail.csv.gz"),
+        data.join("facebook_combined.txt"),
+        data.join("yelp_academic_dataset_business.head5000.json"),
+    ));
+}
+
+fn read_csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|_| panic!("{} missing", path.display()));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// Compares two CSV exports cell by cell: integers and text exactly, other numbers within
+/// `rel` relative tolerance.
+fn assert_same_csv(a: &Path, b: &Path, rel: f64) {
+    let (ra, rb) = (read_csv_rows(a), read_csv_rows(b));
+    assert_eq!(
+        ra.len(),
+        rb.len(),
+        "{} and {} have different row counts",
+        a.display(),
+        b.display()
+    );
+    assert!(ra.len() > 1, "{} has no rows", a.display());
+    for (i, (x, y)) in ra.iter().zip(&rb).enumerate() {
+        assert_eq!(x.len(), y.len(), "{} row {i}", a.display());
+        for (column, (cx, cy)) in x.iter().zip(y).enumerate() {
+            if cx == cy {
+                continue;
+            }
+            let integers = cx.parse::<i64>().is_ok() && cy.parse::<i64>().is_ok();
+            match (cx.parse::<f64>(), cy.parse::<f64>()) {
+                (Ok(fx), Ok(fy))
+                    if !integers && (fx - fy).abs() <= rel * fx.abs().max(fy.abs()).max(1e-300) => {
+                }
+                _ => panic!(
+                    "{} row {i} column {} ({}): {cx:?} vs {cy:?} ({})",
+                    a.display(),
+                    column,
+                    ra[0][column],
+                    b.display()
+                ),
+            }
+        }
+    }
+}
+
+/// Every file under `folder` (recursively) with its bytes, for "unchanged" checks.
+fn snapshot(folder: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(folder: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(folder).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if !path.ends_with(".fluz.lock") {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(folder, &mut files);
+    files.sort();
+    files
+}
+
+/// Runs `fluz args` in `work` with no Spark URL from the environment.
+fn run(work: &Workdir, args: &[&str]) -> std::process::Output {
+    work.command(args)
+        .env_remove("FLUZ_SPARK_URL")
+        .output()
+        .expect("run fluz")
+}
+
+fn ok(work: &Workdir, args: &[&str]) -> String {
+    let output = run(work, args);
+    assert!(
+        output.status.success(),
+        "fluz {args:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn fails(work: &Workdir, args: &[&str], code: i32) -> String {
+    let output = run(work, args);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "fluz {args:?}: expected exit code {code}:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The `transactions` table of a Spark-kind warehouse is a folder of `files` Parquet files.
+fn assert_transactions_in_parts(work: &Workdir, files: usize) {
+    let folder = work.path().join("warehouse/transactions.parquet");
+    assert!(folder.is_dir(), "{} is not a folder", folder.display());
+    let parts = std::fs::read_dir(&folder).unwrap().count();
+    assert_eq!(parts, files, "{}", folder.display());
+}
+
+#[test]
+fn spark_gives_the_polars_customer_features_on_the_sample() {
+    let Some((url, _, _cluster)) =
+        cluster("spark_gives_the_polars_customer_features_on_the_sample")
+    else {
+        return;
+    };
+    let parquet = Workdir::new();
+    for stage in ["ingest", "eda", "export"] {
+        ok(&parquet, &[stage]);
+    }
+    let spark = spark_work(&url, "");
+    for stage in ["ingest", "eda", "export"] {
+        ok(&spark, &[stage]);
+    }
+    assert_transactions_in_parts(&spark, 4);
+    for table in ["transactions", "ingest_report", "social_edges", "merchants"] {
+        let a = std::fs::read(parquet.path().join(format!("out/{table}.csv"))).unwrap();
+        let b = std::fs::read(spark.path().join(format!("out/{table}.csv"))).unwrap();
+        assert!(
+            a == b,
+            "{table} differs between the Parquet and Spark kinds"
+        );
+    }
+    assert_same_csv(
+        &parquet.path().join("out/customer_features.csv"),
+        &spark.path().join("out/customer_features.csv"),
+        1e-9,
+    );
+    // The Spark kind's warehouse is a Parquet warehouse: the Parquet kind reads it whole.
+    let both = ok(&spark, &["--store", "parquet", "eda"]);
+    assert!(both.contains("customers"), "{both}");
+}
+
+/// Tables downstream of a learned model (trees, boosting, uplift learners, and the budget and
+/// explanations built on their predictions). They are not compared value by value: a learner
+/// is discontinuous in its features, and `customer_features` from Spark differs from polars'
+/// in the last bits of its sums (another summation order; measured ≤ 2.2e-15 relative), which
+/// is enough to move a value across a histogram-bin edge and grow another tree. Their shape
+/// is compared.
+const MODEL_TABLES: [&str; 16] = [
+    "model_grid",
+    "model_comparison",
+    "cashback_predictions",
+    "cashback_feature_importance",
+    "cashback_shap_importance",
+    "cashback_shap_values",
+    "cashback_explanations",
+    "merchant_cashback",
+    "budget_allocation",
+    "budget_curve",
+    "budget_curve_arms",
+    "budget_flat_policies",
+    "budget_summary",
+    "uplift_predictions",
+    "uplift_metrics",
+    "uplift_curve",
+];
+
+/// The "done when": run-all with the Spark kind gives the Parquet store's tables on the
+/// real data — every table before the learned models byte-identical or within 1e-9 relative
+/// (counts exact), customer_features included; the learned models' tables of the same shape.
+#[test]
+fn run_all_on_spark_gives_the_parquet_tables_on_the_real_data() {
+    let Some(data) = shared_data("run_all_on_spark_gives_the_parquet_tables_on_the_real_data")
+    else {
+        return;
+    };
+    let Some((url, _, _cluster)) =
+        cluster("run_all_on_spark_gives_the_parquet_tables_on_the_real_data")
+    else {
+        return;
+    };
+    let parquet = Workdir::new();
+    real_config(&parquet, &data, "");
+    ok(&parquet, &["run-all"]);
+    let spark = Workdir::new();
+    real_config(
+        &spark,
+        &data,
+        &format!("[store]\nkind = \"spark\"\nspark_url = {url:?}\n"),
+    );
+    let stdout = ok(&spark, &["run-all"]);
+    assert!(stdout.contains("4338 customers"), "{stdout}");
+    assert_transactions_in_parts(&spark, 8);
+    let mut compared = 0;
+    for table in fluz::commands::export::TABLES {
+        if table == "run_manifest" {
+            continue;
+        }
+        let a = parquet.path().join(format!("out/{table}.csv"));
+        let b = spark.path().join(format!("out/{table}.csv"));
+        if MODEL_TABLES.contains(&table) {
+            let (ra, rb) = (read_csv_rows(&a), read_csv_rows(&b));
+            assert_eq!(ra[0], rb[0], "{table}: columns differ");
+            if !table.starts_with("budget_curve") {
+                assert_eq!(ra.len(), rb.len(), "{table}: row counts differ");
+            }
+        } else {
+            if std::fs::read(&a).unwrap() != std::fs::read(&b).unwrap() {
+                assert_same_csv(&a, &b, 1e-9);
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 14);
+}
+
+/// A minimal HTTP GET against the Spark Connect server's UI REST API (JSON), at
+/// `FLUZ_TEST_SPARK_UI` (written by spark-up.sh).
+fn get_json(path: &str) -> Option<serde_json::Value> {
+    let ui = std::env::var("FLUZ_TEST_SPARK_UI").unwrap_or_else(|_| "http://127.0.0.1:4040".into());
+    let address = ui.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response);
+    let (_, body) = text.split_once("\r\n\r\n")?;
+    serde_json::from_str(body).ok()
+}
+
+/// The Spark Connect server's application id.
+fn connect_app_id() -> String {
+    let apps = get_json("/api/v1/applications").expect("the Spark UI REST API answers");
+    apps[0]["id"].as_str().expect("an application").to_string()
+}
+
+/// The SQL executions of the application whose plan mentions `marker`, as (id, status).
+fn executions(app: &str, marker: &str) -> Vec<(i64, String)> {
+    let Some(list) = get_json(&format!(
+        "/api/v1/applications/{app}/sql?details=true&planDescription=true&length=10000"
+    )) else {
+        return Vec::new();
+    };
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|e| e["planDescription"].as_str().unwrap_or("").contains(marker))
+                .map(|e| {
+                    (
+                        e["id"].as_i64().unwrap_or(-1),
+                        e["status"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// How many of the application's executors are gone.
+fn lost_executors(app: &str) -> usize {
+    let executors =
+        get_json(&format!("/api/v1/applications/{app}/allexecutors")).expect("executors");
+    executors
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter(|e| e["id"] != "driver" && e["isActive"] == false)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn killing_a_worker_during_the_aggregation_gives_the_same_table() {
+    let Some((url, state, _cluster)) =
+        cluster("killing_a_worker_during_the_aggregation_gives_the_same_table")
+    else {
+        return;
+    };
+    // Ten times the real data's customers (about 4M lines), so the aggregation runs for
+    // seconds on the two one-core workers.
+    let work = Workdir::new();
+    let data = work.path().join("data");
+    ok(
+        &work,
+        &[
+            "generate",
+            "--out",
+            data.to_str().unwrap(),
+            "--customers",
+            "44000",
+        ],
+    );
+    let config = |store: &str| {
+        format!(
+            "[data]\nretail = {:?}\nsocial = {:?}\nmerchants = {:?}\n[store]\n{store}",
+            data.join("online_retail.csv.gz"),
+            data.join("facebook_combined.txt"),
+            data.join("yelp_academic_dataset_business.json"),
+        )
+    };
+    work.write_raw_config(&config(&format!("kind = \"spark\"\nspark_url = {url:?}\n")));
+    ok(&work, &["ingest"]);
+    // The reference: polars on the same warehouse.
+    ok(&work, &["--store", "parquet", "--out-dir", "polars", "eda"]);
+    ok(
+        &work,
+        &["--store", "parquet", "--out-dir", "polars", "export"],
+    );
+
+    let app = connect_app_id();
+    let lost_before = lost_executors(&app);
+    let before: Vec<i64> = executions(&app, "m_commission")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut child = work
+        .command(&["eda"])
+        .env_remove("FLUZ_SPARK_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start fluz eda");
+    // Wait for the aggregation query (the one joining the merchant link) to run, then kill
+    // worker 1's JVM.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let running = loop {
+        let found = executions(&app, "m_commission")
+            .into_iter()
+            .find(|(id, status)| !before.contains(id) && status == "RUNNING");
+        if let Some((id, _)) = found {
+            break id;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "fluz eda ended before the aggregation was seen running"
+        );
+        assert!(Instant::now() < deadline, "the aggregation never started");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Let it get into its tasks, then kill.
+    std::thread::sleep(Duration::from_secs(2));
+    let worker_pid = std::fs::read_to_string(state.join("pids/worker-1.pid"))
+        .expect("worker-1.pid")
+        .trim()
+        .to_string();
+    let still_running = executions(&app, "m_commission")
+        .into_iter()
+        .any(|(id, status)| id == running && status == "RUNNING");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &worker_pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success(), "could not kill worker 1 ({worker_pid})");
+    assert!(
+        still_running && child.try_wait().unwrap().is_none(),
+        "the kill did not land while the aggregation ran"
+    );
+    let output = child.wait_with_output().expect("wait for fluz eda");
+    // Bring the cluster back to two workers for whatever runs next, before any assertion.
+    let restarted = std::process::Command::new(common::repo().join("scripts/spark-up.sh"))
+        .args(["worker", "1"])
+        .env("FLUZ_SPARK_DIR", &state)
+        .status()
+        .expect("restart worker 1");
+    assert!(
+        output.status.success(),
+        "fluz eda failed after the worker was killed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(restarted.success(), "worker 1 did not come back");
+    let status = executions(&app, "m_commission")
+        .into_iter()
+        .find(|(id, _)| *id == running)
+        .map(|(_, status)| status);
+    assert_eq!(status.as_deref(), Some("COMPLETED"));
+    // Spark saw the executor go.
+    assert!(
+        lost_executors(&app) > lost_before,
+        "Spark lost no executor: the kill did not reach the query"
+    );
+    ok(&work, &["export"]);
+    assert_same_csv(
+        &work.path().join("polars/customer_features.csv"),
+        &work.path().join("out/customer_features.csv"),
+        1e-9,
+    );
+}
+
+#[test]
+fn spark_unreachable_is_a_user_error_and_leaves_the_store_unchanged() {
+    // No cluster needed: nothing listens on the port.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let work = spark_work(&format!("sc://127.0.0.1:{port}"), "");
+    // ingest needs no cluster: fluz writes the warehouse itself.
+    ok(&work, &["ingest"]);
+    assert_transactions_in_parts(&work, 4);
+    let before = snapshot(&work.path().join("warehouse"));
+    let output = work
+        .command(&["eda"])
+        .env_remove("FLUZ_SPARK_URL")
+        .env("SPARK_CONNECT_AUTHENTICATE_TOKEN", "hunter2")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot reach Spark Connect at sc://127.0.0.1"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "the token leaked: {err}");
+    assert_eq!(snapshot(&work.path().join("warehouse")), before);
+}
+
+#[test]
+fn a_warehouse_spark_cannot_read_is_a_user_error_and_leaves_the_store_unchanged() {
+    let Some((url, _, _cluster)) =
+        cluster("a_warehouse_spark_cannot_read_is_a_user_error_and_leaves_the_store_unchanged")
+    else {
+        return;
+    };
+    let work = spark_work(
+        &url,
+        "spark_warehouse = \"file:///nonexistent/fluz-warehouse\"\n",
+    );
+    ok(&work, &["ingest"]);
+    let before = snapshot(&work.path().join("warehouse"));
+    let err = fails(&work, &["eda"], 2);
+    assert!(
+        err.contains(
+            "the Spark cluster cannot read the warehouse at file:///nonexistent/fluz-warehouse"
+        ),
+        "{err}"
+    );
+    assert_eq!(snapshot(&work.path().join("warehouse")), before);
+}
