@@ -52,6 +52,47 @@ impl SparkStore {
     }
 }
 
+/// How long the endpoint check waits for a TCP connection.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The host and port of an `sc://host:port[/;params]` URL (port 15002 when absent).
+fn endpoint(url: &str) -> Result<(String, u16), String> {
+    let rest = url
+        .strip_prefix("sc://")
+        .ok_or_else(|| "the URL must start with sc://".to_string())?;
+    let authority = rest.split(['/', ';']).next().unwrap_or("");
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>()
+                .map_err(|_| format!("bad port {port:?} in the URL"))?,
+        ),
+        None => (authority, 15002),
+    };
+    if host.is_empty() {
+        return Err("the URL has no host".into());
+    }
+    Ok((host.trim_matches(['[', ']']).to_string(), port))
+}
+
+/// A TCP connection to the URL's endpoint within [`CONNECT_TIMEOUT`].
+fn reachable(url: &str) -> Result<(), String> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let (host, port) = endpoint(url)?;
+    let addresses: Vec<_> = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|err| format!("cannot resolve {host}: {err}"))?
+        .collect();
+    let mut last = format!("no address for {host}");
+    for address in addresses {
+        match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(err) => last = format!("{address}: {err}"),
+        }
+    }
+    Err(last)
+}
+
 /// `file://` + the folder's absolute path, as the cluster (on this machine or a shared mount)
 /// reads it.
 fn local_uri(folder: &Path) -> Result<String> {
@@ -119,6 +160,13 @@ impl SparkRunner {
                 clean_message(&err, url)
             ))
         };
+        // The client retries a refused connection for minutes: check the endpoint first, with a
+        // bounded wait, so an unreachable cluster is a prompt user error.
+        reachable(url).map_err(|why| {
+            user_error(format!(
+                "cannot reach Spark Connect at {shown_url}: {why} (is the cluster up? see [store] spark_url / FLUZ_SPARK_URL)"
+            ))
+        })?;
         let session = SparkSession::builder()
             .remote(url)
             .get_or_create()
@@ -421,6 +469,25 @@ fn arrow_column(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_endpoint_is_checked_quickly() {
+        assert_eq!(
+            super::endpoint("sc://127.0.0.1:15002").unwrap(),
+            ("127.0.0.1".into(), 15002)
+        );
+        assert_eq!(
+            super::endpoint("sc://spark.example.com/;use_ssl=true").unwrap(),
+            ("spark.example.com".into(), 15002)
+        );
+        assert!(super::endpoint("http://x:1").is_err());
+        assert!(super::endpoint("sc://:1").is_err());
+        // Port 1 on loopback refuses at once: an error, not minutes of retries.
+        let started = std::time::Instant::now();
+        assert!(super::reachable("sc://127.0.0.1:1").is_err());
+        assert!(started.elapsed() < super::CONNECT_TIMEOUT);
+    }
+
     use super::*;
     use arrow::array::{
         ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
