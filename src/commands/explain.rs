@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use super::table::{feature_matrix, i64_column, Table};
 use crate::explain::drivers::{explain_rows, importance_order, sentence};
-use crate::explain::effects::{effect_drivers, explain_arms};
+use crate::explain::effects::{effect_drivers, explain_arms, explained_arms};
 use crate::explain::{check_local_accuracy, model_shap};
 use crate::learn::matrix::Matrix;
 use crate::models::family::SavedModel;
@@ -268,18 +268,7 @@ fn explain_effects(
             chosen[row] = a;
         }
     }
-    // A customer given the control is explained through the best other arm: why not it.
-    let explained_arm: Vec<usize> = (0..n)
-        .map(|i| {
-            if chosen[i] != 0 {
-                chosen[i]
-            } else {
-                (1..k)
-                    .max_by(|&a, &b| gain[a][i].total_cmp(&gain[b][i]).then(b.cmp(&a)))
-                    .unwrap_or(1)
-            }
-        })
-        .collect();
+    let explained_arm = explained_arms(&chosen, &gain);
     let mut arms: Vec<usize> = explained_arm.clone();
     arms.sort_unstable();
     arms.dedup();

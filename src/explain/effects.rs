@@ -65,6 +65,23 @@ pub(crate) fn explain_arms(
         .collect()
 }
 
+/// The arm each customer is explained through: the recommended one (`chosen[i]`, arm 0 = the
+/// control), or — for a customer given the control — the other arm of highest modelled gain
+/// (`gain[arm][i]`; ties → the lower arm): why not it.
+pub(crate) fn explained_arms(chosen: &[usize], gain: &[Vec<f64>]) -> Vec<usize> {
+    (0..chosen.len())
+        .map(|i| {
+            if chosen[i] != 0 {
+                chosen[i]
+            } else {
+                (1..gain.len())
+                    .max_by(|&a, &b| gain[a][i].total_cmp(&gain[b][i]).then(b.cmp(&a)))
+                    .unwrap_or(1)
+            }
+        })
+        .collect()
+}
+
 /// R² of `fitted` against `y` (1 when `y` is constant and matched).
 pub(crate) fn r_squared(y: &[f64], fitted: &[f64]) -> f64 {
     let n = y.len().max(1) as f64;
@@ -112,6 +129,12 @@ mod tests {
 
     /// The effect of arm 1 grows with feature 0 and ignores feature 1: the effect model must
     /// follow it, its SHAP must add up, and feature 0 must lead every customer's drivers.
+    #[test]
+    fn control_customers_are_explained_through_their_best_other_arm() {
+        let gain = vec![vec![0.0; 3], vec![1.0, 5.0, 2.0], vec![3.0, 4.0, 2.0]];
+        assert_eq!(explained_arms(&[0, 2, 0], &gain), vec![2, 2, 1]);
+    }
+
     #[test]
     fn the_effect_model_finds_what_drives_the_effect() {
         let n = 400;
