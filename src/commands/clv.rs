@@ -118,7 +118,7 @@ fn load_rfm(
 /// stand.
 fn holdout_check(
     config: &Config,
-    store: &mut dyn Store,
+    margin_of: &HashMap<i64, f64>,
     purchases: &[Purchase],
     params: &ClvParams,
 ) -> Result<Option<(Rfm, ClvResult)>> {
@@ -145,7 +145,9 @@ fn holdout_check(
             return Ok(None);
         }
     };
-    let margin = margins(config, store, &rfm)?;
+    // The check's customers bought before its end, so all are in the main summary: their
+    // margins are known, no second read of customer_features.
+    let margin: Vec<f64> = rfm.customer_id.iter().map(|id| margin_of[id]).collect();
     match analyse(&rfm, &margin, params) {
         Ok(result) => Ok(Some((rfm, result))),
         Err(err) => {
@@ -408,7 +410,13 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
     // Without a calibration end, the check is a second fit with the last days held out.
     let check = match &purchases {
         Some(purchases) if config.clv.calibration_end.is_empty() && config.clv.check_days > 0 => {
-            holdout_check(config, store, purchases, &params)?
+            let margin_of: HashMap<i64, f64> = rfm
+                .customer_id
+                .iter()
+                .copied()
+                .zip(margin.iter().copied())
+                .collect();
+            holdout_check(config, &margin_of, purchases, &params)?
         }
         _ => None,
     };
