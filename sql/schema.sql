@@ -129,7 +129,9 @@ CREATE TABLE fluz.cashback_predictions (
     tier DOUBLE PRECISION NOT NULL,
     value_at_tier DOUBLE PRECISION NOT NULL,
     value_at_optimal DOUBLE PRECISION NOT NULL,
-    value_at_flat DOUBLE PRECISION NOT NULL
+    value_at_flat DOUBLE PRECISION NOT NULL,
+    recommended_rate DOUBLE PRECISION NOT NULL,
+    recommended_by TEXT NOT NULL
 );
 
 CREATE TABLE fluz.cashback_feature_importance (

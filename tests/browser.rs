@@ -278,6 +278,9 @@ fn realistic_data() -> DashboardData {
             n_invoices,
             predicted_rate: Some(predicted),
             tier: Some(tier),
+            // The offer view below recommends everyone 2%.
+            recommended_rate: Some(0.02),
+            from_offer_test: true,
             optimal_rate: Some(optimal),
             value_at_tier: Some(value(tier)),
             value_at_oracle: Some(value(optimal)),
@@ -327,6 +330,7 @@ fn realistic_data() -> DashboardData {
             mean_predicted_rate: Some(of(&|c| c.predicted_rate.unwrap_or(0.0))),
             mean_optimal_rate: Some(of(&|c| c.optimal_rate.unwrap_or(0.0))),
             tier_mode: Some(TIERS[mode]),
+            recommended_mode: Some(0.02),
             value_predicted: Some(
                 members
                     .iter()
@@ -608,6 +612,7 @@ fn realistic_data() -> DashboardData {
             value_predicted: Some(value_predicted),
             value_oracle: Some(value_oracle),
             value_flat: Some(value_flat),
+            rate_source: Some("offer test: everyone 2%".into()),
         },
         k_selection,
         segments,

@@ -289,3 +289,74 @@ fn simulate_offers_then_uplift_on_the_sample() {
     }
     assert!(rows > 0);
 }
+
+/// Reads `out/<name>.csv` as rows of (column → cell).
+fn csv_rows(work: &Workdir, name: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let text =
+        std::fs::read_to_string(work.path().join("out").join(format!("{name}.csv"))).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_offer_test_sets_the_rate_to_give_and_train_resets_it() {
+    let work = Workdir::new();
+    for stage in ["ingest", "eda", "train", "simulate-offers"] {
+        work.ok(&["-q", stage]);
+    }
+    let out = work.ok(&["uplift"]);
+    assert!(
+        out.contains("cashback_predictions: 500 customers now get the rate of the"),
+        "{out}"
+    );
+    work.ok(&["-q", "export"]);
+    // The recommended arm of each customer (money outcome) and its rate from the log.
+    let arm_rate: std::collections::HashMap<String, f64> = csv_rows(&work, "offers")
+        .into_iter()
+        .map(|r| (r["arm"].clone(), r["rate"].parse().unwrap()))
+        .collect();
+    let recommended: std::collections::HashMap<String, f64> = csv_rows(&work, "uplift_predictions")
+        .into_iter()
+        .filter(|r| r["outcome"] == "spend" && r["recommended"] == "true")
+        .map(|r| (r["customer_id"].clone(), arm_rate[&r["arm"]]))
+        .collect();
+    let predictions = csv_rows(&work, "cashback_predictions");
+    assert_eq!(predictions.len(), 500);
+    let mut differ_from_tier = 0;
+    for p in &predictions {
+        assert!(p["recommended_by"].starts_with("offer test: "), "{p:?}");
+        let given: f64 = p["recommended_rate"].parse().unwrap();
+        assert_eq!(given, recommended[&p["customer_id"]], "{p:?}");
+        if given != p["tier"].parse::<f64>().unwrap() {
+            differ_from_tier += 1;
+        }
+    }
+    // The model's tiers are spread over five tiers; the offer test's arms are three rates.
+    assert!(differ_from_tier > 100, "{differ_from_tier}");
+    let dashboard =
+        std::fs::read_to_string(work.path().join("out").join("dashboard.html")).unwrap();
+    assert!(dashboard.contains("For comparison, the oracle-label model"));
+    assert!(dashboard.contains("from the offer test"));
+
+    // A new model: its tiers are the rate to give again, until the next offer test.
+    work.ok(&["-q", "train"]);
+    work.ok(&["-q", "export"]);
+    for p in csv_rows(&work, "cashback_predictions") {
+        assert_eq!(p["recommended_by"], "model");
+        assert_eq!(p["recommended_rate"], p["tier"]);
+    }
+}

@@ -605,13 +605,14 @@
       { key: 'share_customers', label: '% customers', num: true, format: fmt.pct },
       { key: 'share_revenue', label: '% revenue', num: true, format: fmt.pct },
       { key: 'mean_total_spent', label: 'Mean spend', num: true, format: fmt.money },
-      { key: 'mean_avg_item_price', label: 'Mean item price', num: true, format: fmt.money2 },
+      { key: 'mean_avg_item_price', label: 'Item price', num: true, format: fmt.money2 },
       { key: 'mean_spend_to_price_ratio', label: 'Spend / price', num: true, format: function (v) { return fmt.num(v, 0); } },
-      { key: 'mean_recency_days', label: 'Recency (days)', num: true, format: function (v) { return fmt.num(v, 0); } },
+      { key: 'mean_recency_days', label: 'Recency (d)', num: true, format: function (v) { return fmt.num(v, 0); } },
       { key: 'mean_n_invoices', label: 'Invoices', num: true, format: function (v) { return fmt.num(v, 1); } },
-      { key: 'mean_predicted_rate', label: 'Mean predicted rate', num: true, format: fmt.rate },
+      { key: 'mean_predicted_rate', label: 'Predicted', num: true, format: fmt.rate },
       { key: 'tier_mode', label: 'Modal tier', num: true, format: fmt.rate }
-    ], segs, { sortKey: 'share_revenue', highlight: function (r) { return r.cluster === S.segment; } });
+    ].concat(D.kpis.rate_source ? [{ key: 'recommended_mode', label: 'Offer test', num: true, format: fmt.rate }] : []),
+    segs, { sortKey: 'share_revenue', highlight: function (r) { return r.cluster === S.segment; } });
   } };
 
   // ---------------------------------------------------------------- cashback views
@@ -889,9 +890,11 @@
       { key: 'total_spent', label: 'Total spent', num: true, format: fmt.money },
       { key: 'predicted_rate', label: 'Predicted', num: true, format: fmt.rate },
       { key: 'tier', label: 'Tier', num: true, format: fmt.rate },
-      { key: 'optimal_rate', label: 'Optimal', num: true, format: fmt.rate },
+      { key: 'optimal_rate', label: 'Optimal', num: true, format: fmt.rate }
+    ].concat(D.kpis.rate_source ? [{ key: 'recommended_rate', label: 'To give (offer test)', num: true,
+      cell: function (td, r, v) { td.textContent = fmt.rate(v) + (r.from_offer_test ? '' : ' (model)'); } }] : []).concat([
       { key: 'drivers', label: 'Top drivers (SHAP)', format: function (v) { return v ? v : '— run fluz explain'; } }
-    ], cs, { sortKey: 'total_spent', maxRows: 100 });
+    ]), cs, { sortKey: 'total_spent', maxRows: 100 });
   } };
 
   // ---------------------------------------------------------------- summary views
@@ -1103,7 +1106,8 @@
       html('div', 'persona-sub', 'C' + s.cluster + ' · ' + fmt.int(s.size) + ' customers · ' + fmt.pct(s.share_revenue) + ' of revenue', card);
       var dl = html('dl', null, null, card);
       [['Mean spend', fmt.money(s.mean_total_spent)], ['Item price', fmt.money2(s.mean_avg_item_price)], ['Recency', fmt.num(s.mean_recency_days, 0) + ' d'],
-        ['Invoices', fmt.num(s.mean_n_invoices, 1)], ['Modal tier', fmt.rate(s.tier_mode)]].forEach(function (p) {
+        ['Invoices', fmt.num(s.mean_n_invoices, 1)],
+        D.kpis.rate_source ? ['Rate to give', fmt.rate(s.recommended_mode) + ' (offer test)'] : ['Modal tier', fmt.rate(s.tier_mode)]].forEach(function (p) {
         var d = html('div', null, null, dl);
         html('dt', null, p[0], d);
         html('dd', null, p[1], d);
@@ -1125,6 +1129,9 @@
     if (isNum(v.model) && isNum(v.flat)) {
       text += ' Tiered rates are expected to earn ' + fmt.money(v.model) + ' vs ' + fmt.money(v.flat) + ' at a flat ' + fmt.rate(k.flat_rate) + ' (' + fmt.signedMoney(v.model - v.flat) + ')';
       text += isNum(v.oracle) && v.oracle ? ', ' + fmt.pct(v.model / v.oracle) + ' of what the oracle would earn.' : '.';
+    }
+    if (k.rate_source) {
+      text += ' These are the oracle-label model\u2019s tiers (the original project\u2019s method); the rates to give come from the offer test (' + k.rate_source + ').';
     }
     lede(el, text);
   } };
@@ -1681,7 +1688,7 @@
     if (Array.isArray(cols)) { return cols; }
     if (!cols || !Array.isArray(cols.customer_id)) { return []; }
     var keys = ['customer_id', 'cluster', 'total_spent', 'avg_item_price', 'recency_days', 'n_invoices', 'predicted_rate',
-      'tier', 'optimal_rate', 'value_at_tier', 'value_at_oracle', 'drivers'];
+      'tier', 'recommended_rate', 'from_offer_test', 'optimal_rate', 'value_at_tier', 'value_at_oracle', 'drivers'];
     var personas = cols.personas || [];
     return cols.customer_id.map(function (_, i) {
       var row = {};

@@ -120,6 +120,11 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
             uplift.customers, outcome.outcome, outcome.recommendation
         );
     }
+    if let Some((customers, policy)) = &uplift.rates_given {
+        println!(
+            "  rates to give  {policy} for {customers} customers (cashback_predictions.recommended_rate; the model's tiers stay beside it)"
+        );
+    }
     println!(
         "  outputs        {} files in {} (open dashboard.html)",
         files.len(),

@@ -11,7 +11,7 @@ use super::table::{feature_matrix, i64_column, Table};
 use crate::features::customers::{stock_links, EligibleMerchants};
 use crate::models::family::SavedModel;
 use crate::models::merchants::{merchant_cashback, Line};
-use crate::models::policy::{policy_value, recommend, PolicyValue};
+use crate::models::policy::{policy_value, recommend, PolicyValue, MODEL_POLICY};
 use crate::models::training::{train, TrainParams};
 use crate::store::Store;
 use crate::{progress, Context};
@@ -140,6 +140,9 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
         .col("value_at_tier", values.value_at_tier.iter().copied())
         .col("value_at_optimal", values.value_at_optimal.iter().copied())
         .col("value_at_flat", values.value_at_flat.iter().copied())
+        // The rate to give: the model's tier until an offer test replaces it (`uplift`).
+        .col("recommended_rate", values.tier.iter().copied())
+        .col("recommended_by", (0..n).map(|_| MODEL_POLICY))
         .build()?;
     let importance = Table::new(train_config.features.len())
         .col("feature", train_config.features.iter().map(String::as_str))

@@ -16,6 +16,7 @@ use polars::prelude::*;
 use super::{f64_column, i64_column, str_column};
 use crate::config::Config;
 use crate::features::linkage::h_customer;
+use crate::models::policy::MODEL_POLICY;
 use crate::models::split::is_test;
 use crate::report::qini_chart::{self, QiniPanel};
 use crate::sources::offers::{read_log, LogSpec, OfferLog};
@@ -29,6 +30,8 @@ use crate::Context;
 pub(crate) struct Summary {
     pub customers: usize,
     pub outcomes: Vec<OutcomeSummary>,
+    /// Customers whose rate to give now comes from the offer test, and the policy.
+    pub rates_given: Option<(usize, String)>,
 }
 
 /// The recommendation for one outcome.
@@ -352,6 +355,49 @@ fn curve_table(studies: &[OutcomeStudy]) -> PolarsResult<DataFrame> {
     )
 }
 
+/// `cashback_predictions.recommended_rate` / `recommended_by` from the learned policy for the
+/// customers of the offer test (the model's columns stay beside them; customers outside the
+/// test keep the model's tier). The number of customers given the learned rate, or `None`
+/// without `cashback_predictions`.
+fn apply_to_predictions(
+    store: &mut dyn Store,
+    log: &OfferLog,
+    study: &OutcomeStudy,
+) -> Result<Option<usize>> {
+    if !store.has_table("cashback_predictions")? {
+        return Ok(None);
+    }
+    let mut predictions = store.read_table("cashback_predictions")?;
+    let ids = i64_column(&predictions, "customer_id")?;
+    let tiers = f64_column(&predictions, "tier")?;
+    let arm_of: HashMap<i64, usize> = log
+        .customer_id
+        .iter()
+        .copied()
+        .zip(study.recommended.iter().copied())
+        .collect();
+    let learned = format!("offer test: {}", study.policy);
+    let mut rate = Vec::with_capacity(ids.len());
+    let mut by = Vec::with_capacity(ids.len());
+    for (id, tier) in ids.iter().zip(tiers) {
+        match arm_of.get(id) {
+            Some(&arm) => {
+                rate.push(log.arms[arm].rate);
+                by.push(learned.as_str());
+            }
+            None => {
+                rate.push(tier);
+                by.push(MODEL_POLICY);
+            }
+        }
+    }
+    let applied = by.iter().filter(|b| **b != MODEL_POLICY).count();
+    predictions.with_column(Column::new("recommended_rate".into(), rate))?;
+    predictions.with_column(Column::new("recommended_by".into(), by))?;
+    store.write_table("cashback_predictions", &predictions)?;
+    Ok(Some(applied))
+}
+
 /// Runs the stage.
 pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
     let started = Instant::now();
@@ -477,6 +523,15 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
     store.write_table("uplift_predictions", &predictions)?;
     store.write_table("uplift_metrics", &metrics)?;
     store.write_table("uplift_curve", &curves)?;
+    // The log's customers are the store's (simulated, or looked up in customer_features): the
+    // rate to give them now comes from the offer test.
+    let money_study = studies.iter().find(|s| s.outcome == params.spend_outcome);
+    let applied = match money_study {
+        Some(study) if !ingested || config.offers.features.is_empty() => {
+            apply_to_predictions(store, &log, study)?
+        }
+        _ => None,
+    };
     super::record_stage(
         store,
         "uplift",
@@ -486,6 +541,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
             "customers": log.len(),
             "test_customers": n_test,
             "source": if ingested { config.offers.log.display().to_string() } else { "store".into() },
+            "cashback_predictions_from_offer_test": applied,
             "outcomes": studies.iter().map(|s| serde_json::json!({
                 "outcome": s.outcome,
                 "base_learner": s.base.name(),
@@ -497,7 +553,17 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
     if !ctx.quiet {
         print_summary(&log, n_test, &studies);
     }
+    let rates_given = applied
+        .filter(|&n| n > 0)
+        .zip(money_study)
+        .map(|(n, study)| (n, format!("offer test: {}", study.policy)));
+    if !ctx.quiet {
+        if let Some((n, policy)) = &rates_given {
+            println!("cashback_predictions: {n} customers now get the rate of the {policy} policy (recommended_rate; the model's tier stays beside it)");
+        }
+    }
     Ok(Summary {
+        rates_given,
         customers: log.len(),
         outcomes: studies
             .iter()

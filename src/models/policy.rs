@@ -6,6 +6,10 @@ use serde::Serialize;
 
 use super::economics::{value, Economics, Targets};
 
+/// `cashback_predictions.recommended_by` of a rate that comes from this model's tier (the
+/// oracle-label regression); `uplift` replaces it where an offer test gives the evidence.
+pub(crate) const MODEL_POLICY: &str = "model";
+
 /// Rates and values per customer under the learned policy, the oracle and a flat rate.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Recommendations {

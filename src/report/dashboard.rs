@@ -153,6 +153,9 @@ pub struct Kpis {
     pub value_oracle: Option<f64>,
     /// Σ V_i at the flat rate.
     pub value_flat: Option<f64>,
+    /// Where the offer test set the rate to give (`cashback_predictions.recommended_by`, e.g.
+    /// "offer test: everyone 2%"); `None` when the rates are the model's tiers.
+    pub rate_source: Option<String>,
 }
 
 /// One k of the clustering sweep.
@@ -187,6 +190,9 @@ pub struct SegmentRow {
     pub mean_optimal_rate: Option<f64>,
     /// Most common predicted tier (after `train`).
     pub tier_mode: Option<f64>,
+    /// Most common rate to give (`recommended_rate`: the offer test's where it ran, else the
+    /// tier).
+    pub recommended_mode: Option<f64>,
     /// Σ V_i at the predicted tiers over the segment's customers.
     pub value_predicted: Option<f64>,
     /// Σ V_i at the oracle rates over the segment's customers.
@@ -216,6 +222,10 @@ pub struct CustomerRow {
     pub predicted_rate: Option<f64>,
     /// Predicted rate snapped to a tier.
     pub tier: Option<f64>,
+    /// The rate to give (`cashback_predictions.recommended_rate`).
+    pub recommended_rate: Option<f64>,
+    /// The rate to give comes from the offer test (not the model's tier).
+    pub from_offer_test: bool,
     /// Oracle rate r*.
     pub optimal_rate: Option<f64>,
     /// V_i at the tier.
@@ -343,6 +353,8 @@ struct CustomerColumns<'a> {
     n_invoices: Vec<usize>,
     predicted_rate: Vec<Option<f64>>,
     tier: Vec<Option<f64>>,
+    recommended_rate: Vec<Option<f64>>,
+    from_offer_test: Vec<bool>,
     optimal_rate: Vec<Option<f64>>,
     value_at_tier: Vec<Option<f64>>,
     value_at_oracle: Vec<Option<f64>>,
@@ -373,6 +385,8 @@ impl<'a> CustomerColumns<'a> {
             n_invoices: rows.iter().map(|r| r.n_invoices).collect(),
             predicted_rate: rows.iter().map(|r| r.predicted_rate).collect(),
             tier: rows.iter().map(|r| r.tier).collect(),
+            recommended_rate: rows.iter().map(|r| r.recommended_rate).collect(),
+            from_offer_test: rows.iter().map(|r| r.from_offer_test).collect(),
             optimal_rate: rows.iter().map(|r| r.optimal_rate).collect(),
             value_at_tier: rows.iter().map(|r| r.value_at_tier).collect(),
             value_at_oracle: rows.iter().map(|r| r.value_at_oracle).collect(),
@@ -671,11 +685,23 @@ fn policy_recommendation(kpis: &Kpis, money: &Money) -> Option<Recommendation> {
         }
         detail.push('.');
     }
-    let title = if gain >= 0.0 {
+    let mut title = if gain >= 0.0 {
         format!("Replace the {flat_label} cashback with model-recommended tiers")
     } else {
         format!("Keep the {flat_label} cashback until the model improves")
     };
+    if let Some(source) = &kpis.rate_source {
+        // The offer test's evidence decides the rate; the model stays as the original
+        // project's method, for comparison.
+        title = format!(
+            "For comparison, the oracle-label model (the original project's method): {}",
+            lower_first(&title)
+        );
+        detail.push_str(&format!(
+            " The rates to give come from the offer test instead ({}): this model learns a label computed from a sensitivity no platform observes.",
+            source.strip_prefix("offer test: ").unwrap_or(source)
+        ));
+    }
     Some(Recommendation {
         title,
         detail,
@@ -689,6 +715,7 @@ fn segment_recommendations(data: &DashboardData, money: &Money) -> Vec<Recommend
         .iter()
         .filter(|s| finite(s.tier_mode).is_some())
         .collect();
+    let learned = data.kpis.rate_source.as_deref();
     // Biggest revenue first: that is where a wrong tier costs most.
     segments.sort_by(|a, b| {
         b.share_revenue
@@ -700,7 +727,10 @@ fn segment_recommendations(data: &DashboardData, money: &Money) -> Vec<Recommend
     segments
         .into_iter()
         .filter_map(|seg| {
-            let tier = finite(seg.tier_mode)?;
+            let tier = match learned {
+                Some(_) => finite(seg.recommended_mode)?,
+                None => finite(seg.tier_mode)?,
+            };
             let title = if tier <= 0.0 {
                 format!("Pay {} no cashback (0% tier)", seg.persona)
             } else {
@@ -726,6 +756,19 @@ fn segment_recommendations(data: &DashboardData, money: &Money) -> Vec<Recommend
                 _ => {}
             }
             detail.push('.');
+            if let Some(source) = learned {
+                // The model's values are at its tiers, not at the rate given: not shown here.
+                detail.push_str(&format!(
+                    " Rate from the offer test ({}); the oracle-label model's modal tier would be {}.",
+                    source.strip_prefix("offer test: ").unwrap_or(source),
+                    seg.tier_mode.map_or_else(|| "—".to_string(), rate)
+                ));
+                return Some(Recommendation {
+                    title,
+                    detail,
+                    metric: Some(format!("{} from the offer test", rate(tier))),
+                });
+            }
             let mut metric = Some(format!("{} tier", rate(tier)));
             if let (Some(model), Some(flat)) = (finite(seg.value_predicted), finite(seg.value_flat))
             {
@@ -952,6 +995,14 @@ fn budget_recommendation(data: &DashboardData, money: &Money) -> Option<Recommen
             None => format!("{} expected", money.fmt(budget.integer_value)),
         }),
     })
+}
+
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 fn capitalised(text: &str) -> String {

@@ -11,6 +11,7 @@ use super::stage_views::{budget_view, clv_view, offer_view, Segmentation};
 use crate::features::describe::{iqr_outliers, quantile_sorted};
 use crate::frame::{f64_column, i64_column, str_column};
 use crate::hash::h_customer;
+use crate::models::policy::MODEL_POLICY;
 
 /// The settings the dashboard shows or obeys.
 #[derive(Clone, Debug, Default)]
@@ -187,7 +188,22 @@ pub(crate) fn assemble(
     let mut v_tier = vec![None; n];
     let mut v_opt = vec![None; n];
     let mut v_flat = vec![None; n];
+    let mut recommended = vec![None; n];
+    let mut from_offer_test = vec![false; n];
     if let Some(predictions) = tables.get("cashback_predictions") {
+        // The rate to give (a store written before these columns has the tier).
+        let (r_rate, r_by) = if predictions.column("recommended_by").is_ok() {
+            (
+                f64_column(predictions, "recommended_rate")?,
+                str_column(predictions, "recommended_by")?,
+            )
+        } else {
+            (
+                f64_column(predictions, "tier")?,
+                vec![MODEL_POLICY.to_string(); predictions.height()],
+            )
+        };
+        data.kpis.rate_source = r_by.iter().find(|b| *b != MODEL_POLICY).cloned();
         let p_ids = i64_column(predictions, "customer_id")?;
         let (p_rate, p_tier, p_opt) = (
             f64_column(predictions, "predicted_rate")?,
@@ -207,6 +223,8 @@ pub(crate) fn assemble(
                 v_tier[row] = Some(p_vt[i]);
                 v_opt[row] = Some(p_vo[i]);
                 v_flat[row] = Some(p_vf[i]);
+                recommended[row] = Some(r_rate[i]);
+                from_offer_test[row] = r_by[i] != MODEL_POLICY;
             }
         }
         let k = data.segments.len();
@@ -237,19 +255,8 @@ pub(crate) fn assemble(
             segment.value_predicted = sum(&v_tier);
             segment.value_oracle = sum(&v_opt);
             segment.value_flat = sum(&v_flat);
-            let mut counts: Vec<(f64, usize)> = Vec::new();
-            for &i in &members {
-                if let Some(t) = tier[i] {
-                    match counts.iter_mut().find(|(rate, _)| *rate == t) {
-                        Some(entry) => entry.1 += 1,
-                        None => counts.push((t, 1)),
-                    }
-                }
-            }
-            segment.tier_mode = counts
-                .iter()
-                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.total_cmp(&a.0)))
-                .map(|(t, _)| *t);
+            segment.tier_mode = mode(members.iter().filter_map(|&i| tier[i]));
+            segment.recommended_mode = mode(members.iter().filter_map(|&i| recommended[i]));
         }
     }
     if let Some(policy) = policy_from_stages(stages) {
@@ -359,6 +366,8 @@ pub(crate) fn assemble(
             n_invoices: invoices[i] as usize,
             predicted_rate: predicted[i],
             tier: tier[i],
+            recommended_rate: recommended[i],
+            from_offer_test: from_offer_test[i],
             optimal_rate: optimal[i],
             value_at_tier: v_tier[i],
             value_at_oracle: v_opt[i],
@@ -449,4 +458,19 @@ fn add_stage_views(
     data.offers = offer_view(tables, segmentation)?;
     data.budget = budget_view(tables)?;
     Ok(())
+}
+
+/// The most common rate (ties → the lower rate); `None` for no rates.
+fn mode(rates: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut counts: Vec<(f64, usize)> = Vec::new();
+    for r in rates {
+        match counts.iter_mut().find(|(rate, _)| *rate == r) {
+            Some(entry) => entry.1 += 1,
+            None => counts.push((r, 1)),
+        }
+    }
+    counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.total_cmp(&a.0)))
+        .map(|(r, _)| *r)
 }

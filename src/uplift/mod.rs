@@ -87,6 +87,8 @@ pub(crate) struct OutcomeStudy {
     pub recommended: Vec<usize>,
     /// The choice in words.
     pub summary: String,
+    /// The chosen policy, short: `everyone <arm>` or `personalised (<learner>)`.
+    pub policy: String,
 }
 
 /// The design's arm shares.
@@ -463,6 +465,15 @@ fn evaluate(
             .and_then(|m| m.value.clone())
             .unwrap_or_default(),
     };
+    let policy = match &choice {
+        Choice::Personalised { candidate, .. } => {
+            format!(
+                "personalised ({})",
+                fitted.learners[*candidate].learner.name()
+            )
+        }
+        Choice::SingleArm { .. } => format!("everyone {best_arm_name}"),
+    };
     let (true_value, regret_pct) = true_of(&rec_policy_test);
     metrics.push(MetricRow {
         value: Some(rec_value),
@@ -500,5 +511,6 @@ fn evaluate(
         values: all_values,
         recommended,
         summary,
+        policy,
     }
 }

@@ -113,9 +113,10 @@ pub(crate) fn simulate(inputs: &SimulationInputs, params: &SimulationParams) -> 
         let purchases_at = |rate: f64| inputs.n_invoices[i] * scale * (1.0 + inputs.beta[i] * rate);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(h_customer("offer_draws", params.seed, c));
         let count = poisson(&mut rng, purchases_at(params.arms[arm]));
-        let spend: f64 = (0..count)
+        // A fold from +0 (`sum` starts at −0, which a CSV shows as "-0" for no purchases).
+        let spend = (0..count)
             .map(|_| gamma2(&mut rng, inputs.avg_basket_value[i]))
-            .sum();
+            .fold(0.0, |total, value| total + value);
         log.arm.push(arm);
         log.outcomes[0].1.push(spend);
         let mut best = 0;
