@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
+use super::exact::{finish, line_spend, millionths, CustomerSums};
 use super::graph::Graph;
 use super::linkage::{commission, is_eligible, merchant_index, social_node};
 use crate::error::user_error;
@@ -198,43 +199,17 @@ pub fn customer_features(
     let eligible = EligibleMerchants::from_table(merchants, params)?;
     let codes = transactions.column("stock_code")?.str()?;
     let links = stock_links(codes.no_null_iter(), &eligible, params.seed);
-    let mut stars = Vec::with_capacity(codes.len());
-    let mut reviews = Vec::with_capacity(codes.len());
-    let mut commissions = Vec::with_capacity(codes.len());
-    for code in codes.no_null_iter() {
-        let attrs = links[code];
-        stars.push(attrs.stars);
-        reviews.push(attrs.review_count);
-        commissions.push(attrs.commission);
-    }
-    let lines = transactions
-        .select([
-            "customer_id",
-            "invoice_no",
-            "quantity",
-            "unit_price",
-            "invoice_date",
-            "country",
-        ])?
-        .hstack(&[
-            Column::new("m_stars".into(), stars),
-            Column::new("m_reviews".into(), reviews),
-            Column::new("m_commission".into(), commissions),
-        ])?;
-    let snapshot = transactions
-        .column("invoice_date")?
-        .datetime()?
-        .physical()
-        .max()
-        .context("no dates")?
-        + 86_400_000_000;
+    let lines = transactions.select([
+        "customer_id",
+        "invoice_no",
+        "quantity",
+        "invoice_date",
+        "country",
+    ])?;
     let per_customer = lines
         .clone()
         .lazy()
-        .with_columns([
-            (col("quantity").cast(DataType::Float64) * col("unit_price")).alias("spend"),
-            col("invoice_date").cast(DataType::Int64).alias("ts"),
-        ])
+        .with_columns([col("invoice_date").cast(DataType::Int64).alias("ts")])
         .group_by_stable([col("customer_id")])
         .agg([
             len().cast(DataType::Int64).alias("n_lines"),
@@ -246,75 +221,72 @@ pub fn customer_features(
                 .sum()
                 .cast(DataType::Int64)
                 .alias("total_quantity"),
-            col("spend").sum().alias("total_spent"),
-            col("unit_price").mean().alias("avg_item_price"),
             col("ts").min().alias("first_ts"),
             col("ts").max().alias("last_ts"),
-            (col("spend") * col("m_stars")).sum().alias("w_stars"),
-            (col("spend") * col("m_reviews")).sum().alias("w_reviews"),
-            (col("spend") * col("m_commission"))
-                .sum()
-                .alias("w_commission"),
         ])
         .sort(["customer_id"], SortMultipleOptions::default())
-        .with_columns([
-            (col("total_spent") / col("avg_item_price")).alias("spend_to_price_ratio"),
-            (col("total_spent") / col("n_invoices").cast(DataType::Float64))
-                .alias("avg_basket_value"),
-            ((lit(snapshot) - col("last_ts")).cast(DataType::Float64) / lit(MICROS_PER_DAY))
-                .alias("recency_days"),
-            ((col("last_ts") - col("first_ts")).cast(DataType::Float64) / lit(MICROS_PER_DAY))
-                .alias("tenure_days"),
-            (col("w_stars") / col("total_spent")).alias("merchant_avg_stars"),
-            (col("w_reviews") / col("total_spent")).alias("merchant_avg_reviews"),
-            (col("w_commission") / col("total_spent")).alias("merchant_commission"),
-            col("first_ts")
-                .cast(DataType::Datetime(TimeUnit::Microseconds, None))
-                .alias("first_purchase"),
-            col("last_ts")
-                .cast(DataType::Datetime(TimeUnit::Microseconds, None))
-                .alias("last_purchase"),
-        ])
         .collect()
         .map_err(anyhow::Error::from)
         .context("cannot aggregate transactions per customer")?;
-    let customer_ids: Vec<i64> = per_customer
-        .column("customer_id")?
-        .i64()?
-        .no_null_iter()
+    let i64s = |name: &str| -> Result<Vec<i64>> {
+        Ok(per_customer.column(name)?.i64()?.no_null_iter().collect())
+    };
+    let customer_ids = i64s("customer_id")?;
+    let n = customer_ids.len();
+    let mut sums = CustomerSums {
+        country: modal_country(&lines, &customer_ids)?,
+        n_lines: i64s("n_lines")?,
+        n_invoices: i64s("n_invoices")?,
+        total_quantity: i64s("total_quantity")?,
+        first_ts: i64s("first_ts")?,
+        last_ts: i64s("last_ts")?,
+        spend: vec![0; n],
+        price: vec![0; n],
+        w_stars: vec![0; n],
+        w_reviews: vec![0; n],
+        w_commission: vec![0; n],
+        customer_id: customer_ids,
+    };
+    // The exact sums (see `exact`): integers, so the order of the lines does not matter.
+    let row_of: HashMap<i64, usize> = sums
+        .customer_id
+        .iter()
+        .enumerate()
+        .map(|(row, &id)| (id, row))
         .collect();
-    let country = modal_country(&lines, &customer_ids)?;
-    let social = social_links(&customer_ids, edges, params.seed)?;
-    let height = per_customer.height();
-    let mut columns: Vec<Column> = Vec::with_capacity(19);
-    columns.push(per_customer.column("customer_id")?.clone());
-    columns.push(Column::new("country".into(), country));
-    for name in [
-        "n_lines",
-        "n_invoices",
-        "total_quantity",
-        "total_spent",
-        "avg_item_price",
-        "spend_to_price_ratio",
-        "avg_basket_value",
-        "first_purchase",
-        "last_purchase",
-        "recency_days",
-        "tenure_days",
-    ] {
-        columns.push(per_customer.column(name)?.clone());
+    let scaled: HashMap<&str, (i128, i128, i128)> = links
+        .iter()
+        .map(|(&code, attrs)| {
+            (
+                code,
+                (
+                    millionths(attrs.stars) as i128,
+                    attrs.review_count as i128,
+                    millionths(attrs.commission) as i128,
+                ),
+            )
+        })
+        .collect();
+    let ids = transactions.column("customer_id")?.i64()?;
+    let quantities = transactions.column("quantity")?.i64()?;
+    let prices = transactions.column("unit_price")?.f64()?;
+    for (((id, quantity), price), code) in ids
+        .no_null_iter()
+        .zip(quantities.no_null_iter())
+        .zip(prices.no_null_iter())
+        .zip(codes.no_null_iter())
+    {
+        let row = row_of[&id];
+        let spend = line_spend(quantity, price) as i128;
+        let (stars, reviews, commission) = scaled[code];
+        sums.spend[row] += spend;
+        sums.price[row] += millionths(price) as i128;
+        sums.w_stars[row] += spend * stars;
+        sums.w_reviews[row] += spend * reviews;
+        sums.w_commission[row] += spend * commission;
     }
-    columns.push(Column::new("social_node".into(), social.node));
-    columns.push(Column::new("social_degree".into(), social.degree));
-    columns.push(Column::new("social_pagerank".into(), social.pagerank));
-    for name in [
-        "merchant_avg_stars",
-        "merchant_avg_reviews",
-        "merchant_commission",
-    ] {
-        columns.push(per_customer.column(name)?.clone());
-    }
-    Ok(DataFrame::new(height, columns)?)
+    let social = social_links(&sums.customer_id, edges, params.seed)?;
+    finish(&sums, social)
 }
 
 /// Most frequent country per customer; ties go to the alphabetically first (byte order).

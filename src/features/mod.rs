@@ -2,6 +2,7 @@
 
 pub mod customers;
 pub mod describe;
+pub mod exact;
 pub mod graph;
 pub mod linkage;
 pub mod pushdown;

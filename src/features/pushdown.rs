@@ -8,7 +8,9 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use super::customers::{social_links, EligibleMerchants, FeatureParams};
-use crate::store::schema::{self, ColumnDef, SqlType, TableDef};
+use super::exact::{finish, millionths, parse_sum, CustomerSums};
+use crate::frame::{i64_column, str_column};
+use crate::store::schema::{ColumnDef, SqlType, TableDef};
 use crate::store::{SqlDialect, SqlRunner};
 
 /// The push-down SQL, compiled in.
@@ -57,71 +59,100 @@ pub fn customer_features_pushdown(
         .iter()
         .map(|code| code.unwrap_or_default().to_string())
         .collect();
-    let (sql, def) = distinct("customer_id", SqlType::BigInt);
-    let customers: Vec<i64> = runner
-        .query(&sql, &def)?
-        .column("customer_id")?
-        .i64()?
-        .into_no_null_iter()
-        .collect();
-    if customers.is_empty() {
-        return Err(crate::error::user_error(
-            "no transactions are left after cleaning: nothing to build customer features from",
-        ));
-    }
+    // The merchant attributes as integers (stars and commission in millionths): every sum in
+    // the engine is then a sum of integers, exact in any order (see `exact`).
     let mut stars = Vec::with_capacity(codes.len());
     let mut reviews = Vec::with_capacity(codes.len());
     let mut commissions = Vec::with_capacity(codes.len());
     for code in &codes {
         let attrs = eligible.link(params.seed, code);
-        stars.push(attrs.stars);
-        reviews.push(attrs.review_count);
-        commissions.push(attrs.commission);
+        stars.push(millionths(attrs.stars));
+        reviews.push(attrs.review_count as i64);
+        commissions.push(millionths(attrs.commission));
     }
     let stock_def = temp_table(
         "fluz_link_stock",
         &[
             ("stock_code", SqlType::Text),
-            ("m_stars", SqlType::Double),
-            ("m_reviews", SqlType::Double),
-            ("m_commission", SqlType::Double),
+            ("m_stars_e6", SqlType::BigInt),
+            ("m_reviews", SqlType::BigInt),
+            ("m_commission_e6", SqlType::BigInt),
         ],
     );
     let stock = DataFrame::new(
         codes.len(),
         vec![
             Column::new("stock_code".into(), codes),
-            Column::new("m_stars".into(), stars),
+            Column::new("m_stars_e6".into(), stars),
             Column::new("m_reviews".into(), reviews),
-            Column::new("m_commission".into(), commissions),
+            Column::new("m_commission_e6".into(), commissions),
         ],
     )?;
     runner.load_temp(&stock_def, &stock)?;
-    let social = social_links(&customers, edges, params.seed)?;
-    let customer_def = temp_table(
-        "fluz_link_customer",
-        &[
-            ("customer_id", SqlType::BigInt),
-            ("social_node", SqlType::BigInt),
-            ("social_degree", SqlType::BigInt),
-            ("social_pagerank", SqlType::Double),
-        ],
-    );
-    let links = DataFrame::new(
-        customers.len(),
-        vec![
-            Column::new("customer_id".into(), customers),
-            Column::new("social_node".into(), social.node),
-            Column::new("social_degree".into(), social.degree),
-            Column::new("social_pagerank".into(), social.pagerank),
-        ],
-    )?;
-    runner.load_temp(&customer_def, &links)?;
     let sql = match runner.dialect() {
         SqlDialect::Postgres => customer_features_sql(&transactions),
         SqlDialect::Spark => customer_features_spark_sql(&transactions),
     };
-    runner.query(&sql, schema::table("customer_features")?)
+    let sums_def = temp_table(
+        "customer_sums",
+        &[
+            ("customer_id", SqlType::BigInt),
+            ("country", SqlType::Text),
+            ("n_lines", SqlType::BigInt),
+            ("n_invoices", SqlType::BigInt),
+            ("total_quantity", SqlType::BigInt),
+            ("first_purchase", SqlType::Timestamp),
+            ("last_purchase", SqlType::Timestamp),
+            ("spend_e6", SqlType::Text),
+            ("price_e6", SqlType::Text),
+            ("w_stars_e12", SqlType::Text),
+            ("w_reviews_e6", SqlType::Text),
+            ("w_commission_e12", SqlType::Text),
+        ],
+    );
+    let table = runner.query(&sql, &sums_def)?;
+    if table.height() == 0 {
+        return Err(crate::error::user_error(
+            "no transactions are left after cleaning: nothing to build customer features from",
+        ));
+    }
+    let sums = customer_sums(&table)?;
+    let social = social_links(&sums.customer_id, edges, params.seed)?;
+    finish(&sums, social)
+}
+
+/// The engine's per-customer rows as [`CustomerSums`] (the exact sums arrive as text).
+fn customer_sums(table: &DataFrame) -> Result<CustomerSums> {
+    let ids = i64_column(table, "customer_id")?;
+    let micros = |name: &str| -> Result<Vec<i64>> {
+        Ok(table
+            .column(name)?
+            .datetime()?
+            .physical()
+            .no_null_iter()
+            .collect())
+    };
+    let exact = |name: &str| -> Result<Vec<i128>> {
+        str_column(table, name)?
+            .iter()
+            .zip(&ids)
+            .map(|(text, &id)| parse_sum(text, name, id))
+            .collect()
+    };
+    Ok(CustomerSums {
+        country: str_column(table, "country")?,
+        n_lines: i64_column(table, "n_lines")?,
+        n_invoices: i64_column(table, "n_invoices")?,
+        total_quantity: i64_column(table, "total_quantity")?,
+        first_ts: micros("first_purchase")?,
+        last_ts: micros("last_purchase")?,
+        spend: exact("spend_e6")?,
+        price: exact("price_e6")?,
+        w_stars: exact("w_stars_e12")?,
+        w_reviews: exact("w_reviews_e6")?,
+        w_commission: exact("w_commission_e12")?,
+        customer_id: ids,
+    })
 }
 
 /// The push-down query over the transactions table named `transactions`, comments dropped.
