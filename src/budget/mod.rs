@@ -18,6 +18,8 @@
 pub(crate) mod comparison;
 pub(crate) mod from_model;
 pub(crate) mod heldout;
+pub(crate) mod sources;
+pub(crate) mod tables;
 
 use rayon::prelude::*;
 

@@ -7,6 +7,9 @@ use anyhow::Result;
 use polars::prelude::DataFrame;
 
 use super::table::{f64_column, i64_column};
+use crate::budget::from_model::ModelArmsParams;
+use crate::budget::sources::{beta_cap, BetaModel};
+use crate::budget::tables::AssembleParams;
 use crate::config::{Config, Family, TrainConfig};
 use crate::features::customers::FeatureParams;
 use crate::models::economics::{EconomicInputs, Economics};
@@ -94,6 +97,34 @@ fn clv_engagement(
         );
     }
     Ok(Some(lambdas))
+}
+
+/// The economic model's arms for `allocate --source model`: the tiers, the rate bounds and
+/// the largest β the model can produce.
+pub(crate) fn model_arms(config: &Config) -> ModelArmsParams {
+    let e = &config.economics;
+    ModelArmsParams {
+        tiers: e.tiers.clone(),
+        rate_min: e.rate_min,
+        rate_max: e.rate_max,
+        beta_cap: beta_cap(&BetaModel {
+            beta0: e.beta0,
+            a_price: e.a_price,
+            a_freq: e.a_freq,
+            a_recency: e.a_recency,
+            a_social: e.a_social,
+            sigma: e.sigma,
+        }),
+    }
+}
+
+/// How an allocation is compared and checked: the flat rate, the held-out check's bootstrap.
+pub(crate) fn budget_tables(config: &Config) -> AssembleParams {
+    AssembleParams {
+        flat_rate: config.economics.flat_rate,
+        resamples: config.offers.bootstrap,
+        seed: config.offers.seed,
+    }
 }
 
 /// Linkage and commission parameters of the customer features.
