@@ -89,6 +89,12 @@ impl Table {
         self
     }
 
+    /// Appends a column built elsewhere (e.g. all null, of a given type).
+    pub(crate) fn column(mut self, column: Column) -> Self {
+        self.columns.push(column);
+        self
+    }
+
     /// The table; an error if a column's length differs from the height.
     pub(crate) fn build(self) -> Result<DataFrame> {
         Ok(DataFrame::new(self.height, self.columns)?)

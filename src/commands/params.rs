@@ -10,7 +10,8 @@ use super::table::{f64_column, i64_column};
 use crate::budget::from_model::ModelArmsParams;
 use crate::budget::sources::{beta_cap, BetaModel};
 use crate::budget::tables::AssembleParams;
-use crate::config::{Config, Family, TrainConfig};
+use crate::clv::{ClvParams, TimeUnit};
+use crate::config::{ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
 use crate::features::customers::FeatureParams;
 use crate::models::economics::{EconomicInputs, Economics};
 use crate::models::family::Spec;
@@ -124,6 +125,26 @@ pub(crate) fn budget_tables(config: &Config) -> AssembleParams {
         flat_rate: config.economics.flat_rate,
         resamples: config.offers.bootstrap,
         seed: config.offers.seed,
+    }
+}
+
+/// The CLV analysis's parameters.
+pub(crate) fn clv(config: &Config) -> ClvParams {
+    let clv = &config.clv;
+    ClvParams {
+        unit: clv_time_unit(clv),
+        penalizer: clv.penalizer,
+        gamma_gamma_penalizer: clv.gamma_gamma_penalizer,
+        horizon_months: clv.horizon_months,
+        discount_rate_monthly: clv.discount_rate_monthly,
+    }
+}
+
+/// The unit of recency, T and expected purchases.
+pub(crate) fn clv_time_unit(clv: &ClvConfig) -> TimeUnit {
+    match clv.time_unit {
+        ClvTimeUnit::Days => TimeUnit::Days,
+        ClvTimeUnit::Weeks => TimeUnit::Weeks,
     }
 }
 
