@@ -138,6 +138,7 @@ struct Solved {
     assembled: Assembled,
 }
 
+/// The budget, the allocation (timed for the log) and what it is read as.
 fn solve(ctx: &Context, request: &Request, input: &AllocationInput) -> Result<Solved> {
     let (rule, basis) = budget_rule(ctx, request, input)?;
     let params = BudgetParams {
@@ -151,8 +152,12 @@ fn solve(ctx: &Context, request: &Request, input: &AllocationInput) -> Result<So
     let plan = budget::allocate(&input.offers(), &params).map_err(|err| (input.locate)(err))?;
     let solve_seconds = started.elapsed().as_secs_f64();
     let solve_cpu = process_cpu_seconds() - cpu_before;
-    let params = super::params::budget_tables(&ctx.config);
-    let assembled = assemble(input, &plan, &basis, &params)?;
+    let assembled = assemble(
+        input,
+        &plan,
+        &basis,
+        &super::params::budget_tables(&ctx.config),
+    )?;
     tracing::info!(
         "allocate: {} rows solved (hulls, sort, curve, allocation) in {solve_seconds:.3}s ({solve_cpu:.2} CPU-s, all threads); tables built in {:.3}s",
         input.cost.len(),
@@ -178,6 +183,7 @@ impl Solved {
     }
 }
 
+/// `budget_curve.png`: the curve, the flat policies and the chosen allocation.
 fn draw_chart(out_dir: &Path, input: &AllocationInput, solved: &Solved) -> Result<()> {
     let plan = &solved.plan;
     let curve: Vec<(f64, f64)> = plan.curve.iter().map(|p| (p.cost, p.value)).collect();
@@ -193,6 +199,7 @@ fn draw_chart(out_dir: &Path, input: &AllocationInput, solved: &Solved) -> Resul
     )
 }
 
+/// The printed summary (nothing with `--quiet`).
 fn report(ctx: &Context, input: &AllocationInput, solved: &Solved, written_to: &str) {
     if ctx.quiet {
         return;
