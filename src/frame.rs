@@ -1,5 +1,7 @@
-//! Reading stored tables into plain vectors: the one set of column readers every layer uses
-//! (commands reading their inputs, the report assembling the dashboard).
+//! Reading stored tables into plain vectors and building output tables: the one set of column
+//! readers and the one table builder every layer uses (commands reading their inputs and
+//! writing their outputs, domain modules assembling their tables, the report assembling the
+//! dashboard).
 
 use anyhow::Result;
 use polars::prelude::*;
@@ -52,4 +54,84 @@ pub(crate) fn bool_column(table: &DataFrame, name: &str) -> Result<Vec<bool>> {
         .iter()
         .map(|v| v.unwrap_or(false))
         .collect())
+}
+
+/// An output table under construction, one named column at a time, in the order written.
+///
+/// ```ignore
+/// let table = Table::new(rows.len())
+///     .col("k", rows.iter().map(|r| r.k as i64))
+///     .col("silhouette", rows.iter().map(|r| r.silhouette))
+///     .build()?;
+/// ```
+pub(crate) struct Table {
+    height: usize,
+    columns: Vec<Column>,
+}
+
+impl Table {
+    /// A table of `height` rows; every column must have that many values.
+    pub(crate) fn new(height: usize) -> Self {
+        Self {
+            height,
+            columns: Vec::new(),
+        }
+    }
+
+    /// Appends column `name` holding `values` (integers, floats, booleans or text).
+    pub(crate) fn col<T, I>(mut self, name: &str, values: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        Series: NamedFrom<Vec<T>, [T]>,
+    {
+        let values: Vec<T> = values.into_iter().collect();
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
+    /// Appends a column built elsewhere (e.g. all null, of a given type).
+    pub(crate) fn column(mut self, column: Column) -> Self {
+        self.columns.push(column);
+        self
+    }
+
+    /// The table; an error if a column's length differs from the height.
+    pub(crate) fn build(self) -> Result<DataFrame> {
+        Ok(DataFrame::new(self.height, self.columns)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_typed_columns_in_order() {
+        let table = Table::new(2)
+            .col("id", [1i64, 2])
+            .col("value", [0.5f64, 1.5])
+            .col("flag", [true, false])
+            .col("name", ["a", "b"])
+            .build()
+            .unwrap();
+        let names: Vec<&str> = table
+            .get_column_names()
+            .iter()
+            .map(|n| n.as_str())
+            .collect();
+        assert_eq!(names, vec!["id", "value", "flag", "name"]);
+        assert_eq!(i64_column(&table, "id").unwrap(), vec![1, 2]);
+        assert_eq!(f64_column(&table, "id").unwrap(), vec![1.0, 2.0]);
+        assert_eq!(f64_column(&table, "value").unwrap(), vec![0.5, 1.5]);
+        assert_eq!(str_column(&table, "name").unwrap(), vec!["a", "b"]);
+        assert_eq!(
+            table.column("flag").unwrap().bool().unwrap().get(1),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn a_column_of_the_wrong_length_is_an_error() {
+        assert!(Table::new(3).col("id", [1i64, 2]).build().is_err());
+    }
 }

@@ -13,11 +13,15 @@
 //! segment's Δvalue. λ, the return of that marginal segment, is the budget's shadow price and
 //! the dual rule for later customers: give the arm maximising `value − λ·cost` ([`dual_arm`]).
 //!
-//! Knows nothing of stores, config or where the numbers came from.
+//! The allocator knows nothing of stores, config or where the numbers came from: [`sources`]
+//! turns the inputs (a values file, the offer test's tables, the economic model) into its rows,
+//! and [`tables`] reads its plan as the output tables.
 
 pub(crate) mod comparison;
 pub(crate) mod from_model;
 pub(crate) mod heldout;
+pub(crate) mod sources;
+pub(crate) mod tables;
 
 use rayon::prelude::*;
 

@@ -1,18 +1,21 @@
 //! Customer lifetime value with the buy-till-you-die models: the RFM summary of purchases
 //! ([`rfm`]), BG/NBD for how often and how long a customer keeps buying ([`bgnbd`]),
 //! Gamma-Gamma for how much per purchase ([`gamma_gamma`]), and per customer P(alive),
-//! expected purchases, expected value and discounted CLV ([`analyse`]). Readers for the
-//! CDNOW layouts, a named-column CSV and an RFM summary CSV are in [`readers`].
+//! expected purchases, expected value and discounted CLV ([`analyse`]); the holdout check by
+//! refitting without the last days ([`check`]) and the stage's tables ([`tables`]). Readers for
+//! the CDNOW layouts, a named-column CSV and an RFM summary CSV are in [`readers`].
 //!
 //! Plain parameters in, plain results out: no config, no store.
 
 pub(crate) mod bgnbd;
+pub(crate) mod check;
 pub(crate) mod gamma_gamma;
 pub(crate) mod optimize;
 pub(crate) mod readers;
 pub(crate) mod rfm;
 pub(crate) mod simulate;
 pub(crate) mod special;
+pub(crate) mod tables;
 
 use rayon::prelude::*;
 

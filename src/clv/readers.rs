@@ -1,13 +1,17 @@
-//! Inputs of the CLV stage besides the store: purchase files (the two whitespace CDNOW
-//! layouts, or a CSV with named customer / date / value columns) and ready RFM summaries
-//! (columns frequency, recency, T and optionally monetary_value; the CDNOW summaries' x, t_x,
-//! zbar and ID are recognised too). Errors name the file, line and column.
+//! Inputs of the CLV stage: purchase files (the two whitespace CDNOW layouts, or a CSV with
+//! named customer / date / value columns), ready RFM summaries (columns frequency, recency, T
+//! and optionally monetary_value; the CDNOW summaries' x, t_x, zbar and ID are recognised too)
+//! — errors name the file, line and column — and the store's transactions and customers'
+//! commissions, from tables already read.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use polars::prelude::{DataFrame, DataType};
 
 use super::rfm::{Purchase, Rfm};
+use crate::error::user_error;
+use crate::frame::{f64_column, i64_column};
 use crate::sources::csv::{Field, RecordReader};
 use crate::sources::dates::{civil_from_days, days_from_civil, parse_datetime};
 use crate::sources::{read_input, shown, SourceError};
@@ -15,6 +19,27 @@ use crate::sources::{read_input, shown, SourceError};
 /// The columns of the `transactions` table a purchase needs.
 pub(crate) const TRANSACTION_COLUMNS: [&str; 4] =
     ["customer_id", "invoice_date", "quantity", "unit_price"];
+
+/// Each customer's margin: their `merchant_commission` in `features` (customer_features:
+/// customer_id, merchant_commission); a customer without a row is an error naming them.
+pub(crate) fn commission_margins(
+    customer_id: &[i64],
+    features: &DataFrame,
+) -> anyhow::Result<Vec<f64>> {
+    let ids = i64_column(features, "customer_id")?;
+    let commission = f64_column(features, "merchant_commission")?;
+    let by_id: HashMap<i64, f64> = ids.into_iter().zip(commission).collect();
+    customer_id
+        .iter()
+        .map(|id| {
+            by_id.get(id).copied().ok_or_else(|| {
+                user_error(format!(
+                    "customer {id} has transactions but no row in customer_features (margin = \"commission\" needs it): run `fluz eda` first"
+                ))
+            })
+        })
+        .collect()
+}
 
 /// The cleaned retail lines (`transactions`) as purchases: one per line, on the line's day,
 /// worth quantity × unit price.

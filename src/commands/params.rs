@@ -7,7 +7,11 @@ use anyhow::Result;
 use polars::prelude::DataFrame;
 
 use super::table::{f64_column, i64_column};
-use crate::config::{Config, Family, TrainConfig};
+use crate::budget::from_model::ModelArmsParams;
+use crate::budget::sources::{beta_cap, BetaModel};
+use crate::budget::tables::AssembleParams;
+use crate::clv::{ClvParams, TimeUnit};
+use crate::config::{ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
 use crate::features::customers::FeatureParams;
 use crate::models::economics::{EconomicInputs, Economics};
 use crate::models::family::Spec;
@@ -94,6 +98,54 @@ fn clv_engagement(
         );
     }
     Ok(Some(lambdas))
+}
+
+/// The economic model's arms for `allocate --source model`: the tiers, the rate bounds and
+/// the largest β the model can produce.
+pub(crate) fn model_arms(config: &Config) -> ModelArmsParams {
+    let e = &config.economics;
+    ModelArmsParams {
+        tiers: e.tiers.clone(),
+        rate_min: e.rate_min,
+        rate_max: e.rate_max,
+        beta_cap: beta_cap(&BetaModel {
+            beta0: e.beta0,
+            a_price: e.a_price,
+            a_freq: e.a_freq,
+            a_recency: e.a_recency,
+            a_social: e.a_social,
+            sigma: e.sigma,
+        }),
+    }
+}
+
+/// How an allocation is compared and checked: the flat rate, the held-out check's bootstrap.
+pub(crate) fn budget_tables(config: &Config) -> AssembleParams {
+    AssembleParams {
+        flat_rate: config.economics.flat_rate,
+        resamples: config.offers.bootstrap,
+        seed: config.offers.seed,
+    }
+}
+
+/// The CLV analysis's parameters.
+pub(crate) fn clv(config: &Config) -> ClvParams {
+    let clv = &config.clv;
+    ClvParams {
+        unit: clv_time_unit(clv),
+        penalizer: clv.penalizer,
+        gamma_gamma_penalizer: clv.gamma_gamma_penalizer,
+        horizon_months: clv.horizon_months,
+        discount_rate_monthly: clv.discount_rate_monthly,
+    }
+}
+
+/// The unit of recency, T and expected purchases.
+pub(crate) fn clv_time_unit(clv: &ClvConfig) -> TimeUnit {
+    match clv.time_unit {
+        ClvTimeUnit::Days => TimeUnit::Days,
+        ClvTimeUnit::Weeks => TimeUnit::Weeks,
+    }
 }
 
 /// Linkage and commission parameters of the customer features.

@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
+use polars::prelude::DataFrame;
 use rayon::prelude::*;
 
 use super::table::{f64_column, i64_column, Table};
@@ -22,12 +23,33 @@ pub(crate) struct SegmentOutcome {
     pub personas: Vec<String>,
 }
 
+/// `features` with the `customer_value` columns among `names` (the `[segment] features`)
+/// appended; unchanged, and customer_value not read, when `names` has none.
+fn with_customer_value(
+    store: &mut dyn Store,
+    features: DataFrame,
+    names: &[String],
+) -> Result<DataFrame> {
+    let wanted: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| crate::config::CLV_FEATURES.contains(n))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(features);
+    }
+    let mut columns = vec!["customer_id"];
+    columns.extend(&wanted);
+    let values = store.read_columns("customer_value", &columns)?;
+    crate::clv::tables::with_customer_value(features, &values, &wanted)
+}
+
 /// Runs the stage.
 pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<SegmentOutcome> {
     let started = Instant::now();
     let config = &ctx.config.segment;
     let features = store.read_table("customer_features")?;
-    let features = super::clv::with_customer_value(store, features, &config.features)?;
+    let features = with_customer_value(store, features, &config.features)?;
     let n = features.height();
     if n < config.k_max + 1 {
         return Err(crate::error::user_error(format!(

@@ -1,50 +1,13 @@
-//! Building output tables and reading input columns: the one place where commands turn domain
-//! results into store tables (`Table`) and store tables into plain vectors (`*_column`).
+//! Building output tables and reading input columns for commands: the table builder and the
+//! column readers live in [`crate::frame`] (domain modules use them too); the model feature
+//! matrix is read here.
 
 use anyhow::Result;
 use polars::prelude::*;
 
+pub(crate) use crate::frame::Table;
 pub use crate::frame::{f64_column, i64_column, str_column};
 use crate::learn::matrix::Matrix;
-
-/// An output table under construction, one named column at a time, in the order written.
-///
-/// ```ignore
-/// let table = Table::new(rows.len())
-///     .col("k", rows.iter().map(|r| r.k as i64))
-///     .col("silhouette", rows.iter().map(|r| r.silhouette))
-///     .build()?;
-/// ```
-pub(crate) struct Table {
-    height: usize,
-    columns: Vec<Column>,
-}
-
-impl Table {
-    /// A table of `height` rows; every column must have that many values.
-    pub(crate) fn new(height: usize) -> Self {
-        Self {
-            height,
-            columns: Vec::new(),
-        }
-    }
-
-    /// Appends column `name` holding `values` (integers, floats, booleans or text).
-    pub(crate) fn col<T, I>(mut self, name: &str, values: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        Series: NamedFrom<Vec<T>, [T]>,
-    {
-        let values: Vec<T> = values.into_iter().collect();
-        self.columns.push(Column::new(name.into(), values));
-        self
-    }
-
-    /// The table; an error if a column's length differs from the height.
-    pub(crate) fn build(self) -> Result<DataFrame> {
-        Ok(DataFrame::new(self.height, self.columns)?)
-    }
-}
 
 /// The model feature matrix: the named columns of `table`, every value checked finite.
 pub(crate) fn feature_matrix(table: &DataFrame, names: &[String]) -> Result<Matrix> {
@@ -60,39 +23,4 @@ pub(crate) fn feature_matrix(table: &DataFrame, names: &[String]) -> Result<Matr
         }
     }
     Ok(Matrix::from_columns(&columns))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn builds_typed_columns_in_order() {
-        let table = Table::new(2)
-            .col("id", [1i64, 2])
-            .col("value", [0.5f64, 1.5])
-            .col("flag", [true, false])
-            .col("name", ["a", "b"])
-            .build()
-            .unwrap();
-        let names: Vec<&str> = table
-            .get_column_names()
-            .iter()
-            .map(|n| n.as_str())
-            .collect();
-        assert_eq!(names, vec!["id", "value", "flag", "name"]);
-        assert_eq!(i64_column(&table, "id").unwrap(), vec![1, 2]);
-        assert_eq!(f64_column(&table, "id").unwrap(), vec![1.0, 2.0]);
-        assert_eq!(f64_column(&table, "value").unwrap(), vec![0.5, 1.5]);
-        assert_eq!(str_column(&table, "name").unwrap(), vec!["a", "b"]);
-        assert_eq!(
-            table.column("flag").unwrap().bool().unwrap().get(1),
-            Some(false)
-        );
-    }
-
-    #[test]
-    fn a_column_of_the_wrong_length_is_an_error() {
-        assert!(Table::new(3).col("id", [1i64, 2]).build().is_err());
-    }
 }
