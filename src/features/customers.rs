@@ -1,6 +1,7 @@
-//! `customer_features`: one row per customer from the cleaned transactions (polars lazy
-//! group-by), the linked social node (degree, PageRank) and the spend-weighted attributes of
-//! the merchants linked to the customer's stock codes.
+//! `customer_features`: one row per customer from the cleaned transactions (counts and dates
+//! by a polars lazy group-by, money by the exact integer sums of `exact`), the linked social
+//! node (degree, PageRank) and the spend-weighted attributes of the merchants linked to the
+//! customer's stock codes.
 
 use std::collections::HashMap;
 

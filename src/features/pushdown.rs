@@ -1,8 +1,9 @@
-//! The push-down path: `customer_features` aggregated inside the engine — PostgreSQL by
+//! The push-down path: the per-customer aggregation inside the engine — PostgreSQL by
 //! `sql/customer_features.sql`, Spark by `sql/customer_features_spark.sql` (the same query in
-//! Spark's dialect). The linkage maps (stock code → merchant, customer → social node) are
-//! computed here from the distinct keys and sent as temporary tables; the line-level work
-//! stays in the engine.
+//! Spark's dialect). The stock code → merchant link is computed here from the distinct codes
+//! and sent as a temporary table; the line-level work stays in the engine, which returns one
+//! row per customer with exact integer sums, and `exact::finish` makes the feature columns
+//! exactly as for polars.
 
 use anyhow::Result;
 use polars::prelude::*;
@@ -34,9 +35,9 @@ fn temp_table(name: &str, columns: &[(&str, SqlType)]) -> TableDef {
 }
 
 /// Builds `customer_features` next to the stored `transactions` with `runner`: the distinct
-/// keys come back, their links are computed here and sent as temporary tables, and
+/// stock codes come back, their links are computed here and sent as a temporary table,
 /// `sql/customer_features.sql` (its table names rewritten to the runner's) does the line-level
-/// work in the engine.
+/// work in the engine, and the exact sums it returns are finished here.
 pub fn customer_features_pushdown(
     runner: &mut dyn SqlRunner,
     edges: &DataFrame,
