@@ -333,25 +333,6 @@ pub(crate) fn from_uplift(
     })
 }
 
-/// The economic model's β bounds: `β_i = beta0 · exp(Σ a_k z_ik + σ ε_i)`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BetaModel {
-    pub beta0: f64,
-    pub a_price: f64,
-    pub a_freq: f64,
-    pub a_recency: f64,
-    pub a_social: f64,
-    pub sigma: f64,
-}
-
-/// The largest β the economic model can produce: every clipped z-score (|z| ≤ 3) pushing the
-/// same way and the noise at 3σ.
-pub(crate) fn beta_cap(model: &BetaModel) -> f64 {
-    let reach =
-        model.a_price.abs() + model.a_freq.abs() + model.a_recency.abs() + model.a_social.abs();
-    model.beta0 * (3.0 * reach + 3.0 * model.sigma).exp()
-}
-
 /// Every customer of `predictions` (table `cashback_predictions`: customer_id, margin,
 /// predicted_rate) at every tier of `params`, their expected spend from `features` (table
 /// `customer_features`: customer_id, total_spent).

@@ -8,7 +8,6 @@ use polars::prelude::DataFrame;
 
 use super::table::{f64_column, i64_column};
 use crate::budget::from_model::ModelArmsParams;
-use crate::budget::sources::{beta_cap, BetaModel};
 use crate::budget::tables::AssembleParams;
 use crate::clv::{ClvParams, TimeUnit};
 use crate::config::{ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
@@ -108,14 +107,7 @@ pub(crate) fn model_arms(config: &Config) -> ModelArmsParams {
         tiers: e.tiers.clone(),
         rate_min: e.rate_min,
         rate_max: e.rate_max,
-        beta_cap: beta_cap(&BetaModel {
-            beta0: e.beta0,
-            a_price: e.a_price,
-            a_freq: e.a_freq,
-            a_recency: e.a_recency,
-            a_social: e.a_social,
-            sigma: e.sigma,
-        }),
+        beta_cap: economics(config).beta_cap(),
     }
 }
 

@@ -115,6 +115,14 @@ impl Economics {
     }
 
     /// `r* = clamp((β m − 1) / (2β), r_min, r_max)`.
+    /// The largest β the model can produce: every clipped z-score (|z| ≤ 3) pushing the same
+    /// way and the noise at 3σ.
+    pub(crate) fn beta_cap(&self) -> f64 {
+        let reach =
+            self.a_price.abs() + self.a_freq.abs() + self.a_recency.abs() + self.a_social.abs();
+        self.beta0 * (3.0 * reach + 3.0 * self.sigma).exp()
+    }
+
     pub fn optimal_rate(&self, beta: f64, margin: f64) -> f64 {
         ((beta * margin - 1.0) / (2.0 * beta)).clamp(self.rate_min, self.rate_max)
     }
