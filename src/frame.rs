@@ -1,10 +1,12 @@
 //! Reading stored tables into plain vectors and building output tables: the one set of column
-//! readers and the one table builder every layer uses (commands reading their inputs and
-//! writing their outputs, domain modules assembling their tables, the report assembling the
-//! dashboard).
+//! readers, the model feature matrix and the one table builder every layer uses (commands
+//! reading their inputs and writing their outputs, domain modules assembling their tables, the
+//! report assembling the dashboard).
 
 use anyhow::Result;
 use polars::prelude::*;
+
+use crate::learn::matrix::Matrix;
 
 /// Reads a column as `f64` whatever its numeric type.
 pub fn f64_column(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
@@ -54,6 +56,22 @@ pub(crate) fn bool_column(table: &DataFrame, name: &str) -> Result<Vec<bool>> {
         .iter()
         .map(|v| v.unwrap_or(false))
         .collect())
+}
+
+/// The model feature matrix: the named columns of `table`, every value checked finite.
+pub(crate) fn feature_matrix(table: &DataFrame, names: &[String]) -> Result<Matrix> {
+    let columns: Vec<Vec<f64>> = names
+        .iter()
+        .map(|name| f64_column(table, name))
+        .collect::<Result<_>>()?;
+    for (name, column) in names.iter().zip(&columns) {
+        if let Some(row) = column.iter().position(|v| !v.is_finite()) {
+            return Err(crate::error::user_error(format!(
+                "customer_features column {name} has a non-finite value in row {row}: cannot train on it"
+            )));
+        }
+    }
+    Ok(Matrix::from_columns(&columns))
 }
 
 /// An output table under construction, one named column at a time, in the order written.

@@ -14,7 +14,10 @@ use crate::config::{ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
 use crate::features::customers::FeatureParams;
 use crate::models::economics::{EconomicInputs, Economics};
 use crate::models::family::Spec;
+use crate::sources::offers::LogSpec;
 use crate::store::Store;
+use crate::uplift::learners::BaseSpec;
+use crate::uplift::StudyParams;
 
 /// The economic model's parameters.
 pub fn economics(config: &Config) -> Economics {
@@ -212,6 +215,53 @@ pub fn grid(config: &TrainConfig) -> Vec<Spec> {
         }
     }
     specs
+}
+
+/// How to read `[offers] log`.
+pub(crate) fn offer_log(config: &Config) -> LogSpec {
+    let o = &config.offers;
+    let optional = |s: &String| (!s.is_empty()).then(|| s.clone());
+    LogSpec {
+        customer_column: optional(&o.customer_column),
+        arm_column: o.arm_column.clone(),
+        control_arm: o.control_arm.clone(),
+        rate_column: optional(&o.rate_column),
+        arm_rates: o.arm_rates.clone(),
+        arm_costs: o.arm_costs.clone(),
+        outcomes: o.outcomes.clone(),
+        spend_outcome: o.spend_outcome.clone(),
+        features: o.features.clone(),
+        min_arm_rows: o.min_arm_rows,
+        encoding: config.ingest.encoding,
+        max_decompressed_bytes: config.ingest.max_decompressed_bytes,
+    }
+}
+
+/// The uplift study's settings (no baseline: that is the log's feature, set by the command).
+pub(crate) fn uplift_study(config: &Config) -> StudyParams {
+    let o = &config.offers;
+    let mut grid: Vec<BaseSpec> = o
+        .boosting_depths
+        .iter()
+        .map(|&depth| BaseSpec::Boosting {
+            rounds: o.base_trees,
+            depth,
+        })
+        .collect();
+    grid.extend(o.forest_min_leaf.iter().map(|&min_leaf| BaseSpec::Forest {
+        trees: o.base_trees,
+        min_leaf,
+    }));
+    StudyParams {
+        n_folds: o.n_folds as usize,
+        grid,
+        learners: o.learners.clone(),
+        seed: o.seed,
+        bootstrap: o.bootstrap,
+        spend_outcome: o.spend_outcome.clone(),
+        curve_points: 100,
+        baseline: None,
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! SHAP explanations of the cashback models: exact path-dependent TreeSHAP for a tree, a random
 //! forest or gradient boosting, and exact linear SHAP for the linear model, plus the local
-//! accuracy check (`base + Σ φ = prediction`) every explanation must pass before it is stored.
+//! accuracy check (`base + Σ φ = prediction`) every explanation must pass before it is stored;
+//! the offer test's effect explanations (`effects`) and the stage's tables (`tables`).
 
 pub(crate) mod drivers;
 pub(crate) mod effects;
 mod linear;
 mod path_kernel;
 mod quadrature;
+pub(crate) mod tables;
 mod treeshap;
 
 pub use linear::linear_shap;

@@ -13,11 +13,8 @@ use plotters::style::{register_font, FontStyle};
 const FONT: &str = "fluz-qini-sans";
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
-/// One panel: a title and `(learner, [(fraction, gain)])` series.
-pub(crate) struct QiniPanel {
-    pub title: String,
-    pub series: Vec<(String, Vec<(f64, f64)>)>,
-}
+/// One panel: a title and `(learner, [(fraction, gain)])` series (described by the uplift stage).
+pub(crate) use crate::uplift::tables::QiniPanel;
 
 fn font_ready() -> Result<()> {
     static READY: OnceLock<bool> = OnceLock::new();

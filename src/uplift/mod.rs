@@ -1,15 +1,18 @@
 //! Learning the response to offers from a randomized test: meta-learners of per-customer
 //! effects (`learners`), Qini / AUUC (`metrics`), off-policy values and the honest choice
-//! between a personalised policy and the best single arm (`policy`), and a simulated rate test
-//! with a known truth (`simulate`).
+//! between a personalised policy and the best single arm (`policy`), a simulated rate test
+//! with a known truth (`simulate`), the study's inputs beside the log (`inputs`) and the
+//! stage's tables (`tables`).
 //!
 //! [`study`] is the one entry point of `fluz uplift`: it takes a validated log, a hash split and
 //! plain settings, and returns every table's rows. It never sees the config or a store.
 
+pub(crate) mod inputs;
 pub(crate) mod learners;
 pub(crate) mod metrics;
 pub(crate) mod policy;
 pub(crate) mod simulate;
+pub(crate) mod tables;
 
 use crate::learn::matrix::Matrix;
 use crate::sources::offers::OfferLog;
