@@ -21,10 +21,10 @@ impl std::error::Error for ConfigError {}
 
 /// The most customers `dashboard.html` embeds (`report::dashboard::MAX_CUSTOMERS`; a test
 /// holds them equal).
-pub const DASHBOARD_EMBED_LIMIT: usize = 3000;
+pub(crate) const DASHBOARD_EMBED_LIMIT: usize = 3000;
 
 /// The 14 numeric columns of `customer_features` used as model features by default.
-pub const DEFAULT_MODEL_FEATURES: [&str; 14] = [
+pub(crate) const DEFAULT_MODEL_FEATURES: [&str; 14] = [
     "n_lines",
     "n_invoices",
     "total_quantity",
@@ -43,7 +43,7 @@ pub const DEFAULT_MODEL_FEATURES: [&str; 14] = [
 
 /// `customer_value` columns that `[segment] features` may name besides
 /// [`DEFAULT_MODEL_FEATURES`] (joined on customer_id; `fluz clv` must have run).
-pub const CLV_FEATURES: [&str; 8] = [
+pub(crate) const CLV_FEATURES: [&str; 8] = [
     "frequency",
     "recency",
     "T",
@@ -231,7 +231,7 @@ impl Default for EdaConfig {
 }
 
 pub use crate::segment::Transform;
-pub use crate::store::{is_identifier, redact_url};
+pub(crate) use crate::store::{is_identifier, redact_url};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -708,7 +708,7 @@ impl Default for OffersConfig {
 
 impl ClvConfig {
     /// The fixed margin, or `None` for each customer's commission.
-    pub fn fixed_margin(&self) -> Option<f64> {
+    pub(crate) fn fixed_margin(&self) -> Option<f64> {
         match self.margin {
             ClvMargin::Fraction(f) => Some(f),
             ClvMargin::Named(_) => None,
@@ -746,7 +746,7 @@ impl ClvConfig {
 
 impl Config {
     /// Reads `path`; a missing file at the default location means "all defaults".
-    pub fn load(path: &Path, must_exist: bool) -> Result<Self, ConfigError> {
+    pub(crate) fn load(path: &Path, must_exist: bool) -> Result<Self, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound && !must_exist => String::new(),
@@ -822,7 +822,7 @@ impl Config {
 
     /// Applies `FLUZ_DATABASE_URL` (it overrides `[store] url`) and `FLUZ_SPARK_URL` (it
     /// overrides `[store] spark_url`).
-    pub fn apply_env(&mut self) {
+    pub(crate) fn apply_env(&mut self) {
         if let Ok(url) = std::env::var("FLUZ_DATABASE_URL") {
             if !url.is_empty() {
                 self.store.url = url;
@@ -837,7 +837,7 @@ impl Config {
 
     /// Checks every range and cross-field rule; one error lists every problem, each naming
     /// its key, and the config file.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let problems = self.problems();
         match problems.len() {
             0 => Ok(()),
@@ -1407,7 +1407,7 @@ impl Config {
     }
 
     /// The resolved settings as TOML, with any database password masked.
-    pub fn to_display_toml(&self) -> String {
+    pub(crate) fn to_display_toml(&self) -> String {
         let mut shown = self.clone();
         shown.store.url = redact_url(&shown.store.url);
         shown.store.spark_url = redact_url(&shown.store.spark_url);

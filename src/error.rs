@@ -5,7 +5,7 @@ use std::fmt;
 /// A failure the user can fix: bad config, bad input, unreachable database, a held lock.
 /// Anything carrying one of these anywhere in its chain exits with code 2.
 #[derive(Debug)]
-pub struct UserError(pub String);
+pub(crate) struct UserError(pub String);
 
 impl fmt::Display for UserError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -16,7 +16,7 @@ impl fmt::Display for UserError {
 impl std::error::Error for UserError {}
 
 /// Builds an `anyhow::Error` that exits with code 2.
-pub fn user_error(message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn user_error(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UserError(message.into()))
 }
 
@@ -50,7 +50,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// True when a database error means the server or the connection went away (closed socket,
 /// I/O failure, or SQLSTATE class 08 "connection exception" / 57 "operator intervention", e.g.
 /// 57P01 when the server shuts down): the database is the user's to fix.
-pub fn connection_lost(err: &postgres::Error) -> bool {
+pub(crate) fn connection_lost(err: &postgres::Error) -> bool {
     match err.as_db_error() {
         None => true,
         Some(db) => {

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use crate::learn::matrix::Matrix;
 
 /// Reads a column as `f64` whatever its numeric type.
-pub fn f64_column(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
+pub(crate) fn f64_column(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
     let column = table.column(name)?.cast(&DataType::Float64)?;
     Ok(column
         .f64()?
@@ -19,7 +19,7 @@ pub fn f64_column(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
 }
 
 /// Reads an `i64` column.
-pub fn i64_column(table: &DataFrame, name: &str) -> Result<Vec<i64>> {
+pub(crate) fn i64_column(table: &DataFrame, name: &str) -> Result<Vec<i64>> {
     Ok(table
         .column(name)?
         .i64()?
@@ -29,7 +29,7 @@ pub fn i64_column(table: &DataFrame, name: &str) -> Result<Vec<i64>> {
 }
 
 /// Reads a text column (nulls as empty text).
-pub fn str_column(table: &DataFrame, name: &str) -> Result<Vec<String>> {
+pub(crate) fn str_column(table: &DataFrame, name: &str) -> Result<Vec<String>> {
     Ok(table
         .column(name)?
         .str()?

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 /// buffered file, which is flushed, synced and renamed over `path`; then the folder is synced
 /// so that the rename itself survives a crash. On failure the temporary file is removed and
 /// `path` keeps its old content. Returns what `write` returned.
-pub fn write_atomic_with<T>(
+pub(crate) fn write_atomic_with<T>(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> Result<T>,
 ) -> Result<T> {
@@ -46,7 +46,7 @@ pub fn write_atomic_with<T>(
 }
 
 /// Writes `bytes` to `path` atomically (see [`write_atomic_with`]).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |file| Ok(file.write_all(bytes)?))
 }
 

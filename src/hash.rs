@@ -10,7 +10,7 @@ pub(crate) const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// FNV-1a 64-bit over `bytes`.
 #[inline]
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash = FNV_OFFSET;
     for &byte in bytes {
         hash ^= u64::from(byte);
@@ -21,12 +21,12 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 
 /// `h(ns, key)`: FNV-1a 64 of the UTF-8 bytes of `"{ns}:{seed}:{key}"`.
 #[inline]
-pub fn h(ns: &str, seed: u64, key: &str) -> u64 {
+pub(crate) fn h(ns: &str, seed: u64, key: &str) -> u64 {
     fnv1a64(format!("{ns}:{seed}:{key}").as_bytes())
 }
 
 /// `h(ns, c)` for an integer customer id (decimal).
 #[inline]
-pub fn h_customer(ns: &str, seed: u64, customer_id: i64) -> u64 {
+pub(crate) fn h_customer(ns: &str, seed: u64, customer_id: i64) -> u64 {
     h(ns, seed, &customer_id.to_string())
 }

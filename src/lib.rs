@@ -1,6 +1,7 @@
 //! fluz: customer segments, optimal cashback rates and their explanations for rewards
 //! platforms. `run` sets up logging and dispatches one subcommand; every stage lives in
 //! `commands/` and only orchestrates domain modules.
+#![warn(unreachable_pub)]
 
 pub mod budget;
 pub mod cli;
@@ -58,7 +59,7 @@ fn init_logging(verbose: u8) {
 }
 
 /// Loads, overrides and validates the config for a command line.
-pub fn resolve_config(cli: &Cli) -> Result<Config> {
+pub(crate) fn resolve_config(cli: &Cli) -> Result<Config> {
     let default_path = cli.config.as_os_str() == "config.toml";
     let mut config = Config::load(&cli.config, !default_path)?;
     config.apply_env();

@@ -26,7 +26,7 @@ pub(crate) mod tables;
 use rayon::prelude::*;
 
 /// Arm index of the implicit zero arm (cost 0, value 0) every customer has.
-pub const ZERO_ARM: u32 = u32::MAX;
+pub(crate) const ZERO_ARM: u32 = u32::MAX;
 
 /// Per (customer, arm) rows: dense customer index, arm index, expected cost and value.
 #[derive(Clone, Copy, Debug)]
@@ -158,7 +158,8 @@ pub struct BudgetPlan {
 /// The arm (index into `arms`, or `None` for the zero arm) maximising `value − λ·cost`: the
 /// LP's dual rule for a customer who arrives after the budget was solved (no re-solve needed;
 /// ties go to the cheaper arm, then the zero arm).
-pub fn dual_arm(arms: &[(f64, f64)], lambda: f64) -> Option<usize> {
+#[cfg(test)]
+pub(crate) fn dual_arm(arms: &[(f64, f64)], lambda: f64) -> Option<usize> {
     let mut best: Option<usize> = None;
     let mut best_score = 0.0;
     let mut best_cost = 0.0;

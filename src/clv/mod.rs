@@ -318,7 +318,7 @@ pub mod api {
     use super::{bgnbd, gamma_gamma, simulate, BgNbdParams, ClvError, TimeUnit};
 
     /// An RFM summary as plain columns: x, t_x, T, mean repeat value (empty without values).
-    pub type Columns = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+    pub(crate) type Columns = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
 
     /// Reads an RFM summary CSV.
     pub fn read_rfm(path: &Path) -> anyhow::Result<Columns> {

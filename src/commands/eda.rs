@@ -23,7 +23,7 @@ fn uses_pushdown(config: &Config) -> bool {
 }
 
 /// Builds `customer_features` from the stored transactions and stores it.
-pub fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFrame> {
+pub(crate) fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFrame> {
     let params = super::params::feature_params(config);
     let edges = store.read_table("social_edges")?;
     let merchants = store.read_table("merchants")?;
@@ -85,7 +85,7 @@ fn print_summary(summary: &EdaSummary) {
 }
 
 /// Runs the stage.
-pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<EdaSummary> {
+pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<EdaSummary> {
     let started = Instant::now();
     let bar = progress::bar(ctx.progress, 0, "customer features");
     let features = build_features(&ctx.config, store)?;

@@ -57,7 +57,7 @@ pub const TABLES: [&str; 33] = [
 ];
 
 /// The charts the stages draw into the output folder.
-pub const CHARTS: [&str; 8] = [
+pub(crate) const CHARTS: [&str; 8] = [
     "analytics_summary.png",
     "clv_holdout.png",
     "k_selection.png",

@@ -3,7 +3,7 @@
 
 pub(crate) mod allocate;
 pub(crate) mod clv;
-pub mod eda;
+pub(crate) mod eda;
 pub(crate) mod explain;
 pub mod export;
 pub(crate) mod generate;
@@ -16,7 +16,7 @@ pub(crate) mod table;
 pub(crate) mod train;
 pub(crate) mod uplift;
 
-pub use table::{f64_column, i64_column, str_column};
+pub(crate) use table::{f64_column, i64_column, str_column};
 
 use std::time::Instant;
 
@@ -26,7 +26,7 @@ use table::Table;
 
 /// Records a stage's wall time and output rows in the `run_manifest` table (one row per stage,
 /// replaced when the stage runs again).
-pub fn record_stage(
+pub(crate) fn record_stage(
     store: &mut dyn Store,
     stage: &str,
     started: Instant,

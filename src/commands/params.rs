@@ -40,7 +40,7 @@ pub fn economics(config: &Config) -> Economics {
 /// The economic model's per-customer inputs from `customer_features`, with each customer's
 /// engagement value as `[economics] engagement` says — one reading for `train` and
 /// `simulate-offers`, so the simulated truth is the target's.
-pub fn economic_inputs(
+pub(crate) fn economic_inputs(
     config: &Config,
     store: &mut dyn Store,
     features: &DataFrame,
@@ -156,7 +156,7 @@ pub fn feature_params(config: &Config) -> FeatureParams {
 }
 
 /// The grid points of the configured families, family by family.
-pub fn grid(config: &TrainConfig) -> Vec<Spec> {
+pub(crate) fn grid(config: &TrainConfig) -> Vec<Spec> {
     let depth = |d: usize| if d == 0 { None } else { Some(d) };
     let mut specs = Vec::new();
     for family in &config.families {

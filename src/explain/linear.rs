@@ -9,7 +9,12 @@ use crate::learn::matrix::Matrix;
 ///
 /// # Panics
 /// If `weights` or `means` do not have one entry per column of `x`.
-pub fn linear_shap(intercept: f64, weights: &[f64], means: &[f64], x: &Matrix) -> ShapValues {
+pub(crate) fn linear_shap(
+    intercept: f64,
+    weights: &[f64],
+    means: &[f64],
+    x: &Matrix,
+) -> ShapValues {
     assert_eq!(weights.len(), x.n_cols, "one weight per feature");
     assert_eq!(means.len(), x.n_cols, "one mean per feature");
     let base_value = intercept + weights.iter().zip(means).map(|(w, m)| w * m).sum::<f64>();

@@ -11,8 +11,8 @@ mod quadrature;
 pub(crate) mod tables;
 mod treeshap;
 
-pub use linear::linear_shap;
-pub use treeshap::{ensemble_shap, tree_expected_value, tree_shap_row};
+pub(crate) use linear::linear_shap;
+pub use treeshap::ensemble_shap;
 
 use crate::models::family::{Model, SavedModel};
 
@@ -36,7 +36,7 @@ impl ShapValues {
     }
 
     /// Mean absolute contribution of each feature over the rows (zeros when there are none).
-    pub fn mean_abs(&self) -> Vec<f64> {
+    pub(crate) fn mean_abs(&self) -> Vec<f64> {
         let mut means = vec![0.0; self.n_features];
         if self.n_features == 0 || self.n_rows == 0 {
             return means;
@@ -55,7 +55,7 @@ impl ShapValues {
 
 /// Why a set of SHAP values failed the local accuracy check.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum LocalAccuracyError {
+pub(crate) enum LocalAccuracyError {
     /// The predictions do not match the explained rows one for one.
     #[error("SHAP values cover {shap_rows} rows but {predictions} predictions were given")]
     RowCountMismatch {
@@ -87,7 +87,7 @@ pub enum LocalAccuracyError {
 
 /// Local accuracy check: |base + Σφ − prediction| ≤ `rel_tol` × max(1, |prediction|) for every
 /// row; returns the first failing row with its numbers as an error. A NaN anywhere fails.
-pub fn check_local_accuracy(
+pub(crate) fn check_local_accuracy(
     shap: &ShapValues,
     predictions: &[f64],
     rel_tol: f64,
@@ -130,7 +130,7 @@ pub fn check_local_accuracy(
 }
 
 /// Exact SHAP values of a saved model on `x`.
-pub fn model_shap(saved: &SavedModel, x: &crate::learn::matrix::Matrix) -> ShapValues {
+pub(crate) fn model_shap(saved: &SavedModel, x: &crate::learn::matrix::Matrix) -> ShapValues {
     match &saved.model {
         Model::Linear(linear) => {
             linear_shap(linear.intercept, &linear.weights, &saved.feature_means, x)

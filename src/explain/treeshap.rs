@@ -55,7 +55,7 @@ const BLOCK_BYTES: usize = 64 << 20;
 ///
 /// Uses the same cover fractions as the SHAP kernel (see [`child_fractions`]), so that
 /// `tree_expected_value + Σ φ = prediction` holds to rounding. An empty tree has value 0.
-pub fn tree_expected_value(tree: &Tree) -> f64 {
+pub(crate) fn tree_expected_value(tree: &Tree) -> f64 {
     if tree.nodes.is_empty() {
         return 0.0;
     }
@@ -80,7 +80,8 @@ pub fn tree_expected_value(tree: &Tree) -> f64 {
 ///
 /// # Panics
 /// If a split feature of the tree is outside `row` or `phi`.
-pub fn tree_shap_row(tree: &Tree, row: &[f64], scale: f64, phi: &mut [f64]) {
+#[cfg(test)]
+pub(crate) fn tree_shap_row(tree: &Tree, row: &[f64], scale: f64, phi: &mut [f64]) {
     let n_features = row.len().min(phi.len());
     check_features(std::slice::from_ref(tree), n_features);
     let tape = TreeTape::build(tree);

@@ -14,7 +14,7 @@ use super::linkage::{commission, is_eligible, merchant_index, social_node};
 use crate::error::user_error;
 
 /// Micro-seconds in a day.
-pub const MICROS_PER_DAY: f64 = 86_400_000_000.0;
+pub(crate) const MICROS_PER_DAY: f64 = 86_400_000_000.0;
 
 /// What linkage and the commission need (validated config values).
 #[derive(Clone, Debug)]
@@ -29,7 +29,7 @@ pub struct FeatureParams {
 
 /// A merchant's attributes as linked to a stock code.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MerchantAttrs {
+pub(crate) struct MerchantAttrs {
     /// Index into the eligible merchants (sorted by business_id).
     pub eligible_index: usize,
     pub stars: f64,
@@ -38,7 +38,7 @@ pub struct MerchantAttrs {
 }
 
 /// The merchants eligible for linkage, sorted by business_id (byte order).
-pub struct EligibleMerchants {
+pub(crate) struct EligibleMerchants {
     pub business_id: Vec<String>,
     pub name: Vec<String>,
     pub city: Vec<Option<String>>,
@@ -49,7 +49,7 @@ pub struct EligibleMerchants {
 
 impl EligibleMerchants {
     /// Selects and sorts the eligible merchants; none eligible is a user error.
-    pub fn from_table(merchants: &DataFrame, params: &FeatureParams) -> Result<Self> {
+    pub(crate) fn from_table(merchants: &DataFrame, params: &FeatureParams) -> Result<Self> {
         let ids = merchants.column("business_id")?.str()?;
         let names = merchants.column("name")?.str()?;
         let cities = merchants.column("city")?.str()?;
@@ -106,17 +106,12 @@ impl EligibleMerchants {
     }
 
     /// Number of eligible merchants.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.business_id.len()
     }
 
-    /// True when none is eligible.
-    pub fn is_empty(&self) -> bool {
-        self.business_id.is_empty()
-    }
-
     /// The merchant linked to a stock code.
-    pub fn link(&self, seed: u64, stock_code: &str) -> MerchantAttrs {
+    pub(crate) fn link(&self, seed: u64, stock_code: &str) -> MerchantAttrs {
         let index = merchant_index(self.len(), seed, stock_code).unwrap_or(0);
         MerchantAttrs {
             eligible_index: index,
@@ -128,14 +123,18 @@ impl EligibleMerchants {
 }
 
 /// Per-customer social columns.
-pub struct SocialLinks {
+pub(crate) struct SocialLinks {
     pub node: Vec<i64>,
     pub degree: Vec<i64>,
     pub pagerank: Vec<f64>,
 }
 
 /// Links each customer to a social node and reads the node's degree and PageRank.
-pub fn social_links(customer_ids: &[i64], edges: &DataFrame, seed: u64) -> Result<SocialLinks> {
+pub(crate) fn social_links(
+    customer_ids: &[i64],
+    edges: &DataFrame,
+    seed: u64,
+) -> Result<SocialLinks> {
     let node_a: Vec<i64> = edges.column("node_a")?.i64()?.no_null_iter().collect();
     let node_b: Vec<i64> = edges.column("node_b")?.i64()?.no_null_iter().collect();
     let graph = Graph::from_edges(&node_a, &node_b);
@@ -161,7 +160,7 @@ pub fn social_links(customer_ids: &[i64], edges: &DataFrame, seed: u64) -> Resul
 }
 
 /// Maps every distinct stock code to its merchant's attributes.
-pub fn stock_links<'a>(
+pub(crate) fn stock_links<'a>(
     stock_codes: impl Iterator<Item = &'a str>,
     merchants: &EligibleMerchants,
     seed: u64,
@@ -175,7 +174,7 @@ pub fn stock_links<'a>(
 }
 
 /// The columns of `transactions` that [`customer_features`] reads (all but `description`).
-pub const TRANSACTION_COLUMNS: &[&str] = &[
+pub(crate) const TRANSACTION_COLUMNS: &[&str] = &[
     "invoice_no",
     "stock_code",
     "quantity",

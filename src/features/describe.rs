@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// Quantile `q` of sorted, finite values by linear interpolation between order statistics
 /// (numpy `method="linear"`, pandas' default).
-pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -18,7 +18,7 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
 
 /// `describe()` of one numeric column.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Describe {
+pub(crate) struct Describe {
     pub column: String,
     pub count: usize,
     pub nulls: usize,
@@ -33,7 +33,7 @@ pub struct Describe {
 }
 
 /// Describes a column; NaN values count as nulls.
-pub fn describe(column: &str, values: &[f64]) -> Describe {
+pub(crate) fn describe(column: &str, values: &[f64]) -> Describe {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
     let count = sorted.len();
@@ -63,7 +63,7 @@ pub fn describe(column: &str, values: &[f64]) -> Describe {
 
 /// The 1.5·IQR rule on one column.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Outliers {
+pub(crate) struct Outliers {
     pub column: String,
     pub q1: f64,
     pub q3: f64,
@@ -75,7 +75,7 @@ pub struct Outliers {
 }
 
 /// Counts values outside `[Q1 − 1.5·IQR, Q3 + 1.5·IQR]`.
-pub fn iqr_outliers(column: &str, values: &[f64]) -> Outliers {
+pub(crate) fn iqr_outliers(column: &str, values: &[f64]) -> Outliers {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
     let q1 = quantile_sorted(&sorted, 0.25);

@@ -17,23 +17,23 @@ use polars::prelude::*;
 use super::customers::{SocialLinks, MICROS_PER_DAY};
 
 /// Money, unit prices, stars and commissions are summed in millionths.
-pub const SCALE: f64 = 1e6;
+pub(crate) const SCALE: f64 = 1e6;
 
 /// `x` in millionths, rounded half to even (PostgreSQL's `round(double precision)`, Spark's
 /// `bround`).
-pub fn millionths(x: f64) -> i64 {
+pub(crate) fn millionths(x: f64) -> i64 {
     (x * SCALE).round_ties_even() as i64
 }
 
 /// A line's spend in millionths: `quantity · unit_price` as a double, then scaled and rounded
 /// (the SQL pushes down `quantity * unit_price * 1000000`, evaluated left to right).
-pub fn line_spend(quantity: i64, unit_price: f64) -> i64 {
+pub(crate) fn line_spend(quantity: i64, unit_price: f64) -> i64 {
     (quantity as f64 * unit_price * SCALE).round_ties_even() as i64
 }
 
 /// Per-customer counts, dates and exact sums, sorted by customer id.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct CustomerSums {
+pub(crate) struct CustomerSums {
     pub customer_id: Vec<i64>,
     pub country: Vec<String>,
     pub n_lines: Vec<i64>,
@@ -55,7 +55,7 @@ pub struct CustomerSums {
 }
 
 /// Parses an exact sum an engine returned as text (`"123"`, or `"123.000"` from a NUMERIC).
-pub fn parse_sum(text: &str, column: &str, customer: i64) -> Result<i128> {
+pub(crate) fn parse_sum(text: &str, column: &str, customer: i64) -> Result<i128> {
     let digits = match text.split_once('.') {
         Some((whole, fraction)) if fraction.bytes().all(|b| b == b'0') => whole,
         _ => text,
@@ -68,7 +68,7 @@ pub fn parse_sum(text: &str, column: &str, customer: i64) -> Result<i128> {
 
 /// The `customer_features` table from the exact sums and the social links (aligned with
 /// `sums.customer_id`). The snapshot day is the day after the last purchase of anyone.
-pub fn finish(sums: &CustomerSums, social: SocialLinks) -> Result<DataFrame> {
+pub(crate) fn finish(sums: &CustomerSums, social: SocialLinks) -> Result<DataFrame> {
     let n = sums.customer_id.len();
     let snapshot = sums.last_ts.iter().copied().max().context("no customers")? + 86_400_000_000;
     let f = |v: i128| v as f64;

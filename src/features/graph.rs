@@ -1,7 +1,7 @@
 //! Social-graph metrics over the undirected edge list: degree and PageRank.
 
 /// Compressed adjacency of an undirected graph over nodes `0..n` (indices into `nodes`).
-pub struct Graph {
+pub(crate) struct Graph {
     /// Distinct node ids, ascending.
     pub nodes: Vec<i64>,
     offsets: Vec<usize>,
@@ -10,7 +10,7 @@ pub struct Graph {
 
 impl Graph {
     /// Builds the graph from undirected edges (each kept once; self-loops already dropped).
-    pub fn from_edges(node_a: &[i64], node_b: &[i64]) -> Self {
+    pub(crate) fn from_edges(node_a: &[i64], node_b: &[i64]) -> Self {
         let mut nodes: Vec<i64> = node_a.iter().chain(node_b).copied().collect();
         nodes.sort_unstable();
         nodes.dedup();
@@ -46,29 +46,29 @@ impl Graph {
     }
 
     /// Number of nodes.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.nodes.len()
     }
 
     /// True when the graph has no nodes.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
 
     /// Degree of node index `i` (distinct neighbours: edges are unique).
-    pub fn degree(&self, i: usize) -> usize {
+    pub(crate) fn degree(&self, i: usize) -> usize {
         self.offsets[i + 1] - self.offsets[i]
     }
 
     /// Index of a node id.
-    pub fn index_of(&self, id: i64) -> Option<usize> {
+    pub(crate) fn index_of(&self, id: i64) -> Option<usize> {
         self.nodes.binary_search(&id).ok()
     }
 
     /// PageRank with uniform teleport, iterated until the L1 change is below `tol` or
     /// `max_iter` rounds. Mass of nodes without neighbours is spread uniformly, so the
     /// result always sums to 1.
-    pub fn pagerank(&self, damping: f64, tol: f64, max_iter: usize) -> Vec<f64> {
+    pub(crate) fn pagerank(&self, damping: f64, tol: f64, max_iter: usize) -> Vec<f64> {
         let n = self.len();
         if n == 0 {
             return Vec::new();

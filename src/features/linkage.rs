@@ -2,10 +2,10 @@
 //! `"{namespace}:{seed}:{key}"` picks a social node for each customer and a merchant for each
 //! stock code.
 
-pub use crate::hash::{fnv1a64, h, h_customer};
+pub(crate) use crate::hash::{h, h_customer};
 
 /// The social node of a customer: `nodes[h("social", c) mod len(nodes)]`, `nodes` sorted.
-pub fn social_node(sorted_nodes: &[i64], seed: u64, customer_id: i64) -> Option<i64> {
+pub(crate) fn social_node(sorted_nodes: &[i64], seed: u64, customer_id: i64) -> Option<i64> {
     if sorted_nodes.is_empty() {
         return None;
     }
@@ -14,7 +14,7 @@ pub fn social_node(sorted_nodes: &[i64], seed: u64, customer_id: i64) -> Option<
 }
 
 /// Index into the eligible merchants (sorted by business_id) for a stock code (trimmed).
-pub fn merchant_index(n_eligible: usize, seed: u64, stock_code: &str) -> Option<usize> {
+pub(crate) fn merchant_index(n_eligible: usize, seed: u64, stock_code: &str) -> Option<usize> {
     if n_eligible == 0 {
         return None;
     }
@@ -23,18 +23,19 @@ pub fn merchant_index(n_eligible: usize, seed: u64, stock_code: &str) -> Option<
 
 /// True when a merchant's `categories` text contains any of the wanted categories
 /// (substring match, as pandas' `str.contains(..., regex=False)`).
-pub fn is_eligible(categories: Option<&str>, wanted: &[String]) -> bool {
+pub(crate) fn is_eligible(categories: Option<&str>, wanted: &[String]) -> bool {
     categories.is_some_and(|text| wanted.iter().any(|w| text.contains(w.as_str())))
 }
 
 /// Merchant commission `c_m = clamp(base + slope·(stars − 3.5), c_min, c_max)`.
-pub fn commission(stars: f64, base: f64, slope: f64, c_min: f64, c_max: f64) -> f64 {
+pub(crate) fn commission(stars: f64, base: f64, slope: f64, c_min: f64, c_max: f64) -> f64 {
     (base + slope * (stars - 3.5)).clamp(c_min, c_max)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::fnv1a64;
 
     #[test]
     fn fnv_reference_values() {

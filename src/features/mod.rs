@@ -1,9 +1,9 @@
 //! Linkage of the three datasets and the `customer_features` table (SPEC §4).
 
 pub mod customers;
-pub mod describe;
-pub mod exact;
-pub mod graph;
-pub mod linkage;
-pub mod pushdown;
-pub mod summary;
+pub(crate) mod describe;
+pub(crate) mod exact;
+pub(crate) mod graph;
+pub(crate) mod linkage;
+pub(crate) mod pushdown;
+pub(crate) mod summary;

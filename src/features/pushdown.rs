@@ -15,10 +15,11 @@ use crate::store::schema::{ColumnDef, SqlType, TableDef};
 use crate::store::{SqlDialect, SqlRunner};
 
 /// The push-down SQL, compiled in.
-pub const CUSTOMER_FEATURES_SQL: &str = include_str!("../../sql/customer_features.sql");
+pub(crate) const CUSTOMER_FEATURES_SQL: &str = include_str!("../../sql/customer_features.sql");
 
 /// The same query in Spark SQL, compiled in.
-pub const CUSTOMER_FEATURES_SPARK_SQL: &str = include_str!("../../sql/customer_features_spark.sql");
+pub(crate) const CUSTOMER_FEATURES_SPARK_SQL: &str =
+    include_str!("../../sql/customer_features_spark.sql");
 
 fn temp_table(name: &str, columns: &[(&str, SqlType)]) -> TableDef {
     TableDef {
@@ -38,7 +39,7 @@ fn temp_table(name: &str, columns: &[(&str, SqlType)]) -> TableDef {
 /// stock codes come back, their links are computed here and sent as a temporary table,
 /// `sql/customer_features.sql` (its table names rewritten to the runner's) does the line-level
 /// work in the engine, and the exact sums it returns are finished here.
-pub fn customer_features_pushdown(
+pub(crate) fn customer_features_pushdown(
     runner: &mut dyn SqlRunner,
     edges: &DataFrame,
     merchants: &DataFrame,
@@ -157,13 +158,13 @@ fn customer_sums(table: &DataFrame) -> Result<CustomerSums> {
 }
 
 /// The push-down query over the transactions table named `transactions`, comments dropped.
-pub fn customer_features_sql(transactions: &str) -> String {
+pub(crate) fn customer_features_sql(transactions: &str) -> String {
     strip(CUSTOMER_FEATURES_SQL, transactions)
 }
 
 /// The Spark SQL push-down query over the transactions table named `transactions`, comments
 /// dropped.
-pub fn customer_features_spark_sql(transactions: &str) -> String {
+pub(crate) fn customer_features_spark_sql(transactions: &str) -> String {
     strip(CUSTOMER_FEATURES_SPARK_SQL, transactions)
 }
 

@@ -13,7 +13,7 @@ use crate::frame::f64_column as f64_values;
 
 /// The EDA summary saved as `eda_summary.json`.
 #[derive(Debug, Serialize)]
-pub struct EdaSummary {
+pub(crate) struct EdaSummary {
     pub customers: usize,
     pub columns: usize,
     pub transactions: usize,
@@ -27,7 +27,7 @@ pub struct EdaSummary {
 }
 
 /// Computes the summary of `customer_features`.
-pub fn summarise(features: &DataFrame, top_countries: usize) -> Result<EdaSummary> {
+pub(crate) fn summarise(features: &DataFrame, top_countries: usize) -> Result<EdaSummary> {
     let mut describes = Vec::new();
     let mut nulls = Vec::new();
     for column in features.columns() {

@@ -69,7 +69,8 @@ pub struct Boosting {
 
 impl Boosting {
     /// `base_score` plus every tree's leaf value for `row`.
-    pub fn predict_row(&self, row: &[f64]) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn predict_row(&self, row: &[f64]) -> f64 {
         self.base_score + crate::learn::tree::sum_trees_row(&self.trees, row)
     }
 
@@ -81,20 +82,6 @@ impl Boosting {
             .map(|sum| self.base_score + sum)
             .collect()
     }
-
-    /// Total split gain per feature over all trees, normalised to sum 1 (XGBoost's
-    /// `total_gain` importance).
-    pub fn impurity_importance(&self, n_features: usize) -> Vec<f64> {
-        let mut importance = vec![0.0; n_features];
-        for tree in &self.trees {
-            tree.add_impurity_importance(&mut importance);
-        }
-        let sum: f64 = importance.iter().sum();
-        if sum > 0.0 {
-            importance.iter_mut().for_each(|value| *value /= sum);
-        }
-        importance
-    }
 }
 
 /// Fits gradient boosting on all rows of `x`. Panics if `y.len() != x.n_rows`.
@@ -104,7 +91,8 @@ pub fn fit_boosting(x: &Matrix, y: &[f64], params: &BoostingParams, seed: u64) -
 
 /// Like [`fit_boosting`], also returning the mean squared error on all training rows after each
 /// round (one entry per tree).
-pub fn fit_boosting_with_history(
+#[cfg(test)]
+pub(crate) fn fit_boosting_with_history(
     x: &Matrix,
     y: &[f64],
     params: &BoostingParams,

@@ -68,7 +68,7 @@ pub fn fit_forest(x: &Matrix, y: &[f64], params: &ForestParams, seed: u64) -> Fo
 
 /// True when forests of `a` and `b` can be grown together by [`fit_forests_predict`]: they
 /// differ at most in their trees' stopping rules.
-pub fn can_grow_together(a: &ForestParams, b: &ForestParams) -> bool {
+pub(crate) fn can_grow_together(a: &ForestParams, b: &ForestParams) -> bool {
     a.n_trees == b.n_trees
         && a.bootstrap == b.bootstrap
         && a.tree.max_features == b.tree.max_features
@@ -115,7 +115,7 @@ fn tree_sample(
 /// as `fit_forest(x, y, params, seed).predict(x_eval)` — without keeping the forest: each tree
 /// predicts `x_eval` as soon as it is grown and is dropped. Cross-validation needs only the
 /// predictions, and 300 unlimited-depth trees on 70,000 rows are over a GB of nodes.
-pub fn fit_forest_predict(
+pub(crate) fn fit_forest_predict(
     x: &Matrix,
     y: &[f64],
     params: &ForestParams,
@@ -132,7 +132,7 @@ pub fn fit_forest_predict(
 /// of every forest is grown in one pass, sharing the work while the trees agree. Returns one
 /// prediction vector per forest, the same numbers as fitting each alone. Panics when the
 /// forests cannot be grown together or there are more than 4.
-pub fn fit_forests_predict(
+pub(crate) fn fit_forests_predict(
     x: &Matrix,
     y: &[f64],
     forests: &[ForestParams],
@@ -194,7 +194,8 @@ fn bootstrap_sample(
 
 impl Forest {
     /// Mean prediction of the trees for one row (0 for a forest without trees).
-    pub fn predict_row(&self, row: &[f64]) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn predict_row(&self, row: &[f64]) -> f64 {
         if self.trees.is_empty() {
             return 0.0;
         }
@@ -216,7 +217,8 @@ impl Forest {
 
     /// Impurity importance per feature: each tree's split gains, normalised to sum 1 per tree,
     /// averaged over trees (scikit-learn's `feature_importances_`).
-    pub fn impurity_importance(&self, n_features: usize) -> Vec<f64> {
+    #[cfg(test)]
+    pub(crate) fn impurity_importance(&self, n_features: usize) -> Vec<f64> {
         let mut total = vec![0.0; n_features];
         for tree in &self.trees {
             let mut per_tree = vec![0.0; n_features];

@@ -15,7 +15,7 @@ const RANK_TOLERANCE: f64 = 1e-9;
 
 /// Why a linear model could not be fitted.
 #[derive(Debug, Error, PartialEq)]
-pub enum LinearError {
+pub(crate) enum LinearError {
     #[error("linear regression needs at least one row")]
     NoRows,
     #[error("linear regression needs one target per row, got {rows} rows and {targets} targets")]
@@ -28,7 +28,7 @@ pub enum LinearError {
 
 /// A fitted linear model: `intercept + Σ weights[j]·x[j]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Linear {
+pub(crate) struct Linear {
     pub intercept: f64,
     /// One weight per feature; 0 for constant or aliased features.
     pub weights: Vec<f64>,
@@ -36,7 +36,7 @@ pub struct Linear {
 
 impl Linear {
     /// The prediction for one row.
-    pub fn predict_row(&self, row: &[f64]) -> f64 {
+    pub(crate) fn predict_row(&self, row: &[f64]) -> f64 {
         self.intercept
             + self
                 .weights
@@ -47,7 +47,7 @@ impl Linear {
     }
 
     /// Predictions for every row of `x`.
-    pub fn predict(&self, x: &Matrix) -> Vec<f64> {
+    pub(crate) fn predict(&self, x: &Matrix) -> Vec<f64> {
         (0..x.n_rows).map(|i| self.predict_row(x.row(i))).collect()
     }
 }

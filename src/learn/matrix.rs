@@ -56,7 +56,7 @@ impl Matrix {
     }
 
     /// A new matrix holding the given rows, in the given order.
-    pub fn select_rows(&self, rows: &[usize]) -> Self {
+    pub(crate) fn select_rows(&self, rows: &[usize]) -> Self {
         let mut data = Vec::with_capacity(rows.len() * self.n_cols);
         for &i in rows {
             data.extend_from_slice(self.row(i));

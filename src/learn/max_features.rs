@@ -31,7 +31,7 @@ impl MaxFeatures {
     }
 
     /// The setting a name stands for, in the config and in model files: `"sqrt"` or `"all"`.
-    pub fn named(name: &str) -> Option<Self> {
+    pub(crate) fn named(name: &str) -> Option<Self> {
         match name {
             "sqrt" => Some(MaxFeatures::Sqrt),
             "all" => Some(MaxFeatures::All),

@@ -38,7 +38,7 @@ pub struct Node {
 impl Node {
     /// True when the node has no children.
     #[inline]
-    pub fn is_leaf(&self) -> bool {
+    pub(crate) fn is_leaf(&self) -> bool {
         self.left == LEAF
     }
 }
@@ -52,7 +52,7 @@ pub struct Tree {
 impl Tree {
     /// The leaf value reached by `row`.
     #[inline]
-    pub fn predict_row(&self, row: &[f64]) -> f64 {
+    pub(crate) fn predict_row(&self, row: &[f64]) -> f64 {
         let mut index = 0usize;
         loop {
             let node = &self.nodes[index];
@@ -90,7 +90,8 @@ impl Tree {
     }
 
     /// Number of leaves.
-    pub fn n_leaves(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn n_leaves(&self) -> usize {
         self.nodes.iter().filter(|node| node.is_leaf()).count()
     }
 
@@ -133,7 +134,7 @@ impl Tree {
     }
 
     /// Adds each split's `gain` to `importance[feature]`.
-    pub fn add_impurity_importance(&self, importance: &mut [f64]) {
+    pub(crate) fn add_impurity_importance(&self, importance: &mut [f64]) {
         for node in &self.nodes {
             if !node.is_leaf() {
                 importance[node.feature as usize] += node.gain;
@@ -287,6 +288,7 @@ pub(crate) fn sum_trees(trees: &[Tree], x: &Matrix) -> Vec<f64> {
 }
 
 /// `Σ_t trees[t](row)` for one row, summed from 0.0 in tree order.
+#[cfg(test)]
 pub(crate) fn sum_trees_row(trees: &[Tree], row: &[f64]) -> f64 {
     trees
         .iter()

@@ -128,7 +128,7 @@ impl Economics {
     }
 
     /// The tier nearest to `rate`; a tie goes to the lower tier.
-    pub fn snap_to_tier(&self, rate: f64) -> f64 {
+    pub(crate) fn snap_to_tier(&self, rate: f64) -> f64 {
         let mut best = self.tiers[0];
         for &tier in &self.tiers[1..] {
             if (tier - rate).abs() < (best - rate).abs() {

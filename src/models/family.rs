@@ -13,7 +13,7 @@ use crate::learn::tree::Tree;
 /// A model family with one grid point's hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "family", rename_all = "snake_case")]
-pub enum Spec {
+pub(crate) enum Spec {
     Linear,
     DecisionTree {
         max_depth: Option<usize>,
@@ -37,7 +37,7 @@ pub enum Spec {
 
 impl Spec {
     /// The family name used in tables.
-    pub fn family(&self) -> &'static str {
+    pub(crate) fn family(&self) -> &'static str {
         match self {
             Spec::Linear => "linear",
             Spec::DecisionTree { .. } => "decision_tree",
@@ -48,7 +48,7 @@ impl Spec {
 
     /// A rough relative cost of one fit, for scheduling the longest fits first (one unit is
     /// about one depth level of one boosting round; an unlimited-depth forest tree counts 8).
-    pub fn relative_cost(&self) -> f64 {
+    pub(crate) fn relative_cost(&self) -> f64 {
         match self {
             Spec::Linear => 0.1,
             Spec::DecisionTree { max_depth, .. } => max_depth.unwrap_or(8).min(8) as f64,
@@ -64,7 +64,7 @@ impl Spec {
     }
 
     /// Hyper-parameters as compact JSON (without the family).
-    pub fn params_json(&self) -> String {
+    pub(crate) fn params_json(&self) -> String {
         let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
         if let Some(object) = value.as_object_mut() {
             object.remove("family");
@@ -99,7 +99,7 @@ impl Spec {
     /// Predictions on `x_eval` of the model [`Spec::fit`] would fit, the same numbers as
     /// `fit(..)?.predict(x_eval)`; a random forest is not kept, only its predictions (see
     /// [`crate::learn::forest::fit_forest_predict`]).
-    pub fn fit_predict(
+    pub(crate) fn fit_predict(
         &self,
         x: &Matrix,
         y: &[f64],
@@ -117,7 +117,7 @@ impl Spec {
 
     /// True when `self` and `other` are forests that [`Spec::fit_predict_together`] grows in
     /// one pass (see [`crate::learn::forest::can_grow_together`]).
-    pub fn grows_with(&self, other: &Spec) -> bool {
+    pub(crate) fn grows_with(&self, other: &Spec) -> bool {
         match (self.forest_params(MAX_BINS), other.forest_params(MAX_BINS)) {
             (Some(a), Some(b)) => crate::learn::forest::can_grow_together(&a, &b),
             _ => false,
@@ -126,7 +126,7 @@ impl Spec {
 
     /// [`Spec::fit_predict`] for each of `specs`, the same numbers; forests that grow together
     /// (see [`Spec::grows_with`], at most 4) share one pass over their trees.
-    pub fn fit_predict_together(
+    pub(crate) fn fit_predict_together(
         specs: &[&Spec],
         x: &Matrix,
         y: &[f64],
@@ -157,7 +157,7 @@ impl Spec {
     }
 
     /// Fits this grid point.
-    pub fn fit(
+    pub(crate) fn fit(
         &self,
         x: &Matrix,
         y: &[f64],
@@ -215,7 +215,7 @@ impl Spec {
 /// A fitted model of any family.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Model {
+pub(crate) enum Model {
     Linear(Linear),
     DecisionTree(Tree),
     RandomForest(Forest),
@@ -224,7 +224,7 @@ pub enum Model {
 
 impl Model {
     /// Predictions for every row.
-    pub fn predict(&self, x: &Matrix) -> Vec<f64> {
+    pub(crate) fn predict(&self, x: &Matrix) -> Vec<f64> {
         match self {
             Model::Linear(model) => model.predict(x),
             Model::DecisionTree(tree) => tree.predict(x),
@@ -235,7 +235,7 @@ impl Model {
 
     /// Impurity (gain) importance normalised to sum 1; for the linear model, the absolute
     /// standardised coefficients `|w_j| · sd_j`, normalised.
-    pub fn impurity_importance(&self, x: &Matrix) -> Vec<f64> {
+    pub(crate) fn impurity_importance(&self, x: &Matrix) -> Vec<f64> {
         let n = x.n_cols;
         let mut importance = vec![0.0; n];
         match self {
@@ -273,7 +273,7 @@ impl Model {
 
 /// The model file: everything `explain` needs to reproduce the predictions.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SavedModel {
+pub(crate) struct SavedModel {
     pub fluz_version: String,
     pub target: String,
     pub spec: Spec,
@@ -286,7 +286,7 @@ pub struct SavedModel {
 impl SavedModel {
     /// Loads a model file written by `fluz train`; a missing, foreign or damaged file is a
     /// user error saying to run `fluz train`.
-    pub fn load(path: &std::path::Path) -> anyhow::Result<SavedModel> {
+    pub(crate) fn load(path: &std::path::Path) -> anyhow::Result<SavedModel> {
         let text = std::fs::read_to_string(path).map_err(|err| {
             crate::error::user_error(format!(
                 "cannot read the model file {}: {err} (run `fluz train` first)",
@@ -310,7 +310,7 @@ impl SavedModel {
 
     /// Checks that the model fits its feature list and that every tree is well formed, so a
     /// damaged or hand-edited model file is an error instead of a hang or a panic.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         let n_features = self.features.len();
         if self.feature_means.len() != n_features {
             return Err(format!(

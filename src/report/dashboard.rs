@@ -32,9 +32,9 @@ const JS: &str = include_str!("../../assets/dashboard/dashboard.js");
 
 /// At most this many customers are embedded; more are thinned deterministically (every n-th row)
 /// so the file stays a few hundred KB whatever the data size.
-pub const MAX_CUSTOMERS: usize = 3000;
+pub(crate) const MAX_CUSTOMERS: usize = 3000;
 /// At most this many SHAP points per feature are embedded (thinned like customers).
-pub const MAX_SHAP_POINTS: usize = 2000;
+pub(crate) const MAX_SHAP_POINTS: usize = 2000;
 /// Below this test R² the recommendations carry a caution about rough per-customer rates.
 pub(crate) const LOW_R2: f64 = 0.5;
 /// A cluster smaller than `max(10, 1 % of customers)` triggers a caution: it is likely a handful
@@ -329,7 +329,7 @@ pub struct MerchantRow {
 
 /// One recommendation, computed from the numbers.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Recommendation {
+pub(crate) struct Recommendation {
     /// One line, imperative ("Give High-value whales 2% cashback").
     pub title: String,
     /// The numbers behind it.
@@ -616,7 +616,7 @@ fn thin(data: &DashboardData) -> DashboardData {
 /// Recommendations computed from the numbers: the policy vs a flat rate and the oracle, a tier
 /// per persona, the merchants with the most margin headroom, the top SHAP driver and cautions.
 /// Sections whose inputs are missing are left out; no data gives no recommendations.
-pub fn recommendations(data: &DashboardData) -> Vec<Recommendation> {
+pub(crate) fn recommendations(data: &DashboardData) -> Vec<Recommendation> {
     let money = Money::new(&data.meta.currency);
     let mut out = Vec::new();
     out.extend(offer_recommendation(data, &money));

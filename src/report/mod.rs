@@ -9,4 +9,4 @@ pub(crate) mod dashboard_data;
 pub(crate) mod qini_chart;
 pub mod stage_views;
 
-pub use crate::fsutil::{write_atomic, write_atomic_with};
+pub(crate) use crate::fsutil::{write_atomic, write_atomic_with};

@@ -10,13 +10,13 @@ use serde::Serialize;
 use crate::frame::{bool_column, f64_column, i64_column, opt_f64_column, str_column};
 
 /// At most this many curve points are embedded for the budget slider.
-pub const MAX_BUDGET_POINTS: usize = 400;
+pub(crate) const MAX_BUDGET_POINTS: usize = 400;
 /// At most this many "valuable but slipping" customers are listed.
-pub const MAX_SLIPPING: usize = 100;
+pub(crate) const MAX_SLIPPING: usize = 100;
 /// "Valuable": CLV at or above this quantile of all customers' CLV.
-pub const VALUABLE_QUANTILE: f64 = 0.75;
+pub(crate) const VALUABLE_QUANTILE: f64 = 0.75;
 /// "Slipping": P(alive) below this.
-pub const SLIPPING_P_ALIVE: f64 = 0.5;
+pub(crate) const SLIPPING_P_ALIVE: f64 = 0.5;
 
 /// Each customer's segment, when the segmentation ran: cluster per customer id, persona per
 /// cluster.

@@ -62,7 +62,7 @@ pub struct KMeansParams {
 impl KMeansParams {
     /// Checks the hyper-parameters alone (not the data), so that a config can be validated
     /// before any stage runs.
-    pub fn validate(&self) -> Result<(), KMeansError> {
+    pub(crate) fn validate(&self) -> Result<(), KMeansError> {
         if self.k == 0 {
             return Err(KMeansError::ZeroClusters);
         }

@@ -38,7 +38,7 @@ const MIN_SAMPLE_PER_CLUSTER: usize = 50;
 ///
 /// # Panics
 /// If a label is `>= k`.
-pub fn cluster_sizes(labels: &[usize], k: usize) -> Vec<usize> {
+pub(crate) fn cluster_sizes(labels: &[usize], k: usize) -> Vec<usize> {
     let mut sizes = vec![0; k];
     for &label in labels {
         assert!(label < k, "cluster label {label} is out of range 0..{k}");
@@ -81,7 +81,7 @@ pub fn silhouette_exact(x: &Matrix, labels: &[usize], k: usize) -> f64 {
 ///
 /// # Panics
 /// If `labels` does not have one entry per row, or a label is `>= k`.
-pub fn silhouette_sampled(
+pub(crate) fn silhouette_sampled(
     x: &Matrix,
     labels: &[usize],
     k: usize,

@@ -16,7 +16,7 @@ use crate::learn::matrix::Matrix;
 /// every segmentation feature is a non-negative amount) then z-score, z-score alone, or none.
 /// The z-score uses the population standard deviation (ddof = 0, as scikit-learn's
 /// `StandardScaler`); a constant column becomes 0.
-pub fn transform(columns: &[Vec<f64>], transform: Transform) -> Matrix {
+pub(crate) fn transform(columns: &[Vec<f64>], transform: Transform) -> Matrix {
     let transformed: Vec<Vec<f64>> = columns
         .iter()
         .map(|column| {
@@ -34,7 +34,7 @@ pub fn transform(columns: &[Vec<f64>], transform: Transform) -> Matrix {
 }
 
 /// Population z-score; a constant column maps to zeros.
-pub fn zscore(values: &[f64]) -> Vec<f64> {
+pub(crate) fn zscore(values: &[f64]) -> Vec<f64> {
     let n = values.len().max(1) as f64;
     let mean = values.iter().sum::<f64>() / n;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;

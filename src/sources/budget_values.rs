@@ -11,11 +11,11 @@ use super::csv::RecordReader;
 use super::{shown, SourceError};
 
 /// The columns a values file must have.
-pub const COLUMNS: [&str; 4] = ["customer_id", "arm", "cost", "value"];
+pub(crate) const COLUMNS: [&str; 4] = ["customer_id", "arm", "cost", "value"];
 
 /// The rows of a values file, in file order.
 #[derive(Clone, Debug, Default)]
-pub struct ValueRows {
+pub(crate) struct ValueRows {
     pub customer_id: Vec<i64>,
     /// Index into `arm_names`.
     pub arm: Vec<u32>,
@@ -28,7 +28,10 @@ pub struct ValueRows {
 }
 
 /// Reads and parses a values file.
-pub fn read_values(path: &Path, max_decompressed_bytes: u64) -> Result<ValueRows, SourceError> {
+pub(crate) fn read_values(
+    path: &Path,
+    max_decompressed_bytes: u64,
+) -> Result<ValueRows, SourceError> {
     let bytes = super::read_input(path, max_decompressed_bytes)?;
     let text = std::str::from_utf8(&bytes).map_err(|err| {
         SourceError::file(
@@ -154,7 +157,7 @@ fn parse_values(path: &Path, text: &str) -> Result<ValueRows, SourceError> {
 }
 
 /// An arm name read as a rate: `"0.02"` or `"2%"` → 0.02.
-pub fn rate_of(name: &str) -> Option<f64> {
+pub(crate) fn rate_of(name: &str) -> Option<f64> {
     let name = name.trim();
     let rate = match name.strip_suffix('%') {
         Some(percent) => percent.trim().parse::<f64>().ok().map(|p| p / 100.0),
@@ -165,13 +168,13 @@ pub fn rate_of(name: &str) -> Option<f64> {
 
 /// Sorts arm names (by rate when all read as rates, see [`rate_of`]); returns old index → new
 /// index and the sorted names.
-pub fn sort_arms(names: &[String]) -> (Vec<u32>, Vec<String>) {
+pub(crate) fn sort_arms(names: &[String]) -> (Vec<u32>, Vec<String>) {
     let rates: Vec<Option<f64>> = names.iter().map(|n| rate_of(n)).collect();
     sort_arms_by(names, &rates)
 }
 
 /// Sorts arm names by their rates when every arm has one, else by name.
-pub fn sort_arms_by(names: &[String], rates: &[Option<f64>]) -> (Vec<u32>, Vec<String>) {
+pub(crate) fn sort_arms_by(names: &[String], rates: &[Option<f64>]) -> (Vec<u32>, Vec<String>) {
     let rates: Option<Vec<f64>> = rates.iter().copied().collect();
     let mut sorted: Vec<usize> = (0..names.len()).collect();
     match rates {

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 /// Why a record could not be split out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RecordError {
+pub(crate) enum RecordError {
     /// A quoted field is never closed: it swallows the rest of the input, so the record cannot
     /// be skipped on its own.
     UnclosedQuote { line: usize },
@@ -17,14 +17,14 @@ pub enum RecordError {
 
 impl RecordError {
     /// The line the record starts on (1-based).
-    pub fn line(self) -> usize {
+    pub(crate) fn line(self) -> usize {
         match self {
             RecordError::UnclosedQuote { line } | RecordError::TextAfterQuote { line } => line,
         }
     }
 
     /// The reason, for messages.
-    pub fn why(self) -> &'static str {
+    pub(crate) fn why(self) -> &'static str {
         match self {
             RecordError::UnclosedQuote { .. } => "a quoted field is never closed",
             RecordError::TextAfterQuote { .. } => "unexpected text after a closing quote",
@@ -32,14 +32,14 @@ impl RecordError {
     }
 
     /// False when the error ends the parse (no later record can be trusted).
-    pub fn skippable(self) -> bool {
+    pub(crate) fn skippable(self) -> bool {
         matches!(self, RecordError::TextAfterQuote { .. })
     }
 }
 
 /// A field's position in the text.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Field {
+pub(crate) struct Field {
     start: usize,
     end: usize,
     /// Quoted and containing a doubled quote: needs unescaping.
@@ -48,7 +48,7 @@ pub struct Field {
 }
 
 /// Splits records out of `text[start..end]`.
-pub struct RecordReader<'a> {
+pub(crate) struct RecordReader<'a> {
     text: &'a str,
     pos: usize,
     end: usize,
@@ -57,7 +57,7 @@ pub struct RecordReader<'a> {
 
 impl<'a> RecordReader<'a> {
     /// Reads `text[start..end]`, whose first line is line number `first_line` (1-based).
-    pub fn new(text: &'a str, start: usize, end: usize, first_line: usize) -> Self {
+    pub(crate) fn new(text: &'a str, start: usize, end: usize, first_line: usize) -> Self {
         Self {
             text,
             pos: start,
@@ -67,7 +67,10 @@ impl<'a> RecordReader<'a> {
     }
 
     /// The next non-blank record's fields and the line it starts on; `Err` for a broken quote.
-    pub fn next_record(&mut self, fields: &mut Vec<Field>) -> Option<Result<usize, RecordError>> {
+    pub(crate) fn next_record(
+        &mut self,
+        fields: &mut Vec<Field>,
+    ) -> Option<Result<usize, RecordError>> {
         let bytes = self.text.as_bytes();
         loop {
             if self.pos >= self.end {
@@ -159,7 +162,7 @@ impl<'a> RecordReader<'a> {
 
     /// The text of a field.
     #[inline]
-    pub fn field(&self, field: &Field) -> Cow<'a, str> {
+    pub(crate) fn field(&self, field: &Field) -> Cow<'a, str> {
         let raw = &self.text[field.start..field.end];
         if field.escaped {
             Cow::Owned(raw.replace("\"\"", "\""))
@@ -169,12 +172,12 @@ impl<'a> RecordReader<'a> {
     }
 
     /// The byte position the next record starts at.
-    pub fn pos(&self) -> usize {
+    pub(crate) fn pos(&self) -> usize {
         self.pos
     }
 
     /// The line the reader is on.
-    pub fn line(&self) -> usize {
+    pub(crate) fn line(&self) -> usize {
         self.line
     }
 }
@@ -186,7 +189,7 @@ impl<'a> RecordReader<'a> {
 /// state machine over the bytes (a quote opens a quoted field only at the start of a field; a
 /// stray quote inside an unquoted field is a literal). Counting quotes alone is not enough:
 /// fuzzing found that a stray quote flips the parity and misplaces every later cut.
-pub fn chunks(
+pub(crate) fn chunks(
     text: &str,
     start: usize,
     first_line: usize,

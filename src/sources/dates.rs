@@ -17,7 +17,7 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 /// The civil date of a day count from 1970-01-01.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;
@@ -111,7 +111,7 @@ fn parse_time(text: &str) -> Result<(u32, u32, u32, u32), String> {
 
 /// Parses `M/D/YYYY H:MM[:SS]` or `YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]]` (a date alone means
 /// midnight). The error says what is wrong.
-pub fn parse_datetime(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_datetime(text: &str) -> Result<i64, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty date".into());
@@ -170,7 +170,7 @@ pub fn parse_datetime(text: &str) -> Result<i64, String> {
 
 /// Converts an Excel serial date-time (days since 1899-12-30) to microseconds, rounded to
 /// the nearest second (Excel stores times as binary fractions of a day).
-pub fn excel_serial_to_micros(serial: f64) -> Result<i64, String> {
+pub(crate) fn excel_serial_to_micros(serial: f64) -> Result<i64, String> {
     if !serial.is_finite() || !(1.0..=2_958_465.0).contains(&serial) {
         return Err(format!("{serial} is not an Excel date"));
     }
@@ -179,13 +179,13 @@ pub fn excel_serial_to_micros(serial: f64) -> Result<i64, String> {
 }
 
 /// Formats microseconds since the epoch as `YYYY-MM-DD HH:MM:SS` (ISO, for CSV export).
-pub fn format_micros(micros: i64) -> String {
+pub(crate) fn format_micros(micros: i64) -> String {
     let (y, m, d, hour, minute, second) = civil_from_micros(micros);
     format!("{y:04}-{m:02}-{d:02} {hour:02}:{minute:02}:{second:02}")
 }
 
 /// Year, month, day, hour, minute and second of microseconds since the Unix epoch (UTC).
-pub fn civil_from_micros(micros: i64) -> (i64, i64, i64, i64, i64, i64) {
+pub(crate) fn civil_from_micros(micros: i64) -> (i64, i64, i64, i64, i64, i64) {
     let seconds = micros.div_euclid(MICROS_PER_SECOND);
     let days = seconds.div_euclid(SECONDS_PER_DAY);
     let rem = seconds.rem_euclid(SECONDS_PER_DAY);

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 /// The fields of one business that the `merchants` table keeps.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Business {
+pub(crate) struct Business {
     pub business_id: String,
     pub name: String,
     pub address: Option<String>,
@@ -23,7 +23,7 @@ pub struct Business {
 
 /// Why a line is not a business.
 #[derive(Clone, Debug, PartialEq)]
-pub enum LineError {
+pub(crate) enum LineError {
     /// Not JSON: serde_json's reason (without its own position) and the 1-based column.
     Json { column: usize, why: String },
     /// JSON, but not an object with the required fields of the right types.
@@ -31,7 +31,7 @@ pub enum LineError {
 }
 
 /// Parses one line (without its line end).
-pub fn parse_business_line(line: &[u8]) -> Result<Business, LineError> {
+pub(crate) fn parse_business_line(line: &[u8]) -> Result<Business, LineError> {
     let value: Value = serde_json::from_slice(line).map_err(|err| {
         // serde_json's message ends with its own " at line 1 column N": the caller names the
         // file's line, and the column is returned apart.

@@ -2,15 +2,15 @@
 //! and Yelp business JSON lines. Every reader reports bad input with the file, the line (or
 //! sheet row) and the column, or — with `on_bad_row = "skip"` — counts and skips the row.
 
-pub mod budget_values;
-pub mod csv;
+pub(crate) mod budget_values;
+pub(crate) mod csv;
 pub mod dates;
-pub mod json_line;
+pub(crate) mod json_line;
 pub mod merchants;
-pub mod offers;
+pub(crate) mod offers;
 pub mod retail;
 pub mod social;
-pub mod text;
+pub(crate) mod text;
 pub mod xlsx;
 
 pub use text::shown;
@@ -84,7 +84,7 @@ impl Default for ReadOptions {
 
 /// Reads a whole input file, transparently gunzipping it (by magic bytes, whatever its name),
 /// refusing gzip data that expands past `max_decompressed_bytes`.
-pub fn read_input(path: &Path, max_decompressed_bytes: u64) -> Result<Vec<u8>, SourceError> {
+pub(crate) fn read_input(path: &Path, max_decompressed_bytes: u64) -> Result<Vec<u8>, SourceError> {
     let raw = std::fs::read(path)
         .map_err(|err| SourceError::file(path, format!("cannot read file: {err}")))?;
     if raw.is_empty() {
@@ -132,7 +132,7 @@ pub struct BadRows {
 impl BadRows {
     /// Refuses the file when skipping left none of its rows (`kept` is 0) but some were bad: a
     /// file of bad rows must not replace good data.
-    pub fn refuse_if_all_bad(&self, kept: usize, file: &Path) -> Result<(), SourceError> {
+    pub(crate) fn refuse_if_all_bad(&self, kept: usize, file: &Path) -> Result<(), SourceError> {
         if kept > 0 || self.count == 0 {
             return Ok(());
         }

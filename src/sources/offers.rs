@@ -16,7 +16,7 @@ use crate::config::Encoding;
 
 /// How to read a log (validated settings, built by the command).
 #[derive(Clone, Debug)]
-pub struct LogSpec {
+pub(crate) struct LogSpec {
     /// `None`: the 1-based data row number is the customer id.
     pub customer_column: Option<String>,
     pub arm_column: String,
@@ -37,7 +37,7 @@ pub struct LogSpec {
 
 /// One arm of a test.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Arm {
+pub(crate) struct Arm {
     pub name: String,
     pub rate: f64,
     /// Fixed cost per contact.
@@ -47,7 +47,7 @@ pub struct Arm {
 /// A validated offer-test log. `arms[0]` is the control; the other arms follow by rate, then
 /// name.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct OfferLog {
+pub(crate) struct OfferLog {
     pub customer_id: Vec<i64>,
     /// Index into `arms` per customer.
     pub arm: Vec<usize>,
@@ -59,16 +59,12 @@ pub struct OfferLog {
 }
 
 impl OfferLog {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.customer_id.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.customer_id.is_empty()
-    }
-
     /// Rows per arm.
-    pub fn arm_counts(&self) -> Vec<usize> {
+    pub(crate) fn arm_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.arms.len()];
         for &a in &self.arm {
             counts[a] += 1;
@@ -78,7 +74,7 @@ impl OfferLog {
 
     /// The `offers` table: customer_id, arm, rate, contact_cost, control, margin, outcome,
     /// value (outcome by outcome, customers in log order).
-    pub fn offers_table(&self) -> PolarsResult<DataFrame> {
+    pub(crate) fn offers_table(&self) -> PolarsResult<DataFrame> {
         let n = self.len();
         let k = self.outcomes.len();
         let mut customer = Vec::with_capacity(n * k);
@@ -118,7 +114,7 @@ impl OfferLog {
     }
 
     /// The `offer_features` table: customer_id, feature, value (feature by feature).
-    pub fn features_table(&self) -> PolarsResult<DataFrame> {
+    pub(crate) fn features_table(&self) -> PolarsResult<DataFrame> {
         let mut customer = Vec::new();
         let mut feature = Vec::new();
         let mut value = Vec::new();
@@ -141,7 +137,7 @@ impl OfferLog {
 
     /// Rebuilds a log from its two tables (as [`Self::offers_table`] and
     /// [`Self::features_table`] wrote them).
-    pub fn from_tables(offers: &DataFrame, features: &DataFrame) -> PolarsResult<Self> {
+    pub(crate) fn from_tables(offers: &DataFrame, features: &DataFrame) -> PolarsResult<Self> {
         let ids = offers.column("customer_id")?.i64()?;
         let arm_names = offers.column("arm")?.str()?;
         let rates = offers.column("rate")?.f64()?;
@@ -335,7 +331,7 @@ fn parse_number(text: &str) -> Option<f64> {
 }
 
 /// Reads and checks an offer-test log. Margins are left empty (the command sets them).
-pub fn read_log(path: &Path, spec: &LogSpec) -> Result<OfferLog, SourceError> {
+pub(crate) fn read_log(path: &Path, spec: &LogSpec) -> Result<OfferLog, SourceError> {
     let name = path.to_string_lossy().to_ascii_lowercase();
     let raw = if name.ends_with(".parquet") {
         read_parquet(path)?

@@ -18,7 +18,7 @@ use crate::config::{Encoding, OnBadRow};
 
 /// The eight columns, in table order, with the header names that map to each (compared
 /// case-insensitively, ignoring spaces and underscores).
-pub const COLUMNS: [(&str, &[&str]); 8] = [
+pub(crate) const COLUMNS: [(&str, &[&str]); 8] = [
     ("InvoiceNo", &["invoiceno", "invoice"]),
     ("StockCode", &["stockcode"]),
     ("Description", &["description"]),
@@ -39,7 +39,7 @@ fn normalise_header(name: &str) -> String {
 }
 
 /// Finds the position of each of the eight columns in a header row.
-pub fn map_header(
+pub(crate) fn map_header(
     file: &Path,
     location: &str,
     header: &[Cow<'_, str>],
@@ -176,7 +176,7 @@ impl RetailLines {
 
     /// Appends all lines of `other`.
     #[cfg(test)]
-    pub fn append_from(&mut self, other: &RetailLines) {
+    pub(crate) fn append_from(&mut self, other: &RetailLines) {
         self.invoice_no.append(&other.invoice_no);
         self.stock_code.append(&other.stock_code);
         self.description.append(&other.description);
@@ -189,7 +189,7 @@ impl RetailLines {
 
     /// Parses one row's eight fields (in [`COLUMNS`] order) and appends it. `date_micros`
     /// replaces the InvoiceDate text when the source already holds a date (an xlsx date cell).
-    pub fn push_row(
+    pub(crate) fn push_row(
         &mut self,
         fields: [&str; 8],
         date_micros: Option<i64>,
@@ -293,7 +293,11 @@ fn parse_customer_id(text: &str) -> Result<i64, String> {
 
 /// Decodes CSV bytes as text: UTF-8 (a BOM dropped), or ISO-8859-1 when configured or, under
 /// `auto`, when the bytes are not valid UTF-8.
-pub fn decode_text(file: &Path, bytes: Vec<u8>, encoding: Encoding) -> Result<String, SourceError> {
+pub(crate) fn decode_text(
+    file: &Path,
+    bytes: Vec<u8>,
+    encoding: Encoding,
+) -> Result<String, SourceError> {
     let latin1 = |bytes: &[u8]| bytes.iter().map(|&b| b as char).collect::<String>();
     let mut text = match encoding {
         Encoding::Latin1 => latin1(&bytes),
@@ -359,7 +363,7 @@ impl ParsedRetail {
 
     /// All lines in one piece (tests read them by row).
     #[cfg(test)]
-    pub fn joined(&self) -> RetailLines {
+    pub(crate) fn joined(&self) -> RetailLines {
         let mut lines = RetailLines::default();
         for chunk in &self.chunks {
             lines.append_from(chunk);
@@ -389,7 +393,7 @@ pub fn read_csv(
 }
 
 /// Parses retail CSV text (header first).
-pub fn parse_csv_text(
+pub(crate) fn parse_csv_text(
     path: &Path,
     text: &str,
     on_bad_row: OnBadRow,

@@ -15,7 +15,7 @@ pub fn shown(text: &str) -> String {
 
 /// What one line of an edge list holds.
 #[derive(Debug, PartialEq, Eq)]
-pub enum EdgeLine {
+pub(crate) enum EdgeLine {
     /// Empty, or a `#` / `%` comment.
     Blank,
     /// Two node ids.
@@ -28,7 +28,7 @@ pub enum EdgeLine {
 }
 
 /// Parses one line of a SNAP edge list (`a b`, whitespace-separated, CR tolerated).
-pub fn parse_edge_line(line: &[u8]) -> EdgeLine {
+pub(crate) fn parse_edge_line(line: &[u8]) -> EdgeLine {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let Ok(text) = std::str::from_utf8(line) else {
         return EdgeLine::Bad {

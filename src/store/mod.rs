@@ -10,10 +10,10 @@ pub mod lock;
 mod names;
 pub mod parquet;
 pub mod postgres;
-pub mod schema;
-pub mod spark;
+pub(crate) mod schema;
+pub(crate) mod spark;
 
-pub use names::{is_identifier, redact_url};
+pub(crate) use names::{is_identifier, redact_url};
 
 use anyhow::Result;
 use polars::prelude::DataFrame;
@@ -86,7 +86,7 @@ pub fn open(settings: &StoreConfig) -> Result<Box<dyn Store>> {
 }
 
 /// The stage that produces each table, for "run this first" messages.
-pub fn producing_stage(table: &str) -> &'static str {
+pub(crate) fn producing_stage(table: &str) -> &'static str {
     match table {
         "transactions" | "social_edges" | "merchants" | "ingest_report" => "ingest",
         "customer_features" => "eda",

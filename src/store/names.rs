@@ -2,7 +2,7 @@
 //! the config and the fuzz crate use it without the store).
 
 /// True for a PostgreSQL identifier we accept unquoted-safe: `[A-Za-z_][A-Za-z0-9_]*`, ≤ 63 bytes.
-pub fn is_identifier(name: &str) -> bool {
+pub(crate) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -11,7 +11,7 @@ pub fn is_identifier(name: &str) -> bool {
 
 /// Replaces the password of a `postgres://user:pass@host/db` URL (or `password=` in a
 /// key/value string, or a Spark Connect `;token=`) with `***`.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     if let Some(scheme_end) = url.find("://") {
         let rest = &url[scheme_end + 3..];
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());

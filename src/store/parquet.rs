@@ -94,7 +94,7 @@ impl ParquetStore {
     /// Writes table `name` as `files` Parquet files (fewer when it has fewer rows) in a folder
     /// `<table>.parquet/`, rows in order, so that an engine's executors can split the scan.
     /// Reading it gives the same table as the single-file layout.
-    pub fn with_parts(mut self, name: &str, files: usize) -> Self {
+    pub(crate) fn with_parts(mut self, name: &str, files: usize) -> Self {
         self.parts.retain(|(table, _)| table != name);
         if files > 1 {
             self.parts.push((name.to_string(), files));
@@ -150,7 +150,7 @@ impl ParquetStore {
     }
 
     /// The file holding table `name`.
-    pub fn table_path(&self, name: &str) -> PathBuf {
+    pub(crate) fn table_path(&self, name: &str) -> PathBuf {
         self.root.join(format!("{name}.parquet"))
     }
 }

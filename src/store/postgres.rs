@@ -144,7 +144,7 @@ fn db_error(err: postgres::Error, doing: String) -> anyhow::Error {
 /// For errors that reached us through other layers (a COPY stream's reader or writer, the
 /// push-down query): a user error naming PostgreSQL when anything in the chain is a lost
 /// connection or an I/O failure on it; otherwise the error as it was, with `doing` as context.
-pub fn connection_failure(err: anyhow::Error, doing: &str) -> anyhow::Error {
+pub(crate) fn connection_failure(err: anyhow::Error, doing: &str) -> anyhow::Error {
     let lost = err.chain().any(|cause| {
         cause
             .downcast_ref::<postgres::Error>()
@@ -310,7 +310,7 @@ impl PostgresStore {
 const COPY_CHUNK_BYTES: usize = 4 << 20;
 
 /// Encodes a table as a binary COPY stream into `sink`, in chunks; returns the bytes written.
-pub fn encode_binary_copy_to(
+pub(crate) fn encode_binary_copy_to(
     def: &TableDef,
     table: &DataFrame,
     sink: &mut dyn Write,
@@ -397,7 +397,7 @@ fn put_fixed<const N: usize>(out: &mut Vec<u8>, value: Option<[u8; N]>) {
 }
 
 /// Decodes a binary COPY stream into a table of `def`'s columns.
-pub fn decode_binary_copy(def: &TableDef, mut reader: impl Read) -> Result<DataFrame> {
+pub(crate) fn decode_binary_copy(def: &TableDef, mut reader: impl Read) -> Result<DataFrame> {
     enum Builder {
         I64(Vec<Option<i64>>),
         F64(Vec<Option<f64>>),

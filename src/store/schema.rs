@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use polars::prelude::{DataFrame, DataType, TimeUnit};
 
 /// The DDL file, compiled in.
-pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
+pub(crate) const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
 
 /// A column type in both stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl SqlType {
     }
 
     /// The SQL spelling.
-    pub fn sql(self) -> &'static str {
+    pub(crate) fn sql(self) -> &'static str {
         match self {
             Self::BigInt => "BIGINT",
             Self::Double => "DOUBLE PRECISION",
@@ -44,7 +44,7 @@ impl SqlType {
     }
 
     /// The polars type a column of this SQL type has.
-    pub fn dtype(self) -> DataType {
+    pub(crate) fn dtype(self) -> DataType {
         match self {
             Self::BigInt => DataType::Int64,
             Self::Double => DataType::Float64,
@@ -71,13 +71,13 @@ pub struct TableDef {
 }
 
 /// All tables of `sql/schema.sql`, in file order.
-pub fn tables() -> &'static [TableDef] {
+pub(crate) fn tables() -> &'static [TableDef] {
     static TABLES: OnceLock<Vec<TableDef>> = OnceLock::new();
     TABLES.get_or_init(|| parse(SCHEMA_SQL).expect("sql/schema.sql is valid"))
 }
 
 /// The definition of `name`.
-pub fn table(name: &str) -> Result<&'static TableDef> {
+pub(crate) fn table(name: &str) -> Result<&'static TableDef> {
     match tables().iter().find(|t| t.name == name) {
         Some(def) => Ok(def),
         None => bail!("table {name} is not defined in sql/schema.sql"),
@@ -86,7 +86,7 @@ pub fn table(name: &str) -> Result<&'static TableDef> {
 
 /// The definition of table `name` cut down to `columns`, in that order; an unknown column is an
 /// error naming it.
-pub fn projection(name: &str, columns: &[&str]) -> Result<TableDef> {
+pub(crate) fn projection(name: &str, columns: &[&str]) -> Result<TableDef> {
     let def = table(name)?;
     let columns = columns
         .iter()
@@ -145,7 +145,7 @@ fn parse(sql: &str) -> Result<Vec<TableDef>> {
 
 /// Checks that `table` has exactly the columns and types of `def`, in order; nulls only where
 /// allowed. A mismatch is a bug in fluz, reported with the table and column.
-pub fn check(def: &TableDef, table: &DataFrame) -> Result<()> {
+pub(crate) fn check(def: &TableDef, table: &DataFrame) -> Result<()> {
     let names: Vec<&str> = table
         .get_column_names()
         .iter()
@@ -185,7 +185,7 @@ pub fn check(def: &TableDef, table: &DataFrame) -> Result<()> {
 }
 
 /// `CREATE TABLE` for `def` in `schema` (identifiers quoted).
-pub fn create_table_sql(def: &TableDef, schema: &str) -> String {
+pub(crate) fn create_table_sql(def: &TableDef, schema: &str) -> String {
     let columns: Vec<String> = def
         .columns
         .iter()
@@ -207,7 +207,7 @@ pub fn create_table_sql(def: &TableDef, schema: &str) -> String {
 }
 
 /// Quotes an SQL identifier (doubling embedded quotes).
-pub fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

@@ -27,7 +27,7 @@ use crate::config::StoreConfig;
 use crate::error::user_error;
 
 /// The Parquet warehouse with a Spark cluster beside it.
-pub struct SparkStore {
+pub(crate) struct SparkStore {
     parquet: ParquetStore,
     url: String,
     warehouse: String,
@@ -36,7 +36,7 @@ pub struct SparkStore {
 impl SparkStore {
     /// Opens (and locks) the warehouse folder; Spark is reached later, by
     /// [`Store::sql_runner`].
-    pub fn open(settings: &StoreConfig) -> Result<Self> {
+    pub(crate) fn open(settings: &StoreConfig) -> Result<Self> {
         let parquet = ParquetStore::open(&settings.path, settings.lock_timeout_secs)?
             .with_parts("transactions", settings.spark_files);
         let warehouse = if settings.spark_warehouse.is_empty() {
@@ -140,7 +140,7 @@ impl Store for SparkStore {
 }
 
 /// One Spark Connect session: SQL text in, Arrow batches out.
-pub struct SparkRunner {
+pub(crate) struct SparkRunner {
     session: SparkSession,
     /// The URL with any token masked, for messages.
     shown_url: String,
@@ -152,7 +152,7 @@ impl SparkRunner {
     /// Connects to the Spark Connect server at `url` (its token never reaches a message) and
     /// sets the session's time zone to UTC, so that no time-zone rule of the cluster's machines
     /// can shift a timestamp.
-    pub fn connect(url: &str, warehouse: &str) -> Result<Self> {
+    pub(crate) fn connect(url: &str, warehouse: &str) -> Result<Self> {
         let shown_url = redact_url(url);
         let unreachable = |err: SparkError| {
             user_error(format!(
