@@ -161,22 +161,6 @@ impl Default for StoreConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnBadRow {
-    Error,
-    Skip,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Encoding {
-    /// UTF-8 when the bytes are valid UTF-8, else ISO-8859-1.
-    Auto,
-    Utf8,
-    Latin1,
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngestConfig {
@@ -231,6 +215,7 @@ impl Default for EdaConfig {
 }
 
 pub use crate::segment::Transform;
+pub use crate::sources::{Encoding, OnBadRow};
 pub(crate) use crate::store::{is_identifier, redact_url};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

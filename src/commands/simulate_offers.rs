@@ -6,52 +6,11 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use polars::prelude::*;
 
 use super::{f64_column, i64_column};
-use crate::sources::offers::OfferLog;
 use crate::store::Store;
-use crate::uplift::simulate::{simulate, SimulationInputs, SimulationParams, Truth};
+use crate::uplift::simulate::{simulate, SimulationInputs, SimulationParams};
 use crate::Context;
-
-/// The `offers_truth` table (customer by customer, arm by arm).
-pub(crate) fn truth_table(log: &OfferLog, truth: &Truth) -> PolarsResult<DataFrame> {
-    let n = truth.customer_id.len();
-    let k = log.arms.len();
-    let mut customer = Vec::with_capacity(n * k);
-    let mut arm = Vec::with_capacity(n * k);
-    let mut rate = Vec::with_capacity(n * k);
-    let mut beta = Vec::with_capacity(n * k);
-    let mut margin = Vec::with_capacity(n * k);
-    let mut spend = Vec::with_capacity(n * k);
-    let mut profit = Vec::with_capacity(n * k);
-    let mut best = Vec::with_capacity(n * k);
-    for i in 0..n {
-        for (a, arm_def) in log.arms.iter().enumerate() {
-            customer.push(truth.customer_id[i]);
-            arm.push(arm_def.name.clone());
-            rate.push(arm_def.rate);
-            beta.push(truth.beta[i]);
-            margin.push(truth.margin[i]);
-            spend.push(truth.expected_spend[a][i]);
-            profit.push(truth.expected_profit[a][i]);
-            best.push(truth.best[i] == a);
-        }
-    }
-    DataFrame::new(
-        customer.len(),
-        vec![
-            Column::new("customer_id".into(), customer),
-            Column::new("arm".into(), arm),
-            Column::new("rate".into(), rate),
-            Column::new("beta".into(), beta),
-            Column::new("margin".into(), margin),
-            Column::new("expected_spend".into(), spend),
-            Column::new("expected_profit".into(), profit),
-            Column::new("best".into(), best),
-        ],
-    )
-}
 
 /// Runs the stage.
 pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
@@ -86,7 +45,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
         .collect();
     let offers = log.offers_table()?;
     let offer_features = log.features_table()?;
-    let truth_rows = truth_table(&log, &truth)?;
+    let truth_rows = crate::uplift::tables::truth_table(&log, &truth)?;
     store.write_table("offers", &offers)?;
     store.write_table("offer_features", &offer_features)?;
     store.write_table("offers_truth", &truth_rows)?;

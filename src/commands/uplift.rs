@@ -149,7 +149,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
         store.write_table("offer_features", &log.features_table()?)?;
         store.write_table(
             "offers_truth",
-            &super::simulate_offers::truth_table(&log, &Truth::default())?,
+            &crate::uplift::tables::truth_table(&log, &Truth::default())?,
         )?;
     }
     store.write_table("uplift_predictions", &predictions)?;

@@ -119,7 +119,7 @@ pub fn read_merchants(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::OnBadRow;
+    use crate::sources::OnBadRow;
 
     const GOOD: &str = r#"{"business_id":"b1","name":"A & B's","address":"1 St","city":"X","state":"PA","postal_code":"1","latitude":1.5,"longitude":-2.0,"stars":4.5,"review_count":10,"is_open":1,"attributes":null,"categories":"Shopping, Gifts","hours":null}"#;
 

@@ -15,11 +15,29 @@ pub mod xlsx;
 
 pub use text::shown;
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::config::OnBadRow;
+/// What a reader does with a row it cannot parse: stop (`error`, the default) or count and skip
+/// it (`skip`, reported in `ingest_report`). `[ingest] on_bad_row`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBadRow {
+    Error,
+    Skip,
+}
+
+/// The text encoding of a CSV source (`[ingest] encoding`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    /// UTF-8 when the bytes are valid UTF-8, else ISO-8859-1.
+    Auto,
+    Utf8,
+    Latin1,
+}
 
 /// Bad input: always a user error (exit code 2).
 #[derive(Debug)]

@@ -11,8 +11,8 @@ use polars::prelude::*;
 
 use super::csv::RecordReader;
 use super::retail::decode_text;
+use super::Encoding;
 use super::{read_input, shown, SourceError};
-use crate::config::Encoding;
 
 /// How to read a log (validated settings, built by the command).
 #[derive(Clone, Debug)]

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::csv::{chunks, RecordReader};
 use super::dates::parse_datetime;
 use super::{read_input, shown, BadRows, ReadOptions, SourceError, StepCount};
-use crate::config::{Encoding, OnBadRow};
+use super::{Encoding, OnBadRow};
 
 /// The eight columns, in table order, with the header names that map to each (compared
 /// case-insensitively, ignoring spaces and underscores).

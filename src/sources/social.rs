@@ -88,7 +88,7 @@ pub fn read_edges(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::OnBadRow;
+    use crate::sources::OnBadRow;
 
     fn read(text: &str, policy: OnBadRow) -> Result<(DataFrame, Vec<StepCount>), SourceError> {
         let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 use polars::prelude::*;
 
+use super::simulate::Truth;
 use super::{CurvePoint, MetricRow, OutcomeStudy};
 use crate::frame::{f64_column, i64_column, Table};
 use crate::models::policy::MODEL_POLICY;
@@ -186,4 +187,43 @@ pub(crate) fn with_recommended_rates(
     predictions.with_column(Column::new("recommended_rate".into(), rate))?;
     predictions.with_column(Column::new("recommended_by".into(), by))?;
     Ok((predictions, applied))
+}
+
+/// The `offers_truth` table (customer by customer, arm by arm).
+pub(crate) fn truth_table(log: &OfferLog, truth: &Truth) -> PolarsResult<DataFrame> {
+    let n = truth.customer_id.len();
+    let k = log.arms.len();
+    let mut customer = Vec::with_capacity(n * k);
+    let mut arm = Vec::with_capacity(n * k);
+    let mut rate = Vec::with_capacity(n * k);
+    let mut beta = Vec::with_capacity(n * k);
+    let mut margin = Vec::with_capacity(n * k);
+    let mut spend = Vec::with_capacity(n * k);
+    let mut profit = Vec::with_capacity(n * k);
+    let mut best = Vec::with_capacity(n * k);
+    for i in 0..n {
+        for (a, arm_def) in log.arms.iter().enumerate() {
+            customer.push(truth.customer_id[i]);
+            arm.push(arm_def.name.clone());
+            rate.push(arm_def.rate);
+            beta.push(truth.beta[i]);
+            margin.push(truth.margin[i]);
+            spend.push(truth.expected_spend[a][i]);
+            profit.push(truth.expected_profit[a][i]);
+            best.push(truth.best[i] == a);
+        }
+    }
+    DataFrame::new(
+        customer.len(),
+        vec![
+            Column::new("customer_id".into(), customer),
+            Column::new("arm".into(), arm),
+            Column::new("rate".into(), rate),
+            Column::new("beta".into(), beta),
+            Column::new("margin".into(), margin),
+            Column::new("expected_spend".into(), spend),
+            Column::new("expected_profit".into(), profit),
+            Column::new("best".into(), best),
+        ],
+    )
 }
