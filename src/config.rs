@@ -254,13 +254,48 @@ impl Default for SegmentConfig {
     }
 }
 
+/// A rate in [0, 1] — a cashback, commission or arm rate. It parses from any number so that
+/// `validate` can report every bad rate at once, naming its key; a `Config` is only handed on
+/// validated, so every `Rate` a stage sees is finite and in [0, 1].
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Rate(f64);
+
+impl Rate {
+    /// A rate from a literal (the defaults); validation still checks it.
+    pub const fn of(value: f64) -> Self {
+        Self(value)
+    }
+
+    /// The rate as a number.
+    pub const fn get(self) -> f64 {
+        self.0
+    }
+
+    /// Finite and in [0, 1].
+    pub fn is_valid(self) -> bool {
+        self.0.is_finite() && (0.0..=1.0).contains(&self.0)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The numbers of a list of rates.
+pub fn rates(list: &[Rate]) -> Vec<f64> {
+    list.iter().map(|r| r.get()).collect()
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EconomicsConfig {
     pub commission_base: f64,
     pub commission_stars_slope: f64,
-    pub commission_min: f64,
-    pub commission_max: f64,
+    pub commission_min: Rate,
+    pub commission_max: Rate,
     pub beta0: f64,
     pub a_price: f64,
     pub a_freq: f64,
@@ -269,11 +304,11 @@ pub struct EconomicsConfig {
     pub sigma: f64,
     /// λ: value of engagement per unit of spend.
     pub engagement_value: f64,
-    pub rate_min: f64,
-    pub rate_max: f64,
-    pub tiers: Vec<f64>,
+    pub rate_min: Rate,
+    pub rate_max: Rate,
+    pub tiers: Vec<Rate>,
     /// The flat rate the learned policy is compared against.
-    pub flat_rate: f64,
+    pub flat_rate: Rate,
     /// `"flat"`: one λ for everyone; `"clv"`: each customer's λ_i from their expected future
     /// margin in `customer_value` (README, "Value of engagement from CLV").
     pub engagement: Engagement,
@@ -292,8 +327,8 @@ impl Default for EconomicsConfig {
         Self {
             commission_base: 0.08,
             commission_stars_slope: -0.01,
-            commission_min: 0.02,
-            commission_max: 0.15,
+            commission_min: Rate::of(0.02),
+            commission_max: Rate::of(0.15),
             beta0: 20.0,
             a_price: -0.25,
             a_freq: -0.20,
@@ -301,10 +336,12 @@ impl Default for EconomicsConfig {
             a_social: 0.10,
             sigma: 0.25,
             engagement_value: 0.02,
-            rate_min: 0.0,
-            rate_max: 0.10,
-            tiers: vec![0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.10],
-            flat_rate: 0.02,
+            rate_min: Rate::of(0.0),
+            rate_max: Rate::of(0.10),
+            tiers: [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.10]
+                .map(Rate::of)
+                .to_vec(),
+            flat_rate: Rate::of(0.02),
             engagement: Engagement::Flat,
         }
     }
@@ -618,7 +655,7 @@ pub struct OffersConfig {
     /// have rate 0).
     pub rate_column: String,
     /// Cashback rate of each arm (arm value → rate); used when `rate_column` is empty.
-    pub arm_rates: std::collections::BTreeMap<String, f64>,
+    pub arm_rates: std::collections::BTreeMap<String, Rate>,
     /// Fixed cost per contact of each arm (arm value → cost; missing arms cost 0).
     pub arm_costs: std::collections::BTreeMap<String, f64>,
     /// Margin on spend for logs whose customers are not in `customer_features`.
@@ -637,7 +674,7 @@ pub struct OffersConfig {
     /// Fewest rows an arm may have.
     pub min_arm_rows: usize,
     /// Rates of the simulated test's arms (the first, 0, is the control).
-    pub arms: Vec<f64>,
+    pub arms: Vec<Rate>,
     /// Length of the simulated test window in days.
     pub window_days: f64,
     /// Percent of customers (by hash of their id) held out for evaluation.
@@ -674,7 +711,7 @@ impl Default for OffersConfig {
             baseline: "auto".into(),
             features: Vec::new(),
             min_arm_rows: 30,
-            arms: vec![0.0, 0.02, 0.05],
+            arms: [0.0, 0.02, 0.05].map(Rate::of).to_vec(),
             window_days: 90.0,
             test_percent: 30,
             n_folds: 3,
@@ -971,8 +1008,6 @@ impl Config {
         for (key, value) in [
             ("commission_base", eco.commission_base),
             ("commission_stars_slope", eco.commission_stars_slope),
-            ("commission_min", eco.commission_min),
-            ("commission_max", eco.commission_max),
             ("beta0", eco.beta0),
             ("a_price", eco.a_price),
             ("a_freq", eco.a_freq),
@@ -980,9 +1015,6 @@ impl Config {
             ("a_social", eco.a_social),
             ("sigma", eco.sigma),
             ("engagement_value", eco.engagement_value),
-            ("rate_min", eco.rate_min),
-            ("rate_max", eco.rate_max),
-            ("flat_rate", eco.flat_rate),
         ] {
             if !value.is_finite() {
                 err(
@@ -991,19 +1023,27 @@ impl Config {
                 );
             }
         }
-        if !(0.0..=1.0).contains(&eco.commission_min) || eco.commission_max < eco.commission_min {
+        for (key, rate) in [
+            ("commission_min", eco.commission_min),
+            ("commission_max", eco.commission_max),
+            ("rate_min", eco.rate_min),
+            ("rate_max", eco.rate_max),
+            ("flat_rate", eco.flat_rate),
+        ] {
+            if !rate.is_valid() {
+                err(
+                    &format!("[economics] {key}"),
+                    format!("must be a rate in [0, 1], got {rate}"),
+                );
+            }
+        }
+        if eco.commission_max < eco.commission_min {
             err(
                 "[economics] commission_max",
                 format!(
-                    "need 0 <= commission_min <= commission_max <= 1, got {} and {}",
+                    "need commission_min <= commission_max, got {} and {}",
                     eco.commission_min, eco.commission_max
                 ),
-            );
-        }
-        if eco.commission_max > 1.0 {
-            err(
-                "[economics] commission_max",
-                format!("must be at most 1, got {}", eco.commission_max),
             );
         }
         if eco.beta0 <= 0.0 {
@@ -1024,12 +1064,11 @@ impl Config {
                 format!("must be >= 0, got {}", eco.engagement_value),
             );
         }
-        if !(0.0..=1.0).contains(&eco.rate_min) || eco.rate_max < eco.rate_min || eco.rate_max > 1.0
-        {
+        if eco.rate_max < eco.rate_min {
             err(
                 "[economics] rate_max",
                 format!(
-                    "need 0 <= rate_min <= rate_max <= 1, got {} and {}",
+                    "need rate_min <= rate_max, got {} and {}",
                     eco.rate_min, eco.rate_max
                 ),
             );
@@ -1037,24 +1076,13 @@ impl Config {
         if eco.tiers.is_empty() {
             err("[economics] tiers", "must list at least one tier".into());
         }
-        if eco
-            .tiers
-            .iter()
-            .any(|t| !t.is_finite() || !(0.0..=1.0).contains(t))
-            || eco.tiers.windows(2).any(|w| w[1] <= w[0])
-        {
+        if eco.tiers.iter().any(|t| !t.is_valid()) || eco.tiers.windows(2).any(|w| w[1] <= w[0]) {
             err(
                 "[economics] tiers",
                 format!(
                     "must be strictly increasing rates in [0, 1], got {:?}",
-                    eco.tiers
+                    rates(&eco.tiers)
                 ),
-            );
-        }
-        if !(0.0..=1.0).contains(&eco.flat_rate) {
-            err(
-                "[economics] flat_rate",
-                format!("must be in [0, 1], got {}", eco.flat_rate),
             );
         }
         let train = &self.train;
@@ -1293,7 +1321,7 @@ impl Config {
             return err("[offers] arm_column", "must name a column".into());
         }
         for (arm, rate) in &offers.arm_rates {
-            if !rate.is_finite() || !(0.0..=1.0).contains(rate) {
+            if !rate.is_valid() {
                 return err(
                     "[offers] arm_rates",
                     format!("rate of arm {arm:?} must be in [0, 1], got {rate}"),
@@ -1318,18 +1346,15 @@ impl Config {
             return err("[offers] outcomes", "must name at least one column".into());
         }
         if offers.arms.len() < 2
-            || offers.arms[0] != 0.0
-            || offers
-                .arms
-                .iter()
-                .any(|r| !r.is_finite() || !(0.0..=1.0).contains(r))
+            || offers.arms[0].get() != 0.0
+            || offers.arms.iter().any(|r| !r.is_valid())
             || offers.arms.windows(2).any(|w| w[1] <= w[0])
         {
             return err(
                 "[offers] arms",
                 format!(
                     "must be at least two strictly increasing rates in [0, 1] starting with 0 (the control), got {:?}",
-                    offers.arms
+                    rates(&offers.arms)
                 ),
             );
         }
@@ -1505,6 +1530,30 @@ mod tests {
 
     fn message(text: &str) -> String {
         parse(text).expect_err("config should be rejected").0
+    }
+
+    #[test]
+    fn bad_rates_are_reported_together_naming_their_keys() {
+        let m =
+            message("[economics]\nflat_rate = 1.5\ncommission_min = -0.1\ntiers = [0.0, 2.0]\n");
+        assert!(m.starts_with("3 problems"), "{m}");
+        assert!(
+            m.contains("[economics] flat_rate: must be a rate in [0, 1], got 1.5"),
+            "{m}"
+        );
+        assert!(
+            m.contains("[economics] commission_min: must be a rate in [0, 1], got -0.1"),
+            "{m}"
+        );
+        assert!(
+            m.contains(
+                "[economics] tiers: must be strictly increasing rates in [0, 1], got [0.0, 2.0]"
+            ),
+            "{m}"
+        );
+        // A whole number is a rate too.
+        let config = parse("[economics]\nflat_rate = 0\n").unwrap();
+        assert_eq!(config.economics.flat_rate, Rate::of(0.0));
     }
 
     #[test]
@@ -1777,7 +1826,7 @@ mod tests {
         let config =
             parse("[offers]\nlog = \"x/log.csv\"\narm_rates = { \"2%\" = 0.02 }\n").unwrap();
         assert_eq!(config.offers.log, Path::new("/tmp/cfg/x/log.csv"));
-        assert_eq!(config.offers.arm_rates["2%"], 0.02);
+        assert_eq!(config.offers.arm_rates["2%"].get(), 0.02);
     }
 
     #[test]

@@ -128,7 +128,7 @@ fn budget_rule(
             .or(settings.budget_share.map(BudgetAsk::Share))
             .map(|ask| (ask, AskOrigin::Settings)),
     };
-    sources::budget_rule(ask, ctx.config.economics.flat_rate, input)
+    sources::budget_rule(ask, ctx.config.economics.flat_rate.get(), input)
 }
 
 /// Everything computed, nothing written yet.

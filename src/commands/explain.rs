@@ -127,7 +127,7 @@ fn explain_cashback(
         &x,
         &shap,
         &predictions,
-        (e.rate_min, e.rate_max),
+        (e.rate_min.get(), e.rate_max.get()),
         config.explain.top_drivers,
     )?;
     let (mean_abs, order) = (&tables.mean_abs, &tables.order);

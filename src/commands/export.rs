@@ -263,7 +263,7 @@ fn dashboard_params(config: &crate::config::Config) -> DashboardParams {
                 .unwrap_or_default()
         })
         .collect(),
-        tiers: config.economics.tiers.clone(),
+        tiers: crate::config::rates(&config.economics.tiers),
         max_customers: config.export.dashboard_max_customers,
     }
 }

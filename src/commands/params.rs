@@ -10,7 +10,7 @@ use super::table::{f64_column, i64_column};
 use crate::budget::from_model::ModelArmsParams;
 use crate::budget::tables::AssembleParams;
 use crate::clv::{ClvParams, TimeUnit};
-use crate::config::{ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
+use crate::config::{rates, ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
 use crate::features::customers::FeatureParams;
 use crate::models::economics::{EconomicInputs, Economics};
 use crate::models::family::Spec;
@@ -30,9 +30,9 @@ pub fn economics(config: &Config) -> Economics {
         a_social: e.a_social,
         sigma: e.sigma,
         engagement_value: e.engagement_value,
-        rate_min: e.rate_min,
-        rate_max: e.rate_max,
-        tiers: e.tiers.clone(),
+        rate_min: e.rate_min.get(),
+        rate_max: e.rate_max.get(),
+        tiers: rates(&e.tiers),
         seed: config.linkage.seed,
     }
 }
@@ -107,9 +107,9 @@ fn clv_engagement(
 pub(crate) fn model_arms(config: &Config) -> ModelArmsParams {
     let e = &config.economics;
     ModelArmsParams {
-        tiers: e.tiers.clone(),
-        rate_min: e.rate_min,
-        rate_max: e.rate_max,
+        tiers: rates(&e.tiers),
+        rate_min: e.rate_min.get(),
+        rate_max: e.rate_max.get(),
         beta_cap: economics(config).beta_cap(),
     }
 }
@@ -117,7 +117,7 @@ pub(crate) fn model_arms(config: &Config) -> ModelArmsParams {
 /// How an allocation is compared and checked: the flat rate, the held-out check's bootstrap.
 pub(crate) fn budget_tables(config: &Config) -> AssembleParams {
     AssembleParams {
-        flat_rate: config.economics.flat_rate,
+        flat_rate: config.economics.flat_rate.get(),
         resamples: config.offers.bootstrap,
         seed: config.offers.seed,
     }
@@ -150,8 +150,8 @@ pub fn feature_params(config: &Config) -> FeatureParams {
         merchant_categories: config.linkage.merchant_categories.clone(),
         commission_base: config.economics.commission_base,
         commission_stars_slope: config.economics.commission_stars_slope,
-        commission_min: config.economics.commission_min,
-        commission_max: config.economics.commission_max,
+        commission_min: config.economics.commission_min.get(),
+        commission_max: config.economics.commission_max.get(),
     }
 }
 
@@ -226,7 +226,11 @@ pub(crate) fn offer_log(config: &Config) -> LogSpec {
         arm_column: o.arm_column.clone(),
         control_arm: o.control_arm.clone(),
         rate_column: optional(&o.rate_column),
-        arm_rates: o.arm_rates.clone(),
+        arm_rates: o
+            .arm_rates
+            .iter()
+            .map(|(arm, rate)| (arm.clone(), rate.get()))
+            .collect(),
         arm_costs: o.arm_costs.clone(),
         outcomes: o.outcomes.clone(),
         spend_outcome: o.spend_outcome.clone(),

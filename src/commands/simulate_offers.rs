@@ -30,7 +30,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
             margin: &targets.margin,
         },
         &SimulationParams {
-            arms: config.offers.arms.clone(),
+            arms: crate::config::rates(&config.offers.arms),
             window_days: config.offers.window_days,
             seed: config.offers.seed,
         },

@@ -65,7 +65,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
         started.elapsed().as_secs_f64()
     );
     let final_best = &trained.bests[trained.final_index];
-    let flat = config.economics.flat_rate;
+    let flat = config.economics.flat_rate.get();
     let values = recommend(
         &eco,
         &trained.final_model.predict(&x),
