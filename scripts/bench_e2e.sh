@@ -69,15 +69,15 @@ PY
 import json, statistics, sys
 d, runs, name, lines = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 rs = [json.load(open(f"{d}/run.{i}.json")) for i in range(1, runs + 1)]
-order = ["ingest", "eda", "segment", "train", "explain", "export"]
+order = ["ingest", "eda", "clv", "segment", "train", "simulate-offers", "uplift", "explain", "allocate", "export"]
 med = lambda xs: statistics.median(xs)
 cells = [f"{med([r['stages'].get(s, 0) for r in rs]):.2f}" for s in order]
 print(f"| {name} | {lines} | " + " | ".join(cells) + f" | **{med([r['wall'] for r in rs]):.2f}** | {max(r['rss_mb'] for r in rs):.0f} |")
 PY
 }
 
-echo "| case | retail lines | ingest | eda | segment | train | explain | export | total (s) | peak RSS (MB) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| case | retail lines | ingest | eda | clv | segment | train | simulate-offers | uplift | explain | allocate | export | total (s) | peak RSS (MB) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 if [ "${BENCH_REAL:-1}" = 1 ] && [ -f ../shared/data/online_retail.csv.gz ]; then
   D="$(cd ../shared/data && pwd)"
   run_case real-csv-parquet "" "$D/online_retail.csv.gz" "$D/facebook_combined.txt" "$D/yelp_academic_dataset_business.head5000.json" 541909

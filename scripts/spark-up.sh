@@ -18,8 +18,26 @@ PYSPARK_VERSION=4.3.0
 VENV="${FLUZ_SPARK_VENV:-$HOME/.cache/fluz-spark-venv}"
 STATE="${FLUZ_SPARK_DIR:-${TMPDIR:-/tmp}/fluz-spark}"
 HOST=127.0.0.1
-MASTER_PORT=7077
-CONNECT_PORT=15002
+# The usual ports, or free ones when another cluster (or anything else) holds them: env.sh
+# tells the tests which. FLUZ_SPARK_MASTER_PORT / FLUZ_SPARK_CONNECT_PORT pin them.
+port_or_free() {
+  python3 - "$1" <<'PY'
+import socket, sys
+want = int(sys.argv[1])
+def bindable(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+if bindable(want):
+    print(want)
+else:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
 READY_TIMEOUT="${FLUZ_SPARK_READY_TIMEOUT:-240}"
 
 say() { echo "spark-up: $*" >&2; }
@@ -118,6 +136,16 @@ EOF
 
 started=$(date +%s)
 mkdir -p "$STATE"
+# The ports are chosen once, when the cluster starts, and kept in the state folder: a worker
+# restarted later (the fault test does) must find the same master.
+if [ -s "$STATE/ports" ] && alive "$STATE/pids/master.pid"; then
+  # shellcheck disable=SC1091
+  . "$STATE/ports"
+else
+  MASTER_PORT="${FLUZ_SPARK_MASTER_PORT:-$(port_or_free 7077)}"
+  CONNECT_PORT="${FLUZ_SPARK_CONNECT_PORT:-$(port_or_free 15002)}"
+  printf 'MASTER_PORT=%s\nCONNECT_PORT=%s\n' "$MASTER_PORT" "$CONNECT_PORT" >"$STATE/ports"
+fi
 install_spark
 case "${1:-all}" in
   all)

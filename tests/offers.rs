@@ -360,3 +360,78 @@ fn the_offer_test_sets_the_rate_to_give_and_train_resets_it() {
         assert_eq!(p["recommended_rate"], p["tier"]);
     }
 }
+
+/// An external offer-test log on the store's own customers (features looked up in
+/// `customer_features`): its customers get the learned rate, everyone else keeps the model's.
+#[test]
+fn an_external_log_on_the_stores_customers_sets_their_rate_to_give() {
+    let work = Workdir::new();
+    for stage in ["ingest", "eda", "train", "export"] {
+        work.ok(&["-q", stage]);
+    }
+    let customers: Vec<String> = csv_rows(&work, "customer_features")
+        .into_iter()
+        .map(|r| r["customer_id"].clone())
+        .collect();
+    assert_eq!(customers.len(), 500);
+    // The first 450 customers were in the test; a spend that answers the rate.
+    let mut log = String::from("id,arm,spend\n");
+    for (i, id) in customers.iter().take(450).enumerate() {
+        let arm = ["none", "two", "five"][i % 3];
+        let lift = match arm {
+            "none" => 1.0,
+            "two" => 1.3,
+            _ => 1.4,
+        };
+        let noise = ((i * 2_654_435_761) % 1000) as f64 / 100.0;
+        log.push_str(&format!("{id},{arm},{:.2}\n", 50.0 * lift + noise));
+    }
+    std::fs::write(work.path().join("log.csv"), log).unwrap();
+    work.write_config(
+        r#"
+[offers]
+log = "log.csv"
+customer_column = "id"
+arm_column = "arm"
+control_arm = "none"
+arm_rates = { two = 0.02, five = 0.05 }
+outcomes = ["spend"]
+features = []
+min_arm_rows = 30
+bootstrap = 100
+base_trees = 30
+"#,
+    );
+    let out = work.ok(&["uplift"]);
+    assert!(
+        out.contains("cashback_predictions: 450 customers now get the rate of the"),
+        "{out}"
+    );
+    work.ok(&["-q", "export"]);
+    let arm_rate = |arm: &str| match arm {
+        "none" => 0.0,
+        "two" => 0.02,
+        _ => 0.05,
+    };
+    let recommended: std::collections::HashMap<String, f64> = csv_rows(&work, "uplift_predictions")
+        .into_iter()
+        .filter(|r| r["recommended"] == "true")
+        .map(|r| (r["customer_id"].clone(), arm_rate(&r["arm"])))
+        .collect();
+    assert_eq!(recommended.len(), 450);
+    let predictions = csv_rows(&work, "cashback_predictions");
+    assert_eq!(predictions.len(), 500);
+    for p in &predictions {
+        let given: f64 = p["recommended_rate"].parse().unwrap();
+        match recommended.get(&p["customer_id"]) {
+            Some(&rate) => {
+                assert!(p["recommended_by"].starts_with("offer test: "), "{p:?}");
+                assert_eq!(given, rate, "{p:?}");
+            }
+            None => {
+                assert_eq!(p["recommended_by"], "model", "{p:?}");
+                assert_eq!(p["recommended_rate"], p["tier"], "{p:?}");
+            }
+        }
+    }
+}
