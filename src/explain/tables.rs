@@ -3,8 +3,6 @@
 //! and the offer test's effect explanations joined from the log and `uplift_predictions`
 //! (`uplift_explanations`, `uplift_shap_importance`).
 
-use std::collections::HashMap;
-
 use anyhow::Result;
 use polars::prelude::*;
 
@@ -124,12 +122,7 @@ pub(crate) fn effect_tables(
     let effect_column = f64_column(predictions, "effect")?;
     let profit = opt_f64_column(predictions, "incremental_profit")?;
     let recommended = bool_column(predictions, "recommended")?;
-    let row_of: HashMap<i64, usize> = log
-        .customer_id
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| (c, i))
-        .collect();
+    let row_of = log.row_of();
     let mut effect = vec![vec![0.0; n]; k];
     let mut gain = vec![vec![f64::NEG_INFINITY; n]; k];
     let mut chosen = vec![0usize; n];

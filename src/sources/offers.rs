@@ -63,6 +63,15 @@ impl OfferLog {
         self.customer_id.len()
     }
 
+    /// The row of each customer id.
+    pub(crate) fn row_of(&self) -> HashMap<i64, usize> {
+        self.customer_id
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (c, i))
+            .collect()
+    }
+
     /// Rows per arm.
     pub(crate) fn arm_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.arms.len()];

@@ -147,12 +147,7 @@ pub(crate) fn true_profit(truth: &DataFrame, log: &OfferLog) -> Result<Option<Ve
         .enumerate()
         .map(|(a, arm)| (arm.name.as_str(), a))
         .collect();
-    let row_of: HashMap<i64, usize> = log
-        .customer_id
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| (c, i))
-        .collect();
+    let row_of = log.row_of();
     let mut out = vec![vec![f64::NAN; log.len()]; log.arms.len()];
     for j in 0..truth.height() {
         if let (Some(&a), Some(&i)) = (arm_index.get(arms[j].as_str()), row_of.get(&ids[j])) {

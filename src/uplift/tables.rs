@@ -190,40 +190,28 @@ pub(crate) fn with_recommended_rates(
 }
 
 /// The `offers_truth` table (customer by customer, arm by arm).
-pub(crate) fn truth_table(log: &OfferLog, truth: &Truth) -> PolarsResult<DataFrame> {
-    let n = truth.customer_id.len();
+pub(crate) fn truth_table(log: &OfferLog, truth: &Truth) -> Result<DataFrame> {
     let k = log.arms.len();
-    let mut customer = Vec::with_capacity(n * k);
-    let mut arm = Vec::with_capacity(n * k);
-    let mut rate = Vec::with_capacity(n * k);
-    let mut beta = Vec::with_capacity(n * k);
-    let mut margin = Vec::with_capacity(n * k);
-    let mut spend = Vec::with_capacity(n * k);
-    let mut profit = Vec::with_capacity(n * k);
-    let mut best = Vec::with_capacity(n * k);
-    for i in 0..n {
-        for (a, arm_def) in log.arms.iter().enumerate() {
-            customer.push(truth.customer_id[i]);
-            arm.push(arm_def.name.clone());
-            rate.push(arm_def.rate);
-            beta.push(truth.beta[i]);
-            margin.push(truth.margin[i]);
-            spend.push(truth.expected_spend[a][i]);
-            profit.push(truth.expected_profit[a][i]);
-            best.push(truth.best[i] == a);
-        }
-    }
-    DataFrame::new(
-        customer.len(),
-        vec![
-            Column::new("customer_id".into(), customer),
-            Column::new("arm".into(), arm),
-            Column::new("rate".into(), rate),
-            Column::new("beta".into(), beta),
-            Column::new("margin".into(), margin),
-            Column::new("expected_spend".into(), spend),
-            Column::new("expected_profit".into(), profit),
-            Column::new("best".into(), best),
-        ],
-    )
+    let cells: Vec<(usize, usize)> = (0..truth.customer_id.len())
+        .flat_map(|i| (0..k).map(move |a| (i, a)))
+        .collect();
+    Table::new(cells.len())
+        .col(
+            "customer_id",
+            cells.iter().map(|&(i, _)| truth.customer_id[i]),
+        )
+        .col("arm", cells.iter().map(|&(_, a)| log.arms[a].name.as_str()))
+        .col("rate", cells.iter().map(|&(_, a)| log.arms[a].rate))
+        .col("beta", cells.iter().map(|&(i, _)| truth.beta[i]))
+        .col("margin", cells.iter().map(|&(i, _)| truth.margin[i]))
+        .col(
+            "expected_spend",
+            cells.iter().map(|&(i, a)| truth.expected_spend[a][i]),
+        )
+        .col(
+            "expected_profit",
+            cells.iter().map(|&(i, a)| truth.expected_profit[a][i]),
+        )
+        .col("best", cells.iter().map(|&(i, a)| truth.best[i] == a))
+        .build()
 }
