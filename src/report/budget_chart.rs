@@ -4,14 +4,11 @@
 //! by [`super::charts::encode_png`] and written atomically).
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
-use plotters::style::{register_font, FontStyle};
 
-const FONT: &str = "fluz-budget-sans";
-static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+use super::charts::{font_ready, FONT};
 
 /// What the chart shows; money on both axes in the values' currency.
 pub(crate) struct BudgetChart<'a> {
@@ -23,15 +20,6 @@ pub(crate) struct BudgetChart<'a> {
     pub chosen: (f64, f64),
     /// Title line.
     pub title: &'a str,
-}
-
-fn font_ready() -> Result<()> {
-    static READY: OnceLock<bool> = OnceLock::new();
-    if *READY.get_or_init(|| register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()) {
-        Ok(())
-    } else {
-        Err(anyhow!("the embedded chart font could not be loaded"))
-    }
 }
 
 /// Draws the chart into `path` (1200×800 px).

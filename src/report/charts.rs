@@ -166,8 +166,8 @@ pub(crate) fn shap_importance(path: &Path, importance: &[(String, f64)]) -> Resu
 // Rendering, fonts and PNG output
 // ---------------------------------------------------------------------------------------------
 
-/// Family name under which the embedded font is registered.
-const FONT: &str = "fluz-sans";
+/// Family name under which the embedded font is registered (every chart uses it).
+pub(crate) const FONT: &str = "fluz-sans";
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// Most points any single scatter draws; beyond this the picture no longer changes.
@@ -191,6 +191,11 @@ fn embedded_font() -> Result<&'static FontRef<'static>> {
         })
         .as_ref()
         .ok_or(ChartError::Font)
+}
+
+/// The embedded font registered with plotters, for charts drawn by plotters' own text path.
+pub(crate) fn font_ready() -> Result<()> {
+    embedded_font().map(|_| ())
 }
 
 /// The bitmap backend with its own text rendering. plotters 0.3.7's `ab_glyph` text path

@@ -8,21 +8,10 @@ use std::path::Path;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{register_font, FontStyle};
 
-const FONT: &str = "fluz-clv-sans";
-static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+use super::charts::{font_ready, FONT};
 const ACTUAL: RGBColor = RGBColor(0x3b, 0x6e, 0xa8);
 const EXPECTED: RGBColor = RGBColor(0xe6, 0x7e, 0x22);
-
-fn register() -> Result<()> {
-    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if *REGISTERED.get_or_init(|| register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()) {
-        Ok(())
-    } else {
-        Err(anyhow!("the embedded chart font could not be loaded"))
-    }
-}
 
 /// Draws the chart. `bars` holds (calibration frequency label, actual mean, expected mean)
 /// in display order; `duration` is the holdout's length in `unit`.
@@ -32,7 +21,7 @@ pub(crate) fn holdout_chart(
     duration: f64,
     unit: &str,
 ) -> Result<()> {
-    register()?;
+    font_ready()?;
     let (width, height) = (900u32, 560u32);
     let mut rgb = vec![255u8; width as usize * height as usize * 3];
     let draw_error = |e: &dyn std::fmt::Display| anyhow!("failed to draw clv_holdout.png: {e}");

@@ -3,27 +3,14 @@
 //! chart (to be ported to the shared chart layer).
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
-use plotters::style::{register_font, FontStyle};
 
-/// Family name of the embedded font, as registered here.
-const FONT: &str = "fluz-qini-sans";
-static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+use super::charts::{font_ready, FONT};
 
 /// One panel: a title and `(learner, [(fraction, gain)])` series (described by the uplift stage).
 pub(crate) use crate::uplift::tables::QiniPanel;
-
-fn font_ready() -> Result<()> {
-    static READY: OnceLock<bool> = OnceLock::new();
-    if *READY.get_or_init(|| register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()) {
-        Ok(())
-    } else {
-        Err(anyhow!("the embedded chart font could not be loaded"))
-    }
-}
 
 const COLOURS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
