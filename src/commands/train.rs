@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 
-use super::table::{feature_matrix, i64_column, Table};
-use crate::features::customers::{stock_links, EligibleMerchants};
+use super::table::{feature_matrix, i64_column};
 use crate::models::family::SavedModel;
-use crate::models::merchants::{merchant_cashback, Line};
-use crate::models::policy::{policy_value, recommend, PolicyValue, MODEL_POLICY};
+use crate::models::merchants::merchants_from_transactions;
+use crate::models::policy::{policy_value, recommend, PolicyValue};
+use crate::models::tables;
 use crate::models::training::{train, TrainParams};
 use crate::store::Store;
 use crate::{progress, Context};
@@ -83,91 +83,22 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
         &["stock_code", "customer_id", "quantity", "unit_price"],
     )?;
     let merchants_table = store.read_table("merchants")?;
-    let feature_params = super::params::feature_params(config);
-    let eligible = EligibleMerchants::from_table(&merchants_table, &feature_params)?;
-    let codes = transactions.column("stock_code")?.str()?;
-    let tx_customers = transactions.column("customer_id")?.i64()?;
-    let quantity = transactions.column("quantity")?.i64()?;
-    let price = transactions.column("unit_price")?.f64()?;
-    let links = stock_links(codes.no_null_iter(), &eligible, feature_params.seed);
     let customer_rate: HashMap<i64, (f64, f64)> = (0..n)
         .map(|i| (customer_ids[i], (values.tier[i], targets.beta[i])))
         .collect();
-    let lines = codes
-        .no_null_iter()
-        .zip(tx_customers.no_null_iter())
-        .zip(quantity.no_null_iter().zip(price.no_null_iter()))
-        .map(|((stock_code, customer_id), (q, p))| Line {
-            customer_id,
-            stock_code,
-            spend: q as f64 * p,
-        });
-    let merchant_rows = merchant_cashback(lines, &links, &eligible, &customer_rate);
+    let merchant_rows = merchants_from_transactions(
+        &transactions,
+        &merchants_table,
+        &super::params::feature_params(config),
+        &customer_rate,
+    )?;
 
     // Tables.
-    let results = &trained.results;
-    let grid_table = Table::new(results.len())
-        .col("family", results.iter().map(|r| r.spec.family()))
-        .col("params", results.iter().map(|r| r.spec.params_json()))
-        .col("cv_rmse", results.iter().map(|r| r.cv_rmse))
-        .col("cv_rmse_std", results.iter().map(|r| r.cv_rmse_std))
-        .col("selected", trained.selected.iter().copied())
-        .build()?;
-    let bests = &trained.bests;
-    let comparison = Table::new(bests.len())
-        .col("family", bests.iter().map(|b| b.spec.family()))
-        .col("params", bests.iter().map(|b| b.spec.params_json()))
-        .col("cv_rmse", bests.iter().map(|b| b.cv_rmse))
-        .col("test_rmse", bests.iter().map(|b| b.test_rmse))
-        .col("test_mae", bests.iter().map(|b| b.test_mae))
-        .col("test_r2", bests.iter().map(|b| b.test_r2))
-        .col("final", (0..bests.len()).map(|i| i == trained.final_index))
-        .build()?;
-    let predictions = Table::new(n)
-        .col("customer_id", customer_ids.iter().copied())
-        .col(
-            "split",
-            trained
-                .test_flags
-                .iter()
-                .map(|&t| if t { "test" } else { "train" }),
-        )
-        .col("margin", targets.margin.iter().copied())
-        .col("beta", targets.beta.iter().copied())
-        .col("optimal_rate", targets.optimal_rate.iter().copied())
-        .col("predicted_rate", values.predicted_rate.iter().copied())
-        .col("tier", values.tier.iter().copied())
-        .col("value_at_tier", values.value_at_tier.iter().copied())
-        .col("value_at_optimal", values.value_at_optimal.iter().copied())
-        .col("value_at_flat", values.value_at_flat.iter().copied())
-        // The rate to give: the model's tier until an offer test replaces it (`uplift`).
-        .col("recommended_rate", values.tier.iter().copied())
-        .col("recommended_by", (0..n).map(|_| MODEL_POLICY))
-        .build()?;
-    let importance = Table::new(train_config.features.len())
-        .col("feature", train_config.features.iter().map(String::as_str))
-        .col(
-            "impurity_importance",
-            trained.impurity_importance.iter().copied(),
-        )
-        .col(
-            "permutation_importance",
-            trained.permutation_importance.iter().copied(),
-        )
-        .col("rank", trained.rank.iter().copied())
-        .build()?;
-    let m = &merchant_rows;
-    let merchant_table = Table::new(m.len())
-        .col("business_id", m.iter().map(|m| m.business_id.as_str()))
-        .col("name", m.iter().map(|m| m.name.as_str()))
-        .col("city", m.iter().map(|m| m.city.clone()))
-        .col("stars", m.iter().map(|m| m.stars))
-        .col("commission", m.iter().map(|m| m.commission))
-        .col("customers", m.iter().map(|m| m.customers as i64))
-        .col("spend", m.iter().map(|m| m.spend))
-        .col("recommended_rate", m.iter().map(|m| m.recommended_rate))
-        .col("expected_margin", m.iter().map(|m| m.expected_margin))
-        .build()?;
+    let grid_table = tables::grid(&trained)?;
+    let comparison = tables::comparison(&trained)?;
+    let predictions = tables::predictions(&customer_ids, &trained, &targets, &values)?;
+    let importance = tables::importance(&train_config.features, &trained)?;
+    let merchant_table = tables::merchants(&merchant_rows)?;
 
     // The model file.
     let out_dir = &config.export.out_dir;
@@ -176,7 +107,8 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
     let final_family = final_best.spec.family().to_string();
     let final_params = final_best.spec.params_json();
     let (test_rmse, test_r2) = (final_best.test_rmse, final_best.test_r2);
-    let summary_rows: Vec<String> = bests
+    let summary_rows: Vec<String> = trained
+        .bests
         .iter()
         .enumerate()
         .map(|(i, b)| {
@@ -196,7 +128,8 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
             )
         })
         .collect();
-    let cv_fit_seconds: Vec<_> = results
+    let cv_fit_seconds: Vec<_> = trained
+        .results
         .iter()
         .map(|r| (r.spec.family(), r.spec.params_json(), r.fit_seconds))
         .collect();

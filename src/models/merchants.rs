@@ -5,7 +5,10 @@
 
 use std::collections::HashMap;
 
-use crate::features::customers::{EligibleMerchants, MerchantAttrs};
+use anyhow::Result;
+use polars::prelude::DataFrame;
+
+use crate::features::customers::{stock_links, EligibleMerchants, FeatureParams, MerchantAttrs};
 
 /// One row of `merchant_cashback`.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +29,33 @@ pub(crate) struct Line<'a> {
     pub customer_id: i64,
     pub stock_code: &'a str,
     pub spend: f64,
+}
+
+/// `merchant_cashback` from the stored `transactions` (stock_code, customer_id, quantity,
+/// unit_price) and `merchants`: each line linked to its merchant as `eda` links them.
+/// `customer_rate` maps a customer to its (tier rate, β).
+pub(crate) fn merchants_from_transactions(
+    transactions: &DataFrame,
+    merchants: &DataFrame,
+    params: &FeatureParams,
+    customer_rate: &HashMap<i64, (f64, f64)>,
+) -> Result<Vec<MerchantCashback>> {
+    let eligible = EligibleMerchants::from_table(merchants, params)?;
+    let codes = transactions.column("stock_code")?.str()?;
+    let customers = transactions.column("customer_id")?.i64()?;
+    let quantity = transactions.column("quantity")?.i64()?;
+    let price = transactions.column("unit_price")?.f64()?;
+    let links = stock_links(codes.no_null_iter(), &eligible, params.seed);
+    let lines = codes
+        .no_null_iter()
+        .zip(customers.no_null_iter())
+        .zip(quantity.no_null_iter().zip(price.no_null_iter()))
+        .map(|((stock_code, customer_id), (q, p))| Line {
+            customer_id,
+            stock_code,
+            spend: q as f64 * p,
+        });
+    Ok(merchant_cashback(lines, &links, &eligible, customer_rate))
 }
 
 /// Aggregates lines per linked merchant. `customer_rate` maps a customer to its (tier rate, β).

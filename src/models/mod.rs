@@ -7,4 +7,5 @@ pub(crate) mod merchants;
 pub(crate) mod policy;
 pub(crate) mod selection;
 pub(crate) mod split;
+pub(crate) mod tables;
 pub(crate) mod training;
