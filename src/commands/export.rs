@@ -2,19 +2,16 @@
 //! resolved config, input checksums and row counts, per-stage timings) and `dashboard.html`.
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use polars::prelude::*;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use super::{f64_column, i64_column, str_column};
 use crate::report::csv_export::write_csv;
 use crate::report::dashboard;
 use crate::report::dashboard_data::{self, DashboardParams};
+use crate::report::manifest;
 use crate::report::{write_atomic, write_atomic_with};
 use crate::store::Store;
 use crate::Context;
@@ -68,24 +65,6 @@ pub(crate) const CHARTS: [&str; 8] = [
     "qini.png",
 ];
 
-fn sha256_file(path: &Path) -> Result<(String, u64)> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        bytes += read as u64;
-        hasher.update(&buffer[..read]);
-    }
-    let digest = hasher.finalize();
-    Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), bytes))
-}
-
 fn maybe(store: &mut dyn Store, name: &str) -> Result<Option<DataFrame>> {
     if store.has_table(name)? {
         Ok(Some(store.read_table(name)?))
@@ -110,7 +89,7 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Vec<String>> {
     ];
     let hashing = std::thread::spawn(move || {
         sources.map(|(source, path)| {
-            let hash = sha256_file(&path).ok();
+            let hash = manifest::sha256_file(&path).ok();
             (source, path, hash)
         })
     });
@@ -141,74 +120,15 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Vec<String>> {
     }
 
     // Manifest.
-    let ingest_rows: HashMap<String, i64> = match tables.get("ingest_report") {
-        Some(report) => {
-            let sources = str_column(report, "source")?;
-            let steps = str_column(report, "step")?;
-            let rows = i64_column(report, "rows")?;
-            let mut raw = HashMap::new();
-            for i in 0..report.height() {
-                if steps[i] == "raw" {
-                    raw.insert(sources[i].clone(), rows[i]);
-                }
-            }
-            raw
-        }
-        None => HashMap::new(),
-    };
-    let mut inputs = Vec::new();
     let hashed = hashing
         .join()
         .map_err(|_| anyhow::anyhow!("hashing the input files failed"))?;
-    for (source, path, hash) in hashed {
-        let (sha256, bytes) = match hash {
-            Some(pair) => (json!(pair.0), json!(pair.1)),
-            None => (serde_json::Value::Null, serde_json::Value::Null),
-        };
-        inputs.push(json!({
-            "source": source,
-            "path": path.display().to_string(),
-            "sha256": sha256,
-            "bytes": bytes,
-            "rows": ingest_rows.get(source),
-        }));
-    }
-    let stages: Vec<serde_json::Value> = match tables.get("run_manifest") {
-        Some(manifest) => {
-            let stage = str_column(manifest, "stage")?;
-            let at = str_column(manifest, "started_at")?;
-            let seconds = f64_column(manifest, "seconds")?;
-            let rows = i64_column(manifest, "rows_out")?;
-            let details = str_column(manifest, "details")?;
-            (0..manifest.height())
-                .map(|i| {
-                    json!({
-                        "stage": stage[i],
-                        "started_at": at[i],
-                        "seconds": seconds[i],
-                        "rows_out": rows[i],
-                        "details": serde_json::from_str::<serde_json::Value>(&details[i]).unwrap_or(serde_json::Value::Null),
-                    })
-                })
-                .collect()
-        }
-        None => Vec::new(),
-    };
-    // This stage's own entry: its table row is recorded when export ends, after this file.
-    let mut stages: Vec<serde_json::Value> = stages
-        .into_iter()
-        .filter(|s| s["stage"] != "export")
-        .collect();
-    let so_far = started.elapsed();
-    stages.push(json!({
-        "stage": "export",
-        "started_at": (chrono::Utc::now() - chrono::Duration::milliseconds(so_far.as_millis() as i64))
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string(),
-        "seconds": so_far.as_secs_f64(),
-        "rows_out": written.len() + 2,
-        "details": { "files": written.len() + 2 },
-    }));
+    let inputs = manifest::inputs(hashed, tables.get("ingest_report"))?;
+    let stages = manifest::stages(
+        tables.get("run_manifest"),
+        started.elapsed(),
+        written.len() + 2,
+    )?;
     let mut shown = config.clone();
     shown.store.url = crate::config::redact_url(&shown.store.url);
     let manifest = json!({

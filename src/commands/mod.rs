@@ -16,7 +16,7 @@ pub(crate) mod table;
 pub(crate) mod train;
 pub(crate) mod uplift;
 
-pub(crate) use table::{f64_column, i64_column, str_column};
+pub(crate) use table::{f64_column, i64_column};
 
 use std::time::Instant;
 

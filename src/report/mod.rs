@@ -6,6 +6,7 @@ pub(crate) mod clv_chart;
 pub(crate) mod csv_export;
 pub mod dashboard;
 pub(crate) mod dashboard_data;
+pub(crate) mod manifest;
 pub(crate) mod qini_chart;
 pub mod stage_views;
 
