@@ -79,8 +79,8 @@ pub enum Command {
     /// Learn per-customer effects from the offer test (`[offers] log` or the stored offers),
     /// evaluate them on held-out customers and recommend a policy.
     Uplift,
-    /// ingest → eda → clv → segment → train → explain → simulate-offers → uplift → allocate →
-    /// export.
+    /// ingest → eda → clv → segment → train → simulate-offers → uplift → explain → allocate →
+    /// export, in one store session.
     RunAll(IngestArgs),
     /// Write synthetic data in the three real formats.
     Generate(GenerateArgs),
