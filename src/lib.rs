@@ -16,6 +16,7 @@ pub(crate) mod fsutil;
 pub(crate) mod hash;
 pub mod learn;
 pub(crate) mod models;
+pub(crate) mod numfmt;
 pub(crate) mod progress;
 pub mod report;
 pub mod segment;

@@ -816,15 +816,7 @@ pub(crate) fn beeswarm_offsets(shap: &[f64], bins: usize, salt: u64) -> Vec<f64>
 
 /// `1234567` → `"1,234,567"`.
 pub(crate) fn fmt_count(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::numfmt::grouped(n as u64)
 }
 
 /// `"1 customer"`, `"4,338 customers"`.

@@ -1085,18 +1085,8 @@ fn share(s: f64) -> String {
 /// Rounds to an integer and groups thousands: 1234567.4 → "1,234,567".
 fn thousands(v: f64) -> String {
     let rounded = v.abs().round();
-    let digits = format!("{rounded:.0}");
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if v < 0.0 && rounded > 0.0 {
-        out.push('-');
-    }
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+    let sign = if v < 0.0 && rounded > 0.0 { "-" } else { "" };
+    format!("{sign}{}", crate::numfmt::grouped(rounded as u64))
 }
 
 /// Money formatting in the page's currency.
