@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{shared_data, PgServer, Workdir};
+use common::{assert_same_export, shared_data, PgServer, Workdir};
 use polars::prelude::*;
 
 fn pg_work(server: &PgServer, extra: &str) -> Workdir {
@@ -12,47 +12,6 @@ fn pg_work(server: &PgServer, extra: &str) -> Workdir {
         server.url
     ));
     work
-}
-
-fn read_csv_rows(path: &std::path::Path) -> Vec<Vec<String>> {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|_| panic!("{} missing", path.display()));
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    reader
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_string).collect())
-        .collect()
-}
-
-/// Compares two CSV exports cell by cell, numbers within `rel` relative tolerance.
-fn assert_same_csv(a: &std::path::Path, b: &std::path::Path, rel: f64) {
-    let (ra, rb) = (read_csv_rows(a), read_csv_rows(b));
-    assert_eq!(
-        ra.len(),
-        rb.len(),
-        "{} and {} have different row counts",
-        a.display(),
-        b.display()
-    );
-    for (i, (x, y)) in ra.iter().zip(&rb).enumerate() {
-        assert_eq!(x.len(), y.len());
-        for (cx, cy) in x.iter().zip(y) {
-            if cx == cy {
-                continue;
-            }
-            match (cx.parse::<f64>(), cy.parse::<f64>()) {
-                (Ok(fx), Ok(fy)) if (fx - fy).abs() <= rel * fx.abs().max(fy.abs()).max(1e-300) => {
-                }
-                _ => panic!(
-                    "{} row {i}: {cx:?} vs {cy:?} ({})",
-                    a.display(),
-                    b.display()
-                ),
-            }
-        }
-    }
 }
 
 /// Every table but `run_manifest` (which holds timings).
@@ -129,12 +88,8 @@ fn pushdown_gives_the_polars_customer_features() {
     pg.ok(&["ingest"]);
     pg.ok(&["eda"]);
     pg.ok(&["export"]);
-    assert_same_csv(
-        &parquet.path().join("out/customer_features.csv"),
-        &pg.path().join("out/customer_features.csv"),
-        // To the last bit: the engine's sums are sums of integers (src/features/exact.rs).
-        0.0,
-    );
+    // To the last bit: the engine's sums are sums of integers (src/features/exact.rs).
+    assert_same_export(&parquet, &pg, "customer_features");
 }
 
 #[test]
@@ -170,20 +125,17 @@ fn pushdown_on_the_real_data() {
     assert!(ingest.contains("4338 customers"), "{ingest}");
     pg.ok(&["eda"]);
     pg.ok(&["export"]);
-    for table in ["transactions", "ingest_report", "social_edges", "merchants"] {
-        let a = std::fs::read(parquet.path().join("out").join(format!("{table}.csv"))).unwrap();
-        let b = std::fs::read(pg.path().join("out").join(format!("{table}.csv"))).unwrap();
-        assert!(
-            a == b,
-            "{table} differs between the stores on the real data"
-        );
+    // customer_features to the last bit: the engine's sums are sums of integers
+    // (src/features/exact.rs).
+    for table in [
+        "transactions",
+        "ingest_report",
+        "social_edges",
+        "merchants",
+        "customer_features",
+    ] {
+        assert_same_export(&parquet, &pg, table);
     }
-    assert_same_csv(
-        &parquet.path().join("out/customer_features.csv"),
-        &pg.path().join("out/customer_features.csv"),
-        // To the last bit: the engine's sums are sums of integers (src/features/exact.rs).
-        0.0,
-    );
 }
 
 #[test]

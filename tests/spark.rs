@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::{shared_data, skipped, Workdir};
+use common::{assert_same_csv, assert_same_export, shared_data, skipped, Workdir};
 
 static CLUSTER: Mutex<()> = Mutex::new(());
 
@@ -69,53 +69,6 @@ fn real_config(work: &Workdir, data: &Path, store: &str) {
     ));
 }
 
-fn read_csv_rows(path: &Path) -> Vec<Vec<String>> {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|_| panic!("{} missing", path.display()));
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    reader
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_string).collect())
-        .collect()
-}
-
-/// Compares two CSV exports cell by cell: integers and text exactly, other numbers within
-/// `rel` relative tolerance.
-fn assert_same_csv(a: &Path, b: &Path, rel: f64) {
-    let (ra, rb) = (read_csv_rows(a), read_csv_rows(b));
-    assert_eq!(
-        ra.len(),
-        rb.len(),
-        "{} and {} have different row counts",
-        a.display(),
-        b.display()
-    );
-    assert!(ra.len() > 1, "{} has no rows", a.display());
-    for (i, (x, y)) in ra.iter().zip(&rb).enumerate() {
-        assert_eq!(x.len(), y.len(), "{} row {i}", a.display());
-        for (column, (cx, cy)) in x.iter().zip(y).enumerate() {
-            if cx == cy {
-                continue;
-            }
-            let integers = cx.parse::<i64>().is_ok() && cy.parse::<i64>().is_ok();
-            match (cx.parse::<f64>(), cy.parse::<f64>()) {
-                (Ok(fx), Ok(fy))
-                    if !integers && (fx - fy).abs() <= rel * fx.abs().max(fy.abs()).max(1e-300) => {
-                }
-                _ => panic!(
-                    "{} row {i} column {} ({}): {cx:?} vs {cy:?} ({})",
-                    a.display(),
-                    column,
-                    ra[0][column],
-                    b.display()
-                ),
-            }
-        }
-    }
-}
-
 /// Every file under `folder` (recursively) with its bytes, for "unchanged" checks.
 fn snapshot(folder: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     fn walk(folder: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
@@ -132,38 +85,6 @@ fn snapshot(folder: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     walk(folder, &mut files);
     files.sort();
     files
-}
-
-/// Runs `fluz args` in `work` with no Spark URL from the environment.
-fn run(work: &Workdir, args: &[&str]) -> std::process::Output {
-    work.command(args)
-        .env_remove("FLUZ_SPARK_URL")
-        .output()
-        .expect("run fluz")
-}
-
-fn ok(work: &Workdir, args: &[&str]) -> String {
-    let output = run(work, args);
-    assert!(
-        output.status.success(),
-        "fluz {args:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn fails(work: &Workdir, args: &[&str], code: i32) -> String {
-    let output = run(work, args);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "fluz {args:?}: expected exit code {code}:\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The `transactions` table of a Spark-kind warehouse is a folder of `files` Parquet files.
@@ -183,29 +104,26 @@ fn spark_gives_the_polars_customer_features_on_the_sample() {
     };
     let parquet = Workdir::new();
     for stage in ["ingest", "eda", "export"] {
-        ok(&parquet, &[stage]);
+        parquet.ok(&[stage]);
     }
     let spark = spark_work(&url, "");
     for stage in ["ingest", "eda", "export"] {
-        ok(&spark, &[stage]);
+        spark.ok(&[stage]);
     }
     assert_transactions_in_parts(&spark, 4);
-    for table in ["transactions", "ingest_report", "social_edges", "merchants"] {
-        let a = std::fs::read(parquet.path().join(format!("out/{table}.csv"))).unwrap();
-        let b = std::fs::read(spark.path().join(format!("out/{table}.csv"))).unwrap();
-        assert!(
-            a == b,
-            "{table} differs between the Parquet and Spark kinds"
-        );
+    // customer_features to the last bit: the engine's sums are sums of integers
+    // (src/features/exact.rs).
+    for table in [
+        "transactions",
+        "ingest_report",
+        "social_edges",
+        "merchants",
+        "customer_features",
+    ] {
+        assert_same_export(&parquet, &spark, table);
     }
-    assert_same_csv(
-        &parquet.path().join("out/customer_features.csv"),
-        &spark.path().join("out/customer_features.csv"),
-        // To the last bit: the engine's sums are sums of integers (src/features/exact.rs).
-        0.0,
-    );
     // The Spark kind's warehouse is a Parquet warehouse: the Parquet kind reads it whole.
-    let both = ok(&spark, &["--store", "parquet", "eda"]);
+    let both = spark.ok(&["--store", "parquet", "eda"]);
     assert!(both.contains("customers"), "{both}");
 }
 
@@ -226,14 +144,14 @@ fn run_all_on_spark_gives_the_parquet_tables_on_the_real_data() {
     };
     let parquet = Workdir::new();
     real_config(&parquet, &data, "");
-    ok(&parquet, &["run-all"]);
+    parquet.ok(&["run-all"]);
     let spark = Workdir::new();
     real_config(
         &spark,
         &data,
         &format!("[store]\nkind = \"spark\"\nspark_url = {url:?}\n"),
     );
-    let stdout = ok(&spark, &["run-all"]);
+    let stdout = spark.ok(&["run-all"]);
     assert!(stdout.contains("4338 customers"), "{stdout}");
     assert_transactions_in_parts(&spark, 8);
     let mut compared = 0;
@@ -241,11 +159,7 @@ fn run_all_on_spark_gives_the_parquet_tables_on_the_real_data() {
         if table == "run_manifest" {
             continue;
         }
-        let a = parquet.path().join(format!("out/{table}.csv"));
-        let b = spark.path().join(format!("out/{table}.csv"));
-        if std::fs::read(&a).unwrap() != std::fs::read(&b).unwrap() {
-            assert_same_csv(&a, &b, 0.0);
-        }
+        assert_same_export(&parquet, &spark, table);
         compared += 1;
     }
     assert_eq!(compared, fluz::commands::export::TABLES.len() - 1);
@@ -326,16 +240,13 @@ fn killing_a_worker_during_the_aggregation_gives_the_same_table() {
     // seconds on the two one-core workers.
     let work = Workdir::new();
     let data = work.path().join("data");
-    ok(
-        &work,
-        &[
-            "generate",
-            "--out",
-            data.to_str().unwrap(),
-            "--customers",
-            "44000",
-        ],
-    );
+    work.ok(&[
+        "generate",
+        "--out",
+        data.to_str().unwrap(),
+        "--customers",
+        "44000",
+    ]);
     let config = |store: &str| {
         format!(
             "[data]\nretail = {:?}\nsocial = {:?}\nmerchants = {:?}\n[store]\n{store}",
@@ -345,13 +256,10 @@ fn killing_a_worker_during_the_aggregation_gives_the_same_table() {
         )
     };
     work.write_raw_config(&config(&format!("kind = \"spark\"\nspark_url = {url:?}\n")));
-    ok(&work, &["ingest"]);
+    work.ok(&["ingest"]);
     // The reference: polars on the same warehouse.
-    ok(&work, &["--store", "parquet", "--out-dir", "polars", "eda"]);
-    ok(
-        &work,
-        &["--store", "parquet", "--out-dir", "polars", "export"],
-    );
+    work.ok(&["--store", "parquet", "--out-dir", "polars", "eda"]);
+    work.ok(&["--store", "parquet", "--out-dir", "polars", "export"]);
 
     let app = connect_app_id();
     let lost_before = lost_executors(&app);
@@ -424,7 +332,7 @@ fn killing_a_worker_during_the_aggregation_gives_the_same_table() {
         lost_executors(&app) > lost_before,
         "Spark lost no executor: the kill did not reach the query"
     );
-    ok(&work, &["export"]);
+    work.ok(&["export"]);
     assert_same_csv(
         &work.path().join("polars/customer_features.csv"),
         &work.path().join("out/customer_features.csv"),
@@ -441,7 +349,7 @@ fn spark_unreachable_is_a_user_error_and_leaves_the_store_unchanged() {
     };
     let work = spark_work(&format!("sc://127.0.0.1:{port}"), "");
     // ingest needs no cluster: fluz writes the warehouse itself.
-    ok(&work, &["ingest"]);
+    work.ok(&["ingest"]);
     assert_transactions_in_parts(&work, 4);
     let before = snapshot(&work.path().join("warehouse"));
     let output = work
@@ -471,9 +379,9 @@ fn a_warehouse_spark_cannot_read_is_a_user_error_and_leaves_the_store_unchanged(
         &url,
         "spark_warehouse = \"file:///nonexistent/fluz-warehouse\"\n",
     );
-    ok(&work, &["ingest"]);
+    work.ok(&["ingest"]);
     let before = snapshot(&work.path().join("warehouse"));
-    let err = fails(&work, &["eda"], 2);
+    let err = work.fails(&["eda"], 2);
     assert!(
         err.contains(
             "the Spark cluster cannot read the warehouse at file:///nonexistent/fluz-warehouse"

@@ -95,6 +95,7 @@ impl Workdir {
             .current_dir(self.path())
             .args(args)
             .env_remove("FLUZ_DATABASE_URL")
+            .env_remove("FLUZ_SPARK_URL")
             .env("CI", "true");
         command
     }
@@ -321,5 +322,66 @@ impl PgServer {
 impl Drop for PgServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A CSV export's rows (header first), every cell as text.
+pub fn read_csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|_| panic!("{} missing", path.display()));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// Compares two CSV exports cell by cell: integers and text exactly, other numbers within
+/// `rel` relative tolerance.
+pub fn assert_same_csv(a: &Path, b: &Path, rel: f64) {
+    let (ra, rb) = (read_csv_rows(a), read_csv_rows(b));
+    assert_eq!(
+        ra.len(),
+        rb.len(),
+        "{} and {} have different row counts",
+        a.display(),
+        b.display()
+    );
+    assert!(ra.len() > 1, "{} has no rows", a.display());
+    for (i, (x, y)) in ra.iter().zip(&rb).enumerate() {
+        assert_eq!(x.len(), y.len(), "{} row {i}", a.display());
+        for (column, (cx, cy)) in x.iter().zip(y).enumerate() {
+            if cx == cy {
+                continue;
+            }
+            let integers = cx.parse::<i64>().is_ok() && cy.parse::<i64>().is_ok();
+            match (cx.parse::<f64>(), cy.parse::<f64>()) {
+                (Ok(fx), Ok(fy))
+                    if !integers && (fx - fy).abs() <= rel * fx.abs().max(fy.abs()).max(1e-300) => {
+                }
+                _ => panic!(
+                    "{} row {i} column {} ({}): {cx:?} vs {cy:?} ({})",
+                    a.display(),
+                    column,
+                    ra[0][column],
+                    b.display()
+                ),
+            }
+        }
+    }
+}
+
+/// Asserts that `table`'s CSV export is the same in both work folders, byte for byte (when it
+/// is not, the cell-by-cell comparison names the first differing cell).
+pub fn assert_same_export(a: &Workdir, b: &Workdir, table: &str) {
+    let (fa, fb) = (
+        a.path().join(format!("out/{table}.csv")),
+        b.path().join(format!("out/{table}.csv")),
+    );
+    let bytes = |p: &Path| std::fs::read(p).unwrap_or_else(|_| panic!("{} missing", p.display()));
+    if bytes(&fa) != bytes(&fb) {
+        assert_same_csv(&fa, &fb, 0.0);
     }
 }
