@@ -27,6 +27,7 @@ use crate::budget::{self, BudgetParams, BudgetPlan, BudgetRule};
 use crate::error::user_error;
 use crate::progress::process_cpu_seconds;
 use crate::report::budget_chart::{budget_curve, BudgetChart};
+use crate::report::console;
 use crate::report::csv_export::write_csv;
 use crate::report::write_atomic_with;
 use crate::store::Store;
@@ -201,37 +202,17 @@ fn draw_chart(out_dir: &Path, input: &AllocationInput, solved: &Solved) -> Resul
 
 /// The printed summary (nothing with `--quiet`).
 fn report(ctx: &Context, input: &AllocationInput, solved: &Solved, written_to: &str) {
-    if ctx.quiet {
-        return;
-    }
-    let plan = &solved.plan;
-    println!(
-        "allocate: {} customers from {}; budget {:.2} ({})",
-        input.customer_ids.len(),
-        input.source,
-        plan.budget,
-        solved.basis
-    );
-    if plan.capped {
-        println!(
-            "  the budget is above what helps: spending {:.2} (every arm move with a positive return), {:.2} left unspent",
-            plan.spend_cap,
-            plan.budget - plan.spend_cap
+    if !ctx.quiet {
+        print!(
+            "{}",
+            console::allocate_summary(
+                input,
+                &solved.plan,
+                &solved.basis,
+                &solved.assembled,
+                written_to
+            )
         );
-    }
-    println!(
-        "  integer allocation: value {:.2} at cost {:.2}; LP bound {:.2} (gap {:.4}); λ = {:.4} (one more unit of budget earns {:.4})",
-        plan.integer_value, plan.integer_cost, plan.lp_value, plan.gap, plan.lambda, plan.lambda
-    );
-    println!(
-        "  curve: {} points over {} hull segments; {}",
-        plan.curve.len(),
-        plan.segments,
-        written_to
-    );
-    println!("  {}", solved.assembled.comparison.sentence);
-    if let Some(held_out) = &solved.assembled.held_out {
-        println!("  {held_out}");
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 
 use crate::config::Config;
+use crate::report::console;
 use crate::report::qini_chart;
 use crate::sources::offers::{read_log, OfferLog};
 use crate::store::Store;
@@ -183,7 +184,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
         }),
     )?;
     if !ctx.quiet {
-        print_summary(&log, n_test, &studies);
+        print!("{}", console::uplift_summary(&log, n_test, &studies));
     }
     let rates_given = applied
         .filter(|&n| n > 0)
@@ -205,68 +206,4 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
             })
             .collect(),
     })
-}
-
-fn print_summary(log: &OfferLog, n_test: usize, studies: &[OutcomeStudy]) {
-    let counts = log.arm_counts();
-    println!(
-        "uplift: {} customers ({} held out); arms {}",
-        log.len(),
-        n_test,
-        log.arms
-            .iter()
-            .zip(&counts)
-            .map(|(a, c)| format!("{} (rate {}, {c})", a.name, a.rate))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let fmt = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| format!("{v:.4}"));
-    for s in studies {
-        println!("\noutcome {} — base learner {}", s.outcome, s.base.name());
-        println!(
-            "{:<26} {:<14} {:>8} {:>8} {:>10} {:>10} {:>22} {:>10} {:>9}",
-            "learner",
-            "arm",
-            "qini",
-            "auuc",
-            "value_ipw",
-            "value_dr",
-            "95% interval",
-            "true",
-            "regret%"
-        );
-        for m in &s.metrics {
-            let (ipw, dr, ci) = match &m.value {
-                Some(v) => (
-                    fmt(Some(v.ipw)),
-                    fmt(Some(v.dr)),
-                    format!("[{:.4}, {:.4}]", v.ci_low, v.ci_high),
-                ),
-                None => ("".into(), "".into(), "".into()),
-            };
-            let q = if m.value.is_none() {
-                fmt(m.qini)
-            } else {
-                String::new()
-            };
-            let a = if m.value.is_none() {
-                fmt(m.auuc)
-            } else {
-                String::new()
-            };
-            println!(
-                "{:<26} {:<14} {:>8} {:>8} {:>10} {:>10} {:>22} {:>10} {:>9}",
-                m.learner,
-                m.arm,
-                q,
-                a,
-                ipw,
-                dr,
-                ci,
-                m.true_value.map_or(String::new(), |v| format!("{v:.4}")),
-                m.regret_pct.map_or(String::new(), |v| format!("{v:.2}"))
-            );
-        }
-        println!("recommended: {}", s.summary);
-    }
 }

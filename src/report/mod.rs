@@ -3,6 +3,7 @@
 pub(crate) mod budget_chart;
 pub(crate) mod charts;
 pub(crate) mod clv_chart;
+pub(crate) mod console;
 pub(crate) mod csv_export;
 pub mod dashboard;
 pub(crate) mod dashboard_data;
