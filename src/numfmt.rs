@@ -13,6 +13,50 @@ pub(crate) fn grouped(n: u64) -> String {
     out
 }
 
+/// Rounds to an integer and groups thousands: 1234567.4 → "1,234,567".
+pub(crate) fn thousands(v: f64) -> String {
+    let rounded = v.abs().round();
+    let sign = if v < 0.0 && rounded > 0.0 { "-" } else { "" };
+    format!("{sign}{}", grouped(rounded as u64))
+}
+
+/// Money in a currency, as the dashboard prints it.
+pub(crate) struct Money {
+    symbol: String,
+}
+
+impl Money {
+    /// The symbol of an ISO code ("GBP" → "£"); unknown codes print as "CHF 12.00".
+    pub(crate) fn new(code: &str) -> Self {
+        let symbol = match code {
+            "" | "USD" => "$".to_string(),
+            "GBP" => "£".to_string(),
+            "EUR" => "€".to_string(),
+            other => format!("{other} "),
+        };
+        Money { symbol }
+    }
+
+    /// "$1,234", "-$1,234", or "$12.34" below 100 in absolute value.
+    pub(crate) fn fmt(&self, v: f64) -> String {
+        let sign = if v < 0.0 { "-" } else { "" };
+        if v.abs() < 100.0 {
+            format!("{sign}{}{:.2}", self.symbol, v.abs())
+        } else {
+            format!("{sign}{}{}", self.symbol, thousands(v.abs()))
+        }
+    }
+
+    /// Like [`Money::fmt`] with an explicit "+" for gains.
+    pub(crate) fn signed(&self, v: f64) -> String {
+        if v >= 0.0 {
+            format!("+{}", self.fmt(v))
+        } else {
+            self.fmt(v)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::grouped;

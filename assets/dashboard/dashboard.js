@@ -218,12 +218,12 @@
     if (label) { stext(ax, f.iw / 2, 36, label, { 'class': 'axis-label', 'text-anchor': 'middle' }); }
   }
 
-  function axisY(f, scale, ticks, format, label, right) {
+  function axisY(f, scale, ticks, format, label, right, noGrid) {
     var x0 = right ? f.iw : 0;
     var ax = svg('g', { 'class': 'axis' }, f.g);
     ticks.forEach(function (t) {
       var y = scale(t);
-      if (!right) { svg('line', { 'class': 'grid', x1: 0, x2: f.iw, y1: y, y2: y }, ax); }
+      if (!right && !noGrid) { svg('line', { 'class': 'grid', x1: 0, x2: f.iw, y1: y, y2: y }, ax); }
       stext(ax, right ? x0 + 7 : -7, y + 3.5, format(t), { 'text-anchor': right ? 'start' : 'end' });
     });
     svg('line', { x1: x0, x2: x0, y1: 0, y2: f.ih }, ax);
@@ -232,6 +232,82 @@
       stext(ax, x, f.ih / 2, label, { 'class': 'axis-label', 'text-anchor': 'middle',
         transform: 'rotate(' + (right ? 90 : -90) + ' ' + x + ' ' + f.ih / 2 + ')' });
     }
+  }
+
+  // ---------------------------------------------------------------- figures
+
+  // A chart described once in Rust (src/report/figure.rs) and drawn here and into its PNG: axes
+  // with their ranges, ticks and tick formats; marks in data coordinates; a legend.
+  function tickFormat(axis) {
+    switch (axis.format) {
+      case 'num1': return function (v) { return fmt.num(v, 1); };
+      case 'compact': return fmt.compact;
+      case 'money_short': return fmt.moneyShort;
+      case 'pct0': return function (v) { return fmt.pct(v, 0); };
+      case 'name': return function (v) { return axis.names[Math.round(v)] || ''; };
+      default: return String;
+    }
+  }
+
+  function pathOf(xs, ys, x, y) {
+    var d = '';
+    xs.forEach(function (xv, i) {
+      if (isNum(xv) && isNum(ys[i])) { d += (d ? 'L' : 'M') + x(xv).toFixed(1) + ',' + y(ys[i]).toFixed(1); }
+    });
+    return d;
+  }
+
+  var MARKS = {
+    line: function (g, x, y, m) {
+      svg('path', { d: pathOf(m.x, m.y, x, y), fill: 'none', stroke: m.colour, 'stroke-width': m.width,
+        'stroke-dasharray': m.dashed ? '6 4' : null }, g);
+    },
+    points: function (g, x, y, m) {
+      m.x.forEach(function (xv, i) {
+        if (!isNum(xv) || !isNum(m.y[i])) { return; }
+        var attrs = { fill: m.hollow ? 'none' : m.colour, stroke: m.hollow ? m.colour : '#fff', 'stroke-width': m.hollow ? 1.5 : 1,
+          'class': 'mark', 'data-tip': m.tips[i] || null };
+        if (m.square) {
+          attrs.x = x(xv) - m.radius; attrs.y = y(m.y[i]) - m.radius; attrs.width = attrs.height = 2 * m.radius;
+          svg('rect', attrs, g);
+        } else {
+          attrs.cx = x(xv); attrs.cy = y(m.y[i]); attrs.r = m.radius;
+          svg('circle', attrs, g);
+        }
+      });
+    },
+    rects: function (g, x, y, m) {
+      m.x0.forEach(function (x0, i) {
+        var a = x(x0), b = x(m.x1[i]), top = y(m.y1[i]), bottom = y(m.y0[i]);
+        svg('rect', { x: Math.min(a, b), y: Math.min(top, bottom), width: Math.abs(b - a), height: Math.max(0.5, Math.abs(bottom - top)),
+          fill: m.colours[i], 'class': 'mark', 'data-tip': m.tips[i] || null }, g);
+      });
+    },
+    rules: function (g, x, y, m) {
+      m.x0.forEach(function (x0, i) {
+        svg('line', { x1: x(x0), y1: y(m.y0[i]), x2: x(m.x1[i]), y2: y(m.y1[i]), 'class': m.dashed ? 'ref' : null,
+          stroke: m.dashed ? null : m.colour, 'stroke-width': m.dashed ? null : m.width }, g);
+      });
+    },
+    text: function (g, x, y, m) {
+      stext(g, x(m.x) + m.dx, y(m.y) + m.dy, m.text, { 'class': 'ref-label', 'text-anchor': m.anchor });
+    }
+  };
+
+  /** Draws a figure; returns its frame and scales for a view's interactive overlay. */
+  function figure(el, fig) {
+    var f = frame(el, { height: fig.height, margin: { l: fig.left, r: 16, b: 46, t: 14 }, label: fig.title });
+    var x = linear(fig.x.lo, fig.x.hi, 0, f.iw), y = linear(fig.y.lo, fig.y.hi, f.ih, 0);
+    axisY(f, y, fig.y.ticks, tickFormat(fig.y), fig.y.label, false, !fig.y.grid);
+    axisX(f, x, fig.x.ticks, tickFormat(fig.x), fig.x.label, fig.x.grid);
+    // Labels last, above every line they might cross.
+    fig.marks.filter(function (m) { return m.mark !== 'text'; })
+      .concat(fig.marks.filter(function (m) { return m.mark === 'text'; }))
+      .forEach(function (m) { MARKS[m.mark](f.g, x, y, m); });
+    if (fig.legend.length) {
+      legend(el, fig.legend.map(function (k) { return { label: k.label, color: k.colour, line: k.line }; }));
+    }
+    return { f: f, x: x, y: y };
   }
 
   // ---------------------------------------------------------------- data helpers
@@ -1190,26 +1266,9 @@
 
   VIEWS.clvHoldout = { kind: 'chart', aware: false, render: function (el) {
     if (!D.clv) { empty(el, 'fluz clv'); return; }
-    var rows = (D.clv.holdout || []).filter(function (r) { return r.calibration_frequency !== 'all'; });
-    if (!rows.length) { empty(el, 'fluz clv', 'Set [clv] calibration_end to keep a holdout period'); return; }
-    var f = frame(el, { height: 300, margin: { l: 56, r: 16, b: 46, t: 14 }, label: 'Expected vs actual holdout purchases by calibration frequency' });
-    var hi = Math.max.apply(null, rows.map(function (r) { return Math.max(r.actual_mean, r.expected_mean); }).concat([0.1]));
-    var yt = niceTicks(0, hi, 5);
-    var y = linear(0, yt[yt.length - 1], f.ih, 0);
-    var band = f.iw / rows.length;
-    axisY(f, y, yt, function (v) { return fmt.num(v, 1); }, 'Purchases per customer');
-    var ax = svg('g', { 'class': 'axis', transform: 'translate(0,' + f.ih + ')' }, f.g);
-    svg('line', { x1: 0, x2: f.iw, y1: 0, y2: 0 }, ax);
-    rows.forEach(function (r, i) {
-      var x0 = i * band;
-      var tip = 'Calibration frequency ' + r.calibration_frequency + ' (' + fmt.int(r.customers) + ' customers)\nActual: ' + fmt.num(r.actual_mean, 3) + '\nExpected (BG/NBD): ' + fmt.num(r.expected_mean, 3);
-      [[r.actual_mean, '#9aa5b1'], [r.expected_mean, ACCENT]].forEach(function (pair, k) {
-        svg('rect', { x: x0 + band * (0.15 + 0.35 * k), y: y(pair[0]), width: band * 0.33, height: Math.max(0.5, f.ih - y(pair[0])), fill: pair[1], 'class': 'mark', 'data-tip': tip }, f.g);
-      });
-      stext(ax, x0 + band / 2, 17, r.calibration_frequency, { 'text-anchor': 'middle' });
-    });
-    stext(ax, f.iw / 2, 36, 'Repeat purchases in the calibration period', { 'class': 'axis-label', 'text-anchor': 'middle' });
-    legend(el, [{ label: 'actual', color: '#9aa5b1' }, { label: 'expected', color: ACCENT }]);
+    var fig = D.figures && D.figures.clv_holdout;
+    if (!fig) { empty(el, 'fluz clv', 'Set [clv] calibration_end to keep a holdout period'); return; }
+    figure(el, fig);
   } };
 
   VIEWS.slippingNote = { kind: 'text', aware: false, render: function (el) {
@@ -1240,18 +1299,6 @@
 
   // ---------------------------------------------------------------- offer test
 
-  var LEARNER_COLORS = ['#2563eb', '#f28e2b', '#59a14f', '#b07aa1', '#e15759', '#76b7b2', '#9c755f'];
-
-  function qiniOptions() {
-    var o = D.offers;
-    var keys = [];
-    ((o && o.curves) || []).forEach(function (c) {
-      var k = c.outcome + ' · ' + c.arm;
-      if (keys.indexOf(k) < 0) { keys.push(k); }
-    });
-    return keys;
-  }
-
   VIEWS.offerKpis = { kind: 'kpi', aware: false, render: function (el) {
     var o = D.offers;
     if (!o) { empty(el, 'fluz uplift'); return; }
@@ -1277,49 +1324,22 @@
   } };
 
   VIEWS.qiniCurves = { kind: 'chart', aware: false, render: function (el) {
-    var o = D.offers;
-    if (!o || !(o.curves || []).length) { empty(el, 'fluz uplift'); return; }
-    var keys = qiniOptions();
+    var figs = (D.figures && D.figures.qini) || [];
+    if (!D.offers || !figs.length) { empty(el, 'fluz uplift'); return; }
+    var keys = figs.map(function (g) { return g.title; });
     var sel = $('#qini-series');
     if (sel && sel.options.length !== keys.length) {
       clear(sel);
-      keys.forEach(function (k) { var opt = document.createElement('option'); opt.value = k; opt.textContent = k + ' vs control'; sel.appendChild(opt); });
+      keys.forEach(function (k) { var opt = document.createElement('option'); opt.value = k; opt.textContent = k; sel.appendChild(opt); });
       sel.onchange = function () { S.qini = sel.value; renderView(el); };
     }
     if (S.qini == null || keys.indexOf(S.qini) < 0) {
-      var money = keys.filter(function (k) { return k.indexOf(o.outcome + ' · ') === 0; });
-      S.qini = money.length ? money[money.length - 1] : keys[0];
+      // The last arm on the outcome the policies are valued in.
+      var value = keys.filter(function (k) { return k.slice(-(D.offers.outcome.length + 3)) === ' — ' + D.offers.outcome; });
+      S.qini = value.length ? value[value.length - 1] : keys[0];
     }
     if (sel) { sel.value = S.qini; }
-    var series = o.curves.filter(function (c) { return c.outcome + ' · ' + c.arm === S.qini; });
-    var f = frame(el, { height: 300, margin: { l: 64, r: 16, b: 46, t: 14 }, label: 'Qini curves ' + S.qini });
-    var ys = [0];
-    series.forEach(function (c) { ys = ys.concat(c.gain.filter(isNum)); });
-    var yt = niceTicks(Math.min.apply(null, ys), Math.max.apply(null, ys), 5);
-    var x = linear(0, 1, 0, f.iw), y = linear(yt[0], yt[yt.length - 1], f.ih, 0);
-    axisY(f, y, yt, fmt.compact, 'Incremental ' + S.qini.split(' · ')[0]);
-    axisX(f, x, [0, 0.2, 0.4, 0.6, 0.8, 1], function (v) { return fmt.pct(v, 0); }, 'Share of held-out customers targeted (by predicted effect)', true);
-    var items = [];
-    series.forEach(function (c, i) {
-      var color = LEARNER_COLORS[i % LEARNER_COLORS.length];
-      var d = c.fraction.map(function (fx, k) { return (k ? 'L' : 'M') + x(fx).toFixed(1) + ',' + y(c.gain[k]).toFixed(1); }).join('');
-      svg('path', { d: d, fill: 'none', stroke: color, 'stroke-width': 2 }, f.g);
-      var last = c.fraction.length - 1;
-      if (i === 0 && last > 0) {
-        svg('line', { x1: x(0), y1: y(0), x2: x(c.fraction[last]), y2: y(c.gain[last]), 'class': 'ref' }, f.g);
-        // The label sits under the middle of the random line, away from the curves above it.
-        var mx = c.fraction[last] * 0.6, my = c.gain[last] * 0.6;
-        stext(f.g, x(mx) + 6, y(my) + 16, 'random targeting', { 'class': 'ref-label', 'text-anchor': 'start' });
-      }
-      var mid = c.fraction.length >> 1;
-      [mid, last].forEach(function (k) {
-        if (k < 0) { return; }
-        svg('circle', { cx: x(c.fraction[k]), cy: y(c.gain[k]), r: 3.5, fill: color, 'class': 'mark',
-          'data-tip': c.learner + ' · ' + c.arm + '\nTargeting ' + fmt.pct(c.fraction[k], 0) + ': ' + fmt.num(c.gain[k], 2) + '\nNormalised Qini: ' + fmt.num(c.qini, 4) }, f.g);
-      });
-      items.push({ label: c.learner + (isNum(c.qini) ? ' (Qini ' + fmt.num(c.qini, 3) + ')' : ''), color: color, line: true });
-    });
-    legend(el, items);
+    figure(el, figs[keys.indexOf(S.qini)]);
   } };
 
   function policyLabel(p) {
@@ -1491,30 +1511,12 @@
   } };
 
   VIEWS.budgetCurve = { kind: 'chart', aware: false, render: function (el) {
-    var b = D.budget;
-    if (!b || !b.cost.length) { empty(el, 'fluz allocate'); return; }
-    var f = frame(el, { height: 320, margin: { l: 68, r: 16, b: 46, t: 14 }, label: 'Value against budget' });
-    var xs = b.cost.concat((b.flat || []).map(function (p) { return p.cost; }));
-    var ys = b.value.concat((b.flat || []).map(function (p) { return p.value; }));
-    var xt = niceTicks(0, Math.max.apply(null, xs.filter(isNum)), Math.max(3, Math.floor(f.iw / 90)));
-    var yt = niceTicks(Math.min(0, Math.min.apply(null, ys.filter(isNum))), Math.max.apply(null, ys.filter(isNum)), 5);
-    var x = linear(xt[0], xt[xt.length - 1], 0, f.iw), y = linear(yt[0], yt[yt.length - 1], f.ih, 0);
-    axisY(f, y, yt, fmt.moneyShort, 'Expected incremental profit');
-    axisX(f, x, xt, fmt.moneyShort, 'Expected cashback spent (budget)', true);
-    var d = b.cost.map(function (c, i) { return (i ? 'L' : 'M') + x(c).toFixed(1) + ',' + y(b.value[i]).toFixed(1); }).join('');
-    svg('path', { d: d, fill: 'none', stroke: ACCENT, 'stroke-width': 2.4 }, f.g);
-    (b.flat || []).forEach(function (p) {
-      var tip = 'Everyone on ' + p.arm + '\nCost: ' + fmt.money(p.cost) + '\nValue: ' + fmt.money(p.value) + '\nTargeted at the same cost: ' + fmt.money(p.targeted_value) +
-        ' (' + fmt.signedMoney(p.gain) + (isNum(p.gain_pct) ? ', ' + (p.gain_pct >= 0 ? '+' : '') + fmt.num(p.gain_pct, 1) + '%' : '') + ')';
-      svg('circle', { cx: x(p.cost), cy: y(p.value), r: 5, fill: '#9aa5b1', stroke: '#fff', 'stroke-width': 1, 'class': 'mark', 'data-tip': tip }, f.g);
-      var right = x(p.cost) > f.iw - 70;
-      stext(f.g, x(p.cost) + (right ? -8 : 7), y(p.value) + (right ? -8 : 4), 'flat ' + p.arm, { 'class': 'ref-label', 'text-anchor': right ? 'end' : 'start' });
-    });
-    var k = budgetPoint();
-    svg('line', { x1: x(b.cost[k]), x2: x(b.cost[k]), y1: 0, y2: f.ih, 'class': 'ref' }, f.g);
-    svg('circle', { cx: x(b.cost[k]), cy: y(b.value[k]), r: 6.5, fill: ACCENT, stroke: '#fff', 'stroke-width': 1.5, 'class': 'mark',
-      'data-tip': 'Budget ' + fmt.money(b.cost[k]) + '\nValue ' + fmt.money(b.value[k]) + '\nλ ' + fmt.num(b.lambda_at[k], 3) }, f.g);
-    legend(el, [{ label: 'targeted allocation', color: ACCENT, line: true }, { label: 'flat rate for everyone', color: '#9aa5b1' }]);
+    var b = D.budget, fig = D.figures && D.figures.budget;
+    if (!b || !fig) { empty(el, 'fluz allocate'); return; }
+    var p = figure(el, fig), k = budgetPoint();
+    svg('line', { x1: p.x(b.cost[k]), x2: p.x(b.cost[k]), y1: 0, y2: p.f.ih, 'class': 'ref' }, p.f.g);
+    svg('circle', { cx: p.x(b.cost[k]), cy: p.y(b.value[k]), r: 6.5, fill: ACCENT, stroke: '#fff', 'stroke-width': 1.5, 'class': 'mark',
+      'data-tip': 'Budget ' + fmt.money(b.cost[k]) + '\nValue ' + fmt.money(b.value[k]) + '\nλ ' + fmt.num(b.lambda_at[k], 3) }, p.f.g);
   } };
 
   VIEWS.budgetArms = { kind: 'chart', aware: false, render: function (el) {

@@ -6,7 +6,7 @@
 use anyhow::Result;
 use polars::prelude::*;
 
-use super::comparison::{compare, flat_arm, percent, Comparison};
+use super::comparison::{compare, flat_arm, Comparison};
 use super::heldout::{HeldOut, HeldOutEstimate};
 use super::sources::AllocationInput;
 use super::{BudgetPlan, ZERO_ARM};
@@ -111,24 +111,6 @@ fn held_out_estimate(
     let name = flat.map(|a| input.arm_names[a as usize].clone());
     let sentence = estimate.sentence(name.as_deref());
     (estimate, sentence)
-}
-
-/// The flat policies as the budget chart labels them: (label, cost, value).
-pub(crate) fn flat_chart_points(
-    input: &AllocationInput,
-    plan: &BudgetPlan,
-) -> Vec<(String, f64, f64)> {
-    plan.flat
-        .iter()
-        .map(|f| {
-            let name = &input.arm_names[f.arm as usize];
-            let label = match input.arm_rates[f.arm as usize] {
-                Some(rate) => format!("flat {}", percent(rate)),
-                None => format!("all {name}"),
-            };
-            (label, f.cost, f.value)
-        })
-        .collect()
 }
 
 /// The five tables, in [`Assembled::tables`] order; `held_out` is the held-out check and its

@@ -173,22 +173,6 @@ pub(crate) fn tables(
     })
 }
 
-/// The holdout chart's bars: per calibration frequency (not "all"), actual and expected mean.
-pub(crate) fn holdout_bars(holdout: &HoldoutSummary) -> Vec<(String, f64, f64)> {
-    holdout
-        .rows
-        .iter()
-        .filter(|r| r.calibration_frequency != "all")
-        .map(|r| {
-            (
-                r.calibration_frequency.clone(),
-                r.actual_mean,
-                r.expected_mean,
-            )
-        })
-        .collect()
-}
-
 /// `features` (customer_features) with the `wanted` columns of `values` (customer_value:
 /// customer_id and those columns) appended, row for row by customer_id. A customer without a
 /// value is an error that names them (segmenting needs every customer's features).

@@ -14,19 +14,20 @@
 //! Budget: `--budget`/`--budget-share`, else `[budget] budget`/`budget_share`, else the cost of
 //! the `[economics] flat_rate` policy (every customer on that rate).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
+use polars::prelude::DataFrame;
 use serde_json::json;
 
 pub(crate) use crate::budget::sources::BudgetAsk;
 use crate::budget::sources::{self, AllocationInput, AskOrigin};
-use crate::budget::tables::{assemble, flat_chart_points, Assembled};
+use crate::budget::tables::{assemble, Assembled};
 use crate::budget::{self, BudgetParams, BudgetPlan, BudgetRule};
 use crate::error::user_error;
 use crate::progress::process_cpu_seconds;
-use crate::report::budget_chart::{budget_curve, BudgetChart};
 use crate::report::console;
 use crate::report::csv_export::write_csv;
 use crate::report::write_atomic_with;
@@ -184,20 +185,28 @@ impl Solved {
     }
 }
 
-/// `budget_curve.png`: the curve, the flat policies and the chosen allocation.
-fn draw_chart(out_dir: &Path, input: &AllocationInput, solved: &Solved) -> Result<()> {
-    let plan = &solved.plan;
-    let curve: Vec<(f64, f64)> = plan.curve.iter().map(|p| (p.cost, p.value)).collect();
-    let flat = flat_chart_points(input, plan);
-    budget_curve(
+/// `budget_curve.png`: the curve, the flat policies and the chosen allocation, drawn from the
+/// tables just built (the dashboard draws the same figure from the store).
+fn draw_chart(ctx: &Context, out_dir: &Path, solved: &Solved) -> Result<()> {
+    let tables: HashMap<&str, DataFrame> = TABLES
+        .iter()
+        .copied()
+        .zip(solved.assembled.tables.iter().cloned())
+        .collect();
+    let Some(view) = crate::report::stage_views::budget_view(&tables)? else {
+        return Ok(());
+    };
+    let money = crate::numfmt::Money::new(&ctx.config.export.currency);
+    let mut figure = crate::report::figures::budget_curve(&view, &money, true);
+    figure.title = "Cashback budget: targeted allocation vs flat rates".into();
+    crate::report::charts::draw_figures(
+        "budget_curve.png",
         &out_dir.join("budget_curve.png"),
-        &BudgetChart {
-            curve: &curve,
-            flat: &flat,
-            chosen: (plan.integer_cost, plan.integer_value),
-            title: "Cashback budget: targeted allocation vs flat rates",
-        },
-    )
+        &[figure],
+        1,
+        (1200, 800),
+    )?;
+    Ok(())
 }
 
 /// The printed summary (nothing with `--quiet`).
@@ -254,7 +263,7 @@ pub(crate) fn run(
     let out_dir = &ctx.config.export.out_dir;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    draw_chart(out_dir, &input, &solved)?;
+    draw_chart(ctx, out_dir, &solved)?;
     for (name, table) in TABLES.iter().zip(&solved.assembled.tables) {
         store.write_table(name, table)?;
     }
@@ -306,7 +315,7 @@ pub(crate) fn run_values(
     for (name, table) in TABLES.iter().zip(&solved.assembled.tables) {
         write_atomic_with(&out.join(format!("{name}.csv")), |w| write_csv(table, w))?;
     }
-    draw_chart(out, &input, &solved)?;
+    draw_chart(ctx, out, &solved)?;
     tracing::info!(
         "allocate: CSV files and chart written in {:.3}s",
         written.elapsed().as_secs_f64()

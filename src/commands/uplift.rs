@@ -13,7 +13,6 @@ use anyhow::{Context as _, Result};
 
 use crate::config::Config;
 use crate::report::console;
-use crate::report::qini_chart;
 use crate::sources::offers::{read_log, OfferLog};
 use crate::store::Store;
 use crate::uplift::simulate::Truth;
@@ -136,9 +135,13 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
     let out_dir = &config.export.out_dir;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    qini_chart::draw(
+    let series = crate::report::stage_views::qini_series(&curves, &metrics)?;
+    crate::report::charts::draw_figures(
+        "qini.png",
         &out_dir.join("qini.png"),
-        &tables::qini_panels(&log, &studies),
+        &crate::report::figures::qini(&series, &log.arms[0].name),
+        2,
+        (720, 520),
     )?;
     crate::report::write_atomic(
         &out_dir.join("uplift_split.csv"),

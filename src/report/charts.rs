@@ -29,6 +29,8 @@ use plotters::style::{register_font, FontStyle, FontTransform};
 // ambiguous on plotters' colour and text types.
 use plotters_backend::{BackendColor, BackendCoord, DrawingErrorKind};
 
+use super::figure::{Anchor, Figure, Key, Mark};
+
 /// Errors raised while drawing or writing a chart.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ChartError {
@@ -191,11 +193,6 @@ fn embedded_font() -> Result<&'static FontRef<'static>> {
         })
         .as_ref()
         .ok_or(ChartError::Font)
-}
-
-/// The embedded font registered with plotters, for charts drawn by plotters' own text path.
-pub(crate) fn font_ready() -> Result<()> {
-    embedded_font().map(|_| ())
 }
 
 /// The bitmap backend with its own text rendering. plotters 0.3.7's `ab_glyph` text path
@@ -919,6 +916,8 @@ enum Labels {
     Categories(Vec<String>),
     /// No labels.
     Hidden,
+    /// A figure's axis: its format and category names.
+    Figure(super::figure::Format, Vec<String>),
 }
 
 /// One axis: its range, bold (labelled) and light tick positions, and its labelling.
@@ -1031,6 +1030,7 @@ impl Axis {
                 }
             }
             Labels::Hidden => String::new(),
+            Labels::Figure(format, names) => format.label(v, names),
         }
     }
 
@@ -1313,6 +1313,247 @@ fn vertical_dashed(
         5,
         style,
     ))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures: the PNG renderer of the shared chart description (report/figure.rs)
+// ---------------------------------------------------------------------------------------------
+
+/// Draws `figures` as panels of `panel` pixels, `columns` to a row, into one PNG (atomically).
+pub(crate) fn draw_figures(
+    chart: &'static str,
+    path: &Path,
+    figures: &[Figure],
+    columns: usize,
+    (width, height): (u32, u32),
+) -> Result<()> {
+    let columns = columns.clamp(1, figures.len().max(1));
+    let rows = figures.len().div_ceil(columns).max(1);
+    let size = (width * columns as u32, height * rows as u32);
+    render(chart, path, size, |root| {
+        for (figure, area) in figures.iter().zip(root.split_evenly((rows, columns))) {
+            draw_figure(&area, figure)?;
+        }
+        Ok(())
+    })
+}
+
+fn figure_axis(axis: &super::figure::Axis) -> Axis {
+    Axis {
+        lo: axis.lo,
+        hi: axis.hi,
+        bold: axis.ticks.clone(),
+        light: Vec::new(),
+        labels: Labels::Figure(axis.format, axis.names.clone()),
+    }
+}
+
+fn colour_of(hex: &str) -> RGBColor {
+    let (r, g, b) = super::figure::rgb(hex);
+    RGBColor(r, g, b)
+}
+
+/// One figure in one panel: axes, marks in order, then the legend in the top-left corner.
+fn draw_figure(area: &Area, figure: &Figure) -> DrawResult {
+    let (x, y) = (figure_axis(&figure.x), figure_axis(&figure.y));
+    let mut chart = build_panel(
+        area,
+        &PanelSpec {
+            title: &figure.title,
+            x_desc: &figure.x.label,
+            y_desc: &figure.y.label,
+            x: &x,
+            y: &y,
+            x_grid: figure.x.grid,
+            y_grid: figure.y.grid,
+            right_margin: 0,
+        },
+    )?;
+    let finite = |x: f64, y: f64| x.is_finite() && y.is_finite();
+    // Labels last, above every line they might cross.
+    let is_text = |m: &&Mark| matches!(m, Mark::Text { .. });
+    let marks = figure.marks.iter().filter(|m| !is_text(m));
+    for mark in marks.chain(figure.marks.iter().filter(is_text)) {
+        match mark {
+            Mark::Line {
+                x,
+                y,
+                colour,
+                width,
+                dashed,
+            } => {
+                let style = colour_of(colour).stroke_width(width.round().max(1.0) as u32 + 1);
+                let points: Vec<(f64, f64)> = x
+                    .iter()
+                    .zip(y)
+                    .map(|(&x, &y)| (x, y))
+                    .filter(|&(x, y)| finite(x, y))
+                    .collect();
+                if *dashed {
+                    chart.draw_series(DashedLineSeries::new(points, 8, 5, style))?;
+                } else {
+                    chart.draw_series(LineSeries::new(points, style))?;
+                }
+            }
+            Mark::Points {
+                x,
+                y,
+                colour,
+                radius,
+                square,
+                hollow,
+                hover,
+                ..
+            } => {
+                if *hover {
+                    continue;
+                }
+                let colour = colour_of(colour);
+                let style = if *hollow {
+                    colour.stroke_width(2)
+                } else {
+                    colour.filled()
+                };
+                let r = (radius * 1.4).round() as i32;
+                for (&px, &py) in x.iter().zip(y).filter(|&(&x, &y)| finite(x, y)) {
+                    if *square {
+                        chart.draw_series(std::iter::once(
+                            EmptyElement::at((px, py)) + Rectangle::new([(-r, -r), (r, r)], style),
+                        ))?;
+                    } else {
+                        chart.draw_series(std::iter::once(Circle::new((px, py), r, style)))?;
+                    }
+                }
+            }
+            Mark::Rects {
+                x0,
+                x1,
+                y0,
+                y1,
+                colours,
+                ..
+            } => {
+                for i in 0..x0.len().min(x1.len()).min(y0.len()).min(y1.len()) {
+                    if finite(x0[i], y0[i]) && finite(x1[i], y1[i]) {
+                        let colour = colours.get(i).map_or(STEEL, |c| colour_of(c));
+                        chart.draw_series(std::iter::once(Rectangle::new(
+                            [(x0[i], y0[i]), (x1[i], y1[i])],
+                            colour.filled(),
+                        )))?;
+                    }
+                }
+            }
+            Mark::Rules {
+                x0,
+                y0,
+                x1,
+                y1,
+                colour,
+                width,
+                dashed,
+            } => {
+                let style = colour_of(colour).stroke_width(width.round().max(1.0) as u32);
+                for i in 0..x0.len().min(x1.len()).min(y0.len()).min(y1.len()) {
+                    let ends = vec![(x0[i], y0[i]), (x1[i], y1[i])];
+                    if !(finite(x0[i], y0[i]) && finite(x1[i], y1[i])) {
+                        continue;
+                    }
+                    if *dashed {
+                        chart.draw_series(DashedLineSeries::new(ends, 8, 5, style))?;
+                    } else {
+                        chart.draw_series(LineSeries::new(ends, style))?;
+                    }
+                }
+            }
+            Mark::Text {
+                x,
+                y,
+                text,
+                anchor,
+                dx,
+                dy,
+            } => {
+                if finite(*x, *y) {
+                    let h = match anchor {
+                        Anchor::Start => HPos::Left,
+                        Anchor::End => HPos::Right,
+                    };
+                    let pos = Pos::new(h, VPos::Bottom);
+                    let (ox, oy) = ((dx * 1.3).round() as i32, (dy * 1.3).round() as i32);
+                    // A white halo first, so the label reads where it crosses a line.
+                    let halo = font(15.0).color(&WHITE).pos(pos);
+                    for (hx, hy) in [
+                        (-2, 0),
+                        (2, 0),
+                        (0, -2),
+                        (0, 2),
+                        (-1, -1),
+                        (1, 1),
+                        (-1, 1),
+                        (1, -1),
+                    ] {
+                        chart.draw_series(std::iter::once(
+                            EmptyElement::at((*x, *y))
+                                + Text::new(text.clone(), (ox + hx, oy + hy), halo.clone()),
+                        ))?;
+                    }
+                    let style = font(15.0).color(&MUTED).pos(pos);
+                    chart.draw_series(std::iter::once(
+                        EmptyElement::at((*x, *y)) + Text::new(text.clone(), (ox, oy), style),
+                    ))?;
+                }
+            }
+        }
+    }
+    draw_keys(area, &chart, &figure.legend)
+}
+
+/// The legend: a line sample or a square per entry, on a translucent box in the top-left
+/// corner of the plotting area.
+fn draw_keys(area: &Area, chart: &Chart, keys: &[Key]) -> DrawResult {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let style = font(15.0).color(&INK);
+    let (line_height, pad, sample) = (22, 8, 26);
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    let (bx, by) = area.get_base_pixel();
+    let width = widest(area, keys.iter().map(|k| k.label.clone()), &style) as i32 + sample + 8;
+    let (left, top) = (xs.start + 10 - bx, ys.start + 10 - by);
+    area.draw(&Rectangle::new(
+        [
+            (left, top),
+            (
+                left + width + 2 * pad,
+                top + line_height * keys.len() as i32 + 2 * pad,
+            ),
+        ],
+        WHITE.mix(0.88).filled(),
+    ))?;
+    for (i, key) in keys.iter().enumerate() {
+        let (x, y) = (
+            left + pad,
+            top + pad + i as i32 * line_height + line_height / 2,
+        );
+        let colour = colour_of(&key.colour);
+        if key.line {
+            area.draw(&PathElement::new(
+                vec![(x, y), (x + sample - 4, y)],
+                colour.stroke_width(3),
+            ))?;
+        } else {
+            area.draw(&Rectangle::new(
+                [(x + 6, y - 7), (x + 20, y + 7)],
+                colour.filled(),
+            ))?;
+        }
+        area.draw(&Text::new(
+            key.label.clone(),
+            (x + sample + 4, y),
+            style.clone().pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+    }
     Ok(())
 }
 

@@ -21,6 +21,8 @@
 //! and any attempted request is blocked and logged as a console error.
 
 use serde::Serialize;
+
+use crate::numfmt::{thousands, Money};
 use sha2::{Digest, Sha256};
 
 /// The page skeleton; `{{NAME}}` placeholders are filled by [`render_dashboard`] in one pass.
@@ -402,6 +404,7 @@ fn payload_json(data: &DashboardData, recs: &[Recommendation]) -> String {
     let value = serde_json::to_value(data).and_then(|mut value| {
         value["customers"] = serde_json::to_value(CustomerColumns::new(&data.customers))?;
         value["recommendations"] = serde_json::to_value(recs)?;
+        value["figures"] = serde_json::to_value(super::figures::dashboard(data))?;
         Ok(value)
     });
     value
@@ -1080,49 +1083,6 @@ fn rate(r: f64) -> String {
 /// A share with one decimal: 0.1234 → "12.3%".
 fn share(s: f64) -> String {
     format!("{:.1}%", s * 100.0)
-}
-
-/// Rounds to an integer and groups thousands: 1234567.4 → "1,234,567".
-fn thousands(v: f64) -> String {
-    let rounded = v.abs().round();
-    let sign = if v < 0.0 && rounded > 0.0 { "-" } else { "" };
-    format!("{sign}{}", crate::numfmt::grouped(rounded as u64))
-}
-
-/// Money formatting in the page's currency.
-struct Money {
-    symbol: String,
-}
-
-impl Money {
-    fn new(code: &str) -> Self {
-        let symbol = match code {
-            "" | "USD" => "$".to_string(),
-            "GBP" => "£".to_string(),
-            "EUR" => "€".to_string(),
-            other => format!("{other} "),
-        };
-        Money { symbol }
-    }
-
-    /// "$1,234", "-$1,234", or "$12.34" below 100 in absolute value.
-    fn fmt(&self, v: f64) -> String {
-        let sign = if v < 0.0 { "-" } else { "" };
-        if v.abs() < 100.0 {
-            format!("{sign}{}{:.2}", self.symbol, v.abs())
-        } else {
-            format!("{sign}{}{}", self.symbol, thousands(v.abs()))
-        }
-    }
-
-    /// Like [`Money::fmt`] with an explicit "+" for gains.
-    fn signed(&self, v: f64) -> String {
-        if v >= 0.0 {
-            format!("+{}", self.fmt(v))
-        } else {
-            self.fmt(v)
-        }
-    }
 }
 
 #[cfg(test)]

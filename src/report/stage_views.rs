@@ -212,7 +212,8 @@ pub struct OfferView {
     pub recommendation: String,
     /// Policy values of the money outcome on the held-out customers.
     pub policies: Vec<PolicyRow>,
-    /// Qini curves per learner, outcome and arm.
+    /// Qini curves per learner, outcome and arm (the page draws them as `figures.qini`).
+    #[serde(skip)]
     pub curves: Vec<QiniSeries>,
     /// The recommended arm's share of each segment's customers.
     pub by_segment: Vec<SegmentArms>,
@@ -347,12 +348,10 @@ pub fn offer_view(
             });
         }
     }
-    let (learner, m_outcome, m_arm) = (
+    let (learner, m_outcome) = (
         str_column(metrics, "learner")?,
         str_column(metrics, "outcome")?,
-        str_column(metrics, "arm")?,
     );
-    let qini = opt_f64_column(metrics, "qini")?;
     let (ipw, dr, low, high) = (
         opt_f64_column(metrics, "policy_value_ipw")?,
         opt_f64_column(metrics, "policy_value_dr")?,
@@ -369,12 +368,7 @@ pub fn offer_view(
         opt_f64_column(metrics, "gain_ci_low")?,
         opt_f64_column(metrics, "gain_ci_high")?,
     );
-    let mut qini_of: HashMap<(String, String, String), Option<f64>> = HashMap::new();
     for i in 0..metrics.height() {
-        qini_of.insert(
-            (learner[i].clone(), m_outcome[i].clone(), m_arm[i].clone()),
-            qini[i],
-        );
         if m_outcome[i] != outcome || dr[i].is_none() && truth[i].is_none() {
             continue;
         }
@@ -429,37 +423,63 @@ pub fn offer_view(
         }
     }
     if let Some(curve) = tables.get("uplift_curve") {
-        let (c_learner, c_outcome, c_arm) = (
-            str_column(curve, "learner")?,
-            str_column(curve, "outcome")?,
-            str_column(curve, "arm")?,
-        );
-        let (fraction, gain) = (f64_column(curve, "fraction")?, f64_column(curve, "gain")?);
-        for i in 0..curve.height() {
-            let position = view.curves.iter().position(|s| {
-                s.learner == c_learner[i] && s.outcome == c_outcome[i] && s.arm == c_arm[i]
-            });
-            let s = match position {
-                Some(p) => &mut view.curves[p],
-                None => {
-                    view.curves.push(QiniSeries {
-                        learner: c_learner[i].clone(),
-                        outcome: c_outcome[i].clone(),
-                        arm: c_arm[i].clone(),
-                        qini: qini_of
-                            .get(&(c_learner[i].clone(), c_outcome[i].clone(), c_arm[i].clone()))
-                            .copied()
-                            .flatten(),
-                        ..QiniSeries::default()
-                    });
-                    view.curves.last_mut().expect("just pushed")
-                }
-            };
-            s.fraction.push(round4(fraction[i]));
-            s.gain.push(round_sig(gain[i]));
-        }
+        view.curves = qini_series(curve, metrics)?;
     }
     Ok(Some(view))
+}
+
+/// The Qini curves of `uplift_curve`, a series per learner, outcome and arm, each with its
+/// normalised Qini from `uplift_metrics` (rounded for the page; the PNG draws the same).
+pub(crate) fn qini_series(curve: &DataFrame, metrics: &DataFrame) -> Result<Vec<QiniSeries>> {
+    let (learner, outcome, arm) = (
+        str_column(metrics, "learner")?,
+        str_column(metrics, "outcome")?,
+        str_column(metrics, "arm")?,
+    );
+    let qini = opt_f64_column(metrics, "qini")?;
+    let qini_of: HashMap<(&str, &str, &str), Option<f64>> = (0..metrics.height())
+        .map(|i| {
+            (
+                (learner[i].as_str(), outcome[i].as_str(), arm[i].as_str()),
+                qini[i],
+            )
+        })
+        .collect();
+    let (c_learner, c_outcome, c_arm) = (
+        str_column(curve, "learner")?,
+        str_column(curve, "outcome")?,
+        str_column(curve, "arm")?,
+    );
+    let (fraction, gain) = (f64_column(curve, "fraction")?, f64_column(curve, "gain")?);
+    let mut curves: Vec<QiniSeries> = Vec::new();
+    for i in 0..curve.height() {
+        let position = curves.iter().position(|s| {
+            s.learner == c_learner[i] && s.outcome == c_outcome[i] && s.arm == c_arm[i]
+        });
+        let s = match position {
+            Some(p) => &mut curves[p],
+            None => {
+                curves.push(QiniSeries {
+                    learner: c_learner[i].clone(),
+                    outcome: c_outcome[i].clone(),
+                    arm: c_arm[i].clone(),
+                    qini: qini_of
+                        .get(&(
+                            c_learner[i].as_str(),
+                            c_outcome[i].as_str(),
+                            c_arm[i].as_str(),
+                        ))
+                        .copied()
+                        .flatten(),
+                    ..QiniSeries::default()
+                });
+                curves.last_mut().expect("just pushed")
+            }
+        };
+        s.fraction.push(round4(fraction[i]));
+        s.gain.push(round_sig(gain[i]));
+    }
+    Ok(curves)
 }
 
 /// The budget (`budget_summary`, `budget_curve`, `budget_curve_arms`, `budget_flat_policies`).

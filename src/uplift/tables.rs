@@ -103,46 +103,6 @@ pub(crate) fn curve_table(studies: &[OutcomeStudy]) -> Result<DataFrame> {
         .build()
 }
 
-/// One panel of `qini.png`: a title and `(learner, [(fraction, gain)])` series.
-pub(crate) struct QiniPanel {
-    pub title: String,
-    pub series: Vec<(String, Vec<(f64, f64)>)>,
-}
-
-/// The Qini chart: a panel per outcome and arm vs the control, a series per learner (in the
-/// order the curves name them).
-pub(crate) fn qini_panels(log: &OfferLog, studies: &[OutcomeStudy]) -> Vec<QiniPanel> {
-    let mut panels = Vec::new();
-    for s in studies {
-        for arm in log.arms.iter().skip(1) {
-            let mut names: Vec<&str> = Vec::new();
-            for p in &s.curves {
-                if p.arm == arm.name && !names.contains(&p.learner.as_str()) {
-                    names.push(&p.learner);
-                }
-            }
-            let series = names
-                .iter()
-                .map(|name| {
-                    (
-                        name.to_string(),
-                        s.curves
-                            .iter()
-                            .filter(|p| p.arm == arm.name && p.learner == *name)
-                            .map(|p| (p.fraction, p.gain))
-                            .collect(),
-                    )
-                })
-                .collect();
-            panels.push(QiniPanel {
-                title: format!("{} vs {} — {}", arm.name, log.arms[0].name, s.outcome),
-                series,
-            });
-        }
-    }
-    panels
-}
-
 /// `uplift_split.csv`: each customer of the log and its side of the split.
 pub(crate) fn split_csv(log: &OfferLog, test: &[bool]) -> String {
     let mut csv = String::from("customer_id,split\n");

@@ -1,0 +1,374 @@
+//! One chart layer: a chart is described once, here in Rust, as a [`Figure`] — its axes (range,
+//! ticks, how ticks print), its marks (lines, points, rectangles, rules, labels) in data
+//! coordinates with their colours and tooltips, and its legend. Two renderers draw the same
+//! description: [`super::charts::draw_figures`] into a PNG, and the dashboard's generic
+//! `figure()` function into SVG (the figure travels in the page's JSON). Neither renderer knows
+//! what a chart means; the builders in [`super::figures`] do.
+
+use serde::Serialize;
+
+/// How an axis prints its ticks. The dashboard maps each to its locale-aware formatter, the
+/// PNG renderer to [`Format::label`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Format {
+    /// One decimal.
+    Num1,
+    /// Compact: 1.5K, 2M.
+    Compact,
+    /// Money, compact (the page's currency symbol in the dashboard).
+    MoneyShort,
+    /// A fraction as a whole percentage: 0.25 → 25%.
+    Pct0,
+    /// Category names (the axis's `names`, at positions 0, 1, 2, ...).
+    Name,
+}
+
+impl Format {
+    /// The PNG's tick label for `v`.
+    pub(crate) fn label(self, v: f64, names: &[String]) -> String {
+        match self {
+            Format::Num1 => format!("{v:.1}"),
+            Format::Compact | Format::MoneyShort => short_number(v),
+            Format::Pct0 => format!("{:.0}%", v * 100.0),
+            Format::Name => {
+                let i = v.round();
+                if i >= 0.0 {
+                    names.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            }
+        }
+    }
+}
+
+/// `1.5M`, `250k`, `12.5`: tick labels that fit.
+pub(crate) fn short_number(v: f64) -> String {
+    let a = v.abs();
+    let (scaled, suffix) = if a >= 1e9 {
+        (v / 1e9, "B")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e3 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    let text = format!("{scaled:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    let text = if text == "-0" { "0" } else { text };
+    format!("{text}{suffix}")
+}
+
+/// One axis: its range in data units, labelled tick positions and how they print.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Axis {
+    /// The axis title.
+    pub label: String,
+    /// Lower end of the drawn range.
+    pub lo: f64,
+    /// Upper end of the drawn range.
+    pub hi: f64,
+    /// Labelled tick positions.
+    pub ticks: Vec<f64>,
+    /// How a tick prints.
+    pub format: Format,
+    /// Grid lines at the ticks.
+    pub grid: bool,
+    /// Category names for [`Format::Name`].
+    pub names: Vec<String>,
+}
+
+impl Axis {
+    /// A linear axis whose range is widened to round ticks (about `target` of them) covering
+    /// `lo..hi`, as a person would draw it by hand.
+    pub(crate) fn nice(label: &str, lo: f64, hi: f64, target: usize, format: Format) -> Axis {
+        let (lo, hi, ticks) = nice_range(lo, hi, target);
+        Axis {
+            label: label.to_string(),
+            lo,
+            hi,
+            ticks,
+            format,
+            grid: true,
+            names: Vec::new(),
+        }
+    }
+
+    /// A linear axis over exactly `lo..hi` with the given ticks.
+    pub(crate) fn fixed(label: &str, lo: f64, hi: f64, ticks: Vec<f64>, format: Format) -> Axis {
+        Axis {
+            label: label.to_string(),
+            lo,
+            hi,
+            ticks,
+            format,
+            grid: true,
+            names: Vec::new(),
+        }
+    }
+
+    /// Categories at 0, 1, 2, ... each in a slot of width 1 (from i − 0.5 to i + 0.5).
+    pub(crate) fn categories(label: &str, names: Vec<String>) -> Axis {
+        let n = names.len().max(1) as f64;
+        Axis {
+            label: label.to_string(),
+            lo: -0.5,
+            hi: n - 0.5,
+            ticks: (0..names.len()).map(|i| i as f64).collect(),
+            format: Format::Name,
+            grid: false,
+            names,
+        }
+    }
+}
+
+/// Round ticks covering `lo..hi`: step 1, 2 or 5 × 10^k for about `target` steps; the first
+/// and last tick bound the returned range. An empty or non-finite span becomes 0..1, a zero
+/// span is widened by 10%.
+pub(crate) fn nice_range(lo: f64, hi: f64, target: usize) -> (f64, f64, Vec<f64>) {
+    let (mut lo, mut hi) = if lo.is_finite() && hi.is_finite() {
+        (lo.min(hi), lo.max(hi))
+    } else {
+        (0.0, 1.0)
+    };
+    if hi == lo {
+        if lo == 0.0 {
+            hi = 1.0;
+        } else {
+            let pad = lo.abs() * 0.1;
+            lo -= pad;
+            hi += pad;
+        }
+    }
+    let raw = (hi - lo) / target.max(1) as f64;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let norm = raw / magnitude;
+    let step = magnitude
+        * if norm <= 1.0 {
+            1.0
+        } else if norm <= 2.0 {
+            2.0
+        } else if norm <= 5.0 {
+            5.0
+        } else {
+            10.0
+        };
+    let start = (lo / step + 1e-9).floor() as i64;
+    let end = (hi / step - 1e-9).ceil() as i64;
+    let ticks: Vec<f64> = (start..=end)
+        .map(|i| {
+            let t = i as f64 * step;
+            // 0.30000000000000004 → 0.3, and no "-0".
+            let t: f64 = format!("{t:.12e}").parse().unwrap_or(t);
+            if t == 0.0 {
+                0.0
+            } else {
+                t
+            }
+        })
+        .collect();
+    (ticks[0], ticks[ticks.len() - 1], ticks)
+}
+
+/// Where a label sits relative to its anchor point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Anchor {
+    /// The text starts at the point.
+    Start,
+    /// The text ends at the point.
+    End,
+}
+
+/// What a figure draws, in data coordinates. Colours are `#rrggbb`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "mark", rename_all = "snake_case")]
+pub(crate) enum Mark {
+    /// A polyline through the points.
+    Line {
+        x: Vec<f64>,
+        y: Vec<f64>,
+        colour: String,
+        width: f64,
+        dashed: bool,
+    },
+    /// Dots (or squares), each with a tooltip (empty: none).
+    Points {
+        x: Vec<f64>,
+        y: Vec<f64>,
+        colour: String,
+        radius: f64,
+        square: bool,
+        /// Drawn as an outline only.
+        hollow: bool,
+        /// Hover targets for the tooltips, marking places on a line: drawn in the page only.
+        hover: bool,
+        tips: Vec<String>,
+    },
+    /// Filled rectangles from (x0, y0) to (x1, y1), each with its colour and tooltip.
+    Rects {
+        x0: Vec<f64>,
+        x1: Vec<f64>,
+        y0: Vec<f64>,
+        y1: Vec<f64>,
+        colours: Vec<String>,
+        tips: Vec<String>,
+    },
+    /// Straight segments from (x0, y0) to (x1, y1).
+    Rules {
+        x0: Vec<f64>,
+        y0: Vec<f64>,
+        x1: Vec<f64>,
+        y1: Vec<f64>,
+        colour: String,
+        width: f64,
+        dashed: bool,
+    },
+    /// Text at a data point, shifted by (dx, dy) pixels (y down); drawn above every other mark.
+    Text {
+        x: f64,
+        y: f64,
+        text: String,
+        anchor: Anchor,
+        dx: f64,
+        dy: f64,
+    },
+}
+
+/// A legend entry: a line sample or a filled square.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Key {
+    pub label: String,
+    pub colour: String,
+    pub line: bool,
+}
+
+/// A whole chart.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Figure {
+    /// What the chart shows: the PNG panel's caption, the SVG's accessible name, and the key
+    /// a dashboard selector lists.
+    pub title: String,
+    pub x: Axis,
+    pub y: Axis,
+    pub marks: Vec<Mark>,
+    pub legend: Vec<Key>,
+    /// Height in the dashboard, pixels.
+    pub height: u32,
+    /// Room left of the plot for the y tick labels in the dashboard, pixels.
+    pub left: u32,
+}
+
+impl Figure {
+    /// An empty figure on the given axes.
+    pub(crate) fn new(title: impl Into<String>, x: Axis, y: Axis) -> Figure {
+        Figure {
+            title: title.into(),
+            x,
+            y,
+            marks: Vec::new(),
+            legend: Vec::new(),
+            height: 300,
+            left: 64,
+        }
+    }
+
+    /// Adds a mark.
+    pub(crate) fn mark(&mut self, mark: Mark) -> &mut Figure {
+        self.marks.push(mark);
+        self
+    }
+
+    /// Adds a legend entry.
+    pub(crate) fn key(
+        &mut self,
+        label: impl Into<String>,
+        colour: &str,
+        line: bool,
+    ) -> &mut Figure {
+        self.legend.push(Key {
+            label: label.into(),
+            colour: colour.to_string(),
+            line,
+        });
+        self
+    }
+}
+
+/// `#rrggbb` → (r, g, b); anything else is mid grey.
+pub(crate) fn rgb(colour: &str) -> (u8, u8, u8) {
+    let hex = colour.trim_start_matches('#');
+    let channel = |i: usize| {
+        hex.get(i..i + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+    };
+    match (hex.len(), channel(0), channel(2), channel(4)) {
+        (6, Some(r), Some(g), Some(b)) => (r, g, b),
+        _ => (128, 128, 128),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_ranges_cover_the_data_with_round_ticks() {
+        let (lo, hi, ticks) = nice_range(0.0, 1.37, 5);
+        assert_eq!((lo, hi), (0.0, 1.5));
+        assert_eq!(ticks, vec![0.0, 0.5, 1.0, 1.5]);
+        let (_, _, ticks) = nice_range(0.0, 0.7, 5);
+        assert_eq!(ticks, vec![0.0, 0.2, 0.4, 0.6, 0.8]);
+        let (lo, hi, ticks) = nice_range(-12.0, 48.0, 5);
+        assert_eq!((lo, hi), (-20.0, 60.0));
+        assert_eq!(ticks.len(), 5);
+        // A zero span is widened, an empty one becomes 0..1.
+        assert_eq!(nice_range(0.0, 0.0, 5).1, 1.0);
+        assert_eq!(nice_range(f64::NAN, 3.0, 5).0, 0.0);
+        let (lo, hi, _) = nice_range(50.0, 50.0, 4);
+        assert!(lo < 50.0 && hi > 50.0);
+    }
+
+    #[test]
+    fn tick_labels() {
+        assert_eq!(Format::Compact.label(1_500_000.0, &[]), "1.5M");
+        assert_eq!(Format::MoneyShort.label(-2_500.0, &[]), "-2.5k");
+        assert_eq!(Format::Pct0.label(0.25, &[]), "25%");
+        assert_eq!(Format::Num1.label(0.25, &[]), "0.2");
+        let names = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(Format::Name.label(1.0, &names), "b");
+        assert_eq!(Format::Name.label(2.0, &names), "");
+        assert_eq!(short_number(0.0), "0");
+        assert_eq!(short_number(12.345), "12.35");
+        assert_eq!(short_number(8_000_000.0), "8M");
+    }
+
+    #[test]
+    fn colours_parse() {
+        assert_eq!(rgb("#2563eb"), (0x25, 0x63, 0xeb));
+        assert_eq!(rgb("blue"), (128, 128, 128));
+    }
+
+    #[test]
+    fn figures_serialise_with_tagged_marks() {
+        let mut f = Figure::new(
+            "t",
+            Axis::nice("x", 0.0, 1.0, 5, Format::Pct0),
+            Axis::categories("y", vec!["a".into()]),
+        );
+        f.mark(Mark::Text {
+            x: 0.5,
+            y: 0.0,
+            text: "hi".into(),
+            anchor: Anchor::End,
+            dx: 0.0,
+            dy: 0.0,
+        });
+        let json = serde_json::to_string(&f).unwrap();
+        assert!(json.contains(r#""mark":"text""#), "{json}");
+        assert!(json.contains(r#""format":"pct0""#), "{json}");
+        assert!(json.contains(r#""anchor":"end""#), "{json}");
+    }
+}

@@ -1,0 +1,514 @@
+//! The charts described once ([`Figure`]s), from the same view data the dashboard carries:
+//! the stage that writes a PNG and the dashboard build each chart here, so the picture in the
+//! PNG and in the page is one description drawn twice.
+
+use serde::Serialize;
+
+use super::figure::{Anchor, Axis, Figure, Format, Mark};
+use super::stage_views::{BudgetView, ClvHoldoutRow, QiniSeries};
+use crate::numfmt::Money;
+
+/// One colour per learner, in the order the curves name them.
+const LEARNER_COLOURS: [&str; 7] = [
+    "#2563eb", "#f28e2b", "#59a14f", "#b07aa1", "#e15759", "#76b7b2", "#9c755f",
+];
+/// The accent colour (the dashboard's).
+const ACCENT: &str = "#2563eb";
+/// Reference marks: the random-targeting line, flat policies, "actual" bars.
+const GREY: &str = "#9aa5b1";
+/// Dashed reference lines.
+const REFERENCE: &str = "#6b7280";
+
+/// The figures `dashboard.html` draws with its generic renderer, by view.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct DashboardFigures {
+    /// One Qini figure per outcome and arm vs the control (a selector picks one).
+    pub qini: Vec<Figure>,
+    /// The value-vs-budget curve (the page adds the slider's point).
+    pub budget: Option<Figure>,
+    /// Holdout purchases, actual vs expected.
+    pub clv_holdout: Option<Figure>,
+}
+
+/// Every figure of the page, from its data.
+pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigures {
+    let money = Money::new(&data.meta.currency);
+    DashboardFigures {
+        qini: data
+            .offers
+            .as_ref()
+            .map(|o| qini(&o.curves, o.arms.first().map_or("control", String::as_str)))
+            .unwrap_or_default(),
+        budget: data
+            .budget
+            .as_ref()
+            .filter(|b| !b.cost.is_empty())
+            .map(|b| budget_curve(b, &money, false)),
+        clv_holdout: data
+            .clv
+            .as_ref()
+            .and_then(|c| clv_holdout(&c.holdout, None)),
+    }
+}
+
+/// Qini curves: a figure per outcome and arm vs `control` (in the order the series name them),
+/// a line per learner, the random-targeting diagonal, tooltips at the middle and the end.
+pub(crate) fn qini(series: &[QiniSeries], control: &str) -> Vec<Figure> {
+    let mut panels: Vec<(&str, &str)> = Vec::new();
+    for s in series {
+        if !panels.contains(&(s.outcome.as_str(), s.arm.as_str())) {
+            panels.push((&s.outcome, &s.arm));
+        }
+    }
+    panels
+        .into_iter()
+        .map(|(outcome, arm)| {
+            let curves: Vec<&QiniSeries> = series
+                .iter()
+                .filter(|s| s.outcome == outcome && s.arm == arm)
+                .collect();
+            let gains = curves.iter().flat_map(|c| c.gain.iter().copied());
+            let (lo, hi) = gains
+                .filter(|g| g.is_finite())
+                .fold((0.0f64, 0.0f64), |(lo, hi), g| (lo.min(g), hi.max(g)));
+            let mut figure = Figure::new(
+                format!("{arm} vs {control} — {outcome}"),
+                Axis::fixed(
+                    "Share of held-out customers targeted (by predicted effect)",
+                    0.0,
+                    1.0,
+                    vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+                    Format::Pct0,
+                ),
+                Axis::nice(
+                    &format!("Incremental {outcome}"),
+                    lo,
+                    hi,
+                    5,
+                    Format::Compact,
+                ),
+            );
+            if let Some((fx, gy)) = curves
+                .first()
+                .and_then(|c| Some((*c.fraction.last()?, *c.gain.last()?)))
+            {
+                figure
+                    .mark(Mark::Rules {
+                        x0: vec![0.0],
+                        y0: vec![0.0],
+                        x1: vec![fx],
+                        y1: vec![gy],
+                        colour: REFERENCE.into(),
+                        width: 1.2,
+                        dashed: true,
+                    })
+                    .mark(Mark::Text {
+                        x: fx * 0.6,
+                        y: gy * 0.6,
+                        text: "random targeting".into(),
+                        anchor: Anchor::Start,
+                        dx: 6.0,
+                        dy: 16.0,
+                    });
+            }
+            for (i, c) in curves.iter().enumerate() {
+                let colour = LEARNER_COLOURS[i % LEARNER_COLOURS.len()];
+                figure.mark(Mark::Line {
+                    x: c.fraction.clone(),
+                    y: c.gain.clone(),
+                    colour: colour.into(),
+                    width: 2.0,
+                    dashed: false,
+                });
+                let n = c.fraction.len().min(c.gain.len());
+                if n > 1 {
+                    let picks = [n / 2, n - 1];
+                    let tip = |k: usize| {
+                        format!(
+                            "{} · {arm}\nTargeting {:.0}%: {:.2}\nNormalised Qini: {}",
+                            c.learner,
+                            c.fraction[k] * 100.0,
+                            c.gain[k],
+                            c.qini.map_or("—".into(), |q| format!("{q:.4}"))
+                        )
+                    };
+                    figure.mark(Mark::Points {
+                        x: picks.iter().map(|&k| c.fraction[k]).collect(),
+                        y: picks.iter().map(|&k| c.gain[k]).collect(),
+                        colour: colour.into(),
+                        radius: 3.5,
+                        square: false,
+                        hollow: false,
+                        hover: true,
+                        tips: picks.iter().map(|&k| tip(k)).collect(),
+                    });
+                }
+                let label = match c.qini {
+                    Some(q) if q.is_finite() => format!("{} (Qini {q:.3})", c.learner),
+                    _ => c.learner.clone(),
+                };
+                figure.key(label, colour, true);
+            }
+            figure
+        })
+        .collect()
+}
+
+/// The targeted allocation's value against its budget, every flat policy as a point, and (for
+/// the PNG) the chosen budget's integer allocation; the dashboard draws its slider's point
+/// instead.
+pub(crate) fn budget_curve(view: &BudgetView, money: &Money, chosen: bool) -> Figure {
+    let finite = |v: &f64| v.is_finite();
+    let xs = view.cost.iter().chain(view.flat.iter().map(|p| &p.cost));
+    let ys = view.value.iter().chain(view.flat.iter().map(|p| &p.value));
+    let x_max = xs.copied().filter(finite).fold(0.0f64, f64::max);
+    let (y_min, y_max) = ys
+        .copied()
+        .filter(finite)
+        .fold((0.0f64, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    let mut figure = Figure::new(
+        "Value against budget",
+        Axis::nice(
+            "Expected cashback spent (budget)",
+            0.0,
+            x_max,
+            6,
+            Format::MoneyShort,
+        ),
+        Axis::nice(
+            "Expected incremental profit",
+            y_min,
+            y_max.max(y_min),
+            5,
+            Format::MoneyShort,
+        ),
+    );
+    figure.height = 320;
+    figure.left = 68;
+    figure.mark(Mark::Line {
+        x: view.cost.clone(),
+        y: view.value.clone(),
+        colour: ACCENT.into(),
+        width: 2.4,
+        dashed: false,
+    });
+    let flat: Vec<_> = view
+        .flat
+        .iter()
+        .filter(|p| p.cost.is_finite() && p.value.is_finite())
+        .collect();
+    figure.mark(Mark::Points {
+        x: flat.iter().map(|p| p.cost).collect(),
+        y: flat.iter().map(|p| p.value).collect(),
+        colour: GREY.into(),
+        radius: 5.0,
+        square: false,
+        hollow: false,
+        hover: false,
+        tips: flat
+            .iter()
+            .map(|p| {
+                let pct = p.gain_pct.map_or(String::new(), |g| {
+                    format!(", {}{g:.1}%", if g >= 0.0 { "+" } else { "" })
+                });
+                format!(
+                    "Everyone on {}\nCost: {}\nValue: {}\nTargeted at the same cost: {} ({}{pct})",
+                    p.arm,
+                    money.fmt(p.cost),
+                    money.fmt(p.value),
+                    money.fmt(p.targeted_value),
+                    money.signed(p.gain)
+                )
+            })
+            .collect(),
+    });
+    for p in &flat {
+        // Labels near the right edge go to the left of their point.
+        let right = p.cost > figure.x.lo + 0.88 * (figure.x.hi - figure.x.lo);
+        figure.mark(Mark::Text {
+            x: p.cost,
+            y: p.value,
+            text: format!("flat {}", p.arm),
+            anchor: if right { Anchor::End } else { Anchor::Start },
+            dx: if right { -8.0 } else { 7.0 },
+            dy: if right { -8.0 } else { 4.0 },
+        });
+    }
+    figure.key("targeted allocation", ACCENT, true);
+    figure.key("flat rate for everyone", GREY, false);
+    if chosen && view.integer_cost.is_finite() && view.integer_value.is_finite() {
+        figure
+            .mark(Mark::Rules {
+                x0: vec![view.integer_cost],
+                y0: vec![figure.y.lo],
+                x1: vec![view.integer_cost],
+                y1: vec![figure.y.hi],
+                colour: REFERENCE.into(),
+                width: 1.2,
+                dashed: true,
+            })
+            .mark(Mark::Points {
+                x: vec![view.integer_cost],
+                y: vec![view.integer_value],
+                colour: ACCENT.into(),
+                radius: 6.5,
+                square: false,
+                hollow: false,
+                hover: false,
+                tips: vec![format!(
+                    "Budget {}\nValue {}",
+                    money.fmt(view.integer_cost),
+                    money.fmt(view.integer_value)
+                )],
+            })
+            .mark(Mark::Text {
+                x: view.integer_cost,
+                y: view.integer_value,
+                text: format!("chosen: {}", money.fmt(view.integer_cost)),
+                anchor: Anchor::Start,
+                dx: 10.0,
+                dy: 22.0,
+            });
+    }
+    figure
+}
+
+/// The BG/NBD check: mean holdout purchases per customer, actual beside expected, by repeat
+/// purchases in the calibration period (the "all" row is left out). `period` ("39.0 weeks")
+/// goes into the title. None without rows.
+pub(crate) fn clv_holdout(rows: &[ClvHoldoutRow], period: Option<&str>) -> Option<Figure> {
+    let rows: Vec<&ClvHoldoutRow> = rows
+        .iter()
+        .filter(|r| r.calibration_frequency != "all")
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let top = rows
+        .iter()
+        .flat_map(|r| [r.actual_mean, r.expected_mean])
+        .filter(|v| v.is_finite())
+        .fold(0.1f64, f64::max);
+    let title = match period {
+        Some(p) => format!("Holdout purchases per customer, actual vs BG/NBD expected ({p})"),
+        None => "Holdout purchases per customer, actual vs BG/NBD expected".to_string(),
+    };
+    let mut figure = Figure::new(
+        title,
+        Axis::categories(
+            "Repeat purchases in the calibration period",
+            rows.iter()
+                .map(|r| r.calibration_frequency.clone())
+                .collect(),
+        ),
+        Axis::nice("Purchases per customer", 0.0, top, 5, Format::Num1),
+    );
+    figure.left = 56;
+    let tips: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "Calibration frequency {} ({} customers)\nActual: {:.3}\nExpected (BG/NBD): {:.3}",
+                r.calibration_frequency,
+                crate::numfmt::grouped(r.customers as u64),
+                r.actual_mean,
+                r.expected_mean
+            )
+        })
+        .collect();
+    for (offset, colour, value) in [
+        (
+            -0.35,
+            GREY,
+            &(|r: &ClvHoldoutRow| r.actual_mean) as &dyn Fn(&ClvHoldoutRow) -> f64,
+        ),
+        (0.0, ACCENT, &|r: &ClvHoldoutRow| r.expected_mean),
+    ] {
+        let x0: Vec<f64> = (0..rows.len()).map(|i| i as f64 + offset + 0.02).collect();
+        figure.mark(Mark::Rects {
+            x1: x0.iter().map(|x| x + 0.31).collect(),
+            x0,
+            y0: vec![0.0; rows.len()],
+            y1: rows.iter().map(|r| value(r).max(0.0)).collect(),
+            colours: vec![colour.into(); rows.len()],
+            tips: tips.clone(),
+        });
+    }
+    figure.key("actual", GREY, false);
+    figure.key("expected (BG/NBD)", ACCENT, false);
+    Some(figure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::stage_views::FlatPoint;
+
+    fn series(learner: &str, arm: &str, gain: Vec<f64>) -> QiniSeries {
+        QiniSeries {
+            learner: learner.into(),
+            outcome: "spend".into(),
+            arm: arm.into(),
+            qini: Some(0.05),
+            fraction: vec![0.0, 0.5, 1.0],
+            gain,
+        }
+    }
+
+    #[test]
+    fn qini_has_a_figure_per_arm_and_a_line_per_learner() {
+        let figures = qini(
+            &[
+                series("t", "2%", vec![0.0, 3.0, 2.0]),
+                series("x", "2%", vec![0.0, 1.0, 2.0]),
+                series("t", "5%", vec![0.0, -1.0, 4.0]),
+            ],
+            "0%",
+        );
+        assert_eq!(figures.len(), 2);
+        assert_eq!(figures[0].title, "2% vs 0% — spend");
+        let lines = |f: &Figure| {
+            f.marks
+                .iter()
+                .filter(|m| matches!(m, Mark::Line { .. }))
+                .count()
+        };
+        assert_eq!((lines(&figures[0]), lines(&figures[1])), (2, 1));
+        // The y range covers every gain and zero with round ends.
+        assert!(figures[1].y.lo <= -1.0 && figures[1].y.hi >= 4.0);
+        assert_eq!(figures[0].legend[0].label, "t (Qini 0.050)");
+        // The random line ends at the first learner's last point.
+        let Mark::Rules { x1, y1, .. } = &figures[0].marks[0] else {
+            panic!("the random line first")
+        };
+        assert_eq!((x1[0], y1[0]), (1.0, 2.0));
+    }
+
+    #[test]
+    fn budget_curve_marks_flat_policies_and_the_chosen_budget() {
+        let view = BudgetView {
+            cost: vec![0.0, 10.0, 30.0],
+            value: vec![0.0, 50.0, 80.0],
+            integer_cost: 28.0,
+            integer_value: 79.0,
+            flat: vec![FlatPoint {
+                arm: "2%".into(),
+                cost: 30.0,
+                value: 60.0,
+                targeted_value: 80.0,
+                gain: 20.0,
+                gain_pct: Some(33.3),
+                ..FlatPoint::default()
+            }],
+            ..BudgetView::default()
+        };
+        let money = Money::new("GBP");
+        let png = budget_curve(&view, &money, true);
+        let page = budget_curve(&view, &money, false);
+        assert_eq!(png.marks.len(), page.marks.len() + 3);
+        let Mark::Points { tips, .. } = &page.marks[1] else {
+            panic!("flat points second")
+        };
+        assert!(tips[0].contains("£80.00 (+£20.00, +33.3%)"), "{}", tips[0]);
+        assert!(page.x.hi >= 30.0 && page.y.hi >= 80.0 && page.y.lo <= 0.0);
+    }
+
+    #[test]
+    fn clv_holdout_pairs_bars_and_skips_the_total() {
+        let row = |f: &str, a: f64, e: f64| ClvHoldoutRow {
+            calibration_frequency: f.into(),
+            customers: 10,
+            actual_mean: a,
+            expected_mean: e,
+        };
+        assert!(clv_holdout(&[row("all", 1.0, 1.0)], None).is_none());
+        let f = clv_holdout(
+            &[row("0", 0.2, 0.3), row("1", 0.9, 0.8), row("all", 1.0, 1.0)],
+            Some("39.0 weeks"),
+        )
+        .unwrap();
+        assert_eq!(f.x.names, vec!["0", "1"]);
+        assert!(f.title.ends_with("(39.0 weeks)"));
+        let heights: Vec<Vec<f64>> = f
+            .marks
+            .iter()
+            .map(|m| match m {
+                Mark::Rects { y1, .. } => y1.clone(),
+                _ => panic!("bars only"),
+            })
+            .collect();
+        assert_eq!(heights, vec![vec![0.2, 0.9], vec![0.3, 0.8]]);
+    }
+
+    /// Pixels of exactly `hex` in the PNG.
+    fn ink_of(path: &std::path::Path, hex: &str) -> usize {
+        let (r, g, b) = crate::report::figure::rgb(hex);
+        crate::report::charts::ink(path, Some(plotters::style::RGBColor(r, g, b)))
+    }
+
+    #[test]
+    fn pngs_draw_every_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let draw = |name: &'static str, figures: &[Figure]| {
+            let path = dir.path().join(name);
+            crate::report::charts::draw_figures(name, &path, figures, 2, (720, 520)).unwrap();
+            path
+        };
+        // Qini: each learner's curve in its colour.
+        let path = draw(
+            "qini.png",
+            &qini(
+                &[
+                    series("t", "2%", vec![0.0, 3.0, 2.0]),
+                    series("x", "2%", vec![0.0, 1.0, 2.0]),
+                    series("t", "5%", vec![0.0, -1.0, 4.0]),
+                ],
+                "0%",
+            ),
+        );
+        for colour in &LEARNER_COLOURS[..2] {
+            let drawn = ink_of(&path, colour);
+            assert!(drawn > 300, "{drawn} pixels of {colour}");
+        }
+        // The budget curve, its flat points and the chosen budget.
+        let view = BudgetView {
+            cost: vec![0.0, 10.0, 30.0, 60.0],
+            value: vec![0.0, 50.0, 80.0, 90.0],
+            integer_cost: 40.0,
+            integer_value: 85.0,
+            flat: vec![FlatPoint {
+                arm: "2%".into(),
+                cost: 40.0,
+                value: 60.0,
+                ..FlatPoint::default()
+            }],
+            ..BudgetView::default()
+        };
+        let path = draw(
+            "budget_curve.png",
+            &[budget_curve(&view, &Money::new("GBP"), true)],
+        );
+        let (curve, flat) = (ink_of(&path, ACCENT), ink_of(&path, GREY));
+        assert!(
+            curve > 2_000 && flat > 100,
+            "{curve} accent, {flat} grey pixels"
+        );
+        // Holdout bars: actual in grey, expected (taller here) in the accent colour.
+        let rows: Vec<ClvHoldoutRow> = (0..8)
+            .map(|i| ClvHoldoutRow {
+                calibration_frequency: if i == 7 { "7+".into() } else { i.to_string() },
+                customers: 10,
+                actual_mean: i as f64 * 0.9,
+                expected_mean: i as f64,
+            })
+            .collect();
+        let path = draw(
+            "clv_holdout.png",
+            &[clv_holdout(&rows, Some("39.0 weeks")).unwrap()],
+        );
+        let (actual, expected) = (ink_of(&path, GREY), ink_of(&path, ACCENT));
+        assert!(actual > 7 * 300 && expected > actual, "{actual} {expected}");
+    }
+}
