@@ -240,7 +240,8 @@
   // with their ranges, ticks and tick formats; marks in data coordinates; a legend.
   function tickFormat(axis) {
     switch (axis.format) {
-      case 'num1': return function (v) { return fmt.num(v, 1); };
+      case 'int': return fmt.int;
+      case 'num': return function (v) { return fmt.num(v, axis.decimals); };
       case 'compact': return fmt.compact;
       case 'money_short': return fmt.moneyShort;
       case 'pct0': return function (v) { return fmt.pct(v, 0); };
@@ -295,8 +296,8 @@
   };
 
   /** Draws a figure; returns its frame and scales for a view's interactive overlay. */
-  function figure(el, fig) {
-    var f = frame(el, { height: fig.height, margin: { l: fig.left, r: 16, b: 46, t: 14 }, label: fig.title });
+  function figure(el, fig, height) {
+    var f = frame(el, { height: height || fig.height, margin: { l: fig.left, r: 16, b: 46, t: 14 }, label: fig.title });
     var x = linear(fig.x.lo, fig.x.hi, 0, f.iw), y = linear(fig.y.lo, fig.y.hi, f.ih, 0);
     axisY(f, y, fig.y.ticks, tickFormat(fig.y), fig.y.label, false, !fig.y.grid);
     axisX(f, x, fig.x.ticks, tickFormat(fig.x), fig.x.label, fig.x.grid);
@@ -575,39 +576,17 @@
   } };
 
   VIEWS.kSelection = { kind: 'chart', aware: false, render: function (el) {
-    var rows = (D.k_selection || []).slice().sort(function (a, b) { return a.k - b.k; });
-    if (!rows.length) { empty(el, 'fluz segment'); return; }
-    var f = frame(el, { height: 300, margin: { l: 56, r: 64, b: 46, t: 24 }, label: 'Silhouette and Davies–Bouldin by k' });
-    var ks = rows.map(function (r) { return r.k; });
-    var x = linear(Math.min.apply(null, ks) - 0.5, Math.max.apply(null, ks) + 0.5, 0, f.iw);
-    var sil = rows.map(function (r) { return r.silhouette; }).filter(isNum);
-    var db = rows.map(function (r) { return r.davies_bouldin; }).filter(isNum);
-    var st = niceTicks(Math.min(0, Math.min.apply(null, sil.concat([0]))), Math.max.apply(null, sil.concat([0.1])), 5);
-    var dt = niceTicks(0, Math.max.apply(null, db.concat([0.1])), 5);
-    var ys = linear(st[0], st[st.length - 1], f.ih, 0), yd = linear(dt[0], dt[dt.length - 1], f.ih, 0);
-    var best = rows.filter(function (r) { return r.best; })[0];
-    if (best) {
-      svg('rect', { x: x(best.k - 0.4), y: 0, width: x(best.k + 0.4) - x(best.k - 0.4), height: f.ih, 'class': 'band' }, f.g);
-      stext(f.g, x(best.k), -8, 'best k = ' + best.k, { 'class': 'ref-label', 'text-anchor': 'middle' });
-    }
-    axisY(f, ys, st, function (v) { return fmt.num(v, 2); }, 'Silhouette (higher is better)');
-    axisY(f, yd, dt, function (v) { return fmt.num(v, 1); }, 'Davies–Bouldin (lower is better)', true);
-    axisX(f, x, ks, function (v) { return String(v); }, 'k (number of clusters)');
-    function line(acc, scale, color, dash) {
-      var d = rows.filter(function (r) { return isNum(acc(r)); }).map(function (r, i) {
-        return (i ? 'L' : 'M') + x(r.k).toFixed(1) + ',' + scale(acc(r)).toFixed(1);
-      }).join('');
-      svg('path', { d: d, fill: 'none', stroke: color, 'stroke-width': 2.2, 'stroke-dasharray': dash || null }, f.g);
-    }
-    line(function (r) { return r.silhouette; }, ys, ACCENT);
-    line(function (r) { return r.davies_bouldin; }, yd, '#f28e2b', '5 4');
-    rows.forEach(function (r) {
-      var tip = 'k = ' + r.k + (r.best ? ' (chosen)' : '') + '\nSilhouette: ' + fmt.num(r.silhouette, 3) + '\nDavies–Bouldin: ' + fmt.num(r.davies_bouldin, 3) +
-        '\nCalinski–Harabasz: ' + fmt.num(r.calinski_harabasz, 0) + '\nInertia: ' + fmt.num(r.inertia, 0) + '\nSmallest cluster: ' + fmt.int(r.min_cluster_size);
-      if (isNum(r.silhouette)) { svg('circle', { cx: x(r.k), cy: ys(r.silhouette), r: r.best ? 6 : 4, fill: ACCENT, 'class': 'mark', 'data-tip': tip }, f.g); }
-      if (isNum(r.davies_bouldin)) { svg('rect', { x: x(r.k) - 3.5, y: yd(r.davies_bouldin) - 3.5, width: 7, height: 7, fill: '#f28e2b', 'class': 'mark', 'data-tip': tip }, f.g); }
+    var figs = (D.figures && D.figures.k_selection) || [];
+    if (!figs.length) { empty(el, 'fluz segment'); return; }
+    // Silhouette above Davies–Bouldin, on the same k axis (the PNG has all four metrics).
+    clear(el);
+    el.removeAttribute('data-empty');
+    [figs[1], figs[2]].forEach(function (fig) {
+      html('div', 'figure-title', fig.title, el);
+      var cell = html('div', null, null, el);
+      cell._width = el._width;
+      figure(cell, fig, 150);
     });
-    legend(el, [{ label: 'silhouette', color: ACCENT }, { label: 'Davies–Bouldin', color: '#f28e2b' }]);
   } };
 
   // ---------------------------------------------------------------- tables

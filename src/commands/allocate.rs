@@ -202,6 +202,7 @@ fn draw_chart(ctx: &Context, out_dir: &Path, solved: &Solved) -> Result<()> {
     crate::report::charts::draw_figures(
         "budget_curve.png",
         &out_dir.join("budget_curve.png"),
+        None,
         &[figure],
         1,
         (1200, 800),

@@ -153,7 +153,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
             .collect();
         let period = format!("{:.1} {}", holdout.duration, params.unit.name());
         if let Some(figure) = figures::clv_holdout(&rows, Some(&period)) {
-            draw_figures("clv_holdout.png", &chart, &[figure], 1, (1000, 620))?;
+            draw_figures("clv_holdout.png", &chart, None, &[figure], 1, (1000, 620))?;
         }
     } else if chart.exists() {
         // A chart from an earlier run with a holdout would no longer match the tables.

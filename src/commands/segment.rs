@@ -9,7 +9,7 @@ use polars::prelude::DataFrame;
 use rayon::prelude::*;
 
 use super::table::{f64_column, i64_column, Table};
-use crate::report::charts;
+use crate::report::{charts, figures};
 use crate::segment::profiles::{profiles, relabel_by_spend, ProfileInputs};
 use crate::segment::sweep::{sweep, KResult, SweepParams};
 use crate::segment::transform;
@@ -187,7 +187,14 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<SegmentOutcome
             share_revenue: s.share_revenue,
         })
         .collect();
-    charts::k_selection(&out_dir.join("k_selection.png"), rows)?;
+    charts::draw_figures(
+        "k_selection.png",
+        &out_dir.join("k_selection.png"),
+        Some(&figures::k_selection_title(rows)),
+        &figures::k_selection(rows),
+        2,
+        (700, 475),
+    )?;
     charts::segments(&out_dir.join("segments.png"), &points, &summaries)?;
     super::record_stage(
         store,

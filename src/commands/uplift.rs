@@ -139,6 +139,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
     crate::report::charts::draw_figures(
         "qini.png",
         &out_dir.join("qini.png"),
+        None,
         &crate::report::figures::qini(&series, &log.arms[0].name),
         2,
         (720, 520),

@@ -72,9 +72,6 @@ pub(crate) struct SpendOverview<'a> {
     pub countries: &'a [(String, usize)],
 }
 
-/// KMeans metrics for one k (SPEC §6, `k_selection`).
-pub(crate) use crate::segment::sweep::KResult as KRow;
-
 /// One customer in the segment scatter.
 pub(crate) struct SegmentPoint {
     /// Total spent by the customer.
@@ -116,14 +113,6 @@ pub(crate) struct FeatureShap {
 pub(crate) fn analytics_summary(path: &Path, data: &SpendOverview) -> Result<()> {
     render("analytics_summary", path, (1600, 1100), |root| {
         draw_analytics(root, data)
-    })
-}
-
-/// Draws the k-selection chart: inertia, silhouette (best k marked), Davies–Bouldin and
-/// Calinski–Harabasz against k, as a 2×2 panel.
-pub(crate) fn k_selection(path: &Path, rows: &[KRow]) -> Result<()> {
-    render("k_selection", path, (1400, 1000), |root| {
-        draw_k_selection(root, rows)
     })
 }
 
@@ -917,7 +906,7 @@ enum Labels {
     /// No labels.
     Hidden,
     /// A figure's axis: its format and category names.
-    Figure(super::figure::Format, Vec<String>),
+    Figure(super::figure::Format, usize, Vec<String>),
 }
 
 /// One axis: its range, bold (labelled) and light tick positions, and its labelling.
@@ -1030,7 +1019,7 @@ impl Axis {
                 }
             }
             Labels::Hidden => String::new(),
-            Labels::Figure(format, names) => format.label(v, names),
+            Labels::Figure(format, decimals, names) => format.label(v, *decimals, names),
         }
     }
 
@@ -1215,7 +1204,6 @@ fn build_panel<'a, 'b>(
 #[derive(Clone, Copy)]
 enum Corner {
     TopLeft,
-    TopRight,
     BottomLeft,
     BottomRight,
 }
@@ -1235,10 +1223,10 @@ fn draw_note(area: &Area, chart: &Chart, lines: &[String], corner: Corner) -> Dr
     let pad = 8;
     let left = match corner {
         Corner::TopLeft | Corner::BottomLeft => xs.start + 10,
-        Corner::TopRight | Corner::BottomRight => xs.end - 10 - width - 2 * pad,
+        Corner::BottomRight => xs.end - 10 - width - 2 * pad,
     } - bx;
     let top = match corner {
-        Corner::TopLeft | Corner::TopRight => ys.start + 10,
+        Corner::TopLeft => ys.start + 10,
         Corner::BottomLeft | Corner::BottomRight => ys.end - 10 - height - 2 * pad,
     } - by;
     area.draw(&Rectangle::new(
@@ -1320,19 +1308,26 @@ fn vertical_dashed(
 // Figures: the PNG renderer of the shared chart description (report/figure.rs)
 // ---------------------------------------------------------------------------------------------
 
-/// Draws `figures` as panels of `panel` pixels, `columns` to a row, into one PNG (atomically).
+/// Draws `figures` as panels of `panel` pixels, `columns` to a row, under an optional title,
+/// into one PNG (atomically).
 pub(crate) fn draw_figures(
     chart: &'static str,
     path: &Path,
+    title: Option<&str>,
     figures: &[Figure],
     columns: usize,
     (width, height): (u32, u32),
 ) -> Result<()> {
     let columns = columns.clamp(1, figures.len().max(1));
     let rows = figures.len().div_ceil(columns).max(1);
-    let size = (width * columns as u32, height * rows as u32);
+    let title_height = if title.is_some() { 50 } else { 0 };
+    let size = (width * columns as u32, height * rows as u32 + title_height);
     render(chart, path, size, |root| {
-        for (figure, area) in figures.iter().zip(root.split_evenly((rows, columns))) {
+        let body = match title {
+            Some(title) => root.titled(title, font(28.0).color(&INK))?,
+            None => root.clone(),
+        };
+        for (figure, area) in figures.iter().zip(body.split_evenly((rows, columns))) {
             draw_figure(&area, figure)?;
         }
         Ok(())
@@ -1345,7 +1340,7 @@ fn figure_axis(axis: &super::figure::Axis) -> Axis {
         hi: axis.hi,
         bold: axis.ticks.clone(),
         light: Vec::new(),
-        labels: Labels::Figure(axis.format, axis.names.clone()),
+        labels: Labels::Figure(axis.format, axis.decimals, axis.names.clone()),
     }
 }
 
@@ -1477,6 +1472,7 @@ fn draw_figure(area: &Area, figure: &Figure) -> DrawResult {
                 if finite(*x, *y) {
                     let h = match anchor {
                         Anchor::Start => HPos::Left,
+                        Anchor::Middle => HPos::Center,
                         Anchor::End => HPos::Right,
                     };
                     let pos = Pos::new(h, VPos::Bottom);
@@ -1961,156 +1957,6 @@ fn top_countries(area: &Area, countries: &[(String, usize)], n_customers: usize)
 // ---------------------------------------------------------------------------------------------
 // k_selection
 // ---------------------------------------------------------------------------------------------
-
-fn draw_k_selection(root: &Area, rows: &[KRow]) -> DrawResult {
-    let mut rows: Vec<&KRow> = rows.iter().collect();
-    rows.sort_by_key(|r| r.k);
-    let title = match (rows.first(), rows.last()) {
-        (Some(a), Some(b)) if a.k != b.k => {
-            format!(
-                "Choosing the number of segments — KMeans, k = {}–{}",
-                a.k, b.k
-            )
-        }
-        (Some(a), _) => format!("Choosing the number of segments — KMeans, k = {}", a.k),
-        _ => "Choosing the number of segments — KMeans".to_string(),
-    };
-    let body = root.titled(&title, font(28.0).color(&INK))?;
-    let panels = body.split_evenly((2, 2));
-    let best = rows.iter().find(|r| r.best).or_else(|| {
-        rows.iter()
-            .filter(|r| r.silhouette.is_finite())
-            .max_by(|a, b| a.silhouette.total_cmp(&b.silhouette))
-    });
-    let best_k = best.map(|r| r.k);
-    type Metric = fn(&KRow) -> f64;
-    let metrics: [(&str, &str, Metric); 4] = [
-        (
-            "Inertia — look for the elbow",
-            "Inertia (within-cluster SS)",
-            |r| r.inertia,
-        ),
-        ("Silhouette — higher is better", "Mean silhouette", |r| {
-            r.silhouette
-        }),
-        (
-            "Davies–Bouldin — lower is better",
-            "Davies–Bouldin index",
-            |r| r.davies_bouldin,
-        ),
-        (
-            "Calinski–Harabasz — higher is better",
-            "Calinski–Harabasz index",
-            |r| r.calinski_harabasz,
-        ),
-    ];
-    for (i, (title, y_desc, metric)) in metrics.iter().enumerate() {
-        let points: Vec<(f64, f64, usize)> = rows
-            .iter()
-            .filter_map(|r| {
-                let v = metric(r);
-                v.is_finite().then_some((r.k as f64, v, r.min_cluster_size))
-            })
-            .collect();
-        k_metric_panel(&panels[i], title, y_desc, &points, best_k, i == 1)?;
-    }
-    Ok(())
-}
-
-fn k_metric_panel(
-    area: &Area,
-    title: &str,
-    y_desc: &str,
-    points: &[(f64, f64, usize)],
-    best_k: Option<usize>,
-    is_silhouette: bool,
-) -> DrawResult {
-    let (Some((k_lo, k_hi)), Some((v_lo, v_hi))) = (
-        min_max(points.iter().map(|p| p.0)),
-        min_max(points.iter().map(|p| p.1)),
-    ) else {
-        return draw_no_data(area, title, "no finite values");
-    };
-    let k_step = ((k_hi - k_lo) / 12.0).ceil().max(1.0);
-    let mut x = Axis::linear(k_lo - 0.5, k_hi + 0.5, 8, "");
-    x.bold = points
-        .iter()
-        .map(|p| p.0)
-        .filter(|k| ((k - k_lo) / k_step).fract() == 0.0)
-        .collect();
-    x.labels = Labels::Linear {
-        scale: 1.0,
-        decimals: 0,
-        suffix: "",
-    };
-    let span = (v_hi - v_lo).max(v_hi.abs() * 0.05).max(1e-9);
-    let top_pad = if is_silhouette { 0.28 } else { 0.12 };
-    let y = Axis::linear(v_lo - span * 0.12, v_hi + span * top_pad, 6, "");
-    let mut chart = build_panel(
-        area,
-        &PanelSpec {
-            title,
-            x_desc: "Number of clusters k",
-            y_desc,
-            x: &x,
-            y: &y,
-            x_grid: true,
-            y_grid: true,
-            right_margin: 0,
-        },
-    )?;
-    if let Some(k) = best_k {
-        vertical_dashed(&mut chart, k as f64, &y, FENCE_RED.mix(0.7).stroke_width(2))?;
-    }
-    chart.draw_series(LineSeries::new(
-        points.iter().map(|p| (p.0, p.1)),
-        STEEL.stroke_width(3),
-    ))?;
-    chart.draw_series(
-        points
-            .iter()
-            .map(|p| Circle::new((p.0, p.1), 5, STEEL.filled())),
-    )?;
-    let best_point = best_k.and_then(|k| points.iter().find(|p| p.0 == k as f64));
-    if let Some(p) = best_point {
-        chart.draw_series([
-            Circle::new((p.0, p.1), 9, FENCE_RED.stroke_width(3)),
-            Circle::new((p.0, p.1), 5, FENCE_RED.filled()),
-        ])?;
-    }
-    if is_silhouette {
-        // The smallest cluster per k: a very high silhouette with a tiny cluster is the
-        // outlier artefact of raw heavy-tailed features (SPEC §6). Labels sit on a white
-        // patch so that the line does not run through them.
-        let style = font(13.0).color(&MUTED);
-        chart.draw_series(points.iter().map(|p| {
-            let text = format!("min {}", fmt_count(p.2));
-            let (w, h) = area.estimate_text_size(&text, &style).unwrap_or((40, 13));
-            let (w, h) = (w as i32, h as i32);
-            EmptyElement::at((p.0, p.1))
-                + Rectangle::new(
-                    [(-w / 2 - 3, -h - 14), (w / 2 + 3, -10)],
-                    WHITE.mix(0.85).filled(),
-                )
-                + Text::new(
-                    text,
-                    (0, -12),
-                    style.pos(Pos::new(HPos::Center, VPos::Bottom)),
-                )
-        }))?;
-        let mut note = vec!["labels: size of the smallest cluster".to_string()];
-        if let Some(p) = best_point {
-            note.insert(0, format!("best k = {} (silhouette {:.3})", p.0, p.1));
-        }
-        // Keep the note away from the best point, which is usually at the top.
-        let corner = match best_k {
-            Some(k) if (k as f64) > (k_lo + k_hi) / 2.0 => Corner::TopLeft,
-            _ => Corner::TopRight,
-        };
-        draw_note(area, &chart, &note, corner)?;
-    }
-    Ok(())
-}
 
 // ---------------------------------------------------------------------------------------------
 // segments
@@ -3072,70 +2918,6 @@ mod tests {
         };
         analytics_summary(&path, &data).unwrap();
         assert_png(&path, 1600, 1100);
-    }
-
-    fn k_row(k: usize, silhouette: f64, best: bool) -> KRow {
-        KRow {
-            k,
-            inertia: 1e4 / k as f64,
-            silhouette,
-            davies_bouldin: 1.0 + k as f64 * 0.05,
-            calinski_harabasz: 3000.0 - k as f64 * 100.0,
-            min_cluster_size: 100 / k,
-            silhouette_exact: true,
-            best,
-        }
-    }
-
-    #[test]
-    fn k_selection_writes_png() {
-        let dir = out_dir("k");
-        let path = dir.join("k_selection.png");
-        let rows: Vec<KRow> = (2..=10)
-            .map(|k| k_row(k, 0.5 - k as f64 * 0.02, k == 2))
-            .collect();
-        k_selection(&path, &rows).unwrap();
-        let drawn = assert_png(&path, 1400, 1000);
-        // Nine k points on the lines (filled steel discs) and the best k's red marker.
-        assert!(
-            exactly(&drawn, STEEL) > 9 * 50,
-            "{}",
-            exactly(&drawn, STEEL)
-        );
-        assert!(
-            exactly(&drawn, FENCE_RED) > 60,
-            "{}",
-            exactly(&drawn, FENCE_RED)
-        );
-    }
-
-    #[test]
-    fn k_selection_single_row_and_empty() {
-        let dir = out_dir("k-edge");
-        let single = dir.join("single.png");
-        k_selection(&single, &[k_row(3, 0.4, true)]).unwrap();
-        // The one k is the best: its marker is drawn.
-        assert!(exactly(&assert_png(&single, 1400, 1000), FENCE_RED) > 60);
-        let empty = dir.join("empty.png");
-        k_selection(&empty, &[]).unwrap();
-        assert_eq!(exactly(&assert_png(&empty, 1400, 1000), STEEL), 0);
-    }
-
-    #[test]
-    fn k_selection_nan_metrics() {
-        let dir = out_dir("k-nan");
-        let path = dir.join("nan.png");
-        let mut rows: Vec<KRow> = (2..=4).map(|k| k_row(k, f64::NAN, false)).collect();
-        rows[1].inertia = f64::INFINITY;
-        k_selection(&path, &rows).unwrap();
-        let drawn = assert_png(&path, 1400, 1000);
-        // No silhouette, no flagged k: no best marker; the finite metrics still draw points.
-        assert!(
-            exactly(&drawn, FENCE_RED) < 60,
-            "{}",
-            exactly(&drawn, FENCE_RED)
-        );
-        assert!(exactly(&drawn, STEEL) > 2 * 50);
     }
 
     #[test]

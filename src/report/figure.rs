@@ -12,8 +12,10 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Format {
-    /// One decimal.
-    Num1,
+    /// Whole numbers with thousands separators.
+    Int,
+    /// As many decimals as the tick step needs (the axis's `decimals`).
+    Num,
     /// Compact: 1.5K, 2M.
     Compact,
     /// Money, compact (the page's currency symbol in the dashboard).
@@ -26,9 +28,13 @@ pub(crate) enum Format {
 
 impl Format {
     /// The PNG's tick label for `v`.
-    pub(crate) fn label(self, v: f64, names: &[String]) -> String {
+    pub(crate) fn label(self, v: f64, decimals: usize, names: &[String]) -> String {
         match self {
-            Format::Num1 => format!("{v:.1}"),
+            Format::Int => {
+                let sign = if v < 0.0 { "-" } else { "" };
+                format!("{sign}{}", crate::numfmt::grouped(v.abs().round() as u64))
+            }
+            Format::Num => format!("{v:.decimals$}"),
             Format::Compact | Format::MoneyShort => short_number(v),
             Format::Pct0 => format!("{:.0}%", v * 100.0),
             Format::Name => {
@@ -74,6 +80,8 @@ pub(crate) struct Axis {
     pub ticks: Vec<f64>,
     /// How a tick prints.
     pub format: Format,
+    /// Decimals of [`Format::Num`]: enough to tell the ticks apart.
+    pub decimals: usize,
     /// Grid lines at the ticks.
     pub grid: bool,
     /// Category names for [`Format::Name`].
@@ -89,6 +97,7 @@ impl Axis {
             label: label.to_string(),
             lo,
             hi,
+            decimals: decimals_of(&ticks),
             ticks,
             format,
             grid: true,
@@ -102,6 +111,7 @@ impl Axis {
             label: label.to_string(),
             lo,
             hi,
+            decimals: decimals_of(&ticks),
             ticks,
             format,
             grid: true,
@@ -118,10 +128,22 @@ impl Axis {
             hi: n - 0.5,
             ticks: (0..names.len()).map(|i| i as f64).collect(),
             format: Format::Name,
+            decimals: 0,
             grid: false,
             names,
         }
     }
+}
+
+/// The decimals that print every tick as itself: 0.25 needs 2, 0.5 one, 5 none (at most 6).
+pub(crate) fn decimals_of(ticks: &[f64]) -> usize {
+    (0..=6)
+        .find(|&d| {
+            ticks.iter().all(|t| {
+                (format!("{t:.d$}").parse::<f64>().unwrap_or(f64::NAN) - t).abs() <= t.abs() * 1e-9
+            })
+        })
+        .unwrap_or(6)
 }
 
 /// Round ticks covering `lo..hi`: step 1, 2 or 5 × 10^k for about `target` steps; the first
@@ -178,6 +200,8 @@ pub(crate) fn nice_range(lo: f64, hi: f64, target: usize) -> (f64, f64, Vec<f64>
 pub(crate) enum Anchor {
     /// The text starts at the point.
     Start,
+    /// The text is centred on the point.
+    Middle,
     /// The text ends at the point.
     End,
 }
@@ -333,13 +357,20 @@ mod tests {
 
     #[test]
     fn tick_labels() {
-        assert_eq!(Format::Compact.label(1_500_000.0, &[]), "1.5M");
-        assert_eq!(Format::MoneyShort.label(-2_500.0, &[]), "-2.5k");
-        assert_eq!(Format::Pct0.label(0.25, &[]), "25%");
-        assert_eq!(Format::Num1.label(0.25, &[]), "0.2");
+        assert_eq!(Format::Int.label(-12_345.4, 0, &[]), "-12,345");
+        assert_eq!(Format::Num.label(0.125, 2, &[]), "0.12");
+        assert_eq!(Format::Compact.label(1_500_000.0, 0, &[]), "1.5M");
+        assert_eq!(Format::MoneyShort.label(-2_500.0, 0, &[]), "-2.5k");
+        assert_eq!(Format::Pct0.label(0.25, 0, &[]), "25%");
+        assert_eq!(Format::Num.label(0.25, 1, &[]), "0.2");
+        assert_eq!(decimals_of(&[0.8, 0.85, 0.9]), 2);
+        assert_eq!(decimals_of(&[0.0, 0.5, 1.0]), 1);
+        assert_eq!(decimals_of(&[0.0, 500.0, 1000.0]), 0);
+        // Each Num axis carries the decimals its ticks need.
+        assert_eq!(Axis::nice("", 0.8, 1.0, 5, Format::Num).decimals, 2);
         let names = vec!["a".to_string(), "b".to_string()];
-        assert_eq!(Format::Name.label(1.0, &names), "b");
-        assert_eq!(Format::Name.label(2.0, &names), "");
+        assert_eq!(Format::Name.label(1.0, 0, &names), "b");
+        assert_eq!(Format::Name.label(2.0, 0, &names), "");
         assert_eq!(short_number(0.0), "0");
         assert_eq!(short_number(12.345), "12.35");
         assert_eq!(short_number(8_000_000.0), "8M");

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::figure::{Anchor, Axis, Figure, Format, Mark};
 use super::stage_views::{BudgetView, ClvHoldoutRow, QiniSeries};
 use crate::numfmt::Money;
+use crate::segment::sweep::KResult;
 
 /// One colour per learner, in the order the curves name them.
 const LEARNER_COLOURS: [&str; 7] = [
@@ -18,6 +19,12 @@ const ACCENT: &str = "#2563eb";
 const GREY: &str = "#9aa5b1";
 /// Dashed reference lines.
 const REFERENCE: &str = "#6b7280";
+/// A metric's line across k.
+const STEEL: &str = "#3b6ea8";
+/// The chosen k.
+const CHOSEN: &str = "#d62728";
+/// The band behind the chosen k.
+const BAND: &str = "#fdecea";
 
 /// The figures `dashboard.html` draws with its generic renderer, by view.
 #[derive(Debug, Default, Serialize)]
@@ -28,6 +35,9 @@ pub(crate) struct DashboardFigures {
     pub budget: Option<Figure>,
     /// Holdout purchases, actual vs expected.
     pub clv_holdout: Option<Figure>,
+    /// Inertia, silhouette, Davies–Bouldin and Calinski–Harabasz against k (the page shows
+    /// the silhouette and Davies–Bouldin).
+    pub k_selection: Vec<Figure>,
 }
 
 /// Every figure of the page, from its data.
@@ -48,6 +58,7 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
             .clv
             .as_ref()
             .and_then(|c| clv_holdout(&c.holdout, None)),
+        k_selection: k_selection(&data.k_selection),
     }
 }
 
@@ -303,7 +314,7 @@ pub(crate) fn clv_holdout(rows: &[ClvHoldoutRow], period: Option<&str>) -> Optio
                 .map(|r| r.calibration_frequency.clone())
                 .collect(),
         ),
-        Axis::nice("Purchases per customer", 0.0, top, 5, Format::Num1),
+        Axis::nice("Purchases per customer", 0.0, top, 5, Format::Num),
     );
     figure.left = 56;
     let tips: Vec<String> = rows
@@ -339,6 +350,182 @@ pub(crate) fn clv_holdout(rows: &[ClvHoldoutRow], period: Option<&str>) -> Optio
     figure.key("actual", GREY, false);
     figure.key("expected (BG/NBD)", ACCENT, false);
     Some(figure)
+}
+
+/// The title over the four k-selection figures: "… KMeans, k = 2–8".
+pub(crate) fn k_selection_title(rows: &[KResult]) -> String {
+    let lo = rows.iter().map(|r| r.k).min();
+    let hi = rows.iter().map(|r| r.k).max();
+    match (lo, hi) {
+        (Some(a), Some(b)) if a != b => {
+            format!("Choosing the number of segments — KMeans, k = {a}–{b}")
+        }
+        (Some(a), _) => format!("Choosing the number of segments — KMeans, k = {a}"),
+        _ => "Choosing the number of segments — KMeans".to_string(),
+    }
+}
+
+/// Choosing k: a figure per quality metric (inertia, silhouette, Davies–Bouldin,
+/// Calinski–Harabasz) against k, the chosen k on a band and ringed, the silhouette's points
+/// labelled with the size of the smallest cluster (a very high silhouette with a tiny cluster
+/// is the outlier artefact of heavy-tailed features, SPEC §6). Empty without rows.
+pub(crate) fn k_selection(rows: &[KResult]) -> Vec<Figure> {
+    let mut rows: Vec<&KResult> = rows.iter().collect();
+    rows.sort_by_key(|r| r.k);
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return Vec::new();
+    };
+    let (k_lo, k_hi) = (first.k as f64, last.k as f64);
+    let step = ((k_hi - k_lo) / 12.0).ceil().max(1.0);
+    let k_ticks: Vec<f64> = rows
+        .iter()
+        .map(|r| r.k as f64)
+        .filter(|k| ((k - k_lo) / step).fract() == 0.0)
+        .collect();
+    let best = rows.iter().find(|r| r.best).or_else(|| {
+        rows.iter()
+            .filter(|r| r.silhouette.is_finite())
+            .max_by(|a, b| a.silhouette.total_cmp(&b.silhouette))
+    });
+    let tips: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "k = {}{}\nSilhouette: {:.3}\nDavies–Bouldin: {:.3}\nCalinski–Harabasz: {:.0}\nInertia: {:.0}\nSmallest cluster: {}",
+                r.k,
+                if r.best { " (chosen)" } else { "" },
+                r.silhouette,
+                r.davies_bouldin,
+                r.calinski_harabasz,
+                r.inertia,
+                crate::numfmt::grouped(r.min_cluster_size as u64)
+            )
+        })
+        .collect();
+    type Metric = fn(&KResult) -> f64;
+    let metrics: [(&str, &str, Format, Metric); 4] = [
+        (
+            "Inertia — look for the elbow",
+            "Within-cluster SS",
+            Format::Compact,
+            |r| r.inertia,
+        ),
+        (
+            "Silhouette — higher is better",
+            "Mean silhouette",
+            Format::Num,
+            |r| r.silhouette,
+        ),
+        (
+            "Davies–Bouldin — lower is better",
+            "Davies–Bouldin",
+            Format::Num,
+            |r| r.davies_bouldin,
+        ),
+        (
+            "Calinski–Harabasz — higher is better",
+            "Calinski–Harabasz",
+            Format::Compact,
+            |r| r.calinski_harabasz,
+        ),
+    ];
+    metrics
+        .iter()
+        .enumerate()
+        .map(|(i, (title, y_label, format, metric))| {
+            let shown: Vec<(usize, &KResult)> = rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| metric(r).is_finite())
+                .map(|(j, r)| (j, *r))
+                .collect();
+            let values = shown.iter().map(|(_, r)| metric(r));
+            let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+            // Room above the points for the silhouette's labels.
+            let span = (hi - lo).max(hi.abs() * 0.05).max(1e-9);
+            let top = if i == 1 { 0.3 } else { 0.08 };
+            let mut figure = Figure::new(
+                *title,
+                Axis::fixed(
+                    "Number of clusters k",
+                    k_lo - 0.5,
+                    k_hi + 0.5,
+                    k_ticks.clone(),
+                    Format::Int,
+                ),
+                Axis::nice(y_label, lo - span * 0.08, hi + span * top, 5, *format),
+            );
+            figure.left = 60;
+            if let Some(b) = best {
+                let k = b.k as f64;
+                figure.mark(Mark::Rects {
+                    x0: vec![k - 0.4],
+                    x1: vec![k + 0.4],
+                    y0: vec![figure.y.lo],
+                    y1: vec![figure.y.hi],
+                    colours: vec![BAND.into()],
+                    tips: vec![String::new()],
+                });
+            }
+            figure.mark(Mark::Line {
+                x: shown.iter().map(|(_, r)| r.k as f64).collect(),
+                y: shown.iter().map(|(_, r)| metric(r)).collect(),
+                colour: STEEL.into(),
+                width: 2.2,
+                dashed: false,
+            });
+            figure.mark(Mark::Points {
+                x: shown.iter().map(|(_, r)| r.k as f64).collect(),
+                y: shown.iter().map(|(_, r)| metric(r)).collect(),
+                colour: STEEL.into(),
+                radius: 4.0,
+                square: false,
+                hollow: false,
+                hover: false,
+                tips: shown.iter().map(|(j, _)| tips[*j].clone()).collect(),
+            });
+            if let Some(b) = best.filter(|b| metric(b).is_finite()) {
+                let j = rows.iter().position(|r| r.k == b.k).unwrap_or(0);
+                figure.mark(Mark::Points {
+                    x: vec![b.k as f64],
+                    y: vec![metric(b)],
+                    colour: CHOSEN.into(),
+                    radius: 5.5,
+                    square: false,
+                    hollow: false,
+                    hover: false,
+                    tips: vec![tips[j].clone()],
+                });
+            }
+            if i == 1 {
+                for (_, r) in &shown {
+                    figure.mark(Mark::Text {
+                        x: r.k as f64,
+                        y: metric(r),
+                        text: format!("min {}", crate::numfmt::grouped(r.min_cluster_size as u64)),
+                        anchor: Anchor::Middle,
+                        dx: 0.0,
+                        dy: -9.0,
+                    });
+                }
+            }
+            // The silhouette chooses k, and its figure says so (its room above the points
+            // keeps the key clear of them; the other figures only show the band).
+            if let Some(b) = best.filter(|_| i == 1) {
+                figure.key(
+                    format!(
+                        "chosen k = {} (silhouette {:.3}); labels: smallest cluster",
+                        b.k, b.silhouette
+                    ),
+                    CHOSEN,
+                    false,
+                );
+            }
+            figure
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -453,7 +640,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let draw = |name: &'static str, figures: &[Figure]| {
             let path = dir.path().join(name);
-            crate::report::charts::draw_figures(name, &path, figures, 2, (720, 520)).unwrap();
+            crate::report::charts::draw_figures(name, &path, None, figures, 2, (720, 520)).unwrap();
             path
         };
         // Qini: each learner's curve in its colour.
@@ -510,5 +697,87 @@ mod tests {
         );
         let (actual, expected) = (ink_of(&path, GREY), ink_of(&path, ACCENT));
         assert!(actual > 7 * 300 && expected > actual, "{actual} {expected}");
+    }
+
+    fn k_row(k: usize, silhouette: f64, best: bool) -> KResult {
+        KResult {
+            k,
+            inertia: 1e4 / k as f64,
+            silhouette,
+            davies_bouldin: 1.0 + k as f64 * 0.05,
+            calinski_harabasz: 3000.0 - k as f64 * 100.0,
+            min_cluster_size: 100 / k,
+            silhouette_exact: true,
+            best,
+        }
+    }
+
+    fn k_png(rows: &[KResult]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k_selection.png");
+        let title = k_selection_title(rows);
+        crate::report::charts::draw_figures(
+            "k",
+            &path,
+            Some(&title),
+            &k_selection(rows),
+            2,
+            (700, 475),
+        )
+        .unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn k_selection_marks_the_chosen_k_on_every_metric() {
+        let rows: Vec<KResult> = (2..=10)
+            .map(|k| k_row(k, 0.5 - k as f64 * 0.02, k == 2))
+            .collect();
+        let figures = k_selection(&rows);
+        assert_eq!(figures.len(), 4);
+        assert_eq!(
+            k_selection_title(&rows),
+            "Choosing the number of segments — KMeans, k = 2–10"
+        );
+        // Nine ticks, one per k; the silhouette labels every point with its smallest cluster.
+        assert_eq!(figures[0].x.ticks.len(), 9);
+        let labels: Vec<&str> = figures[1]
+            .marks
+            .iter()
+            .filter_map(|m| match m {
+                Mark::Text { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(labels.len(), 9);
+        assert_eq!(labels[0], "min 50");
+        let (_dir, path) = k_png(&rows);
+        // Four lines of nine steel points, and the chosen k in red in each panel.
+        let (steel, red) = (ink_of(&path, STEEL), ink_of(&path, CHOSEN));
+        assert!(steel > 4 * 9 * 30, "{steel} steel pixels");
+        assert!(red > 4 * 60, "{red} red pixels");
+    }
+
+    #[test]
+    fn k_selection_edge_cases() {
+        // One k is the chosen one; no rows draw nothing.
+        let (_dir, path) = k_png(&[k_row(3, 0.4, true)]);
+        assert!(ink_of(&path, CHOSEN) > 4 * 60);
+        assert!(k_selection(&[]).is_empty());
+        // No silhouette and no flagged k: nothing is chosen, the finite metrics still draw.
+        let mut rows: Vec<KResult> = (2..=4).map(|k| k_row(k, f64::NAN, false)).collect();
+        rows[1].inertia = f64::INFINITY;
+        let figures = k_selection(&rows);
+        assert!(figures.iter().all(|f| f.legend.is_empty()));
+        let chosen = k_selection(&[k_row(3, 0.4, true)]);
+        let keys: Vec<usize> = chosen.iter().map(|f| f.legend.len()).collect();
+        assert_eq!(keys, vec![0, 1, 0, 0]);
+        let Mark::Line { x, .. } = &figures[0].marks[0] else {
+            panic!("the line first without a chosen k")
+        };
+        assert_eq!(x, &vec![2.0, 4.0]);
+        let (_dir, path) = k_png(&rows);
+        assert_eq!(ink_of(&path, CHOSEN), 0);
+        assert!(ink_of(&path, STEEL) > 3 * 3 * 30);
     }
 }
