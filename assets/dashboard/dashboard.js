@@ -238,14 +238,15 @@
 
   // A chart described once in Rust (src/report/figure.rs) and drawn here and into its PNG: axes
   // with their ranges, ticks and tick formats; marks in data coordinates; a legend.
-  function tickFormat(axis) {
+  function tickFormat(axis, room) {
     switch (axis.format) {
       case 'int': return fmt.int;
       case 'num': return function (v) { return fmt.num(v, axis.decimals); };
       case 'compact': return fmt.compact;
       case 'money_short': return fmt.moneyShort;
       case 'pct0': return function (v) { return fmt.pct(v, 0); };
-      case 'name': return function (v) { return axis.names[Math.round(v)] || ''; };
+      case 'pp': return function (v) { return fmt.pp(v, Math.max(0, axis.decimals - 2)); };
+      case 'name': return function (v) { var n = axis.names[Math.round(v)] || ''; return room ? fit(n, room, 11.5) : n; };
       default: return String;
     }
   }
@@ -291,7 +292,7 @@
       });
     },
     text: function (g, x, y, m) {
-      stext(g, x(m.x) + m.dx, y(m.y) + m.dy, m.text, { 'class': 'ref-label', 'text-anchor': m.anchor });
+      stext(g, x(m.x) + m.dx, y(m.y) + m.dy, m.text, { 'class': m.value ? 'val' : 'ref-label', 'text-anchor': m.anchor });
     }
   };
 
@@ -299,7 +300,7 @@
   function figure(el, fig, height) {
     var f = frame(el, { height: height || fig.height, margin: { l: fig.left, r: 16, b: 46, t: 14 }, label: fig.title });
     var x = linear(fig.x.lo, fig.x.hi, 0, f.iw), y = linear(fig.y.lo, fig.y.hi, f.ih, 0);
-    axisY(f, y, fig.y.ticks, tickFormat(fig.y), fig.y.label, false, !fig.y.grid);
+    axisY(f, y, fig.y.ticks, tickFormat(fig.y, fig.left - 14), fig.y.label, false, !fig.y.grid);
     axisX(f, x, fig.x.ticks, tickFormat(fig.x), fig.x.label, fig.x.grid);
     // Labels last, above every line they might cross.
     fig.marks.filter(function (m) { return m.mark !== 'text'; })
@@ -814,26 +815,11 @@
   // ---------------------------------------------------------------- explainability views
 
   VIEWS.shapImportance = { kind: 'chart', aware: true, render: function (el) {
-    var rows;
-    if (S.segment == null) {
-      rows = (D.shap_importance || []).map(function (r) { return { feature: r.feature, v: r.mean_abs_shap }; });
-    } else {
-      rows = (D.shap_points || []).map(function (p) {
-        var vals = p.shap.filter(function (_, i) { return p.cluster[i] === S.segment; }).map(Math.abs);
-        return { feature: p.feature, v: vals.length ? sum(vals) / vals.length : NaN, n: vals.length };
-      }).filter(function (r) { return isNum(r.v); });
-    }
-    if (!rows.length) {
-      if (S.segment != null && (D.shap_importance || []).length) { empty(el, null, 'No sampled SHAP values for this segment.'); } else { empty(el, 'fluz explain'); }
-      return;
-    }
-    rows.sort(function (a, b) { return b.v - a.v || (a.feature < b.feature ? -1 : 1); });
-    rows = rows.slice(0, 12);
-    var total = sum(rows.map(function (r) { return r.v; }));
-    hbars(el, rows.map(function (r, i) {
-      return { label: r.feature, value: r.v, color: i === 0 ? ACCENT : '#7aa5f0', text: fmt.pp(r.v) ,
-        tip: r.feature + '\nMean |SHAP|: ' + fmt.pp(r.v, 3) + '\nShare of attribution: ' + fmt.pct(total ? r.v / total : 0) + (r.n ? '\nSampled customers: ' + fmt.int(r.n) : '') };
-    }), { format: fmt.pp, tickFormat: function (v) { return fmt.pp(v, 2); }, labelWidth: 160, right: 70, barHeight: 24, label: 'Mean absolute SHAP value per feature' });
+    var by = D.figures && D.figures.shap_importance;
+    if (!by || !by.all) { empty(el, 'fluz explain'); return; }
+    var fig = S.segment == null ? by.all : by.by_cluster[String(S.segment)];
+    if (!fig) { empty(el, null, 'No sampled SHAP values for this segment.'); return; }
+    figure(el, fig);
   } };
 
   VIEWS.beeswarm = { kind: 'chart', aware: true, render: function (el) {

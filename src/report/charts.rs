@@ -144,15 +144,6 @@ pub(crate) fn shap_summary(
     })
 }
 
-/// Draws horizontal bars of mean |SHAP| per feature, largest on top, with value labels.
-pub(crate) fn shap_importance(path: &Path, importance: &[(String, f64)]) -> Result<()> {
-    let rows = importance.len().clamp(1, 60);
-    let height = (150 + 38 * rows as u32).max(400);
-    render("shap_importance", path, (1200, height), |root| {
-        draw_shap_importance(root, importance)
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Rendering, fonts and PNG output
 // ---------------------------------------------------------------------------------------------
@@ -1468,6 +1459,7 @@ fn draw_figure(area: &Area, figure: &Figure) -> DrawResult {
                 anchor,
                 dx,
                 dy,
+                value,
             } => {
                 if finite(*x, *y) {
                     let h = match anchor {
@@ -1494,7 +1486,9 @@ fn draw_figure(area: &Area, figure: &Figure) -> DrawResult {
                                 + Text::new(text.clone(), (ox + hx, oy + hy), halo.clone()),
                         ))?;
                     }
-                    let style = font(15.0).color(&MUTED).pos(pos);
+                    let style = font(15.0)
+                        .color(if *value { &INK } else { &MUTED })
+                        .pos(pos);
                     chart.draw_series(std::iter::once(
                         EmptyElement::at((*x, *y)) + Text::new(text.clone(), (ox, oy), style),
                     ))?;
@@ -2350,70 +2344,6 @@ fn draw_colour_bar(area: &Area, chart: &Chart) -> DrawResult {
     Ok(())
 }
 
-fn draw_shap_importance(root: &Area, importance: &[(String, f64)]) -> DrawResult {
-    let body = root.titled(
-        "Feature importance — mean |SHAP value|",
-        font(24.0).color(&INK),
-    )?;
-    let mut rows: Vec<(String, f64)> = importance
-        .iter()
-        .filter(|(_, v)| v.is_finite())
-        .map(|(name, v)| (truncate_label(name, 32), *v))
-        .collect();
-    let dropped = importance.len() - rows.len();
-    if rows.is_empty() {
-        return draw_no_data(&body, "", "no SHAP importances");
-    }
-    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let names: Vec<String> = rows.iter().rev().map(|r| r.0.clone()).collect();
-    let y = Axis::categories(names);
-    let max = rows.iter().map(|r| r.1).fold(0.0f64, f64::max);
-    let min = rows.iter().map(|r| r.1).fold(0.0f64, f64::min);
-    let hi = if max > 0.0 { max * 1.16 } else { 1.0 };
-    let x = Axis::linear(min * 1.16, hi, 6, "");
-    let mut chart = build_panel(
-        &body,
-        &PanelSpec {
-            title: "",
-            x_desc: "mean(|SHAP value|)",
-            y_desc: "",
-            x: &x,
-            y: &y,
-            x_grid: true,
-            y_grid: false,
-            right_margin: 0,
-        },
-    )?;
-    let n = rows.len();
-    chart.draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
-        let yc = (n - 1 - i) as f64;
-        Rectangle::new([(0.0, yc - 0.34), (*v, yc + 0.34)], SHAP_BLUE.filled())
-    }))?;
-    let span = x.hi - x.lo;
-    chart.draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
-        let yc = (n - 1 - i) as f64;
-        Text::new(
-            fmt_sig_exact(*v, 3),
-            (v.max(0.0) + span * 0.008, yc),
-            font(14.0)
-                .color(&INK)
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        )
-    }))?;
-    if dropped > 0 {
-        draw_note(
-            &body,
-            &chart,
-            &[format!(
-                "{} not shown",
-                plural(dropped, "non-finite importance")
-            )],
-            Corner::BottomRight,
-        )?;
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
@@ -3025,50 +2955,9 @@ mod tests {
     }
 
     #[test]
-    fn shap_importance_writes_png() {
-        let dir = out_dir("importance");
-        let path = dir.join("shap_importance.png");
-        let importance: Vec<(String, f64)> = (0..14)
-            .map(|i| (format!("feature_{i}"), 0.01 * i as f64))
-            .collect();
-        shap_importance(&path, &importance).unwrap();
-        let drawn = assert_png(&path, 1200, 150 + 38 * 14);
-        // Thirteen non-zero bars in SHAP blue, longer for larger values.
-        assert!(
-            exactly(&drawn, SHAP_BLUE) > 13 * 500,
-            "{}",
-            exactly(&drawn, SHAP_BLUE)
-        );
-        let half = dir.join("half.png");
-        // The same largest bar, every other bar a tenth as long.
-        let smaller: Vec<(String, f64)> = importance
-            .iter()
-            .map(|(f, v)| (f.clone(), if *v >= 0.13 { *v } else { v / 10.0 }))
-            .collect();
-        shap_importance(&half, &smaller).unwrap();
-        let half = assert_png(&half, 1200, 150 + 38 * 14);
-        assert!(exactly(&half, SHAP_BLUE) < exactly(&drawn, SHAP_BLUE));
-    }
-
-    #[test]
-    fn shap_importance_edge_cases() {
-        let dir = out_dir("importance-edge");
-        let empty = dir.join("empty.png");
-        shap_importance(&empty, &[]).unwrap();
-        assert_png(&empty, 1200, 400);
-        let odd = dir.join("odd.png");
-        shap_importance(
-            &odd,
-            &[("zero".to_string(), 0.0), ("nan".to_string(), f64::NAN)],
-        )
-        .unwrap();
-        assert_png(&odd, 1200, 400);
-    }
-
-    #[test]
     fn writing_into_a_missing_directory_is_an_error() {
         let path = std::env::temp_dir().join("fluz-no-such-dir-for-charts/x/chart.png");
-        let err = shap_importance(&path, &[("a".to_string(), 1.0)]).unwrap_err();
+        let err = draw_figures("x", &path, None, &[], 1, (100, 100)).unwrap_err();
         assert!(matches!(err, ChartError::Write { .. }), "{err}");
     }
 }

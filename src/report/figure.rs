@@ -22,6 +22,8 @@ pub(crate) enum Format {
     MoneyShort,
     /// A fraction as a whole percentage: 0.25 → 25%.
     Pct0,
+    /// A rate difference in percentage points: 0.0043 → "0.43 pp" (decimals from the ticks).
+    Pp,
     /// Category names (the axis's `names`, at positions 0, 1, 2, ...).
     Name,
 }
@@ -35,8 +37,9 @@ impl Format {
                 format!("{sign}{}", crate::numfmt::grouped(v.abs().round() as u64))
             }
             Format::Num => format!("{v:.decimals$}"),
-            Format::Compact | Format::MoneyShort => short_number(v),
+            Format::Compact | Format::MoneyShort => super::charts::fmt_compact(v),
             Format::Pct0 => format!("{:.0}%", v * 100.0),
+            Format::Pp => format!("{:.*} pp", decimals.saturating_sub(2), v * 100.0),
             Format::Name => {
                 let i = v.round();
                 if i >= 0.0 {
@@ -47,24 +50,6 @@ impl Format {
             }
         }
     }
-}
-
-/// `1.5M`, `250k`, `12.5`: tick labels that fit.
-pub(crate) fn short_number(v: f64) -> String {
-    let a = v.abs();
-    let (scaled, suffix) = if a >= 1e9 {
-        (v / 1e9, "B")
-    } else if a >= 1e6 {
-        (v / 1e6, "M")
-    } else if a >= 1e3 {
-        (v / 1e3, "k")
-    } else {
-        (v, "")
-    };
-    let text = format!("{scaled:.2}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    let text = if text == "-0" { "0" } else { text };
-    format!("{text}{suffix}")
 }
 
 /// One axis: its range in data units, labelled tick positions and how they print.
@@ -93,16 +78,7 @@ impl Axis {
     /// `lo..hi`, as a person would draw it by hand.
     pub(crate) fn nice(label: &str, lo: f64, hi: f64, target: usize, format: Format) -> Axis {
         let (lo, hi, ticks) = nice_range(lo, hi, target);
-        Axis {
-            label: label.to_string(),
-            lo,
-            hi,
-            decimals: decimals_of(&ticks),
-            ticks,
-            format,
-            grid: true,
-            names: Vec::new(),
-        }
+        Axis::fixed(label, lo, hi, ticks, format)
     }
 
     /// A linear axis over exactly `lo..hi` with the given ticks.
@@ -258,6 +234,8 @@ pub(crate) enum Mark {
         anchor: Anchor,
         dx: f64,
         dy: f64,
+        /// A data value (plain ink) rather than an annotation (muted, italic in the page).
+        value: bool,
     },
 }
 
@@ -362,6 +340,7 @@ mod tests {
         assert_eq!(Format::Compact.label(1_500_000.0, 0, &[]), "1.5M");
         assert_eq!(Format::MoneyShort.label(-2_500.0, 0, &[]), "-2.5k");
         assert_eq!(Format::Pct0.label(0.25, 0, &[]), "25%");
+        assert_eq!(Format::Pp.label(0.005, 3, &[]), "0.5 pp");
         assert_eq!(Format::Num.label(0.25, 1, &[]), "0.2");
         assert_eq!(decimals_of(&[0.8, 0.85, 0.9]), 2);
         assert_eq!(decimals_of(&[0.0, 0.5, 1.0]), 1);
@@ -371,9 +350,9 @@ mod tests {
         let names = vec!["a".to_string(), "b".to_string()];
         assert_eq!(Format::Name.label(1.0, 0, &names), "b");
         assert_eq!(Format::Name.label(2.0, 0, &names), "");
-        assert_eq!(short_number(0.0), "0");
-        assert_eq!(short_number(12.345), "12.35");
-        assert_eq!(short_number(8_000_000.0), "8M");
+        assert_eq!(Format::Compact.label(0.0, 0, &[]), "0");
+        assert_eq!(Format::Compact.label(12.5, 0, &[]), "12.5");
+        assert_eq!(Format::Compact.label(8_000_000.0, 0, &[]), "8M");
     }
 
     #[test]
@@ -396,6 +375,7 @@ mod tests {
             anchor: Anchor::End,
             dx: 0.0,
             dy: 0.0,
+            value: false,
         });
         let json = serde_json::to_string(&f).unwrap();
         assert!(json.contains(r#""mark":"text""#), "{json}");

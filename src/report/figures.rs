@@ -2,8 +2,11 @@
 //! the stage that writes a PNG and the dashboard build each chart here, so the picture in the
 //! PNG and in the page is one description drawn twice.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
+use super::dashboard::{ShapImportanceRow, ShapPointsRow};
 use super::figure::{Anchor, Axis, Figure, Format, Mark};
 use super::stage_views::{BudgetView, ClvHoldoutRow, QiniSeries};
 use crate::numfmt::Money;
@@ -25,6 +28,10 @@ const STEEL: &str = "#3b6ea8";
 const CHOSEN: &str = "#d62728";
 /// The band behind the chosen k.
 const BAND: &str = "#fdecea";
+/// Bars after the first (the accent) of a ranking.
+const LIGHT: &str = "#7aa5f0";
+/// At most this many bars in a ranking.
+const MAX_BARS: usize = 20;
 
 /// The figures `dashboard.html` draws with its generic renderer, by view.
 #[derive(Debug, Default, Serialize)]
@@ -38,6 +45,17 @@ pub(crate) struct DashboardFigures {
     /// Inertia, silhouette, Davies–Bouldin and Calinski–Harabasz against k (the page shows
     /// the silhouette and Davies–Bouldin).
     pub k_selection: Vec<Figure>,
+    /// Mean |SHAP| per feature, for every customer and per segment.
+    pub shap_importance: BySegment,
+}
+
+/// A chart that follows the segment filter: `all` without a segment selected, else the
+/// selected cluster's figure (a cluster without one has nothing to show).
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct BySegment {
+    pub all: Option<Figure>,
+    /// By cluster id (as text: JSON object keys).
+    pub by_cluster: BTreeMap<String, Figure>,
 }
 
 /// Every figure of the page, from its data.
@@ -59,6 +77,7 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
             .as_ref()
             .and_then(|c| clv_holdout(&c.holdout, None)),
         k_selection: k_selection(&data.k_selection),
+        shap_importance: shap_by_segment(&data.shap_importance, &data.shap_points),
     }
 }
 
@@ -120,6 +139,7 @@ pub(crate) fn qini(series: &[QiniSeries], control: &str) -> Vec<Figure> {
                         anchor: Anchor::Start,
                         dx: 6.0,
                         dy: 16.0,
+                        value: false,
                     });
             }
             for (i, c) in curves.iter().enumerate() {
@@ -245,6 +265,7 @@ pub(crate) fn budget_curve(view: &BudgetView, money: &Money, chosen: bool) -> Fi
             anchor: if right { Anchor::End } else { Anchor::Start },
             dx: if right { -8.0 } else { 7.0 },
             dy: if right { -8.0 } else { 4.0 },
+            value: false,
         });
     }
     figure.key("targeted allocation", ACCENT, true);
@@ -281,6 +302,7 @@ pub(crate) fn budget_curve(view: &BudgetView, money: &Money, chosen: bool) -> Fi
                 anchor: Anchor::Start,
                 dx: 10.0,
                 dy: 22.0,
+                value: false,
             });
     }
     figure
@@ -508,6 +530,7 @@ pub(crate) fn k_selection(rows: &[KResult]) -> Vec<Figure> {
                         anchor: Anchor::Middle,
                         dx: 0.0,
                         dy: -9.0,
+                        value: false,
                     });
                 }
             }
@@ -526,6 +549,152 @@ pub(crate) fn k_selection(rows: &[KResult]) -> Vec<Figure> {
             figure
         })
         .collect()
+}
+
+/// One bar of a ranking.
+pub(crate) struct Bar {
+    pub label: String,
+    pub value: f64,
+    /// The value as printed at the bar's end.
+    pub text: String,
+    pub tip: String,
+}
+
+/// Horizontal bars, first on top (the first in the accent colour, the rest lighter), each
+/// with its value printed at its end; non-finite values are left out.
+pub(crate) fn hbars(title: &str, x_label: &str, bars: &[Bar], format: Format) -> Figure {
+    let bars: Vec<&Bar> = bars.iter().filter(|b| b.value.is_finite()).collect();
+    let n = bars.len();
+    let (lo, hi) = bars.iter().fold((0.0f64, 0.0f64), |(lo, hi), b| {
+        (lo.min(b.value), hi.max(b.value))
+    });
+    // Room at the ends for the printed values.
+    let pad = (hi - lo) * 0.12;
+    let names = bars.iter().rev().map(|b| b.label.clone()).collect();
+    let mut figure = Figure::new(
+        title,
+        Axis::nice(
+            x_label,
+            if lo < 0.0 { lo - pad } else { 0.0 },
+            if hi > 0.0 { hi + pad } else { 0.0 },
+            5,
+            format,
+        ),
+        Axis::categories("", names),
+    );
+    figure.height = (n as u32 * 26 + 58).max(120);
+    figure.left = 170;
+    let row = |i: usize| (n - 1 - i) as f64;
+    figure.mark(Mark::Rects {
+        x0: bars.iter().map(|b| b.value.min(0.0)).collect(),
+        x1: bars.iter().map(|b| b.value.max(0.0)).collect(),
+        y0: (0..n).map(|i| row(i) - 0.32).collect(),
+        y1: (0..n).map(|i| row(i) + 0.32).collect(),
+        colours: (0..n)
+            .map(|i| if i == 0 { ACCENT } else { LIGHT }.to_string())
+            .collect(),
+        tips: bars.iter().map(|b| b.tip.clone()).collect(),
+    });
+    for (i, b) in bars.iter().enumerate() {
+        let right = b.value >= 0.0;
+        figure.mark(Mark::Text {
+            x: b.value,
+            y: row(i),
+            text: b.text.clone(),
+            anchor: if right { Anchor::Start } else { Anchor::End },
+            dx: if right { 5.0 } else { -5.0 },
+            dy: 4.0,
+            value: true,
+        });
+    }
+    figure
+}
+
+/// Mean |SHAP| per feature as a ranking (at most [`MAX_BARS`]); `customers` is the number of
+/// sampled customers behind each value (tooltips), `None` for the whole population. None
+/// without a finite value.
+fn shap_ranking(title: &str, rows: &[(String, f64)], customers: Option<usize>) -> Option<Figure> {
+    let mut rows: Vec<&(String, f64)> = rows.iter().filter(|r| r.1.is_finite()).collect();
+    if rows.is_empty() {
+        return None;
+    }
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let total: f64 = rows.iter().map(|r| r.1).sum();
+    let shown = rows.len().min(MAX_BARS);
+    let bars: Vec<Bar> = rows[..shown]
+        .iter()
+        .map(|(feature, v)| Bar {
+            label: feature.clone(),
+            value: *v,
+            text: format!("{:.2} pp", v * 100.0),
+            tip: format!(
+                "{feature}\nMean |SHAP|: {:.3} pp\nShare of attribution: {:.1}%{}",
+                v * 100.0,
+                if total > 0.0 { v / total * 100.0 } else { 0.0 },
+                customers.map_or(String::new(), |n| format!(
+                    "\nSampled customers: {}",
+                    crate::numfmt::grouped(n as u64)
+                ))
+            ),
+        })
+        .collect();
+    let title = if rows.len() > shown {
+        format!("{title} (top {shown} of {})", rows.len())
+    } else {
+        title.to_string()
+    };
+    Some(hbars(
+        &title,
+        "mean(|SHAP value|) of the predicted rate",
+        &bars,
+        Format::Pp,
+    ))
+}
+
+/// Feature importance by mean |SHAP| (`shap_feature_importance.png` and the page's chart).
+pub(crate) fn shap_importance(rows: &[(String, f64)]) -> Option<Figure> {
+    shap_ranking("Feature importance — mean |SHAP value|", rows, None)
+}
+
+/// The page's SHAP importance: the importance table for everyone, and per cluster the mean
+/// |φ| of that cluster's sampled customers.
+fn shap_by_segment(importance: &[ShapImportanceRow], points: &[ShapPointsRow]) -> BySegment {
+    let all: Vec<(String, f64)> = importance
+        .iter()
+        .map(|r| (r.feature.clone(), r.mean_abs_shap))
+        .collect();
+    let mut clusters: Vec<usize> = points
+        .iter()
+        .flat_map(|p| p.cluster.iter().copied())
+        .collect();
+    clusters.sort_unstable();
+    clusters.dedup();
+    let by_cluster = clusters
+        .into_iter()
+        .filter_map(|c| {
+            let mut n = 0;
+            let rows: Vec<(String, f64)> = points
+                .iter()
+                .map(|p| {
+                    let v: Vec<f64> = p
+                        .shap
+                        .iter()
+                        .zip(&p.cluster)
+                        .filter(|(_, &k)| k == c)
+                        .map(|(s, _)| s.abs())
+                        .collect();
+                    n = v.len();
+                    (p.feature.clone(), v.iter().sum::<f64>() / v.len() as f64)
+                })
+                .collect();
+            let title = "Feature importance — mean |SHAP value|";
+            Some((c.to_string(), shap_ranking(title, &rows, Some(n))?))
+        })
+        .collect();
+    BySegment {
+        all: shap_importance(&all),
+        by_cluster,
+    }
 }
 
 #[cfg(test)]
@@ -779,5 +948,88 @@ mod tests {
         let (_dir, path) = k_png(&rows);
         assert_eq!(ink_of(&path, CHOSEN), 0);
         assert!(ink_of(&path, STEEL) > 3 * 3 * 30);
+    }
+
+    #[test]
+    fn shap_importance_ranks_features_and_draws_longer_bars_for_larger_values() {
+        let importance: Vec<(String, f64)> = (0..14)
+            .map(|i| (format!("feature_{i}"), 0.001 * i as f64))
+            .collect();
+        let figure = shap_importance(&importance).unwrap();
+        // Largest on top: the top row of the category axis is the largest value.
+        assert_eq!(figure.y.names.last().unwrap(), "feature_13");
+        assert_eq!(figure.x.format, Format::Pp);
+        let Mark::Rects { tips, colours, .. } = &figure.marks[0] else {
+            panic!("bars first")
+        };
+        assert!(
+            tips[0].starts_with("feature_13\nMean |SHAP|: 1.300 pp"),
+            "{}",
+            tips[0]
+        );
+        assert_eq!((colours[0].as_str(), colours[1].as_str()), (ACCENT, LIGHT));
+        let dir = tempfile::tempdir().unwrap();
+        let draw = |name: &str, figure: &Figure| {
+            let path = dir.path().join(name);
+            crate::report::charts::draw_figures(
+                "shap",
+                &path,
+                None,
+                std::slice::from_ref(figure),
+                1,
+                (1200, 700),
+            )
+            .unwrap();
+            path
+        };
+        let full = draw("full.png", &figure);
+        // The same largest bar, every other bar a tenth as long.
+        let smaller: Vec<(String, f64)> = importance
+            .iter()
+            .map(|(f, v)| (f.clone(), if *v >= 0.013 { *v } else { v / 10.0 }))
+            .collect();
+        let short = draw("short.png", &shap_importance(&smaller).unwrap());
+        let (top, rest) = (ink_of(&full, ACCENT), ink_of(&full, LIGHT));
+        assert!(top > 500 && rest > 12 * 300, "{top} {rest}");
+        assert!(ink_of(&short, LIGHT) < rest / 2);
+        assert!(ink_of(&short, ACCENT) > 500);
+        // Nothing finite, nothing to draw; a zero bar draws.
+        assert!(shap_importance(&[("nan".into(), f64::NAN)]).is_none());
+        let zero = shap_importance(&[("zero".into(), 0.0), ("nan".into(), f64::NAN)]).unwrap();
+        assert_eq!(zero.y.names, vec!["zero"]);
+        draw("zero.png", &zero);
+    }
+
+    #[test]
+    fn shap_importance_per_segment_averages_that_segments_sampled_customers() {
+        let importance = vec![ShapImportanceRow {
+            feature: "a".into(),
+            mean_abs_shap: 0.5,
+            rank: 1,
+        }];
+        let points = vec![
+            ShapPointsRow {
+                feature: "a".into(),
+                values: vec![0.0; 3],
+                shap: vec![0.1, -0.3, 0.02],
+                cluster: vec![0, 0, 2],
+            },
+            ShapPointsRow {
+                feature: "b".into(),
+                values: vec![0.0; 3],
+                shap: vec![0.0, 0.0, -0.04],
+                cluster: vec![0, 0, 2],
+            },
+        ];
+        let by = shap_by_segment(&importance, &points);
+        assert_eq!(by.all.as_ref().unwrap().y.names, vec!["a"]);
+        assert_eq!(by.by_cluster.keys().collect::<Vec<_>>(), vec!["0", "2"]);
+        let Mark::Rects { x1, tips, .. } = &by.by_cluster["0"].marks[0] else {
+            panic!("bars")
+        };
+        assert!((x1[0] - 0.2).abs() < 1e-12 && x1[1] == 0.0, "{x1:?}");
+        assert!(tips[0].ends_with("Sampled customers: 2"), "{}", tips[0]);
+        // In cluster 2, b (0.04) outranks a (0.02).
+        assert_eq!(by.by_cluster["2"].y.names, vec!["a", "b"]);
     }
 }
