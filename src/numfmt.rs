@@ -20,6 +20,14 @@ pub(crate) fn thousands(v: f64) -> String {
     format!("{sign}{}", grouped(rounded as u64))
 }
 
+/// A rate as a percentage with up to two decimals, trailing zeros trimmed: 0.075 → "7.5%".
+pub(crate) fn rate(r: f64) -> String {
+    let text = format!("{:.2}", r * 100.0);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    let text = if text == "-0" { "0" } else { text };
+    format!("{text}%")
+}
+
 /// Money in a currency, as the dashboard prints it.
 pub(crate) struct Money {
     symbol: String,
@@ -45,6 +53,16 @@ impl Money {
         } else {
             format!("{sign}{}{}", self.symbol, thousands(v.abs()))
         }
+    }
+
+    /// Compact: "$1.5k", "-$250".
+    pub(crate) fn short(&self, v: f64) -> String {
+        let sign = if v < 0.0 { "-" } else { "" };
+        format!(
+            "{sign}{}{}",
+            self.symbol,
+            crate::report::charts::fmt_compact(v.abs())
+        )
     }
 
     /// Like [`Money::fmt`] with an explicit "+" for gains.

@@ -742,7 +742,7 @@ fn offer_view(personas: &[&str]) -> OfferView {
         arms: arms.iter().map(|a| a.to_string()).collect(),
         customers: 4338,
         test_customers: 1301,
-        recommendation: "everyone 2%: the personalised policy (t) gains 0.41 per customer over it on the 1,301 held-out customers, 95% interval −0.88 to 1.70, which includes 0".into(),
+        recommendation: "everyone:2%: the personalised policy (t) gains 0.41 per customer over it on the 1,301 held-out customers, 95% interval −0.88 to 1.70, which includes 0".into(),
         policies: vec![
             policy("everyone:0%", "arm", 24.1, Some(24.5)),
             policy("everyone:2%", "arm", 29.8, Some(30.1)),

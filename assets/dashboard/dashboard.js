@@ -23,7 +23,6 @@
   var MUTED = '#d3d9e0';
   var ACCENT = '#2563eb';
   var POLICY_COLORS = { flat: '#9aa5b1', model: ACCENT, oracle: '#59a14f' };
-  var SOURCE_COLORS = { retail: '#4e79a7', social: '#b07aa1', merchants: '#f28e2b' };
 
   var D = null;
   var S = { tab: 'segments', slide: 1, segment: null, dependence: null, qini: null, budgetPoint: null };
@@ -245,6 +244,7 @@
       case 'compact': return fmt.compact;
       case 'money_short': return fmt.moneyShort;
       case 'pct0': return function (v) { return fmt.pct(v, 0); };
+      case 'seconds': return function (v) { return fmt.num(v, axis.decimals) + ' s'; };
       case 'pp': return function (v) { return fmt.pp(v, Math.max(0, axis.decimals - 2)); };
       case 'name': return function (v) { var n = axis.names[Math.round(v)] || ''; return room ? fit(n, room, 11.5) : n; };
       default: return String;
@@ -1007,16 +1007,11 @@
   } };
 
   VIEWS.merchantHeadroom = { kind: 'chart', aware: false, render: function (el) {
-    var ms = (D.merchants || []).filter(function (m) { return isNum(headroom(m)); });
-    if (!ms.length) { empty(el, 'fluz train'); return; }
-    ms.sort(function (a, b) { return headroom(b) - headroom(a) || (a.name < b.name ? -1 : 1); });
-    ms = ms.slice(0, 10);
-    hbars(el, ms.map(function (m) {
-      return { label: m.name, value: headroom(m), color: headroom(m) >= 0 ? '#59a14f' : '#e15759', text: fmt.moneyShort(headroom(m)),
-        tip: m.name + (m.city ? ' (' + m.city + ')' : '') + '\nCommission: ' + fmt.rate(m.commission) + '\nRecommended rate: ' + fmt.rate(m.recommended_rate) +
-          '\nSpend: ' + fmt.money(m.spend) + '\nHeadroom: ' + fmt.money(headroom(m)) };
-    }), { format: fmt.money, tickFormat: fmt.moneyShort, labelWidth: 190, right: 60, barHeight: 26, label: 'Margin headroom per merchant' });
+    var fig = D.figures && D.figures.merchant_headroom;
+    if (!fig) { empty(el, 'fluz train'); return; }
+    figure(el, fig);
   } };
+
 
   VIEWS.merchantRates = { kind: 'chart', aware: false, render: function (el) {
     var ms = (D.merchants || []).filter(function (m) { return isNum(m.commission) && isNum(m.recommended_rate); });
@@ -1098,26 +1093,18 @@
   } };
 
   VIEWS.ingestFunnel = { kind: 'chart', aware: false, render: function (el) {
-    var rows = D.ingest_report || [];
-    if (!rows.length) { empty(el, 'fluz ingest'); return; }
-    var prev = {};
-    hbars(el, rows.map(function (r) {
-      var before = prev[r.source];
-      prev[r.source] = r.rows;
-      var drop = before != null ? before - r.rows : null;
-      return { label: r.source + ' · ' + r.step, value: r.rows, color: SOURCE_COLORS[r.source] || '#9aa5b1', text: fmt.int(r.rows),
-        tip: r.source + ': ' + r.step + '\nRows: ' + fmt.int(r.rows) + (drop != null ? '\nDropped: ' + fmt.int(drop) + (before ? ' (' + fmt.pct(drop / before) + ')' : '') : '') };
-    }), { format: fmt.int, tickFormat: fmt.compact, labelWidth: 230, right: 70, barHeight: 24, label: 'Rows after each ingest step' });
+    var fig = D.figures && D.figures.ingest_funnel;
+    if (!fig) { empty(el, 'fluz ingest'); return; }
+    figure(el, fig);
   } };
 
+
   VIEWS.stageTimes = { kind: 'chart', aware: false, render: function (el) {
-    var rows = D.pipeline || [];
-    if (!rows.length) { empty(el, 'fluz run-all'); return; }
-    hbars(el, rows.map(function (r) {
-      return { label: r.stage, value: r.seconds, color: '#76b7b2', text: fmt.num(r.seconds, r.seconds < 10 ? 2 : 1) + ' s · ' + fmt.compact(r.rows_out) + ' rows',
-        tip: r.stage + '\nTime: ' + fmt.num(r.seconds, 3) + ' s\nRows out: ' + fmt.int(r.rows_out) };
-    }), { format: function (v) { return fmt.num(v, 2) + ' s'; }, tickFormat: function (v) { return fmt.num(v, v < 10 ? 1 : 0) + ' s'; }, labelWidth: 110, right: 130, barHeight: 28, label: 'Seconds per pipeline stage' });
+    var fig = D.figures && D.figures.stage_times;
+    if (!fig) { empty(el, 'fluz run-all'); return; }
+    figure(el, fig);
   } };
+
 
   VIEWS.storyPersonas = { kind: 'text', aware: true, render: function (el) {
     var segs = segments();
@@ -1284,7 +1271,7 @@
 
   VIEWS.offerRecommendation = { kind: 'text', aware: false, render: function (el) {
     var o = D.offers;
-    var text = o ? (o.recommendation || 'No recommendation recorded.') : '';
+    var text = o ? (o.recommendation || 'No recommendation recorded.').replace(/^everyone:/, 'everyone ') : '';
     lede(el, text ? 'Recommended: ' + text : '', 'fluz uplift');
   } };
 
@@ -1372,16 +1359,12 @@
   } };
 
   VIEWS.effectDrivers = { kind: 'chart', aware: false, render: function (el) {
-    var o = D.offers;
-    if (!o) { empty(el, 'fluz uplift'); return; }
-    var d = (o.drivers || [])[0];
-    if (!d) { empty(el, 'fluz explain', 'The effect model is fitted by explain, after uplift'); return; }
-    hbars(el, d.features.map(function (f, i) {
-      return { label: f, value: d.mean_abs_shap[i], color: ACCENT,
-        tip: f + '\nMean |SHAP| on the effect of ' + d.arm + ': ' + fmt.num(d.mean_abs_shap[i], 2) + ' ' + o.outcome + '\nEffect model R² ' + fmt.num(d.fidelity_r2, 3) };
-    }), { labelWidth: 190, right: 70, format: function (v) { return fmt.num(v, 1); }, tickFormat: fmt.compact,
-      xLabel: 'Mean |SHAP| on the effect of ' + d.arm + ' vs control (' + o.outcome + '); effect model R² ' + fmt.num(d.fidelity_r2, 3), label: 'Drivers of the learned effect' });
+    if (!D.offers) { empty(el, 'fluz uplift'); return; }
+    var fig = D.figures && D.figures.effect_drivers;
+    if (!fig) { empty(el, 'fluz explain', 'The effect model is fitted by explain, after uplift'); return; }
+    figure(el, fig);
   } };
+
 
   VIEWS.offerPolicyTable = { kind: 'table', aware: false, render: function (el) {
     var o = D.offers;

@@ -22,7 +22,7 @@
 
 use serde::Serialize;
 
-use crate::numfmt::{thousands, Money};
+use crate::numfmt::{rate, thousands, Money};
 use sha2::{Digest, Sha256};
 
 /// The page skeleton; `{{NAME}}` placeholders are filled by [`render_dashboard`] in one pass.
@@ -950,9 +950,10 @@ fn offer_recommendation(data: &DashboardData, money: &Money) -> Option<Recommend
     Some(Recommendation {
         title,
         detail: format!(
-            "Expected profit {} per customer on the {} held-out customers{interval}, by the doubly-robust estimate of what they did in the test. Why: {what}.",
+            "Expected profit {} per customer on the {} held-out customers{interval}, by the doubly-robust estimate of what they did in the test. Why: {}.",
             money.fmt(dr),
-            thousands(offers.test_customers as f64)
+            thousands(offers.test_customers as f64),
+            what.replacen("everyone:", "everyone ", 1)
         ),
         metric: Some(format!("{} per customer", money.fmt(dr))),
     })
@@ -1070,14 +1071,6 @@ fn join_and(items: &[&str]) -> String {
         [one] => (*one).to_string(),
         [init @ .., last] => format!("{} and {}", init.join(", "), last),
     }
-}
-
-/// A rate as a percentage with up to two decimals, trailing zeros trimmed: 0.075 → "7.5%".
-fn rate(r: f64) -> String {
-    let text = format!("{:.2}", r * 100.0);
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    let text = if text == "-0" { "0" } else { text };
-    format!("{text}%")
 }
 
 /// A share with one decimal: 0.1234 → "12.3%".

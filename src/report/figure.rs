@@ -22,6 +22,8 @@ pub(crate) enum Format {
     MoneyShort,
     /// A fraction as a whole percentage: 0.25 → 25%.
     Pct0,
+    /// Seconds: "1.5 s" (decimals from the ticks).
+    Seconds,
     /// A rate difference in percentage points: 0.0043 → "0.43 pp" (decimals from the ticks).
     Pp,
     /// Category names (the axis's `names`, at positions 0, 1, 2, ...).
@@ -39,6 +41,7 @@ impl Format {
             Format::Num => format!("{v:.decimals$}"),
             Format::Compact | Format::MoneyShort => super::charts::fmt_compact(v),
             Format::Pct0 => format!("{:.0}%", v * 100.0),
+            Format::Seconds => format!("{v:.decimals$} s"),
             Format::Pp => format!("{:.*} pp", decimals.saturating_sub(2), v * 100.0),
             Format::Name => {
                 let i = v.round();

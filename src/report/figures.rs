@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::dashboard::{ShapImportanceRow, ShapPointsRow};
+use super::dashboard::{IngestRow, MerchantRow, ShapImportanceRow, ShapPointsRow, StageRow};
 use super::figure::{Anchor, Axis, Figure, Format, Mark};
-use super::stage_views::{BudgetView, ClvHoldoutRow, QiniSeries};
+use super::stage_views::{BudgetView, ClvHoldoutRow, EffectDrivers, QiniSeries};
 use crate::numfmt::Money;
 use crate::segment::sweep::KResult;
 
@@ -30,6 +30,11 @@ const CHOSEN: &str = "#d62728";
 const BAND: &str = "#fdecea";
 /// Bars after the first (the accent) of a ranking.
 const LIGHT: &str = "#7aa5f0";
+/// Positive and negative bars.
+const GREEN: &str = "#59a14f";
+const RED: &str = "#e15759";
+/// Stage timings.
+const TEAL: &str = "#76b7b2";
 /// At most this many bars in a ranking.
 const MAX_BARS: usize = 20;
 
@@ -47,6 +52,14 @@ pub(crate) struct DashboardFigures {
     pub k_selection: Vec<Figure>,
     /// Mean |SHAP| per feature, for every customer and per segment.
     pub shap_importance: BySegment,
+    /// The ten merchants with the most margin headroom.
+    pub merchant_headroom: Option<Figure>,
+    /// Rows after each ingest step.
+    pub ingest_funnel: Option<Figure>,
+    /// Seconds per pipeline stage.
+    pub stage_times: Option<Figure>,
+    /// What drives the learned effect of the first explained arm.
+    pub effect_drivers: Option<Figure>,
 }
 
 /// A chart that follows the segment filter: `all` without a segment selected, else the
@@ -78,6 +91,13 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
             .and_then(|c| clv_holdout(&c.holdout, None)),
         k_selection: k_selection(&data.k_selection),
         shap_importance: shap_by_segment(&data.shap_importance, &data.shap_points),
+        merchant_headroom: merchant_headroom(&data.merchants, &money),
+        ingest_funnel: ingest_funnel(&data.ingest_report),
+        stage_times: stage_times(&data.pipeline),
+        effect_drivers: data
+            .offers
+            .as_ref()
+            .and_then(|o| effect_drivers(o.drivers.first()?, &o.outcome)),
     }
 }
 
@@ -558,11 +578,12 @@ pub(crate) struct Bar {
     /// The value as printed at the bar's end.
     pub text: String,
     pub tip: String,
+    pub colour: String,
 }
 
-/// Horizontal bars, first on top (the first in the accent colour, the rest lighter), each
-/// with its value printed at its end; non-finite values are left out.
-pub(crate) fn hbars(title: &str, x_label: &str, bars: &[Bar], format: Format) -> Figure {
+/// Horizontal bars, first on top, each with its value printed at its end; non-finite values
+/// are left out. `left`: room for the bar labels in the page, pixels.
+pub(crate) fn hbars(title: &str, x_label: &str, bars: &[Bar], format: Format, left: u32) -> Figure {
     let bars: Vec<&Bar> = bars.iter().filter(|b| b.value.is_finite()).collect();
     let n = bars.len();
     let (lo, hi) = bars.iter().fold((0.0f64, 0.0f64), |(lo, hi), b| {
@@ -583,16 +604,14 @@ pub(crate) fn hbars(title: &str, x_label: &str, bars: &[Bar], format: Format) ->
         Axis::categories("", names),
     );
     figure.height = (n as u32 * 26 + 58).max(120);
-    figure.left = 170;
+    figure.left = left;
     let row = |i: usize| (n - 1 - i) as f64;
     figure.mark(Mark::Rects {
         x0: bars.iter().map(|b| b.value.min(0.0)).collect(),
         x1: bars.iter().map(|b| b.value.max(0.0)).collect(),
         y0: (0..n).map(|i| row(i) - 0.32).collect(),
         y1: (0..n).map(|i| row(i) + 0.32).collect(),
-        colours: (0..n)
-            .map(|i| if i == 0 { ACCENT } else { LIGHT }.to_string())
-            .collect(),
+        colours: bars.iter().map(|b| b.colour.clone()).collect(),
         tips: bars.iter().map(|b| b.tip.clone()).collect(),
     });
     for (i, b) in bars.iter().enumerate() {
@@ -623,7 +642,9 @@ fn shap_ranking(title: &str, rows: &[(String, f64)], customers: Option<usize>) -
     let shown = rows.len().min(MAX_BARS);
     let bars: Vec<Bar> = rows[..shown]
         .iter()
-        .map(|(feature, v)| Bar {
+        .enumerate()
+        .map(|(i, (feature, v))| Bar {
+            colour: if i == 0 { ACCENT } else { LIGHT }.to_string(),
             label: feature.clone(),
             value: *v,
             text: format!("{:.2} pp", v * 100.0),
@@ -648,6 +669,7 @@ fn shap_ranking(title: &str, rows: &[(String, f64)], customers: Option<usize>) -
         "mean(|SHAP value|) of the predicted rate",
         &bars,
         Format::Pp,
+        170,
     ))
 }
 
@@ -695,6 +717,181 @@ fn shap_by_segment(importance: &[ShapImportanceRow], points: &[ShapPointsRow]) -
         all: shap_importance(&all),
         by_cluster,
     }
+}
+
+/// The merchants with the most margin headroom ((commission − recommended rate) × spend), ten
+/// at most, green above zero and red below. None without a finite headroom.
+fn merchant_headroom(merchants: &[MerchantRow], money: &Money) -> Option<Figure> {
+    let headroom = |m: &MerchantRow| (m.commission - m.recommended_rate) * m.spend;
+    let mut rows: Vec<&MerchantRow> = merchants
+        .iter()
+        .filter(|m| headroom(m).is_finite())
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    rows.sort_by(|a, b| {
+        headroom(b)
+            .total_cmp(&headroom(a))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    let bars: Vec<Bar> = rows
+        .iter()
+        .take(10)
+        .map(|m| {
+            let h = headroom(m);
+            let city = if m.city.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", m.city)
+            };
+            Bar {
+                label: m.name.clone(),
+                value: h,
+                text: money.short(h),
+                tip: format!(
+                    "{}{city}\nCommission: {}\nRecommended rate: {}\nSpend: {}\nHeadroom: {}",
+                    m.name,
+                    crate::numfmt::rate(m.commission),
+                    crate::numfmt::rate(m.recommended_rate),
+                    money.fmt(m.spend),
+                    money.fmt(h)
+                ),
+                colour: if h >= 0.0 { GREEN } else { RED }.to_string(),
+            }
+        })
+        .collect();
+    Some(hbars(
+        "Margin headroom per merchant",
+        "",
+        &bars,
+        Format::MoneyShort,
+        190,
+    ))
+}
+
+/// Rows after each ingest step, a colour per source, with what each step dropped.
+fn ingest_funnel(rows: &[IngestRow]) -> Option<Figure> {
+    if rows.is_empty() {
+        return None;
+    }
+    let mut previous: BTreeMap<&str, usize> = BTreeMap::new();
+    let bars: Vec<Bar> = rows
+        .iter()
+        .map(|r| {
+            let before = previous.insert(&r.source, r.rows);
+            let dropped = before.map_or(String::new(), |b| {
+                let drop = b as f64 - r.rows as f64;
+                let share = if b > 0 {
+                    format!(" ({:.1}%)", drop / b as f64 * 100.0)
+                } else {
+                    String::new()
+                };
+                let sign = if drop < 0.0 { "-" } else { "" };
+                format!(
+                    "\nDropped: {sign}{}{share}",
+                    crate::numfmt::grouped(drop.abs() as u64)
+                )
+            });
+            Bar {
+                label: format!("{} · {}", r.source, r.step),
+                value: r.rows as f64,
+                text: crate::numfmt::grouped(r.rows as u64),
+                tip: format!(
+                    "{}: {}\nRows: {}{dropped}",
+                    r.source,
+                    r.step,
+                    crate::numfmt::grouped(r.rows as u64)
+                ),
+                colour: match r.source.as_str() {
+                    "retail" => "#4e79a7",
+                    "social" => "#b07aa1",
+                    "merchants" => "#f28e2b",
+                    _ => GREY,
+                }
+                .to_string(),
+            }
+        })
+        .collect();
+    Some(hbars(
+        "Rows after each ingest step",
+        "",
+        &bars,
+        Format::Compact,
+        230,
+    ))
+}
+
+/// Seconds per pipeline stage, with the rows each wrote.
+fn stage_times(rows: &[StageRow]) -> Option<Figure> {
+    if rows.is_empty() {
+        return None;
+    }
+    let bars: Vec<Bar> = rows
+        .iter()
+        .map(|r| Bar {
+            label: r.stage.clone(),
+            value: r.seconds,
+            text: format!(
+                "{:.*} s · {} rows",
+                if r.seconds < 10.0 { 2 } else { 1 },
+                r.seconds,
+                super::charts::fmt_compact(r.rows_out as f64)
+            ),
+            tip: format!(
+                "{}\nTime: {:.3} s\nRows out: {}",
+                r.stage,
+                r.seconds,
+                crate::numfmt::grouped(r.rows_out as u64)
+            ),
+            colour: TEAL.into(),
+        })
+        .collect();
+    let mut figure = hbars(
+        "Seconds per pipeline stage",
+        "",
+        &bars,
+        Format::Seconds,
+        110,
+    );
+    // The printed "0.52 s · 4.3k rows" needs more room than a number.
+    let span = figure.x.hi - figure.x.lo;
+    let (lo, hi, ticks) = super::figure::nice_range(figure.x.lo, figure.x.hi + span * 0.25, 5);
+    figure.x = Axis::fixed("", lo, hi, ticks, Format::Seconds);
+    Some(figure)
+}
+
+/// Mean |SHAP| of the effect model's features for one arm vs control.
+fn effect_drivers(d: &EffectDrivers, outcome: &str) -> Option<Figure> {
+    if d.features.is_empty() {
+        return None;
+    }
+    let bars: Vec<Bar> = d
+        .features
+        .iter()
+        .zip(&d.mean_abs_shap)
+        .map(|(f, v)| Bar {
+            label: f.clone(),
+            value: *v,
+            text: format!("{v:.1}"),
+            tip: format!(
+                "{f}\nMean |SHAP| on the effect of {}: {v:.2} {outcome}\nEffect model R² {:.3}",
+                d.arm, d.fidelity_r2
+            ),
+            colour: ACCENT.into(),
+        })
+        .collect();
+    let x_label = format!(
+        "Mean |SHAP| on the effect of {} vs control ({outcome}); effect model R² {:.3}",
+        d.arm, d.fidelity_r2
+    );
+    Some(hbars(
+        "Drivers of the learned effect",
+        &x_label,
+        &bars,
+        Format::Compact,
+        190,
+    ))
 }
 
 #[cfg(test)]
@@ -1031,5 +1228,90 @@ mod tests {
         assert!(tips[0].ends_with("Sampled customers: 2"), "{}", tips[0]);
         // In cluster 2, b (0.04) outranks a (0.02).
         assert_eq!(by.by_cluster["2"].y.names, vec!["a", "b"]);
+    }
+
+    fn bar_tips(figure: &Figure) -> Vec<String> {
+        match &figure.marks[0] {
+            Mark::Rects { tips, .. } => tips.clone(),
+            _ => panic!("bars first"),
+        }
+    }
+
+    #[test]
+    fn pipeline_and_merchant_rankings() {
+        let merchant = |name: &str, commission: f64, spend: f64| MerchantRow {
+            name: name.into(),
+            commission,
+            recommended_rate: 0.02,
+            spend,
+            ..MerchantRow::default()
+        };
+        let money = Money::new("USD");
+        let figure = merchant_headroom(
+            &[
+                merchant("small", 0.05, 100.0),
+                merchant("big", 0.05, 10_000.0),
+                merchant("under", 0.01, 500.0),
+            ],
+            &money,
+        )
+        .unwrap();
+        // Largest headroom on top; a negative one in red with its value to the left.
+        assert_eq!(figure.y.names, vec!["under", "small", "big"]);
+        let Mark::Rects { colours, x0, .. } = &figure.marks[0] else {
+            panic!("bars first")
+        };
+        assert_eq!(colours[2], RED);
+        assert!((x0[2] + 5.0).abs() < 1e-9);
+        assert!(
+            bar_tips(&figure)[0].ends_with("Headroom: $300"),
+            "{}",
+            bar_tips(&figure)[0]
+        );
+        assert!(merchant_headroom(&[], &money).is_none());
+
+        let ingest = |step: &str, rows: usize| IngestRow {
+            source: "retail".into(),
+            step: step.into(),
+            rows,
+        };
+        let funnel = ingest_funnel(&[ingest("read", 1000), ingest("clean", 750)]).unwrap();
+        assert!(
+            bar_tips(&funnel)[1].ends_with("Dropped: 250 (25.0%)"),
+            "{:?}",
+            bar_tips(&funnel)
+        );
+
+        let stage = |stage: &str, seconds: f64| StageRow {
+            stage: stage.into(),
+            seconds,
+            rows_out: 4_300,
+        };
+        let times = stage_times(&[stage("ingest", 0.52), stage("train", 12.0)]).unwrap();
+        assert_eq!(times.x.format, Format::Seconds);
+        // Room to the right of the longest bar for its "12.0 s · 4.3k rows".
+        assert!(times.x.hi >= 15.0, "{}", times.x.hi);
+        let texts: Vec<&str> = times
+            .marks
+            .iter()
+            .filter_map(|m| match m {
+                Mark::Text { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, vec!["0.52 s · 4.3k rows", "12.0 s · 4.3k rows"]);
+
+        let drivers = EffectDrivers {
+            arm: "2%".into(),
+            fidelity_r2: 0.97,
+            features: vec!["recency_days".into()],
+            mean_abs_shap: vec![41.0],
+        };
+        let figure = effect_drivers(&drivers, "spend").unwrap();
+        assert!(
+            figure.x.label.ends_with("(spend); effect model R² 0.970"),
+            "{}",
+            figure.x.label
+        );
     }
 }
