@@ -86,7 +86,27 @@ impl Boosting {
 
 /// Fits gradient boosting on all rows of `x`. Panics if `y.len() != x.n_rows`.
 pub fn fit_boosting(x: &Matrix, y: &[f64], params: &BoostingParams, seed: u64) -> Boosting {
-    fit(x, y, params, seed, None)
+    fit(x, y, None, params, seed, None)
+}
+
+/// Fits gradient boosting under the weighted squared loss `Σ w_i (y_i − f(x_i))² / 2`: row `i`'s
+/// gradient is `w_i (f − y_i)` and its hessian `w_i`, so covers, `min_child_weight` and `λ` are
+/// in units of weight (give weights of mean 1 to keep them in rows), and the base score is the
+/// weighted mean. Weights of 1 give exactly [`fit_boosting`]'s model. Panics if a length
+/// differs from `x.n_rows` or a weight is negative or not finite.
+pub(crate) fn fit_boosting_weighted(
+    x: &Matrix,
+    y: &[f64],
+    weights: &[f64],
+    params: &BoostingParams,
+    seed: u64,
+) -> Boosting {
+    assert_eq!(x.n_rows, weights.len(), "one weight per row is required");
+    assert!(
+        weights.iter().all(|w| w.is_finite() && *w >= 0.0),
+        "weights must be finite and non-negative"
+    );
+    fit(x, y, Some(weights), params, seed, None)
 }
 
 /// Like [`fit_boosting`], also returning the mean squared error on all training rows after each
@@ -99,7 +119,7 @@ pub(crate) fn fit_boosting_with_history(
     seed: u64,
 ) -> (Boosting, Vec<f64>) {
     let mut history = Vec::with_capacity(params.n_rounds);
-    let model = fit(x, y, params, seed, Some(&mut history));
+    let model = fit(x, y, None, params, seed, Some(&mut history));
     (model, history)
 }
 
@@ -107,6 +127,7 @@ pub(crate) fn fit_boosting_with_history(
 fn fit(
     x: &Matrix,
     y: &[f64],
+    weights: Option<&[f64]>,
     params: &BoostingParams,
     seed: u64,
     history: Option<&mut Vec<f64>>,
@@ -119,9 +140,9 @@ fn fit(
     // fork-join stays inside the pool instead of waking the calling thread every time.
     let parallel = rayon::current_thread_index().is_none();
     if parallel {
-        rayon::scope(|_| rounds(&binned, y, params, seed, true, history))
+        rayon::scope(|_| rounds(&binned, y, weights, params, seed, true, history))
     } else {
-        rounds(&binned, y, params, seed, false, history)
+        rounds(&binned, y, weights, params, seed, false, history)
     }
 }
 
@@ -129,25 +150,38 @@ fn fit(
 fn rounds(
     binned: &BinnedMatrix,
     y: &[f64],
+    weights: Option<&[f64]>,
     params: &BoostingParams,
     seed: u64,
     parallel: bool,
     mut history: Option<&mut Vec<f64>>,
 ) -> Boosting {
     let n_rows = y.len();
-    let base_score = if n_rows == 0 {
-        0.0
-    } else {
-        y.iter().sum::<f64>() / n_rows as f64
+    let base_score = match weights {
+        _ if n_rows == 0 => 0.0,
+        None => y.iter().sum::<f64>() / n_rows as f64,
+        Some(w) => {
+            let total: f64 = w.iter().sum();
+            if total > 0.0 {
+                y.iter().zip(w).map(|(y, w)| w * y).sum::<f64>() / total
+            } else {
+                0.0
+            }
+        }
     };
     let mut predictions = vec![base_score; n_rows];
     let mut gradients = vec![0.0; n_rows];
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut grower = Grower::new(binned, params, parallel);
+    let mut grower = Grower::new(binned, params, parallel, weights);
     let mut trees = Vec::with_capacity(params.n_rounds);
     for _ in 0..params.n_rounds {
         for ((gradient, prediction), target) in gradients.iter_mut().zip(&predictions).zip(y) {
             *gradient = prediction - target;
+        }
+        if let Some(w) = weights {
+            for (gradient, w) in gradients.iter_mut().zip(w) {
+                *gradient *= w;
+            }
         }
         grower.rows.clear();
         grower.left_out.clear();
@@ -193,6 +227,13 @@ fn mean_squared_error(predictions: &[f64], y: &[f64]) -> f64 {
     chunk_sums.iter().sum::<f64>() / predictions.len() as f64
 }
 
+/// Each row's gradient and hessian (`None`: 1 per row).
+#[derive(Clone, Copy)]
+struct RowStats<'a> {
+    gradients: &'a [f64],
+    hessians: Option<&'a [f64]>,
+}
+
 /// Gradient and hessian sums of one bin.
 #[derive(Clone, Copy, Default)]
 struct GradBin {
@@ -233,7 +274,7 @@ impl FeatureHistograms {
         &mut self,
         column: &[u8],
         rows: &[u32],
-        gradients: &[f64],
+        stats: RowStats<'_>,
         level: &[OpenNode],
         feature: usize,
         params: &BoostingParams,
@@ -263,12 +304,26 @@ impl FeatureHistograms {
             if let HistogramSource::Build = open.source {
                 let histogram = &mut current[slot * n_bins..(slot + 1) * n_bins];
                 let mut bitmap = [0u64; MAX_BINS / 64];
-                for &row in &rows[open.start..open.end] {
-                    let bin = column[row as usize];
-                    let entry = &mut histogram[bin as usize];
-                    entry.grad += gradients[row as usize];
-                    entry.hess += 1.0;
-                    bitmap[(bin >> 6) as usize] |= 1 << (bin & 63);
+                let gradients = stats.gradients;
+                match stats.hessians {
+                    None => {
+                        for &row in &rows[open.start..open.end] {
+                            let bin = column[row as usize];
+                            let entry = &mut histogram[bin as usize];
+                            entry.grad += gradients[row as usize];
+                            entry.hess += 1.0;
+                            bitmap[(bin >> 6) as usize] |= 1 << (bin & 63);
+                        }
+                    }
+                    Some(hessians) => {
+                        for &row in &rows[open.start..open.end] {
+                            let bin = column[row as usize];
+                            let entry = &mut histogram[bin as usize];
+                            entry.grad += gradients[row as usize];
+                            entry.hess += hessians[row as usize];
+                            bitmap[(bin >> 6) as usize] |= 1 << (bin & 63);
+                        }
+                    }
                 }
                 let listed = &mut current_bins[slot];
                 listed.clear();
@@ -353,6 +408,8 @@ struct Split {
 struct Grower<'a> {
     binned: &'a BinnedMatrix,
     params: &'a BoostingParams,
+    /// Per-row hessians (the weights; `None`: 1 per row).
+    hessians: Option<&'a [f64]>,
     /// This round's subsample (ascending), partitioned in place as nodes split.
     rows: Vec<u32>,
     /// This round's rows outside the subsample (ascending).
@@ -366,13 +423,19 @@ struct Grower<'a> {
 }
 
 impl<'a> Grower<'a> {
-    fn new(binned: &'a BinnedMatrix, params: &'a BoostingParams, parallel: bool) -> Self {
+    fn new(
+        binned: &'a BinnedMatrix,
+        params: &'a BoostingParams,
+        parallel: bool,
+        hessians: Option<&'a [f64]>,
+    ) -> Self {
         let histograms = (0..binned.n_cols)
             .map(|f| FeatureHistograms::new(binned.n_bins(f)))
             .collect();
         Self {
             binned,
             params,
+            hessians,
             rows: Vec::new(),
             left_out: Vec::new(),
             leaf_ranges: Vec::new(),
@@ -412,7 +475,10 @@ impl<'a> Grower<'a> {
     fn grow(&mut self, gradients: &[f64]) -> (Tree, Vec<u8>) {
         let n_rows = self.rows.len();
         let root_grad: f64 = self.rows.iter().map(|&row| gradients[row as usize]).sum();
-        let root_hess = n_rows as f64;
+        let root_hess = match self.hessians {
+            None => n_rows as f64,
+            Some(h) => self.rows.iter().map(|&row| h[row as usize]).sum(),
+        };
         let mut nodes = vec![self.leaf(root_grad, root_hess)];
         let mut split_bins = vec![0u8];
         let mut level = Vec::new();
@@ -533,11 +599,15 @@ impl<'a> Grower<'a> {
         let binned = self.binned;
         let params = self.params;
         let rows = &self.rows;
+        let hessians = self.hessians;
         let split_feature = |(feature, histograms): (usize, &mut FeatureHistograms)| {
             histograms.split_level(
                 binned.column(feature),
                 rows,
-                gradients,
+                RowStats {
+                    gradients,
+                    hessians,
+                },
                 level,
                 feature,
                 params,
@@ -758,6 +828,55 @@ mod tests {
                 assert_eq!(hess, node.cover);
                 assert!((node.value - (-grad / (hess + 2.0) * 0.3)).abs() < 1e-9);
             }
+        }
+    }
+
+    #[test]
+    fn weights_of_one_change_nothing_and_a_weight_of_two_is_a_duplicate() {
+        let (x, y) = noisy_data(500, 5, 1.0, 11);
+        let params = BoostingParams {
+            n_rounds: 30,
+            learning_rate: 0.1,
+            max_depth: 3,
+            lambda: 1.0,
+            min_child_weight: 5.0,
+            subsample: 0.8,
+            max_bins: 64,
+        };
+        let plain = fit_boosting(&x, &y, &params, 3);
+        let ones = fit_boosting_weighted(&x, &y, &vec![1.0; y.len()], &params, 3);
+        assert_eq!(plain, ones);
+
+        // Integer features (every value its own bin, so duplicating rows moves no threshold)
+        // and no subsampling: weight 2 on the first 40 rows fits as those rows twice.
+        let n = 200;
+        let column: Vec<f64> = (0..n).map(|i| (i % 20) as f64).collect();
+        let target: Vec<f64> = (0..n)
+            .map(|i| (i % 20) as f64 + ((i * 7919) % 13) as f64 / 13.0)
+            .collect();
+        let params = BoostingParams {
+            subsample: 1.0,
+            ..params
+        };
+        let weights: Vec<f64> = (0..n).map(|i| if i < 40 { 2.0 } else { 1.0 }).collect();
+        let weighted = fit_boosting_weighted(
+            &Matrix::new(n, 1, column.clone()),
+            &target,
+            &weights,
+            &params,
+            5,
+        );
+        let (mut dup_x, mut dup_y) = (column.clone(), target.clone());
+        dup_x.extend_from_slice(&column[..40]);
+        dup_y.extend_from_slice(&target[..40]);
+        let duplicated = fit_boosting(&Matrix::new(n + 40, 1, dup_x), &dup_y, &params, 5);
+        let grid = Matrix::new(20, 1, (0..20u32).map(f64::from).collect());
+        for (a, b) in weighted
+            .predict(&grid)
+            .iter()
+            .zip(duplicated.predict(&grid))
+        {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
         }
     }
 

@@ -15,21 +15,29 @@
 //! - **DR** (Kennedy): AIPW pseudo-outcomes
 //!   `μ̂_a − μ̂_0 + 1[A=a](y − μ̂_a)/e_a − 1[A=0](y − μ̂_0)/e_0` (cross-fitted `μ̂`) regressed on the
 //!   features over every training row.
-//! - **R** (pooled, linear in the rate): `y = b_0(x) + b(x)·r`. With the design's rate `r_A`
-//!   independent of `x`, the R-loss minimiser is `b(x) = E[(y − m(x))(r_A − r̄) | x] / Var(r)`, so
-//!   the pseudo-outcome `(y − m̂(x))(r_A − r̄)/Var(r)` (cross-fitted `m̂ = E[y|x]`) is regressed on
-//!   the features over every training row — one slope from all arms instead of one arm's share.
-//!   `μ_a(x) = m̂(x) + b(x)(r_a − r̄)`. Needs at least two distinct rates.
+//! - **R** (pooled, linear in the rate): `y = b_0(x) + b(x)·r`, one slope from all arms instead
+//!   of one arm's share; `μ_a(x) = m̂(x) + b̂(x)(r_a − r̄)` with `m̂ = E[y|x]` cross-fitted and
+//!   `r̄` the design's mean rate. `b̂` minimises the weighted R-loss
+//!   `Σ (ỹ_i − b(x_i) r̃_i)² / σ̂²(x_i)` (`ỹ = y − m̂(x)`, `r̃ = r_A − r̄`), i.e. weighted least squares
+//!   of `ỹ/r̃` with weights `r̃²/σ̂²(x)`: a slope is learnt from the rows whose rate is far from the
+//!   mean and whose outcome is not noise. `σ̂²(x)` is the base learner's cross-fitted regression
+//!   of `ỹ²` (floored at 5 % of its mean): on spend the noise variance differs a hundredfold
+//!   between customers, and unweighted, the slope's trees chase the noise of the noisiest.
+//!   Any positive weight that is a function of `x` leaves the minimiser `b(x)` unchanged; it
+//!   only changes the estimate's variance. The slope model is fluz's gradient boosting
+//!   (learning rate 0.1) of depth 1, 2 or 3 with 25, 50, 100 or 200 rounds, the one of lowest
+//!   cross-fitted weighted R-loss over the folds. Needs at least two distinct rates.
 //!
 //! Propensities `e_a` are the design's arm shares. Every fit takes a seed derived from the
 //! configured seed and its role, so results do not depend on the thread count.
 
 use rayon::prelude::*;
 
-use crate::learn::boosting::{fit_boosting, BoostingParams};
+use crate::learn::boosting::{fit_boosting, fit_boosting_weighted, BoostingParams};
 use crate::learn::cart::{MaxFeatures, TreeParams};
 use crate::learn::forest::{fit_forest, ForestParams};
 use crate::learn::matrix::Matrix;
+use crate::learn::tree::sum_trees;
 
 /// A base learner of the grid.
 #[derive(Clone, Debug, PartialEq)]
@@ -281,6 +289,153 @@ fn outcome_models(design: &Design, spec: &BaseSpec, n_folds: usize, seed: u64) -
         .collect()
 }
 
+/// Depths of the R-learner's slope models; each is grown to the largest of
+/// [`SLOPE_ROUNDS`] and its prefixes are the other grid points.
+const SLOPE_DEPTHS: [usize; 3] = [1, 2, 3];
+const SLOPE_ROUNDS: [usize; 4] = [25, 50, 100, 200];
+/// The variance model's floor, as a fraction of the mean squared residual (a variance model
+/// near 0 would give a few rows all the weight).
+const VARIANCE_FLOOR: f64 = 0.05;
+
+fn slope_params(depth: usize, rounds: usize) -> BoostingParams {
+    BoostingParams {
+        n_rounds: rounds,
+        learning_rate: 0.1,
+        max_depth: depth,
+        lambda: 1.0,
+        min_child_weight: 10.0,
+        subsample: 0.8,
+        max_bins: 64,
+    }
+}
+
+/// The R-learner's `mu[a][row]`: `m̂(x) + b̂(x)(r_a − r̄)`, with `b̂` the weighted R-loss fit
+/// (see the module's documentation).
+fn r_learner(design: &Design, base: &BaseSpec, n_folds: usize, seed: u64) -> Vec<Vec<f64>> {
+    let n = design.x.n_rows;
+    let mean_rate: f64 = design
+        .rates
+        .iter()
+        .zip(design.propensity)
+        .map(|(r, e)| r * e)
+        .sum();
+    let m = cross_fit(
+        design,
+        base,
+        n_folds,
+        &|_| true,
+        design.y,
+        seed_for(seed, &[1]),
+    );
+    // Noise variance of the outcome given the features: the base learner's cross-fitted
+    // regression of the squared residual.
+    let squared: Vec<f64> = (0..n).map(|i| (design.y[i] - m[i]).powi(2)).collect();
+    let variance = cross_fit(
+        design,
+        base,
+        n_folds,
+        &|_| true,
+        &squared,
+        seed_for(seed, &[3]),
+    );
+    let n_train = design.train.len().max(1) as f64;
+    let mean_squared = design.train.iter().map(|&i| squared[i]).sum::<f64>() / n_train;
+    let floor = VARIANCE_FLOOR * mean_squared;
+    // R-loss Σ (ỹ − b(x) r̃)² / σ̂²(x) = Σ w (ỹ/r̃ − b(x))² with w = r̃²/σ̂²(x).
+    let mut pseudo = vec![0.0; n];
+    let mut weight = vec![0.0; n];
+    for &i in design.train {
+        let centred_rate = design.rates[design.arm[i]] - mean_rate;
+        if centred_rate != 0.0 {
+            pseudo[i] = (design.y[i] - m[i]) / centred_rate;
+            weight[i] = centred_rate * centred_rate
+                / if floor > 0.0 {
+                    variance[i].max(floor)
+                } else {
+                    1.0
+                };
+        }
+    }
+    let mean_weight = design.train.iter().map(|&i| weight[i]).sum::<f64>() / n_train;
+    if mean_weight > 0.0 {
+        for w in &mut weight {
+            *w /= mean_weight;
+        }
+    }
+    // The slope model's size by its cross-fitted weighted R-loss; ties go to the smaller.
+    let largest = SLOPE_ROUNDS[SLOPE_ROUNDS.len() - 1];
+    let losses: Vec<Vec<f64>> = SLOPE_DEPTHS
+        .par_iter()
+        .map(|&depth| {
+            let mut loss = vec![0.0; SLOPE_ROUNDS.len()];
+            for k in 0..n_folds {
+                let in_fold = |f: &usize| *f == k;
+                let rows = |held: bool| -> Vec<usize> {
+                    design
+                        .train
+                        .iter()
+                        .zip(design.fold)
+                        .filter(|&(_, f)| in_fold(f) == held)
+                        .map(|(&row, _)| row)
+                        .collect()
+                };
+                let (fit_rows, held) = (rows(false), rows(true));
+                let pick = |v: &[f64], rows: &[usize]| -> Vec<f64> {
+                    rows.iter().map(|&i| v[i]).collect()
+                };
+                let model = fit_boosting_weighted(
+                    &design.x.select_rows(&fit_rows),
+                    &pick(&pseudo, &fit_rows),
+                    &pick(&weight, &fit_rows),
+                    &slope_params(depth, largest),
+                    seed_for(seed, &[4, depth as u64, k as u64]),
+                );
+                let x_held = design.x.select_rows(&held);
+                for (g, &rounds) in SLOPE_ROUNDS.iter().enumerate() {
+                    let predicted = sum_trees(&model.trees[..rounds], &x_held);
+                    loss[g] += held
+                        .iter()
+                        .zip(&predicted)
+                        .map(|(&i, p)| weight[i] * (pseudo[i] - model.base_score - p).powi(2))
+                        .sum::<f64>();
+                }
+            }
+            loss
+        })
+        .collect();
+    let (depth, rounds) = SLOPE_DEPTHS
+        .iter()
+        .zip(&losses)
+        .flat_map(|(&d, l)| SLOPE_ROUNDS.iter().zip(l).map(move |(&r, &v)| (d, r, v)))
+        .fold(
+            None,
+            |best: Option<(usize, usize, f64)>, (d, r, v)| match best {
+                Some((_, _, b)) if b <= v => best,
+                _ => Some((d, r, v)),
+            },
+        )
+        .map(|(d, r, _)| (d, r))
+        .expect("a non-empty slope grid");
+    let slope = fit_boosting_weighted(
+        &design.x.select_rows(design.train),
+        &design.train.iter().map(|&i| pseudo[i]).collect::<Vec<_>>(),
+        &design.train.iter().map(|&i| weight[i]).collect::<Vec<_>>(),
+        &slope_params(depth, rounds),
+        seed_for(seed, &[2]),
+    )
+    .predict(design.x);
+    design
+        .rates
+        .iter()
+        .map(|&r| {
+            m.iter()
+                .zip(&slope)
+                .map(|(m, b)| m + b * (r - mean_rate))
+                .collect()
+        })
+        .collect()
+}
+
 /// Fits the base-learner grid and every requested learner.
 pub(crate) fn fit(design: &Design, params: &FitParams) -> Fitted {
     let n_arms = design.rates.len();
@@ -419,45 +574,7 @@ pub(crate) fn fit(design: &Design, params: &FitParams) -> Fitted {
                     }
                     mu
                 }
-                Learner::R => {
-                    let mean_rate: f64 = design
-                        .rates
-                        .iter()
-                        .zip(design.propensity)
-                        .map(|(r, e)| r * e)
-                        .sum();
-                    let var_rate: f64 = design
-                        .rates
-                        .iter()
-                        .zip(design.propensity)
-                        .map(|(r, e)| e * (r - mean_rate).powi(2))
-                        .sum();
-                    let m = cross_fit(
-                        design,
-                        &base,
-                        params.n_folds,
-                        &|_| true,
-                        design.y,
-                        seed_for(seed, &[1]),
-                    );
-                    let mut pseudo = vec![0.0; n];
-                    for &i in design.train {
-                        pseudo[i] = (design.y[i] - m[i])
-                            * (design.rates[design.arm[i]] - mean_rate)
-                            / var_rate;
-                    }
-                    let slope = fit_all(design, &base, design.train, &pseudo, seed_for(seed, &[2]));
-                    design
-                        .rates
-                        .iter()
-                        .map(|&r| {
-                            m.iter()
-                                .zip(&slope)
-                                .map(|(m, b)| m + b * (r - mean_rate))
-                                .collect()
-                        })
-                        .collect()
-                }
+                Learner::R => r_learner(design, &base, params.n_folds, seed),
             };
             LearnerFit { learner, mu }
         })
