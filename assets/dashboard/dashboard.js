@@ -243,6 +243,7 @@
       case 'num': return function (v) { return fmt.num(v, axis.decimals); };
       case 'compact': return fmt.compact;
       case 'money_short': return fmt.moneyShort;
+      case 'money': return fmt.money;
       case 'pct0': return function (v) { return fmt.pct(v, 0); };
       case 'seconds': return function (v) { return fmt.num(v, axis.decimals) + ' s'; };
       case 'pp': return function (v) { return fmt.pp(v, Math.max(0, axis.decimals - 2)); };
@@ -298,7 +299,7 @@
 
   /** Draws a figure; returns its frame and scales for a view's interactive overlay. */
   function figure(el, fig, height) {
-    var f = frame(el, { height: height || fig.height, margin: { l: fig.left, r: 16, b: 46, t: 14 }, label: fig.title });
+    var f = frame(el, { height: height || fig.height, margin: { l: fig.left, r: 28, b: 46, t: 14 }, label: fig.title });
     var x = linear(fig.x.lo, fig.x.hi, 0, f.iw), y = linear(fig.y.lo, fig.y.hi, f.ih, 0);
     axisY(f, y, fig.y.ticks, tickFormat(fig.y, fig.left - 14), fig.y.label, false, !fig.y.grid);
     axisX(f, x, fig.x.ticks, tickFormat(fig.x), fig.x.label, fig.x.grid);
@@ -773,16 +774,11 @@
   } };
 
   VIEWS.modelComparison = { kind: 'chart', aware: false, render: function (el) {
-    var ms = (D.models || []).slice().sort(function (a, b) { return a.test_rmse - b.test_rmse; });
-    if (!ms.length) { empty(el, 'fluz train'); return; }
-    hbars(el, ms.map(function (m) {
-      return { label: m.family + (m['final'] ? ' ★' : ''), value: m.test_rmse, color: m['final'] ? ACCENT : '#9aa5b1',
-        text: fmt.pp(m.test_rmse) + ' · R² ' + fmt.num(m.test_r2, 3),
-        tip: m.family + (m['final'] ? ' (final model)' : '') + '\nCV RMSE: ' + fmt.pp(m.cv_rmse, 3) + '\nTest RMSE: ' + fmt.pp(m.test_rmse, 3) +
-          '\nTest MAE: ' + fmt.pp(m.test_mae, 3) + '\nTest R²: ' + fmt.num(m.test_r2, 4) };
-    }), { format: fmt.pp, tickFormat: function (v) { return fmt.pp(v, 1); }, labelWidth: 130, right: 150, barHeight: 40,
-      xLabel: 'Test RMSE (lower is better; ★ = final model)', label: 'Test RMSE per model family' });
+    var fig = D.figures && D.figures.model_comparison;
+    if (!fig) { empty(el, 'fluz train'); return; }
+    figure(el, fig);
   } };
+
 
   VIEWS.tierTable = { kind: 'table', aware: false, render: function (el) {
     var tiers = D.tiers || [];
@@ -1300,37 +1296,11 @@
   }
 
   VIEWS.offerPolicies = { kind: 'chart', aware: false, render: function (el) {
-    var o = D.offers;
-    var rows = ((o && o.policies) || []).filter(function (p) { return isNum(p.dr); });
-    if (!rows.length) { empty(el, 'fluz uplift'); return; }
-    var f = frame(el, { height: Math.max(160, rows.length * 30 + 50), margin: { l: 150, r: 24, b: 44, t: 8 }, label: 'Policy values with 95% intervals' });
-    var vals = [];
-    rows.forEach(function (p) { vals.push(p.dr, p.ci_low, p.ci_high, p.true_value); });
-    vals = vals.filter(isNum);
-    var xt = niceTicks(Math.min.apply(null, vals), Math.max.apply(null, vals), Math.max(3, Math.floor(f.iw / 90)));
-    var x = linear(xt[0], xt[xt.length - 1], 0, f.iw);
-    axisX(f, x, xt, fmt.money, 'Profit per held-out customer (' + o.outcome + ')', true);
-    var band = f.ih / rows.length;
-    rows.forEach(function (p, i) {
-      var cy = i * band + band / 2;
-      var strong = p.kind === 'recommended';
-      var color = strong ? ACCENT : p.kind === 'arm' ? '#9aa5b1' : p.kind === 'oracle' ? '#59a14f' : '#f28e2b';
-      stext(f.g, -8, cy + 4, fit(policyLabel(p), 140, 11.5), { 'text-anchor': 'end', 'class': 'cat' + (strong ? ' strong' : '') });
-      var tip = policyLabel(p) + '\nDR value: ' + fmt.money2(p.dr) + '\n95% interval: ' + fmt.money2(p.ci_low) + ' to ' + fmt.money2(p.ci_high) +
-        (isNum(p.ipw) ? '\nIPW value: ' + fmt.money2(p.ipw) : '') + (isNum(p.true_value) ? '\nTrue value (simulation): ' + fmt.money2(p.true_value) : '') +
-        (isNum(p.regret_pct) ? '\nRegret vs oracle: ' + fmt.num(p.regret_pct, 2) + '%' : '');
-      if (isNum(p.ci_low) && isNum(p.ci_high)) {
-        svg('line', { x1: x(p.ci_low), x2: x(p.ci_high), y1: cy, y2: cy, stroke: color, 'stroke-width': 2 }, f.g);
-      }
-      svg('circle', { cx: x(p.dr), cy: cy, r: strong ? 6 : 4.5, fill: color, 'class': 'mark', 'data-tip': tip }, f.g);
-      if (isNum(p.true_value)) {
-        svg('rect', { x: x(p.true_value) - 4, y: cy - 4, width: 8, height: 8, fill: 'none', stroke: '#111827', 'stroke-width': 1.3, 'class': 'mark', 'data-tip': tip }, f.g);
-      }
-    });
-    var items = [{ label: 'DR estimate, 95% interval', color: ACCENT }];
-    if (rows.some(function (p) { return isNum(p.true_value); })) { items.push({ label: 'true value (simulated test)', color: '#111827' }); }
-    legend(el, items);
+    var fig = D.figures && D.figures.offer_policies;
+    if (!D.offers || !fig) { empty(el, 'fluz uplift'); return; }
+    figure(el, fig);
   } };
+
 
   VIEWS.offerBySegment = { kind: 'chart', aware: true, render: function (el) {
     var o = D.offers;

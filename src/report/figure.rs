@@ -20,6 +20,8 @@ pub(crate) enum Format {
     Compact,
     /// Money, compact (the page's currency symbol in the dashboard).
     MoneyShort,
+    /// Money: two decimals below 100, whole amounts with separators above.
+    Money,
     /// A fraction as a whole percentage: 0.25 → 25%.
     Pct0,
     /// Seconds: "1.5 s" (decimals from the ticks).
@@ -40,6 +42,11 @@ impl Format {
             }
             Format::Num => format!("{v:.decimals$}"),
             Format::Compact | Format::MoneyShort => super::charts::fmt_compact(v),
+            Format::Money if v.abs() < 100.0 => format!("{v:.2}"),
+            Format::Money => {
+                let sign = if v < 0.0 { "-" } else { "" };
+                format!("{sign}{}", crate::numfmt::thousands(v.abs()))
+            }
             Format::Pct0 => format!("{:.0}%", v * 100.0),
             Format::Seconds => format!("{v:.decimals$} s"),
             Format::Pp => format!("{:.*} pp", decimals.saturating_sub(2), v * 100.0),
@@ -280,6 +287,18 @@ impl Figure {
         }
     }
 
+    /// Widens the x axis to the right by `frac` of its span (room for long value labels at
+    /// the bars' ends), with round ticks again.
+    pub(crate) fn widen_x(&mut self, frac: f64) -> &mut Figure {
+        let span = self.x.hi - self.x.lo;
+        let (lo, hi, ticks) = nice_range(self.x.lo, self.x.hi + span * frac, 5);
+        self.x.lo = lo;
+        self.x.hi = hi;
+        self.x.decimals = decimals_of(&ticks);
+        self.x.ticks = ticks;
+        self
+    }
+
     /// Adds a mark.
     pub(crate) fn mark(&mut self, mark: Mark) -> &mut Figure {
         self.marks.push(mark);
@@ -343,6 +362,8 @@ mod tests {
         assert_eq!(Format::Compact.label(1_500_000.0, 0, &[]), "1.5M");
         assert_eq!(Format::MoneyShort.label(-2_500.0, 0, &[]), "-2.5k");
         assert_eq!(Format::Pct0.label(0.25, 0, &[]), "25%");
+        assert_eq!(Format::Money.label(25.0, 0, &[]), "25.00");
+        assert_eq!(Format::Money.label(-1_250.0, 0, &[]), "-1,250");
         assert_eq!(Format::Pp.label(0.005, 3, &[]), "0.5 pp");
         assert_eq!(Format::Num.label(0.25, 1, &[]), "0.2");
         assert_eq!(decimals_of(&[0.8, 0.85, 0.9]), 2);

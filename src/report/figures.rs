@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::dashboard::{IngestRow, MerchantRow, ShapImportanceRow, ShapPointsRow, StageRow};
+use super::dashboard::{
+    IngestRow, MerchantRow, ModelRow, ShapImportanceRow, ShapPointsRow, StageRow,
+};
 use super::figure::{Anchor, Axis, Figure, Format, Mark};
-use super::stage_views::{BudgetView, ClvHoldoutRow, EffectDrivers, QiniSeries};
+use super::stage_views::{BudgetView, ClvHoldoutRow, EffectDrivers, PolicyRow, QiniSeries};
 use crate::numfmt::Money;
 use crate::segment::sweep::KResult;
 
@@ -35,6 +37,10 @@ const GREEN: &str = "#59a14f";
 const RED: &str = "#e15759";
 /// Stage timings.
 const TEAL: &str = "#76b7b2";
+/// Learners' policies.
+const ORANGE: &str = "#f28e2b";
+/// The truth.
+const INK: &str = "#111827";
 /// At most this many bars in a ranking.
 const MAX_BARS: usize = 20;
 
@@ -60,6 +66,10 @@ pub(crate) struct DashboardFigures {
     pub stage_times: Option<Figure>,
     /// What drives the learned effect of the first explained arm.
     pub effect_drivers: Option<Figure>,
+    /// Policy values with their 95% intervals (and the truth on a simulated test).
+    pub offer_policies: Option<Figure>,
+    /// Test RMSE per model family.
+    pub model_comparison: Option<Figure>,
 }
 
 /// A chart that follows the segment filter: `all` without a segment selected, else the
@@ -98,6 +108,11 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
             .offers
             .as_ref()
             .and_then(|o| effect_drivers(o.drivers.first()?, &o.outcome)),
+        offer_policies: data
+            .offers
+            .as_ref()
+            .and_then(|o| offer_policies(&o.policies, &o.outcome, &money)),
+        model_comparison: model_comparison(&data.models),
     }
 }
 
@@ -855,9 +870,7 @@ fn stage_times(rows: &[StageRow]) -> Option<Figure> {
         110,
     );
     // The printed "0.52 s · 4.3k rows" needs more room than a number.
-    let span = figure.x.hi - figure.x.lo;
-    let (lo, hi, ticks) = super::figure::nice_range(figure.x.lo, figure.x.hi + span * 0.25, 5);
-    figure.x = Axis::fixed("", lo, hi, ticks, Format::Seconds);
+    figure.widen_x(0.25);
     Some(figure)
 }
 
@@ -892,6 +905,160 @@ fn effect_drivers(d: &EffectDrivers, outcome: &str) -> Option<Figure> {
         Format::Compact,
         190,
     ))
+}
+
+/// A policy's name as a person reads it: "everyone 2%" for the table's "everyone:2%".
+fn policy_label(p: &PolicyRow) -> String {
+    match p.policy.strip_prefix("everyone:") {
+        Some(arm) if p.kind == "arm" => format!("everyone {arm}"),
+        _ => p.policy.clone(),
+    }
+}
+
+/// The offer test's policies on the held-out customers: each DR estimate with its 95%
+/// interval, first on top, and on a simulated test the true value as a hollow square. The
+/// recommended policy in the accent colour, single arms grey, the oracle green, learners
+/// orange. None without a DR estimate.
+fn offer_policies(policies: &[PolicyRow], outcome: &str, money: &Money) -> Option<Figure> {
+    let rows: Vec<&PolicyRow> = policies
+        .iter()
+        .filter(|p| p.dr.is_some_and(f64::is_finite))
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let n = rows.len();
+    let values = rows
+        .iter()
+        .flat_map(|p| [p.dr, p.ci_low, p.ci_high, p.true_value])
+        .flatten()
+        .filter(|v| v.is_finite());
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let mut figure = Figure::new(
+        "Policy values with 95% intervals",
+        Axis::nice(
+            &format!("Profit per held-out customer ({outcome})"),
+            lo,
+            hi,
+            5,
+            Format::Money,
+        ),
+        Axis::categories("", rows.iter().rev().map(|p| policy_label(p)).collect()),
+    );
+    figure.height = (n as u32 * 30 + 58).max(160);
+    figure.left = 150;
+    let simulated = rows
+        .iter()
+        .any(|p| p.true_value.is_some_and(f64::is_finite));
+    for (i, p) in rows.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        let colour = match p.kind.as_str() {
+            "recommended" => ACCENT,
+            "arm" => GREY,
+            "oracle" => GREEN,
+            _ => ORANGE,
+        };
+        let mut tip = format!(
+            "{}\nDR value: {}",
+            policy_label(p),
+            money.fmt(p.dr.unwrap_or(f64::NAN))
+        );
+        if let (Some(l), Some(h)) = (p.ci_low, p.ci_high) {
+            tip.push_str(&format!(
+                "\n95% interval: {} to {}",
+                money.fmt(l),
+                money.fmt(h)
+            ));
+            figure.mark(Mark::Rules {
+                x0: vec![l],
+                y0: vec![y],
+                x1: vec![h],
+                y1: vec![y],
+                colour: colour.into(),
+                width: 2.0,
+                dashed: false,
+            });
+        }
+        if let Some(v) = p.ipw.filter(|v| v.is_finite()) {
+            tip.push_str(&format!("\nIPW value: {}", money.fmt(v)));
+        }
+        if let Some(v) = p.true_value.filter(|v| v.is_finite()) {
+            tip.push_str(&format!("\nTrue value (simulation): {}", money.fmt(v)));
+        }
+        if let Some(v) = p.regret_pct.filter(|v| v.is_finite()) {
+            tip.push_str(&format!("\nRegret vs oracle: {v:.2}%"));
+        }
+        figure.mark(Mark::Points {
+            x: vec![p.dr.unwrap_or(f64::NAN)],
+            y: vec![y],
+            colour: colour.into(),
+            radius: if p.kind == "recommended" { 6.0 } else { 4.5 },
+            square: false,
+            hollow: false,
+            hover: false,
+            tips: vec![tip.clone()],
+        });
+        if let Some(v) = p.true_value.filter(|v| v.is_finite()) {
+            figure.mark(Mark::Points {
+                x: vec![v],
+                y: vec![y],
+                colour: INK.into(),
+                radius: 4.0,
+                square: true,
+                hollow: true,
+                hover: false,
+                tips: vec![tip],
+            });
+        }
+    }
+    figure.key("DR estimate, 95% interval", ACCENT, false);
+    if simulated {
+        figure.key("true value (simulated test)", INK, false);
+    }
+    Some(figure)
+}
+
+/// Test RMSE per model family, best first, the final model in the accent colour (★).
+fn model_comparison(models: &[ModelRow]) -> Option<Figure> {
+    if models.is_empty() {
+        return None;
+    }
+    let mut models: Vec<&ModelRow> = models.iter().collect();
+    models.sort_by(|a, b| a.test_rmse.total_cmp(&b.test_rmse));
+    let bars: Vec<Bar> = models
+        .iter()
+        .map(|m| {
+            let star = if m.is_final { " ★" } else { "" };
+            Bar {
+                label: format!("{}{star}", m.family),
+                value: m.test_rmse,
+                text: format!("{:.2} pp · R² {:.3}", m.test_rmse * 100.0, m.test_r2),
+                tip: format!(
+                    "{}{}\nCV RMSE: {:.3} pp\nTest RMSE: {:.3} pp\nTest MAE: {:.3} pp\nTest R²: {:.4}",
+                    m.family,
+                    if m.is_final { " (final model)" } else { "" },
+                    m.cv_rmse * 100.0,
+                    m.test_rmse * 100.0,
+                    m.test_mae * 100.0,
+                    m.test_r2
+                ),
+                colour: if m.is_final { ACCENT } else { GREY }.into(),
+            }
+        })
+        .collect();
+    let mut figure = hbars(
+        "Test RMSE per model family",
+        "Test RMSE (lower is better; ★ = final model)",
+        &bars,
+        Format::Pp,
+        130,
+    );
+    // Room for "0.31 pp · R² 0.944" at the longest bar's end.
+    figure.widen_x(0.3);
+    figure.height = (models.len() as u32 * 40 + 58).max(120);
+    Some(figure)
 }
 
 #[cfg(test)]
@@ -1313,5 +1480,66 @@ mod tests {
             "{}",
             figure.x.label
         );
+    }
+
+    #[test]
+    fn offer_policies_and_model_comparison() {
+        let policy = |policy: &str, kind: &str, dr: f64, truth: Option<f64>| PolicyRow {
+            policy: policy.into(),
+            kind: kind.into(),
+            dr: Some(dr),
+            ci_low: Some(dr - 2.0),
+            ci_high: Some(dr + 2.0),
+            true_value: truth,
+            ..PolicyRow::default()
+        };
+        let money = Money::new("USD");
+        let rows = [
+            policy("everyone:2%", "arm", 29.8, Some(30.1)),
+            policy("t", "learner", 30.2, Some(30.0)),
+            policy("recommended", "recommended", 29.8, Some(30.1)),
+            PolicyRow {
+                dr: None,
+                ..policy("random", "random", 0.0, None)
+            },
+        ];
+        let figure = offer_policies(&rows, "spend", &money).unwrap();
+        // Rows without a DR value are left out; the first on top, named as a person reads it.
+        assert_eq!(figure.y.names, vec!["recommended", "t", "everyone 2%"]);
+        assert!(figure.x.lo <= 27.8 && figure.x.hi >= 32.2);
+        assert_eq!(figure.legend.len(), 2);
+        // Per row: the interval, the estimate, the truth as a hollow square.
+        assert_eq!(figure.marks.len(), 9);
+        let Mark::Points {
+            tips,
+            hollow,
+            square,
+            ..
+        } = &figure.marks[8]
+        else {
+            panic!("the truth last")
+        };
+        assert!(*hollow && *square);
+        assert!(
+            tips[0].contains("95% interval: $27.80 to $31.80"),
+            "{}",
+            tips[0]
+        );
+        assert!(offer_policies(&rows[3..], "spend", &money).is_none());
+
+        let model = |family: &str, rmse: f64, is_final: bool| ModelRow {
+            family: family.into(),
+            test_rmse: rmse,
+            test_r2: 0.9,
+            is_final,
+            ..ModelRow::default()
+        };
+        let figure =
+            model_comparison(&[model("linear", 0.01, false), model("boosting", 0.003, true)])
+                .unwrap();
+        assert_eq!(figure.y.names, vec!["linear", "boosting ★"]);
+        // Room right of the longest bar for its label.
+        assert!(figure.x.hi >= 0.013, "{}", figure.x.hi);
+        assert!(model_comparison(&[]).is_none());
     }
 }
