@@ -238,6 +238,11 @@
   // A chart described once in Rust (src/report/figure.rs) and drawn here and into its PNG: axes
   // with their ranges, ticks and tick formats; marks in data coordinates; a legend.
   function tickFormat(axis, room) {
+    var f = valueFormat(axis, room);
+    return axis.log10 ? function (v) { return f(Math.pow(10, v)); } : f;
+  }
+
+  function valueFormat(axis, room) {
     switch (axis.format) {
       case 'int': return fmt.int;
       case 'num': return function (v) { return fmt.num(v, axis.decimals); };
@@ -268,7 +273,9 @@
     points: function (g, x, y, m) {
       m.x.forEach(function (xv, i) {
         if (!isNum(xv) || !isNum(m.y[i])) { return; }
-        var attrs = { fill: m.hollow ? 'none' : m.colour, stroke: m.hollow ? m.colour : '#fff', 'stroke-width': m.hollow ? 1.5 : 1,
+        // Small dots (scatters) go without the white ring that sets larger markers apart.
+        var ring = m.hollow || m.radius >= 4;
+        var attrs = { fill: m.hollow ? 'none' : m.colour, stroke: ring ? (m.hollow ? m.colour : '#fff') : null, 'stroke-width': ring ? (m.hollow ? 1.5 : 1) : null,
           'class': 'mark', 'data-tip': m.tips[i] || null };
         if (m.square) {
           attrs.x = x(xv) - m.radius; attrs.y = y(m.y[i]) - m.radius; attrs.width = attrs.height = 2 * m.radius;
@@ -303,12 +310,22 @@
     var x = linear(fig.x.lo, fig.x.hi, 0, f.iw), y = linear(fig.y.lo, fig.y.hi, f.ih, 0);
     axisY(f, y, fig.y.ticks, tickFormat(fig.y, fig.left - 14), fig.y.label, false, !fig.y.grid);
     axisX(f, x, fig.x.ticks, tickFormat(fig.x), fig.x.label, fig.x.grid);
-    // Labels last, above every line they might cross.
-    fig.marks.filter(function (m) { return m.mark !== 'text'; })
+    // Marks of another segment than the selected one first, muted; labels last, above every
+    // line they might cross.
+    var other = function (m) { return S.segment != null && m.cluster != null && m.cluster !== S.segment; };
+    var behind = svg('g', {}, f.g), faded = svg('g', { 'class': 'faded' }, f.g);
+    fig.marks.filter(other).forEach(function (m) {
+      if (m.mark === 'points') {
+        MARKS.points(behind, x, y, Object.assign({}, m, { colour: MUTED, radius: m.radius * 0.8 }));
+      } else {
+        MARKS[m.mark](faded, x, y, m);
+      }
+    });
+    fig.marks.filter(function (m) { return m.mark !== 'text' && !other(m); })
       .concat(fig.marks.filter(function (m) { return m.mark === 'text'; }))
       .forEach(function (m) { MARKS[m.mark](f.g, x, y, m); });
     if (fig.legend.length) {
-      legend(el, fig.legend.map(function (k) { return { label: k.label, color: k.colour, line: k.line }; }));
+      legend(el, fig.legend.map(function (k) { return { label: k.label, color: other(k) ? MUTED : k.colour, line: k.line }; }));
     }
     return { f: f, x: x, y: y };
   }
@@ -489,45 +506,18 @@
   } };
 
   VIEWS.segmentShare = { kind: 'chart', aware: true, render: function (el) {
-    var segs = segments();
-    if (!segs.length) { empty(el, 'fluz segment'); return; }
-    var f = frame(el, { height: Math.max(160, segs.length * 54 + 40), margin: { l: 215, r: 60, b: 30, t: 8 }, label: 'Share of customers and revenue per segment' });
-    var hi = Math.max.apply(null, segs.map(function (s) { return Math.max(s.share_customers, s.share_revenue); }).concat([0.05]));
-    var ticks = niceTicks(0, hi, 5);
-    var x = linear(0, ticks[ticks.length - 1], 0, f.iw);
-    axisX(f, x, ticks, function (v) { return fmt.pct(v, 0); }, null, true);
-    var band = f.ih / segs.length;
-    segs.forEach(function (s, i) {
-      var faded = S.segment != null && s.cluster !== S.segment;
-      var y = i * band;
-      var color = clusterColor(s.cluster);
-      var g = svg('g', { 'class': faded ? 'faded' : null }, f.g);
-      svg('circle', { cx: -f.m.l + 10, cy: y + band / 2, r: 5, fill: color }, g);
-      stext(g, -f.m.l + 20, y + band / 2 - 2, fit(s.persona, f.m.l - 26, 12), { 'class': 'cat strong' });
-      stext(g, -f.m.l + 20, y + band / 2 + 12, 'C' + s.cluster + ' · ' + fmt.int(s.size) + ' customers', { 'class': 'cat small' });
-      var h = band * 0.3;
-      var tip = segLabel(s) + '\nCustomers: ' + fmt.int(s.size) + ' (' + fmt.pct(s.share_customers) + ')\nRevenue share: ' + fmt.pct(s.share_revenue);
-      svg('rect', { x: 0, y: y + band / 2 - h - 1, width: Math.max(1, x(s.share_customers)), height: h, rx: 2, fill: '#b8c2cc', 'class': 'mark', 'data-tip': tip }, g);
-      svg('rect', { x: 0, y: y + band / 2 + 1, width: Math.max(1, x(s.share_revenue)), height: h, rx: 2, fill: color, 'class': 'mark', 'data-tip': tip }, g);
-      stext(g, x(s.share_customers) + 5, y + band / 2 - 4, fmt.pct(s.share_customers), { 'class': 'val' });
-      stext(g, x(s.share_revenue) + 5, y + band / 2 + h - 1, fmt.pct(s.share_revenue), { 'class': 'val' });
-    });
-    legend(el, [{ label: 'share of customers', color: '#b8c2cc' }, { label: 'share of revenue (segment colour)', color: '#4e79a7' }]);
+    var fig = D.figures && D.figures.segment_shares;
+    if (!fig) { empty(el, 'fluz segment'); return; }
+    figure(el, fig);
   } };
 
+
   VIEWS.priceSpendScatter = { kind: 'chart', aware: true, render: function (el) {
-    var cs = D.customers || [];
-    if (!cs.length) { empty(el, 'fluz segment'); return; }
-    var pts = cs.map(function (c) {
-      var muted = !inSegment(c.cluster);
-      return { x: c.avg_item_price, y: c.total_spent, color: clusterColor(c.cluster), muted: muted, r: muted ? 2 : 2.6,
-        tip: 'Customer ' + c.customer_id + '\n' + 'C' + c.cluster + ' · ' + c.persona + '\nTotal spent: ' + fmt.money(c.total_spent) +
-          '\nAvg item price: ' + fmt.money2(c.avg_item_price) + '\nInvoices: ' + fmt.int(c.n_invoices) };
-    });
-    scatter(el, pts, { xlog: true, ylog: true, xLabel: 'Average item price', yLabel: 'Total spent', height: 300,
-      xFormat: fmt.moneyShort, yFormat: fmt.moneyShort, label: 'Average item price versus total spend' });
-    legend(el, segments().map(function (s) { return { label: segLabel(s), color: S.segment == null || s.cluster === S.segment ? clusterColor(s.cluster) : MUTED }; }));
+    var fig = D.figures && D.figures.price_spend;
+    if (!fig) { empty(el, 'fluz segment'); return; }
+    figure(el, fig);
   } };
+
 
   VIEWS.spendHistogram = { kind: 'chart', aware: true, render: function (el) {
     var cs = (D.customers || []).filter(function (c) { return isNum(c.total_spent) && c.total_spent > 0; });

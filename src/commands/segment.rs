@@ -170,17 +170,17 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<SegmentOutcome
     let out_dir = &ctx.config.export.out_dir;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let points: Vec<charts::SegmentPoint> = (0..n)
+    let points: Vec<figures::SegmentPoint> = (0..n)
         .into_par_iter()
-        .map(|i| charts::SegmentPoint {
+        .map(|i| figures::SegmentPoint {
             total_spent: spend[i],
             avg_item_price: price[i],
             cluster: labels[i],
         })
         .collect();
-    let summaries: Vec<charts::SegmentSummary> = segments
+    let summaries: Vec<figures::SegmentSummary> = segments
         .iter()
-        .map(|s| charts::SegmentSummary {
+        .map(|s| figures::SegmentSummary {
             cluster: s.cluster,
             persona: s.persona.clone(),
             size: s.size,
@@ -195,7 +195,23 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<SegmentOutcome
         2,
         (700, 475),
     )?;
-    charts::segments(&out_dir.join("segments.png"), &points, &summaries)?;
+    let segment_figures: Vec<_> = [
+        figures::price_spend(&points, &summaries, figures::MAX_SCATTER_POINTS, |_| {
+            String::new()
+        }),
+        figures::segment_shares(&summaries),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    charts::draw_figures(
+        "segments.png",
+        &out_dir.join("segments.png"),
+        Some(&format!("Customer segments — k = {}", summaries.len())),
+        &segment_figures,
+        2,
+        (900, 760),
+    )?;
     super::record_stage(
         store,
         "segment",

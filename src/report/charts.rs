@@ -72,28 +72,6 @@ pub(crate) struct SpendOverview<'a> {
     pub countries: &'a [(String, usize)],
 }
 
-/// One customer in the segment scatter.
-pub(crate) struct SegmentPoint {
-    /// Total spent by the customer.
-    pub total_spent: f64,
-    /// Average item price of the customer.
-    pub avg_item_price: f64,
-    /// Cluster id (matches [`SegmentSummary::cluster`]).
-    pub cluster: usize,
-}
-
-/// One segment's profile for the legend and the share bars.
-pub(crate) struct SegmentSummary {
-    /// Cluster id.
-    pub cluster: usize,
-    /// Persona name, e.g. "High-value whales".
-    pub persona: String,
-    /// Number of customers in the segment.
-    pub size: usize,
-    /// Share of total revenue, as a fraction in [0, 1].
-    pub share_revenue: f64,
-}
-
 /// SHAP values of one feature over the explained customers.
 pub(crate) struct FeatureShap {
     /// Feature name.
@@ -113,18 +91,6 @@ pub(crate) struct FeatureShap {
 pub(crate) fn analytics_summary(path: &Path, data: &SpendOverview) -> Result<()> {
     render("analytics_summary", path, (1600, 1100), |root| {
         draw_analytics(root, data)
-    })
-}
-
-/// Draws the segments chart: spend vs price (log–log) coloured by cluster with a
-/// "persona (n)" legend, and each persona's share of customers vs share of revenue.
-pub(crate) fn segments(
-    path: &Path,
-    points: &[SegmentPoint],
-    clusters: &[SegmentSummary],
-) -> Result<()> {
-    render("segments", path, (1600, 800), |root| {
-        draw_segments(root, points, clusters)
     })
 }
 
@@ -153,9 +119,9 @@ pub(crate) const FONT: &str = "fluz-sans";
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// Most points any single scatter draws; beyond this the picture no longer changes.
-const MAX_DRAWN_POINTS: usize = 20_000;
+pub(crate) const MAX_DRAWN_POINTS: usize = 20_000;
 /// Salt of the subsampling hash, fixed so that charts are reproducible.
-const SUBSAMPLE_SALT: u64 = 0x5EED_C4A2_75F1_0A7B;
+pub(crate) const SUBSAMPLE_SALT: u64 = 0x5EED_C4A2_75F1_0A7B;
 
 type Area<'a> = DrawingArea<Canvas<'a>, Shift>;
 type DrawResult = std::result::Result<(), Box<dyn StdError>>;
@@ -897,7 +863,7 @@ enum Labels {
     /// No labels.
     Hidden,
     /// A figure's axis: its format and category names.
-    Figure(super::figure::Format, usize, Vec<String>),
+    Figure(Box<super::figure::Axis>),
 }
 
 /// One axis: its range, bold (labelled) and light tick positions, and its labelling.
@@ -1010,7 +976,7 @@ impl Axis {
                 }
             }
             Labels::Hidden => String::new(),
-            Labels::Figure(format, decimals, names) => format.label(v, *decimals, names),
+            Labels::Figure(axis) => axis.tick_label(v),
         }
     }
 
@@ -1098,22 +1064,6 @@ fn point_alpha(points: usize, comfortable: usize) -> f64 {
     let crowding = (comfortable as f64 / points.max(1) as f64).sqrt();
     (0.35 * crowding).clamp(0.08, 0.35)
 }
-
-/// A qualitative palette for up to 12 clusters (Tableau 10 plus two distinct extras).
-const PALETTE: [RGBColor; 12] = [
-    RGBColor(0x4e, 0x79, 0xa7),
-    RGBColor(0xf2, 0x8e, 0x2b),
-    RGBColor(0xe1, 0x57, 0x59),
-    RGBColor(0x76, 0xb7, 0xb2),
-    RGBColor(0x59, 0xa1, 0x4f),
-    RGBColor(0xed, 0xc9, 0x48),
-    RGBColor(0xb0, 0x7a, 0xa1),
-    RGBColor(0xff, 0x9d, 0xa7),
-    RGBColor(0x9c, 0x75, 0x5f),
-    RGBColor(0x79, 0x70, 0x6e),
-    RGBColor(0x17, 0xbe, 0xcf),
-    RGBColor(0x3b, 0x3b, 0x98),
-];
 
 /// What a panel shows around its plotting area.
 struct PanelSpec<'s> {
@@ -1331,7 +1281,7 @@ fn figure_axis(axis: &super::figure::Axis) -> Axis {
         hi: axis.hi,
         bold: axis.ticks.clone(),
         light: Vec::new(),
-        labels: Labels::Figure(axis.format, axis.decimals, axis.names.clone()),
+        labels: Labels::Figure(Box::new(axis.clone())),
     }
 }
 
@@ -1955,223 +1905,6 @@ fn top_countries(area: &Area, countries: &[(String, usize)], n_customers: usize)
 // ---------------------------------------------------------------------------------------------
 // segments
 // ---------------------------------------------------------------------------------------------
-
-fn draw_segments(root: &Area, points: &[SegmentPoint], clusters: &[SegmentSummary]) -> DrawResult {
-    let title = if clusters.is_empty() {
-        "Customer segments".to_string()
-    } else {
-        format!("Customer segments — k = {}", clusters.len())
-    };
-    let body = root.titled(&title, font(28.0).color(&INK))?;
-    let (w, _) = body.dim_in_pixel();
-    let (left, right) = body.split_horizontally(w * 58 / 100);
-    // Colours follow the order of cluster ids, so the same cluster keeps its colour.
-    let mut ids: Vec<usize> = clusters.iter().map(|c| c.cluster).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let colour_of = |cluster: usize| -> RGBColor {
-        match ids.binary_search(&cluster) {
-            Ok(i) => PALETTE[i % PALETTE.len()],
-            Err(_) => MISSING_GREY,
-        }
-    };
-    segment_scatter(&left, points, clusters, &colour_of)?;
-    segment_shares(&right, clusters, &colour_of)?;
-    Ok(())
-}
-
-fn segment_scatter(
-    area: &Area,
-    points: &[SegmentPoint],
-    clusters: &[SegmentSummary],
-    colour_of: &dyn Fn(usize) -> RGBColor,
-) -> DrawResult {
-    let title = "Spend vs average item price by segment (log–log)";
-    let mut dropped = LogValues::default();
-    let mut drawable: Vec<(f64, f64, usize)> = Vec::with_capacity(points.len());
-    for p in points {
-        if !(p.total_spent.is_finite() && p.avg_item_price.is_finite()) {
-            dropped.non_finite += 1;
-        } else if p.total_spent <= 0.0 || p.avg_item_price <= 0.0 {
-            dropped.non_positive += 1;
-        } else {
-            drawable.push((p.total_spent.log10(), p.avg_item_price.log10(), p.cluster));
-        }
-    }
-    let (Some((x_lo, x_hi)), Some((y_lo, y_hi))) = (
-        min_max(drawable.iter().map(|p| p.0)),
-        min_max(drawable.iter().map(|p| p.1)),
-    ) else {
-        return draw_no_data(area, title, "no customers with positive spend and price");
-    };
-    let x = Axis::log10(x_lo, x_hi);
-    // Headroom above the points for the legend.
-    let legend_rows = clusters.len().min(12) as f64 + 1.0;
-    let y_span = (y_hi - y_lo).max(0.5);
-    let y = Axis::log10(y_lo, y_hi + y_span * 0.045 * legend_rows);
-    let mut chart = build_panel(
-        area,
-        &PanelSpec {
-            title,
-            x_desc: "Total spent per customer (log scale)",
-            y_desc: "Average item price (log scale)",
-            x: &x,
-            y: &y,
-            x_grid: true,
-            y_grid: true,
-            right_margin: 0,
-        },
-    )?;
-    let keep = subsample_indices(drawable.len(), MAX_DRAWN_POINTS, SUBSAMPLE_SALT);
-    // Largest segments first so that small segments are drawn on top and stay visible.
-    let mut order: Vec<&SegmentSummary> = clusters.iter().collect();
-    order.sort_by(|a, b| b.size.cmp(&a.size).then(a.cluster.cmp(&b.cluster)));
-    let known: Vec<usize> = clusters.iter().map(|c| c.cluster).collect();
-    let unassigned: Vec<usize> = keep
-        .iter()
-        .copied()
-        .filter(|&i| !known.contains(&drawable[i].2))
-        .collect();
-    if !unassigned.is_empty() {
-        let style = MISSING_GREY.mix(0.5).filled();
-        chart
-            .draw_series(
-                unassigned
-                    .iter()
-                    .map(|&i| Circle::new((drawable[i].0, drawable[i].1), 2, style)),
-            )?
-            .label(format!("no profile ({})", fmt_count(unassigned.len())))
-            .legend(move |(px, py)| Circle::new((px + 8, py), 5, style));
-    }
-    let alpha = point_alpha(keep.len(), 4_000) + 0.2;
-    for summary in order {
-        let colour = colour_of(summary.cluster);
-        let style = colour.mix(alpha).filled();
-        let legend_style = colour.filled();
-        chart
-            .draw_series(
-                keep.iter()
-                    .filter(|&&i| drawable[i].2 == summary.cluster)
-                    .map(|&i| Circle::new((drawable[i].0, drawable[i].1), 3, style)),
-            )?
-            .label(format!(
-                "{} ({})",
-                truncate_label(&summary.persona, 34),
-                fmt_count(summary.size)
-            ))
-            .legend(move |(px, py)| Circle::new((px + 8, py), 6, legend_style));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .margin(10)
-        .label_font(font(15.0).color(&INK))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.3))
-        .draw()?;
-    let mut notes = Vec::new();
-    if keep.len() < drawable.len() {
-        notes.push(format!(
-            "{} of {} customers drawn",
-            fmt_count(keep.len()),
-            fmt_count(drawable.len())
-        ));
-    }
-    notes.extend(dropped_notes("with spend or price", &dropped));
-    draw_note(area, &chart, &notes, Corner::BottomRight)
-}
-
-fn segment_shares(
-    area: &Area,
-    clusters: &[SegmentSummary],
-    colour_of: &dyn Fn(usize) -> RGBColor,
-) -> DrawResult {
-    // The caption doubles as the legend: light bars are customers, solid bars revenue.
-    let title = "Share of customers (light) vs share of revenue (solid)";
-    if clusters.is_empty() {
-        return draw_no_data(area, title, "no segments");
-    }
-    let total_size: usize = clusters.iter().map(|c| c.size).sum();
-    let mut rows: Vec<(&SegmentSummary, f64, f64)> = clusters
-        .iter()
-        .map(|c| {
-            let customers = if total_size > 0 {
-                100.0 * c.size as f64 / total_size as f64
-            } else {
-                0.0
-            };
-            let revenue = if c.share_revenue.is_finite() {
-                100.0 * c.share_revenue
-            } else {
-                0.0
-            };
-            (c, customers, revenue)
-        })
-        .collect();
-    // Highest revenue share on top.
-    rows.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cluster.cmp(&b.0.cluster)));
-    let names: Vec<String> = rows
-        .iter()
-        .rev()
-        .map(|(c, _, _)| truncate_label(&c.persona, 26))
-        .collect();
-    let y = Axis::categories(names);
-    let max = rows
-        .iter()
-        .map(|r| r.1.max(r.2))
-        .fold(0.0f64, f64::max)
-        .max(1.0);
-    let min = rows.iter().map(|r| r.2).fold(0.0f64, f64::min);
-    let x = Axis::linear(min, max * 1.45, 5, "%");
-    let mut chart = build_panel(
-        area,
-        &PanelSpec {
-            title,
-            x_desc: "Share (%)",
-            y_desc: "",
-            x: &x,
-            y: &y,
-            x_grid: true,
-            y_grid: false,
-            right_margin: 0,
-        },
-    )?;
-    let n = rows.len();
-    let label_style = font(14.0)
-        .color(&INK)
-        .pos(Pos::new(HPos::Left, VPos::Center));
-    let bar_height = 0.34;
-    for (i, (summary, customers, revenue)) in rows.iter().enumerate() {
-        let yc = (n - 1 - i) as f64;
-        let colour = colour_of(summary.cluster);
-        chart.draw_series([
-            Rectangle::new(
-                [(0.0, yc + 0.02), (*customers, yc + 0.02 + bar_height)],
-                colour.mix(0.4).filled(),
-            ),
-            Rectangle::new(
-                [(0.0, yc - 0.02 - bar_height), (*revenue, yc - 0.02)],
-                colour.filled(),
-            ),
-        ])?;
-        chart.draw_series([
-            Text::new(
-                format!("{customers:.1}% customers"),
-                (
-                    customers.max(0.0) + max * 0.015,
-                    yc + 0.02 + bar_height / 2.0,
-                ),
-                label_style.clone(),
-            ),
-            Text::new(
-                format!("{revenue:.1}% revenue"),
-                (revenue.max(0.0) + max * 0.015, yc - 0.02 - bar_height / 2.0),
-                label_style.clone(),
-            ),
-        ])?;
-    }
-    Ok(())
-}
 
 // ---------------------------------------------------------------------------------------------
 // SHAP charts
@@ -2848,52 +2581,6 @@ mod tests {
         };
         analytics_summary(&path, &data).unwrap();
         assert_png(&path, 1600, 1100);
-    }
-
-    #[test]
-    fn segments_writes_png_with_twelve_clusters() {
-        let dir = out_dir("segments");
-        let path = dir.join("segments.png");
-        let (spend, price) = spend_fixture(1200);
-        let points: Vec<SegmentPoint> = spend
-            .iter()
-            .zip(&price)
-            .enumerate()
-            .map(|(i, (&s, &p))| SegmentPoint {
-                total_spent: s,
-                avg_item_price: p,
-                cluster: i % 13, // cluster 12 has no profile
-            })
-            .collect();
-        let clusters: Vec<SegmentSummary> = (0..12)
-            .map(|c| SegmentSummary {
-                cluster: c,
-                persona: format!("Persona number {c} with a rather long descriptive name"),
-                size: 100,
-                share_revenue: 1.0 / 12.0,
-            })
-            .collect();
-        segments(&path, &points, &clusters).unwrap();
-        let drawn = assert_png(&path, 1600, 800);
-        // 1,200 points and twelve share bars, in the cluster colours.
-        assert!(
-            coloured(&drawn) > 20_000,
-            "{} coloured pixels",
-            coloured(&drawn)
-        );
-    }
-
-    #[test]
-    fn segments_empty_input() {
-        let dir = out_dir("segments-empty");
-        let path = dir.join("empty.png");
-        segments(&path, &[], &[]).unwrap();
-        let empty = assert_png(&path, 1600, 800);
-        assert!(
-            coloured(&empty) < 500,
-            "{} coloured pixels",
-            coloured(&empty)
-        );
     }
 
     fn shap_fixture(n_features: usize, n: usize) -> Vec<FeatureShap> {

@@ -77,6 +77,8 @@ pub(crate) struct Axis {
     pub format: Format,
     /// Decimals of [`Format::Num`]: enough to tell the ticks apart.
     pub decimals: usize,
+    /// Positions are log10 of the values: a tick at 2 prints as the format of 100.
+    pub log10: bool,
     /// Grid lines at the ticks.
     pub grid: bool,
     /// Category names for [`Format::Name`].
@@ -100,9 +102,38 @@ impl Axis {
             decimals: decimals_of(&ticks),
             ticks,
             format,
+            log10: false,
             grid: true,
             names: Vec::new(),
         }
+    }
+
+    /// A log10 axis over the positive values `lo..hi` (in value units), widened by 3% of its
+    /// span (at least 0.04 decade) so that edge points stay inside, ticks at 1, 2, 5 × 10^k
+    /// (only the powers of ten over three decades or more). Marks on it are placed at log10 of
+    /// their values.
+    pub(crate) fn log(label: &str, lo: f64, hi: f64, format: Format) -> Axis {
+        let (lo, hi) = (lo.log10(), hi.log10());
+        let pad = ((hi - lo) * 0.03).max(0.04);
+        let (lo, hi) = (lo - pad, hi + pad);
+        let (ticks, _) = super::charts::log_ticks(lo, hi);
+        Axis {
+            label: label.to_string(),
+            lo,
+            hi,
+            decimals: 0,
+            ticks,
+            format,
+            log10: true,
+            grid: true,
+            names: Vec::new(),
+        }
+    }
+
+    /// A tick's label.
+    pub(crate) fn tick_label(&self, v: f64) -> String {
+        let v = if self.log10 { 10f64.powf(v) } else { v };
+        self.format.label(v, self.decimals, &self.names)
     }
 
     /// Categories at 0, 1, 2, ... each in a slot of width 1 (from i − 0.5 to i + 0.5).
@@ -115,6 +146,7 @@ impl Axis {
             ticks: (0..names.len()).map(|i| i as f64).collect(),
             format: Format::Name,
             decimals: 0,
+            log10: false,
             grid: false,
             names,
         }
@@ -216,6 +248,9 @@ pub(crate) enum Mark {
         /// Hover targets for the tooltips, marking places on a line: drawn in the page only.
         hover: bool,
         tips: Vec<String>,
+        /// The segment these belong to: the page mutes them when another is selected.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cluster: Option<usize>,
     },
     /// Filled rectangles from (x0, y0) to (x1, y1), each with its colour and tooltip.
     Rects {
@@ -225,6 +260,9 @@ pub(crate) enum Mark {
         y1: Vec<f64>,
         colours: Vec<String>,
         tips: Vec<String>,
+        /// The segment these belong to: the page fades them when another is selected.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cluster: Option<usize>,
     },
     /// Straight segments from (x0, y0) to (x1, y1).
     Rules {
@@ -255,6 +293,9 @@ pub(crate) struct Key {
     pub label: String,
     pub colour: String,
     pub line: bool,
+    /// The segment it names: muted in the page when another is selected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<usize>,
 }
 
 /// A whole chart.
@@ -316,6 +357,7 @@ impl Figure {
             label: label.into(),
             colour: colour.to_string(),
             line,
+            cluster: None,
         });
         self
     }

@@ -32,6 +32,19 @@ const CHOSEN: &str = "#d62728";
 const BAND: &str = "#fdecea";
 /// Bars after the first (the accent) of a ranking.
 const LIGHT: &str = "#7aa5f0";
+/// Segment colours by the segment's position among the sorted cluster ids (the page's
+/// `CLUSTER_COLORS`, which its other charts use too).
+const CLUSTER_COLOURS: [&str; 10] = [
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#86bcb6",
+];
+/// Customers without a segment profile.
+const UNASSIGNED: &str = "#9a9a9a";
+/// Share-of-customers bars.
+const SHARE_GREY: &str = "#b8c2cc";
+/// Most points a scatter draws; beyond this the picture no longer changes.
+pub(crate) use super::charts::MAX_DRAWN_POINTS as MAX_SCATTER_POINTS;
+
 /// Positive and negative bars.
 const GREEN: &str = "#59a14f";
 const RED: &str = "#e15759";
@@ -70,6 +83,29 @@ pub(crate) struct DashboardFigures {
     pub offer_policies: Option<Figure>,
     /// Test RMSE per model family.
     pub model_comparison: Option<Figure>,
+    /// Average item price against total spend, by segment (log–log).
+    pub price_spend: Option<Figure>,
+    /// Each segment's share of the customers and of the revenue.
+    pub segment_shares: Option<Figure>,
+}
+
+/// One customer in the segment scatter.
+pub(crate) struct SegmentPoint {
+    pub total_spent: f64,
+    pub avg_item_price: f64,
+    /// Cluster id (matches [`SegmentSummary::cluster`]).
+    pub cluster: usize,
+}
+
+/// One segment, for the scatter's legend and the share bars.
+pub(crate) struct SegmentSummary {
+    pub cluster: usize,
+    /// Persona name, e.g. "High-value whales".
+    pub persona: String,
+    /// Customers in the segment.
+    pub size: usize,
+    /// Share of total revenue, a fraction.
+    pub share_revenue: f64,
 }
 
 /// A chart that follows the segment filter: `all` without a segment selected, else the
@@ -113,7 +149,48 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
             .as_ref()
             .and_then(|o| offer_policies(&o.policies, &o.outcome, &money)),
         model_comparison: model_comparison(&data.models),
+        price_spend: page_price_spend(data),
+        segment_shares: segment_shares(&page_segments(data)),
     }
+}
+
+/// The page's segments as [`SegmentSummary`]s.
+fn page_segments(data: &super::dashboard::DashboardData) -> Vec<SegmentSummary> {
+    data.segments
+        .iter()
+        .map(|s| SegmentSummary {
+            cluster: s.cluster,
+            persona: s.persona.clone(),
+            size: s.size,
+            share_revenue: s.share_revenue,
+        })
+        .collect()
+}
+
+/// The page's scatter: its sample of customers, each with a tooltip.
+fn page_price_spend(data: &super::dashboard::DashboardData) -> Option<Figure> {
+    let money = Money::new(&data.meta.currency);
+    let points: Vec<SegmentPoint> = data
+        .customers
+        .iter()
+        .map(|c| SegmentPoint {
+            total_spent: c.total_spent,
+            avg_item_price: c.avg_item_price,
+            cluster: c.cluster,
+        })
+        .collect();
+    price_spend(&points, &page_segments(data), MAX_SCATTER_POINTS, |i| {
+        let c = &data.customers[i];
+        format!(
+            "Customer {}\nC{} · {}\nTotal spent: {}\nAvg item price: {:.2}\nInvoices: {}",
+            c.customer_id,
+            c.cluster,
+            c.persona,
+            money.fmt(c.total_spent),
+            c.avg_item_price,
+            crate::numfmt::grouped(c.n_invoices as u64)
+        )
+    })
 }
 
 /// Qini curves: a figure per outcome and arm vs `control` (in the order the series name them),
@@ -207,6 +284,7 @@ pub(crate) fn qini(series: &[QiniSeries], control: &str) -> Vec<Figure> {
                         hollow: false,
                         hover: true,
                         tips: picks.iter().map(|&k| tip(k)).collect(),
+                        cluster: None,
                     });
                 }
                 let label = match c.qini {
@@ -289,6 +367,7 @@ pub(crate) fn budget_curve(view: &BudgetView, money: &Money, chosen: bool) -> Fi
                 )
             })
             .collect(),
+        cluster: None,
     });
     for p in &flat {
         // Labels near the right edge go to the left of their point.
@@ -329,6 +408,7 @@ pub(crate) fn budget_curve(view: &BudgetView, money: &Money, chosen: bool) -> Fi
                     money.fmt(view.integer_cost),
                     money.fmt(view.integer_value)
                 )],
+                cluster: None,
             })
             .mark(Mark::Text {
                 x: view.integer_cost,
@@ -402,6 +482,7 @@ pub(crate) fn clv_holdout(rows: &[ClvHoldoutRow], period: Option<&str>) -> Optio
             y1: rows.iter().map(|r| value(r).max(0.0)).collect(),
             colours: vec![colour.into(); rows.len()],
             tips: tips.clone(),
+            cluster: None,
         });
     }
     figure.key("actual", GREY, false);
@@ -524,6 +605,7 @@ pub(crate) fn k_selection(rows: &[KResult]) -> Vec<Figure> {
                     y1: vec![figure.y.hi],
                     colours: vec![BAND.into()],
                     tips: vec![String::new()],
+                    cluster: None,
                 });
             }
             figure.mark(Mark::Line {
@@ -542,6 +624,7 @@ pub(crate) fn k_selection(rows: &[KResult]) -> Vec<Figure> {
                 hollow: false,
                 hover: false,
                 tips: shown.iter().map(|(j, _)| tips[*j].clone()).collect(),
+                cluster: None,
             });
             if let Some(b) = best.filter(|b| metric(b).is_finite()) {
                 let j = rows.iter().position(|r| r.k == b.k).unwrap_or(0);
@@ -554,6 +637,7 @@ pub(crate) fn k_selection(rows: &[KResult]) -> Vec<Figure> {
                     hollow: false,
                     hover: false,
                     tips: vec![tips[j].clone()],
+                    cluster: None,
                 });
             }
             if i == 1 {
@@ -628,6 +712,7 @@ pub(crate) fn hbars(title: &str, x_label: &str, bars: &[Bar], format: Format, le
         y1: (0..n).map(|i| row(i) + 0.32).collect(),
         colours: bars.iter().map(|b| b.colour.clone()).collect(),
         tips: bars.iter().map(|b| b.tip.clone()).collect(),
+        cluster: None,
     });
     for (i, b) in bars.iter().enumerate() {
         let right = b.value >= 0.0;
@@ -999,6 +1084,7 @@ fn offer_policies(policies: &[PolicyRow], outcome: &str, money: &Money) -> Optio
             hollow: false,
             hover: false,
             tips: vec![tip.clone()],
+            cluster: None,
         });
         if let Some(v) = p.true_value.filter(|v| v.is_finite()) {
             figure.mark(Mark::Points {
@@ -1010,6 +1096,7 @@ fn offer_policies(policies: &[PolicyRow], outcome: &str, money: &Money) -> Optio
                 hollow: true,
                 hover: false,
                 tips: vec![tip],
+                cluster: None,
             });
         }
     }
@@ -1058,6 +1145,203 @@ fn model_comparison(models: &[ModelRow]) -> Option<Figure> {
     // Room for "0.31 pp · R² 0.944" at the longest bar's end.
     figure.widen_x(0.3);
     figure.height = (models.len() as u32 * 40 + 58).max(120);
+    Some(figure)
+}
+
+/// A segment's colour and its label "C0 · Loyal regulars".
+fn segment_style(segments: &[SegmentSummary], cluster: usize) -> Option<(&'static str, String)> {
+    let mut ids: Vec<usize> = segments.iter().map(|s| s.cluster).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let i = ids.binary_search(&cluster).ok()?;
+    let persona = &segments.iter().find(|s| s.cluster == cluster)?.persona;
+    Some((
+        CLUSTER_COLOURS[i % CLUSTER_COLOURS.len()],
+        format!("C{cluster} · {persona}"),
+    ))
+}
+
+/// Average item price against total spend (both log scales), a colour per segment, the
+/// largest segment drawn first so that small ones stay visible; at most `max_points`
+/// customers (a fixed-hash subsample, said in the title). `tip(i)` is customer i's tooltip.
+/// None without a customer of positive spend and price.
+pub(crate) fn price_spend(
+    points: &[SegmentPoint],
+    segments: &[SegmentSummary],
+    max_points: usize,
+    tip: impl Fn(usize) -> String,
+) -> Option<Figure> {
+    let drawable: Vec<usize> = (0..points.len())
+        .filter(|&i| {
+            let p = &points[i];
+            p.total_spent.is_finite()
+                && p.avg_item_price.is_finite()
+                && p.total_spent > 0.0
+                && p.avg_item_price > 0.0
+        })
+        .collect();
+    if drawable.is_empty() {
+        return None;
+    }
+    let range = |v: &dyn Fn(&SegmentPoint) -> f64| {
+        drawable
+            .iter()
+            .map(|&i| v(&points[i]))
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            })
+    };
+    let (x_lo, x_hi) = range(&|p| p.avg_item_price);
+    let (y_lo, y_hi) = range(&|p| p.total_spent);
+    let keep: Vec<usize> =
+        super::charts::subsample_indices(drawable.len(), max_points, super::charts::SUBSAMPLE_SALT)
+            .into_iter()
+            .map(|k| drawable[k])
+            .collect();
+    let mut title = "Average item price vs total spend (log scales)".to_string();
+    if keep.len() < drawable.len() {
+        title.push_str(&format!(
+            " — {} of {} customers drawn",
+            crate::numfmt::grouped(keep.len() as u64),
+            crate::numfmt::grouped(drawable.len() as u64)
+        ));
+    }
+    let mut figure = Figure::new(
+        title,
+        Axis::log("Average item price", x_lo, x_hi, Format::MoneyShort),
+        Axis::log("Total spent", y_lo, y_hi, Format::MoneyShort),
+    );
+    figure.left = 62;
+    let mut order: Vec<&SegmentSummary> = segments.iter().collect();
+    order.sort_by(|a, b| b.size.cmp(&a.size).then(a.cluster.cmp(&b.cluster)));
+    let known: Vec<usize> = segments.iter().map(|s| s.cluster).collect();
+    let groups = std::iter::once(None).chain(order.iter().map(|s| Some(s.cluster)));
+    for group in groups {
+        let members: Vec<usize> = keep
+            .iter()
+            .copied()
+            .filter(|&i| match group {
+                None => !known.contains(&points[i].cluster),
+                Some(c) => points[i].cluster == c,
+            })
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let colour = group
+            .and_then(|c| segment_style(segments, c))
+            .map_or(UNASSIGNED, |(colour, _)| colour);
+        figure.mark(Mark::Points {
+            x: members
+                .iter()
+                .map(|&i| points[i].avg_item_price.log10())
+                .collect(),
+            y: members
+                .iter()
+                .map(|&i| points[i].total_spent.log10())
+                .collect(),
+            colour: colour.into(),
+            radius: 2.6,
+            square: false,
+            hollow: false,
+            hover: false,
+            tips: members.iter().map(|&i| tip(i)).collect(),
+            cluster: group,
+        });
+    }
+    let mut ids: Vec<usize> = known.clone();
+    ids.sort_unstable();
+    for c in ids {
+        if let Some((colour, label)) = segment_style(segments, c) {
+            figure.key(label, colour, false);
+            if let Some(key) = figure.legend.last_mut() {
+                key.cluster = Some(c);
+            }
+        }
+    }
+    Some(figure)
+}
+
+/// Each segment's share of the customers (grey) beside its share of the revenue (its colour),
+/// in cluster order. None without segments.
+pub(crate) fn segment_shares(segments: &[SegmentSummary]) -> Option<Figure> {
+    if segments.is_empty() {
+        return None;
+    }
+    let mut rows: Vec<&SegmentSummary> = segments.iter().collect();
+    rows.sort_by_key(|s| s.cluster);
+    let total: usize = rows.iter().map(|s| s.size).sum();
+    let share = |s: &SegmentSummary| {
+        if total > 0 {
+            s.size as f64 / total as f64
+        } else {
+            0.0
+        }
+    };
+    let revenue = |s: &SegmentSummary| {
+        if s.share_revenue.is_finite() {
+            s.share_revenue
+        } else {
+            0.0
+        }
+    };
+    let n = rows.len();
+    let top = rows
+        .iter()
+        .map(|s| share(s).max(revenue(s)))
+        .fold(0.05f64, f64::max);
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|s| {
+            segment_style(segments, s.cluster).map_or_else(|| format!("C{}", s.cluster), |(_, l)| l)
+        })
+        .collect();
+    let mut figure = Figure::new(
+        "Share of customers vs share of revenue",
+        Axis::nice("Share", 0.0, top * 1.12, 6, Format::Pct0),
+        Axis::categories("", labels.iter().rev().cloned().collect()),
+    );
+    // Room above the first segment for the legend.
+    figure.y.hi += 0.8;
+    figure.height = (n as u32 * 50 + 58).max(160);
+    figure.left = 215;
+    for (i, s) in rows.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        let colour = segment_style(segments, s.cluster).map_or(UNASSIGNED, |(c, _)| c);
+        let tip = format!(
+            "{}\nCustomers: {} ({:.1}%)\nRevenue share: {:.1}%",
+            labels[i],
+            crate::numfmt::grouped(s.size as u64),
+            share(s) * 100.0,
+            revenue(s) * 100.0
+        );
+        figure.mark(Mark::Rects {
+            x0: vec![0.0, 0.0],
+            x1: vec![share(s), revenue(s)],
+            y0: vec![y + 0.03, y - 0.35],
+            y1: vec![y + 0.35, y - 0.03],
+            colours: vec![SHARE_GREY.into(), colour.into()],
+            tips: vec![tip.clone(), tip],
+            cluster: Some(s.cluster),
+        });
+        for (value, at) in [(share(s), y + 0.19), (revenue(s), y - 0.19)] {
+            figure.mark(Mark::Text {
+                x: value,
+                y: at,
+                text: format!("{:.1}%", value * 100.0),
+                anchor: Anchor::Start,
+                dx: 5.0,
+                dy: 4.0,
+                value: true,
+            });
+        }
+    }
+    figure.key("share of customers", SHARE_GREY, false);
+    figure.key(
+        "share of revenue (segment colour)",
+        CLUSTER_COLOURS[0],
+        false,
+    );
     Some(figure)
 }
 
@@ -1541,5 +1825,115 @@ mod tests {
         // Room right of the longest bar for its label.
         assert!(figure.x.hi >= 0.013, "{}", figure.x.hi);
         assert!(model_comparison(&[]).is_none());
+    }
+
+    fn twelve_segments() -> (Vec<SegmentPoint>, Vec<SegmentSummary>) {
+        let points = (0..1300)
+            .map(|i| SegmentPoint {
+                total_spent: 10f64.powf(1.0 + (i % 97) as f64 / 30.0),
+                avg_item_price: 10f64.powf((i % 89) as f64 / 60.0),
+                cluster: i % 13, // cluster 12 has no profile
+            })
+            .collect();
+        let segments = (0..12)
+            .map(|c| SegmentSummary {
+                cluster: c,
+                persona: format!("Persona {c}"),
+                size: 100 + c,
+                share_revenue: 1.0 / 12.0,
+            })
+            .collect();
+        (points, segments)
+    }
+
+    #[test]
+    fn price_spend_is_log_log_a_mark_per_segment_and_subsampled() {
+        let (mut points, segments) = twelve_segments();
+        points.push(SegmentPoint {
+            total_spent: 0.0,
+            avg_item_price: 1.0,
+            cluster: 0,
+        });
+        let figure = price_spend(&points, &segments, 20_000, |i| format!("#{i}")).unwrap();
+        assert!(figure.x.log10 && figure.y.log10);
+        // Spend 10..~10^4.2: the axis covers it in decades, ticks print as values.
+        assert!(
+            figure.y.lo < 1.0 && figure.y.hi > 4.2,
+            "{} {}",
+            figure.y.lo,
+            figure.y.hi
+        );
+        assert_eq!(figure.y.tick_label(3.0), "1k");
+        // The unassigned customers first (no segment), then one mark per segment, largest
+        // first; the zero-spend customer is left out.
+        let clusters: Vec<Option<usize>> = figure
+            .marks
+            .iter()
+            .map(|m| match m {
+                Mark::Points { cluster, .. } => *cluster,
+                _ => panic!("points only"),
+            })
+            .collect();
+        assert_eq!(clusters.len(), 13);
+        assert_eq!((clusters[0], clusters[1]), (None, Some(11)));
+        let drawn: usize = figure
+            .marks
+            .iter()
+            .map(|m| match m {
+                Mark::Points { x, .. } => x.len(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(drawn, 1300);
+        assert_eq!(figure.legend.len(), 12);
+        assert_eq!(figure.legend[3].cluster, Some(3));
+        // Subsampled, and the title says so.
+        let few = price_spend(&points, &segments, 200, |_| String::new()).unwrap();
+        assert!(
+            few.title.ends_with("200 of 1,300 customers drawn"),
+            "{}",
+            few.title
+        );
+        assert!(price_spend(&points[1300..], &segments, 10, |_| String::new()).is_none());
+    }
+
+    #[test]
+    fn segment_shares_and_the_segments_png() {
+        let (points, segments) = twelve_segments();
+        let shares = segment_shares(&segments).unwrap();
+        assert_eq!(shares.y.names.last().unwrap(), "C0 · Persona 0");
+        let Mark::Rects {
+            x1,
+            colours,
+            cluster,
+            ..
+        } = &shares.marks[0]
+        else {
+            panic!("bars first")
+        };
+        assert!((x1[0] - 100.0 / 1266.0).abs() < 1e-12 && (x1[1] - 1.0 / 12.0).abs() < 1e-12);
+        assert_eq!(
+            (colours[1].as_str(), *cluster),
+            (CLUSTER_COLOURS[0], Some(0))
+        );
+        assert!(segment_shares(&[]).is_none());
+        // Both drawn: the points and bars in the segment colours.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("segments.png");
+        let scatter = price_spend(&points, &segments, 20_000, |_| String::new()).unwrap();
+        crate::report::charts::draw_figures(
+            "segments",
+            &path,
+            Some("Customer segments — k = 12"),
+            &[scatter, shares],
+            2,
+            (900, 760),
+        )
+        .unwrap();
+        for colour in &CLUSTER_COLOURS[..4] {
+            let drawn = ink_of(&path, colour);
+            assert!(drawn > 400, "{drawn} pixels of {colour}");
+        }
+        assert!(ink_of(&path, UNASSIGNED) > 100);
     }
 }
