@@ -34,6 +34,8 @@ import time
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+
+from fluzhash import fnv1a64
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import LinearRegression
@@ -58,19 +60,6 @@ TEST_PERCENT = 20
 
 # Allowed relative gap of fluz's best test RMSE to the best reference ensemble.
 GAP_TOLERANCE = 0.02
-
-FNV_OFFSET = 0xCBF29CE484222325
-FNV_PRIME = 0x100000001B3
-MASK64 = (1 << 64) - 1
-
-
-def fnv1a64(data: bytes) -> int:
-    """FNV-1a 64-bit hash, as fluz's features::linkage::fnv1a64 (arithmetic mod 2^64)."""
-    h = FNV_OFFSET
-    for byte in data:
-        h ^= byte
-        h = (h * FNV_PRIME) & MASK64
-    return h
 
 
 def hash_customer(namespace: str, customer_id: int, seed: int = SEED) -> int:

@@ -49,6 +49,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fluzhash import fnv1a64
+
 # fluz's defaults (config.toml) for the keys the script needs.
 DEFAULTS = {
     "store": {"path": "warehouse"},
@@ -63,18 +65,6 @@ DEFAULTS = {
     },
     "offers": {"test_percent": 30, "spend_outcome": "spend", "window_days": 90.0},
 }
-
-FNV_OFFSET = 0xCBF29CE484222325
-FNV_PRIME = 0x100000001B3
-MASK = (1 << 64) - 1
-
-
-def fnv1a64(data: bytes) -> int:
-    h = FNV_OFFSET
-    for byte in data:
-        h ^= byte
-        h = (h * FNV_PRIME) & MASK
-    return h
 
 
 def h_customer(ns: str, seed: int, customer_id: int) -> int:
