@@ -883,30 +883,11 @@
   } };
 
   VIEWS.featureImportance = { kind: 'chart', aware: false, render: function (el) {
-    var rows = (D.feature_importance || []).slice();
-    if (!rows.length) { empty(el, 'fluz train'); return; }
-    // Different units: show each as its share of the total so both fit one axis.
-    var ti = sum(rows.map(function (r) { return Math.max(0, r.impurity); }));
-    var tp = sum(rows.map(function (r) { return Math.max(0, r.permutation); }));
-    rows.sort(function (a, b) { return b.impurity - a.impurity || (a.feature < b.feature ? -1 : 1); });
-    rows = rows.slice(0, 10);
-    var f = frame(el, { height: rows.length * 34 + 50, margin: { l: 160, r: 50, b: 30, t: 6 }, label: 'Impurity and permutation importance' });
-    var hi = Math.max.apply(null, rows.map(function (r) { return Math.max(ti ? r.impurity / ti : 0, tp ? r.permutation / tp : 0); }).concat([0.05]));
-    var xt = niceTicks(0, hi, 5);
-    var x = linear(0, xt[xt.length - 1], 0, f.iw);
-    axisX(f, x, xt, function (v) { return fmt.pct(v, 0); }, null, true);
-    var band = f.ih / rows.length;
-    rows.forEach(function (r, i) {
-      var y = i * band;
-      var si = ti ? Math.max(0, r.impurity) / ti : 0, sp = tp ? Math.max(0, r.permutation) / tp : 0;
-      var tip = r.feature + '\nImpurity: ' + fmt.num(r.impurity, 4) + ' (' + fmt.pct(si) + ')\nPermutation: ' + fmt.num(r.permutation, 5) + ' (' + fmt.pct(sp) + ')';
-      stext(f.g, -8, y + band / 2 + 4, fit(r.feature, 150, 11.5), { 'text-anchor': 'end', 'class': 'cat' });
-      svg('rect', { x: 0, y: y + band * 0.14, width: Math.max(1, x(si)), height: band * 0.34, rx: 2, fill: '#4e79a7', 'class': 'mark', 'data-tip': tip }, f.g);
-      svg('rect', { x: 0, y: y + band * 0.52, width: Math.max(1, x(sp)), height: band * 0.34, rx: 2, fill: '#f28e2b', 'class': 'mark', 'data-tip': tip }, f.g);
-      stext(f.g, x(Math.max(si, sp)) + 5, y + band / 2 + 4, fmt.pct(Math.max(si, sp), 0), { 'class': 'val' });
-    });
-    legend(el, [{ label: 'impurity (share of total)', color: '#4e79a7' }, { label: 'permutation (share of total)', color: '#f28e2b' }]);
+    var fig = D.figures && D.figures.feature_importance;
+    if (!fig) { empty(el, 'fluz train'); return; }
+    figure(el, fig);
   } };
+
 
   VIEWS.explanationTable = { kind: 'table', aware: true, render: function (el) {
     var cs = filteredCustomers();
@@ -1020,17 +1001,11 @@
   } };
 
   VIEWS.segmentValue = { kind: 'chart', aware: true, render: function (el) {
-    var segs = segments().filter(function (s) { return isNum(s.value_predicted) && isNum(s.value_flat); });
-    if (!segs.length) { empty(el, 'fluz train'); return; }
-    hbars(el, segs.map(function (s) {
-      var gain = s.value_predicted - s.value_flat;
-      // Persona colours throughout; the sign shows in the bar's direction and its label.
-      return { label: s.persona, value: gain, color: clusterColor(s.cluster),
-        faded: S.segment != null && s.cluster !== S.segment, text: fmt.signedMoney(gain),
-        tip: segLabel(s) + '\nModel tiers: ' + fmt.money(s.value_predicted) + '\nFlat ' + fmt.rate(D.kpis.flat_rate) + ': ' + fmt.money(s.value_flat) +
-          (isNum(s.value_oracle) ? '\nOracle: ' + fmt.money(s.value_oracle) : '') + '\nGain: ' + fmt.signedMoney(gain) };
-    }), { format: fmt.signedMoney, tickFormat: fmt.moneyShort, labelWidth: 215, right: 80, barHeight: 36, label: 'Expected value gained over the flat rate per persona' });
+    var fig = D.figures && D.figures.segment_value;
+    if (!fig) { empty(el, 'fluz train'); return; }
+    figure(el, fig);
   } };
+
 
   VIEWS.merchantTable = { kind: 'table', aware: false, render: function (el) {
     var ms = D.merchants || [];
@@ -1191,16 +1166,12 @@
   } };
 
   VIEWS.clvBySegment = { kind: 'chart', aware: true, render: function (el) {
-    var rows = ((D.clv || {}).by_segment || []);
     if (!D.clv) { empty(el, 'fluz clv'); return; }
-    if (!rows.length) { empty(el, 'fluz segment', 'CLV by persona needs the segments'); return; }
-    hbars(el, rows.map(function (r) {
-      return { label: 'C' + r.cluster + ' · ' + r.persona, value: r.total_clv, color: clusterColor(r.cluster), faded: !inSegment(r.cluster),
-        text: fmt.moneyShort(r.total_clv) + ' · ' + fmt.money(r.mean_clv) + ' each',
-        tip: 'C' + r.cluster + ' · ' + r.persona + '\nCustomers: ' + fmt.int(r.customers) + '\nTotal CLV: ' + fmt.money(r.total_clv) +
-          '\nMean CLV: ' + fmt.money(r.mean_clv) + '\nMean P(alive): ' + fmt.pct(r.mean_p_alive) + '\nValuable but slipping: ' + fmt.int(r.slipping) };
-    }), { labelWidth: 190, right: 150, format: fmt.moneyShort, tickFormat: fmt.moneyShort, xLabel: 'Total CLV', label: 'Total lifetime value per persona' });
+    var fig = D.figures && D.figures.clv_by_segment;
+    if (!fig) { empty(el, 'fluz segment', 'CLV by persona needs the segments'); return; }
+    figure(el, fig);
   } };
+
 
   VIEWS.clvHoldout = { kind: 'chart', aware: false, render: function (el) {
     if (!D.clv) { empty(el, 'fluz clv'); return; }

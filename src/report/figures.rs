@@ -7,10 +7,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::dashboard::{
-    IngestRow, MerchantRow, ModelRow, ShapImportanceRow, ShapPointsRow, StageRow,
+    FeatureImportanceRow, IngestRow, MerchantRow, ModelRow, SegmentRow, ShapImportanceRow,
+    ShapPointsRow, StageRow,
 };
 use super::figure::{Anchor, Axis, Figure, Format, Mark};
-use super::stage_views::{BudgetView, ClvHoldoutRow, EffectDrivers, PolicyRow, QiniSeries};
+use super::stage_views::{
+    BudgetView, ClvHoldoutRow, ClvSegment, EffectDrivers, PolicyRow, QiniSeries,
+};
 use crate::numfmt::Money;
 use crate::segment::sweep::KResult;
 
@@ -87,6 +90,12 @@ pub(crate) struct DashboardFigures {
     pub price_spend: Option<Figure>,
     /// Each segment's share of the customers and of the revenue.
     pub segment_shares: Option<Figure>,
+    /// Impurity and permutation importance, each as a share of its total.
+    pub feature_importance: Option<Figure>,
+    /// Expected value gained over the flat rate, per persona.
+    pub segment_value: Option<Figure>,
+    /// Total lifetime value per persona.
+    pub clv_by_segment: Option<Figure>,
 }
 
 /// One customer in the segment scatter.
@@ -151,6 +160,12 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
         model_comparison: model_comparison(&data.models),
         price_spend: page_price_spend(data),
         segment_shares: segment_shares(&page_segments(data)),
+        feature_importance: feature_importance(&data.feature_importance),
+        segment_value: segment_value(&data.segments, data.kpis.flat_rate, &money),
+        clv_by_segment: data
+            .clv
+            .as_ref()
+            .and_then(|c| clv_by_segment(&c.by_segment, &page_segments(data), &money)),
     }
 }
 
@@ -678,6 +693,8 @@ pub(crate) struct Bar {
     pub text: String,
     pub tip: String,
     pub colour: String,
+    /// The segment the bar stands for (faded in the page when another is selected).
+    pub cluster: Option<usize>,
 }
 
 /// Horizontal bars, first on top, each with its value printed at its end; non-finite values
@@ -705,15 +722,17 @@ pub(crate) fn hbars(title: &str, x_label: &str, bars: &[Bar], format: Format, le
     figure.height = (n as u32 * 26 + 58).max(120);
     figure.left = left;
     let row = |i: usize| (n - 1 - i) as f64;
-    figure.mark(Mark::Rects {
-        x0: bars.iter().map(|b| b.value.min(0.0)).collect(),
-        x1: bars.iter().map(|b| b.value.max(0.0)).collect(),
-        y0: (0..n).map(|i| row(i) - 0.32).collect(),
-        y1: (0..n).map(|i| row(i) + 0.32).collect(),
-        colours: bars.iter().map(|b| b.colour.clone()).collect(),
-        tips: bars.iter().map(|b| b.tip.clone()).collect(),
-        cluster: None,
-    });
+    for (i, b) in bars.iter().enumerate() {
+        figure.mark(Mark::Rects {
+            x0: vec![b.value.min(0.0)],
+            x1: vec![b.value.max(0.0)],
+            y0: vec![row(i) - 0.32],
+            y1: vec![row(i) + 0.32],
+            colours: vec![b.colour.clone()],
+            tips: vec![b.tip.clone()],
+            cluster: b.cluster,
+        });
+    }
     for (i, b) in bars.iter().enumerate() {
         let right = b.value >= 0.0;
         figure.mark(Mark::Text {
@@ -757,6 +776,7 @@ fn shap_ranking(title: &str, rows: &[(String, f64)], customers: Option<usize>) -
                     crate::numfmt::grouped(n as u64)
                 ))
             ),
+            cluster: None,
         })
         .collect();
     let title = if rows.len() > shown {
@@ -858,6 +878,7 @@ fn merchant_headroom(merchants: &[MerchantRow], money: &Money) -> Option<Figure>
                     money.fmt(h)
                 ),
                 colour: if h >= 0.0 { GREEN } else { RED }.to_string(),
+                cluster: None,
             }
         })
         .collect();
@@ -910,6 +931,7 @@ fn ingest_funnel(rows: &[IngestRow]) -> Option<Figure> {
                     _ => GREY,
                 }
                 .to_string(),
+                cluster: None,
             }
         })
         .collect();
@@ -945,6 +967,7 @@ fn stage_times(rows: &[StageRow]) -> Option<Figure> {
                 crate::numfmt::grouped(r.rows_out as u64)
             ),
             colour: TEAL.into(),
+            cluster: None,
         })
         .collect();
     let mut figure = hbars(
@@ -977,6 +1000,7 @@ fn effect_drivers(d: &EffectDrivers, outcome: &str) -> Option<Figure> {
                 d.arm, d.fidelity_r2
             ),
             colour: ACCENT.into(),
+            cluster: None,
         })
         .collect();
     let x_label = format!(
@@ -1132,6 +1156,7 @@ fn model_comparison(models: &[ModelRow]) -> Option<Figure> {
                     m.test_r2
                 ),
                 colour: if m.is_final { ACCENT } else { GREY }.into(),
+                cluster: None,
             }
         })
         .collect();
@@ -1342,6 +1367,173 @@ pub(crate) fn segment_shares(segments: &[SegmentSummary]) -> Option<Figure> {
         CLUSTER_COLOURS[0],
         false,
     );
+    Some(figure)
+}
+
+/// Impurity and permutation importance of the top ten features (by impurity), each as its
+/// share of its total so that both fit one axis. None without features.
+fn feature_importance(rows: &[FeatureImportanceRow]) -> Option<Figure> {
+    if rows.is_empty() {
+        return None;
+    }
+    let total = |v: &dyn Fn(&FeatureImportanceRow) -> f64| -> f64 {
+        rows.iter()
+            .map(|r| v(r).max(0.0))
+            .filter(|v| v.is_finite())
+            .sum()
+    };
+    let (ti, tp) = (total(&|r| r.impurity), total(&|r| r.permutation));
+    let share = |v: f64, t: f64| {
+        if t > 0.0 && v.is_finite() {
+            v.max(0.0) / t
+        } else {
+            0.0
+        }
+    };
+    let mut rows: Vec<&FeatureImportanceRow> = rows.iter().collect();
+    rows.sort_by(|a, b| {
+        b.impurity
+            .total_cmp(&a.impurity)
+            .then_with(|| a.feature.cmp(&b.feature))
+    });
+    rows.truncate(10);
+    let n = rows.len();
+    let top = rows
+        .iter()
+        .map(|r| share(r.impurity, ti).max(share(r.permutation, tp)))
+        .fold(0.05f64, f64::max);
+    let mut figure = Figure::new(
+        "Impurity and permutation importance",
+        Axis::nice("", 0.0, top * 1.1, 5, Format::Pct0),
+        Axis::categories("", rows.iter().rev().map(|r| r.feature.clone()).collect()),
+    );
+    figure.height = (n as u32 * 34 + 58).max(120);
+    figure.left = 160;
+    for (i, r) in rows.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        let (si, sp) = (share(r.impurity, ti), share(r.permutation, tp));
+        let tip = format!(
+            "{}\nImpurity: {:.4} ({:.1}%)\nPermutation: {:.5} ({:.1}%)",
+            r.feature,
+            r.impurity,
+            si * 100.0,
+            r.permutation,
+            sp * 100.0
+        );
+        figure.mark(Mark::Rects {
+            x0: vec![0.0, 0.0],
+            x1: vec![si, sp],
+            y0: vec![y + 0.02, y - 0.36],
+            y1: vec![y + 0.36, y - 0.02],
+            colours: vec![CLUSTER_COLOURS[0].into(), CLUSTER_COLOURS[1].into()],
+            tips: vec![tip.clone(), tip],
+            cluster: None,
+        });
+        figure.mark(Mark::Text {
+            x: si.max(sp),
+            y,
+            text: format!("{:.0}%", si.max(sp) * 100.0),
+            anchor: Anchor::Start,
+            dx: 5.0,
+            dy: 4.0,
+            value: true,
+        });
+    }
+    figure.key("impurity (share of total)", CLUSTER_COLOURS[0], false);
+    figure.key("permutation (share of total)", CLUSTER_COLOURS[1], false);
+    Some(figure)
+}
+
+/// Expected value gained by the model's tiers over the flat rate, per persona, in the
+/// persona's colour (the sign shows in the bar's direction and its label).
+fn segment_value(segments: &[SegmentRow], flat_rate: Option<f64>, money: &Money) -> Option<Figure> {
+    let summaries: Vec<SegmentSummary> = segments
+        .iter()
+        .map(|s| SegmentSummary {
+            cluster: s.cluster,
+            persona: s.persona.clone(),
+            size: s.size,
+            share_revenue: s.share_revenue,
+        })
+        .collect();
+    let flat = flat_rate.map_or("the flat rate".to_string(), |r| {
+        format!("Flat {}", crate::numfmt::rate(r))
+    });
+    let bars: Vec<Bar> = segments
+        .iter()
+        .filter_map(|s| {
+            let (model, flat_value) = (s.value_predicted?, s.value_flat?);
+            let gain = model - flat_value;
+            let (colour, label) = segment_style(&summaries, s.cluster)?;
+            let oracle = s
+                .value_oracle
+                .map_or(String::new(), |v| format!("\nOracle: {}", money.fmt(v)));
+            Some(Bar {
+                label: s.persona.clone(),
+                value: gain,
+                text: money.signed(gain),
+                tip: format!(
+                    "{label}\nModel tiers: {}\n{flat}: {}{oracle}\nGain: {}",
+                    money.fmt(model),
+                    money.fmt(flat_value),
+                    money.signed(gain)
+                ),
+                colour: colour.into(),
+                cluster: Some(s.cluster),
+            })
+        })
+        .collect();
+    if bars.is_empty() {
+        return None;
+    }
+    let mut figure = hbars(
+        "Expected value gained over the flat rate per persona",
+        "",
+        &bars,
+        Format::MoneyShort,
+        215,
+    );
+    figure.height = (bars.len() as u32 * 36 + 58).max(120);
+    Some(figure)
+}
+
+/// Total lifetime value per persona, in the persona's colour, with the mean per customer.
+fn clv_by_segment(
+    rows: &[ClvSegment],
+    segments: &[SegmentSummary],
+    money: &Money,
+) -> Option<Figure> {
+    let bars: Vec<Bar> = rows
+        .iter()
+        .map(|r| Bar {
+            label: format!("C{} · {}", r.cluster, r.persona),
+            value: r.total_clv,
+            text: format!("{} · {} each", money.short(r.total_clv), money.fmt(r.mean_clv)),
+            tip: format!(
+                "C{} · {}\nCustomers: {}\nTotal CLV: {}\nMean CLV: {}\nMean P(alive): {:.1}%\nValuable but slipping: {}",
+                r.cluster,
+                r.persona,
+                crate::numfmt::grouped(r.customers as u64),
+                money.fmt(r.total_clv),
+                money.fmt(r.mean_clv),
+                r.mean_p_alive * 100.0,
+                crate::numfmt::grouped(r.slipping as u64)
+            ),
+            colour: segment_style(segments, r.cluster).map_or(UNASSIGNED, |(c, _)| c).into(),
+            cluster: Some(r.cluster),
+        })
+        .collect();
+    if bars.is_empty() {
+        return None;
+    }
+    let mut figure = hbars(
+        "Total lifetime value per persona",
+        "Total CLV",
+        &bars,
+        Format::MoneyShort,
+        190,
+    );
+    figure.widen_x(0.35);
     Some(figure)
 }
 
@@ -1607,15 +1799,13 @@ mod tests {
         // Largest on top: the top row of the category axis is the largest value.
         assert_eq!(figure.y.names.last().unwrap(), "feature_13");
         assert_eq!(figure.x.format, Format::Pp);
-        let Mark::Rects { tips, colours, .. } = &figure.marks[0] else {
-            panic!("bars first")
-        };
+        let bars = bars_of(&figure);
         assert!(
-            tips[0].starts_with("feature_13\nMean |SHAP|: 1.300 pp"),
+            bars[0].3.starts_with("feature_13\nMean |SHAP|: 1.300 pp"),
             "{}",
-            tips[0]
+            bars[0].3
         );
-        assert_eq!((colours[0].as_str(), colours[1].as_str()), (ACCENT, LIGHT));
+        assert_eq!((bars[0].2.as_str(), bars[1].2.as_str()), (ACCENT, LIGHT));
         let dir = tempfile::tempdir().unwrap();
         let draw = |name: &str, figure: &Figure| {
             let path = dir.path().join(name);
@@ -1672,20 +1862,36 @@ mod tests {
         let by = shap_by_segment(&importance, &points);
         assert_eq!(by.all.as_ref().unwrap().y.names, vec!["a"]);
         assert_eq!(by.by_cluster.keys().collect::<Vec<_>>(), vec!["0", "2"]);
-        let Mark::Rects { x1, tips, .. } = &by.by_cluster["0"].marks[0] else {
-            panic!("bars")
-        };
-        assert!((x1[0] - 0.2).abs() < 1e-12 && x1[1] == 0.0, "{x1:?}");
-        assert!(tips[0].ends_with("Sampled customers: 2"), "{}", tips[0]);
+        let bars = bars_of(&by.by_cluster["0"]);
+        assert!(
+            (bars[0].1 - 0.2).abs() < 1e-12 && bars[1].1 == 0.0,
+            "{bars:?}"
+        );
+        assert!(bars[0].3.ends_with("Sampled customers: 2"), "{}", bars[0].3);
         // In cluster 2, b (0.04) outranks a (0.02).
         assert_eq!(by.by_cluster["2"].y.names, vec!["a", "b"]);
     }
 
+    /// The bars of a ranking, top first: (x0, x1, colour, tip) per bar.
+    fn bars_of(figure: &Figure) -> Vec<(f64, f64, String, String)> {
+        figure
+            .marks
+            .iter()
+            .filter_map(|m| match m {
+                Mark::Rects {
+                    x0,
+                    x1,
+                    colours,
+                    tips,
+                    ..
+                } => Some((x0[0], x1[0], colours[0].clone(), tips[0].clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn bar_tips(figure: &Figure) -> Vec<String> {
-        match &figure.marks[0] {
-            Mark::Rects { tips, .. } => tips.clone(),
-            _ => panic!("bars first"),
-        }
+        bars_of(figure).into_iter().map(|b| b.3).collect()
     }
 
     #[test]
@@ -1709,11 +1915,9 @@ mod tests {
         .unwrap();
         // Largest headroom on top; a negative one in red with its value to the left.
         assert_eq!(figure.y.names, vec!["under", "small", "big"]);
-        let Mark::Rects { colours, x0, .. } = &figure.marks[0] else {
-            panic!("bars first")
-        };
-        assert_eq!(colours[2], RED);
-        assert!((x0[2] + 5.0).abs() < 1e-9);
+        let bars = bars_of(&figure);
+        assert_eq!(bars[2].2, RED);
+        assert!((bars[2].0 + 5.0).abs() < 1e-9);
         assert!(
             bar_tips(&figure)[0].ends_with("Headroom: $300"),
             "{}",
@@ -1935,5 +2139,82 @@ mod tests {
             assert!(drawn > 400, "{drawn} pixels of {colour}");
         }
         assert!(ink_of(&path, UNASSIGNED) > 100);
+    }
+
+    #[test]
+    fn importance_segment_value_and_clv_by_segment() {
+        let importance = |feature: &str, impurity: f64, permutation: f64| FeatureImportanceRow {
+            feature: feature.into(),
+            impurity,
+            permutation,
+        };
+        let figure =
+            feature_importance(&[importance("a", 3.0, 0.1), importance("b", 1.0, 0.3)]).unwrap();
+        assert_eq!(figure.y.names, vec!["b", "a"]);
+        let Mark::Rects { x1, .. } = &figure.marks[0] else {
+            panic!("bars first")
+        };
+        // Each as its share of its own total.
+        assert_eq!(x1, &vec![0.75, 0.25]);
+        assert!(feature_importance(&[]).is_none());
+
+        let segment = |cluster: usize, model: Option<f64>, flat: f64| SegmentRow {
+            cluster,
+            persona: format!("P{cluster}"),
+            size: 10,
+            value_predicted: model,
+            value_flat: Some(flat),
+            ..SegmentRow::default()
+        };
+        let money = Money::new("USD");
+        let figure = segment_value(
+            &[
+                segment(0, Some(120.0), 100.0),
+                segment(1, None, 5.0),
+                segment(2, Some(90.0), 100.0),
+            ],
+            Some(0.02),
+            &money,
+        )
+        .unwrap();
+        // A segment without a model value is left out; each bar is tagged with its segment.
+        assert_eq!(figure.y.names, vec!["P2", "P0"]);
+        let tagged: Vec<Option<usize>> = figure
+            .marks
+            .iter()
+            .filter_map(|m| match m {
+                Mark::Rects { cluster, .. } => Some(*cluster),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tagged, vec![Some(0), Some(2)]);
+        assert!(
+            bar_tips(&figure)[0].contains("Flat 2%: $100\n"),
+            "{}",
+            bar_tips(&figure)[0]
+        );
+        assert!(segment_value(&[segment(1, None, 5.0)], None, &money).is_none());
+
+        let clv = ClvSegment {
+            cluster: 0,
+            persona: "P0".into(),
+            customers: 10,
+            total_clv: 12_500.0,
+            mean_clv: 1_250.0,
+            mean_p_alive: 0.8,
+            slipping: 1,
+        };
+        let segments = [SegmentSummary {
+            cluster: 0,
+            persona: "P0".into(),
+            size: 10,
+            share_revenue: 1.0,
+        }];
+        let figure = clv_by_segment(&[clv], &segments, &money).unwrap();
+        let Mark::Text { text, .. } = &figure.marks[1] else {
+            panic!("the value after the bar")
+        };
+        assert_eq!(text, "$12.5k · $1,250 each");
+        assert!(clv_by_segment(&[], &segments, &money).is_none());
     }
 }
