@@ -22,7 +22,6 @@
     '#ff9da7', '#9c755f', '#86bcb6'];
   var MUTED = '#d3d9e0';
   var ACCENT = '#2563eb';
-  var POLICY_COLORS = { flat: '#9aa5b1', model: ACCENT, oracle: '#59a14f' };
 
   var D = null;
   var S = { tab: 'segments', slide: 1, segment: null, dependence: null, qini: null, budgetPoint: null };
@@ -251,6 +250,7 @@
       case 'money': return fmt.money;
       case 'pct0': return function (v) { return fmt.pct(v, 0); };
       case 'seconds': return function (v) { return fmt.num(v, axis.decimals) + ' s'; };
+      case 'rate': return fmt.rate;
       case 'pp': return function (v) { return fmt.pp(v, Math.max(0, axis.decimals - 2)); };
       case 'name': return function (v) { var n = axis.names[Math.round(v)] || ''; return room ? fit(n, room, 11.5) : n; };
       default: return String;
@@ -733,35 +733,22 @@
   } };
 
   VIEWS.predictedVsOptimal = { kind: 'chart', aware: true, render: function (el) {
-    var cs = (D.customers || []).filter(function (c) { return isNum(c.predicted_rate) && isNum(c.optimal_rate); });
-    if (!cs.length) { empty(el, 'fluz train'); return; }
-    var pts = cs.map(function (c) {
-      var muted = !inSegment(c.cluster);
-      return { x: c.optimal_rate, y: c.predicted_rate, color: clusterColor(c.cluster), muted: muted, r: muted ? 2 : 2.6,
-        tip: 'Customer ' + c.customer_id + '\nC' + c.cluster + ' · ' + c.persona + '\nOptimal rate: ' + fmt.rate(c.optimal_rate) +
-          '\nPredicted rate: ' + fmt.rate(c.predicted_rate) + '\nTier: ' + fmt.rate(c.tier) };
-    });
-    scatter(el, pts, { xLabel: 'Optimal (oracle) rate', yLabel: 'Predicted rate', diagonal: true, height: 300,
-      xFormat: fmt.rate, yFormat: fmt.rate, label: 'Predicted versus optimal cashback rate' });
+    var fig = D.figures && D.figures.predicted_vs_optimal;
+    if (!fig) { empty(el, 'fluz train'); return; }
+    figure(el, fig);
   } };
 
+
   VIEWS.policyValue = { kind: 'chart', aware: true, render: function (el) {
-    var v = policyValues();
-    if (!isNum(v.model) && !isNum(v.flat) && !isNum(v.oracle)) {
-      if (v.seg) { empty(el, null, 'Per-segment policy values are not in this run.'); } else { empty(el, 'fluz train'); }
+    var by = D.figures && D.figures.policy_value;
+    var fig = by && (S.segment == null ? by.all : by.by_cluster[String(S.segment)]);
+    if (!fig) {
+      if (S.segment != null && by && by.all) { empty(el, null, 'Per-segment policy values are not in this run.'); } else { empty(el, 'fluz train'); }
       return;
     }
-    var rows = [
-      { key: 'flat', label: 'Flat ' + fmt.rate(D.kpis.flat_rate), value: v.flat },
-      { key: 'model', label: 'Model tiers', value: v.model },
-      { key: 'oracle', label: 'Oracle (best possible)', value: v.oracle }
-    ].filter(function (r) { return isNum(r.value); });
-    hbars(el, rows.map(function (r) {
-      var ofOracle = isNum(v.oracle) && v.oracle ? ' · ' + fmt.pct(r.value / v.oracle, 1) + ' of oracle' : '';
-      return { label: r.label, value: r.value, color: POLICY_COLORS[r.key], text: fmt.moneyShort(r.value) + ofOracle,
-        tip: r.label + (v.seg ? ' — ' + segLabel(v.seg) : '') + '\nExpected value: ' + fmt.money(r.value) + (ofOracle ? '\n' + ofOracle.slice(3) : '') };
-    }), { format: fmt.money, tickFormat: fmt.moneyShort, labelWidth: 165, right: 150, barHeight: 40, label: 'Expected value by policy' });
+    figure(el, fig);
   } };
+
 
   VIEWS.modelComparison = { kind: 'chart', aware: false, render: function (el) {
     var fig = D.figures && D.figures.model_comparison;
@@ -1264,30 +1251,12 @@
 
 
   VIEWS.offerBySegment = { kind: 'chart', aware: true, render: function (el) {
-    var o = D.offers;
-    if (!o) { empty(el, 'fluz uplift'); return; }
-    var rows = o.by_segment || [];
-    if (!rows.length) { empty(el, 'fluz segment', 'The arm per persona needs the segments'); return; }
-    var arms = o.arms || [];
-    var f = frame(el, { height: Math.max(140, rows.length * 40 + 50), margin: { l: 190, r: 16, b: 44, t: 8 }, label: 'Recommended arm by persona' });
-    var x = linear(0, 1, 0, f.iw);
-    axisX(f, x, [0, 0.25, 0.5, 0.75, 1], function (v) { return fmt.pct(v, 0); }, 'Share of the persona\u2019s customers', true);
-    var band = f.ih / rows.length;
-    rows.forEach(function (r, i) {
-      var faded = !inSegment(r.cluster);
-      var g = svg('g', { 'class': faded ? 'faded' : null }, f.g);
-      stext(g, -8, i * band + band / 2 + 4, fit('C' + r.cluster + ' · ' + r.persona, 180, 11.5), { 'text-anchor': 'end', 'class': 'cat' });
-      var acc = 0;
-      r.counts.forEach(function (n, a) {
-        var share = n / Math.max(1, r.customers);
-        if (share <= 0) { return; }
-        svg('rect', { x: x(acc), y: i * band + band * 0.18, width: Math.max(0.5, x(acc + share) - x(acc)), height: band * 0.64, fill: tierColor(a, arms.length),
-          'class': 'mark', 'data-tip': 'C' + r.cluster + ' · ' + r.persona + '\n' + arms[a] + ': ' + fmt.int(n) + ' of ' + fmt.int(r.customers) + ' (' + fmt.pct(share) + ')' }, g);
-        acc += share;
-      });
-    });
-    legend(el, arms.map(function (a, i) { return { label: a, color: tierColor(i, arms.length) }; }));
+    if (!D.offers) { empty(el, 'fluz uplift'); return; }
+    var fig = D.figures && D.figures.offer_by_segment;
+    if (!fig) { empty(el, 'fluz segment', 'The arm per persona needs the segments'); return; }
+    figure(el, fig);
   } };
+
 
   VIEWS.effectDrivers = { kind: 'chart', aware: false, render: function (el) {
     if (!D.offers) { empty(el, 'fluz uplift'); return; }

@@ -26,6 +26,8 @@ pub(crate) enum Format {
     Pct0,
     /// Seconds: "1.5 s" (decimals from the ticks).
     Seconds,
+    /// A rate: 0.075 → "7.5%" (up to two decimals, trailing zeros trimmed).
+    Rate,
     /// A rate difference in percentage points: 0.0043 → "0.43 pp" (decimals from the ticks).
     Pp,
     /// Category names (the axis's `names`, at positions 0, 1, 2, ...).
@@ -49,6 +51,7 @@ impl Format {
             }
             Format::Pct0 => format!("{:.0}%", v * 100.0),
             Format::Seconds => format!("{v:.decimals$} s"),
+            Format::Rate => crate::numfmt::rate(v),
             Format::Pp => format!("{:.*} pp", decimals.saturating_sub(2), v * 100.0),
             Format::Name => {
                 let i = v.round();

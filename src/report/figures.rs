@@ -12,7 +12,7 @@ use super::dashboard::{
 };
 use super::figure::{Anchor, Axis, Figure, Format, Mark};
 use super::stage_views::{
-    BudgetView, ClvHoldoutRow, ClvSegment, EffectDrivers, PolicyRow, QiniSeries,
+    BudgetView, ClvHoldoutRow, ClvSegment, EffectDrivers, PolicyRow, QiniSeries, SegmentArms,
 };
 use crate::numfmt::Money;
 use crate::segment::sweep::KResult;
@@ -96,6 +96,13 @@ pub(crate) struct DashboardFigures {
     pub segment_value: Option<Figure>,
     /// Total lifetime value per persona.
     pub clv_by_segment: Option<Figure>,
+    /// The model's predicted rate against the oracle rate, per sampled customer.
+    pub predicted_vs_optimal: Option<Figure>,
+    /// Expected value of the flat rate, the model's tiers and the oracle, for everyone and
+    /// per segment.
+    pub policy_value: BySegment,
+    /// The recommended arm's share of each persona's customers.
+    pub offer_by_segment: Option<Figure>,
 }
 
 /// One customer in the segment scatter.
@@ -166,6 +173,12 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
             .clv
             .as_ref()
             .and_then(|c| clv_by_segment(&c.by_segment, &page_segments(data), &money)),
+        predicted_vs_optimal: predicted_vs_optimal(data),
+        policy_value: policy_value(data, &money),
+        offer_by_segment: data
+            .offers
+            .as_ref()
+            .and_then(|o| offer_by_segment(&o.by_segment, &o.arms)),
     }
 }
 
@@ -1537,6 +1550,265 @@ fn clv_by_segment(
     Some(figure)
 }
 
+/// The `i`-th of `n` ordered tiers or arms: light to dark blue (the page's `tierColor`).
+fn tier_colour(i: usize, n: usize) -> String {
+    let t = if n <= 1 {
+        1.0
+    } else {
+        i as f64 / (n - 1) as f64
+    };
+    let s = 0.15 + 0.85 * t;
+    let mix = |a: f64, b: f64| (a + (b - a) * s).round() as u8;
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        mix(198.0, 8.0),
+        mix(219.0, 48.0),
+        mix(239.0, 107.0)
+    )
+}
+
+/// Predicted against optimal (oracle) rate, a mark per segment, with the line of perfect
+/// prediction. None without a customer having both.
+fn predicted_vs_optimal(data: &super::dashboard::DashboardData) -> Option<Figure> {
+    let customers: Vec<_> = data
+        .customers
+        .iter()
+        .filter_map(|c| {
+            let (p, o) = (c.predicted_rate?, c.optimal_rate?);
+            (p.is_finite() && o.is_finite()).then_some((c, p, o))
+        })
+        .collect();
+    if customers.is_empty() {
+        return None;
+    }
+    let segments = page_segments(data);
+    let (lo, hi) = customers
+        .iter()
+        .fold((0.0f64, 0.0f64), |(lo, hi), (_, p, o)| {
+            (lo.min(p.min(*o)), hi.max(p.max(*o)))
+        });
+    let mut figure = Figure::new(
+        "Predicted versus optimal cashback rate",
+        Axis::nice("Optimal (oracle) rate", lo, hi, 5, Format::Rate),
+        Axis::nice("Predicted rate", lo, hi, 5, Format::Rate),
+    );
+    let (a, b) = (figure.x.lo.max(figure.y.lo), figure.x.hi.min(figure.y.hi));
+    figure.mark(Mark::Rules {
+        x0: vec![a],
+        y0: vec![a],
+        x1: vec![b],
+        y1: vec![b],
+        colour: REFERENCE.into(),
+        width: 1.2,
+        dashed: true,
+    });
+    figure.mark(Mark::Text {
+        x: b,
+        y: b,
+        text: "perfect prediction".into(),
+        anchor: Anchor::End,
+        dx: -4.0,
+        dy: 14.0,
+        value: false,
+    });
+    let mut clusters: Vec<usize> = customers.iter().map(|(c, _, _)| c.cluster).collect();
+    clusters.sort_unstable();
+    clusters.dedup();
+    for cluster in clusters {
+        let members: Vec<_> = customers
+            .iter()
+            .filter(|(c, _, _)| c.cluster == cluster)
+            .collect();
+        let colour = segment_style(&segments, cluster).map_or(UNASSIGNED, |(c, _)| c);
+        figure.mark(Mark::Points {
+            x: members.iter().map(|(_, _, o)| *o).collect(),
+            y: members.iter().map(|(_, p, _)| *p).collect(),
+            colour: colour.into(),
+            radius: 2.6,
+            square: false,
+            hollow: false,
+            hover: false,
+            tips: members
+                .iter()
+                .map(|(c, p, o)| {
+                    format!(
+                        "Customer {}\nC{} · {}\nOptimal rate: {}\nPredicted rate: {}\nTier: {}",
+                        c.customer_id,
+                        c.cluster,
+                        c.persona,
+                        crate::numfmt::rate(*o),
+                        crate::numfmt::rate(*p),
+                        c.tier.map_or("—".into(), crate::numfmt::rate)
+                    )
+                })
+                .collect(),
+            cluster: Some(cluster),
+        });
+    }
+    Some(figure)
+}
+
+/// Expected value of the flat rate, the model's tiers and the oracle as bars, each with its
+/// share of the oracle's value.
+fn policy_bars(
+    values: [Option<f64>; 3],
+    flat_rate: Option<f64>,
+    scope: Option<&str>,
+    money: &Money,
+) -> Option<Figure> {
+    let [flat, model, oracle] = values;
+    let flat_label = flat_rate.map_or("Flat rate".to_string(), |r| {
+        format!("Flat {}", crate::numfmt::rate(r))
+    });
+    let rows = [
+        (flat_label, flat, GREY),
+        ("Model tiers".to_string(), model, ACCENT),
+        ("Oracle (best possible)".to_string(), oracle, GREEN),
+    ];
+    let bars: Vec<Bar> = rows
+        .into_iter()
+        .filter_map(|(label, value, colour)| {
+            let value = value.filter(|v| v.is_finite())?;
+            let of_oracle = oracle
+                .filter(|o| o.is_finite() && *o != 0.0)
+                .map_or(String::new(), |o| {
+                    format!("{:.1}% of oracle", value / o * 100.0)
+                });
+            let text = if of_oracle.is_empty() {
+                money.short(value)
+            } else {
+                format!("{} · {of_oracle}", money.short(value))
+            };
+            let scope = scope.map_or(String::new(), |s| format!(" — {s}"));
+            let share = if of_oracle.is_empty() {
+                String::new()
+            } else {
+                format!("\n{of_oracle}")
+            };
+            Some(Bar {
+                tip: format!(
+                    "{label}{scope}\nExpected value: {}{share}",
+                    money.fmt(value)
+                ),
+                label,
+                value,
+                text,
+                colour: colour.into(),
+                cluster: None,
+            })
+        })
+        .collect();
+    if bars.is_empty() {
+        return None;
+    }
+    let mut figure = hbars(
+        "Expected value by policy",
+        "",
+        &bars,
+        Format::MoneyShort,
+        165,
+    );
+    figure.widen_x(0.45);
+    figure.height = (bars.len() as u32 * 40 + 58).max(120);
+    Some(figure)
+}
+
+/// The policy values for everyone (the KPIs) and per segment (its profile's values).
+fn policy_value(data: &super::dashboard::DashboardData, money: &Money) -> BySegment {
+    let k = &data.kpis;
+    let segments = page_segments(data);
+    BySegment {
+        all: policy_bars(
+            [k.value_flat, k.value_predicted, k.value_oracle],
+            k.flat_rate,
+            None,
+            money,
+        ),
+        by_cluster: data
+            .segments
+            .iter()
+            .filter_map(|s| {
+                let (_, label) = segment_style(&segments, s.cluster)?;
+                let figure = policy_bars(
+                    [s.value_flat, s.value_predicted, s.value_oracle],
+                    k.flat_rate,
+                    Some(&label),
+                    money,
+                )?;
+                Some((s.cluster.to_string(), figure))
+            })
+            .collect(),
+    }
+}
+
+/// Each persona's customers by recommended arm, as stacked shares (light to dark by arm).
+fn offer_by_segment(rows: &[SegmentArms], arms: &[String]) -> Option<Figure> {
+    if rows.is_empty() {
+        return None;
+    }
+    let n = rows.len();
+    let mut figure = Figure::new(
+        "Recommended arm by persona",
+        Axis::fixed(
+            "Share of the persona’s customers",
+            0.0,
+            1.0,
+            vec![0.0, 0.25, 0.5, 0.75, 1.0],
+            Format::Pct0,
+        ),
+        Axis::categories(
+            "",
+            rows.iter()
+                .rev()
+                .map(|r| format!("C{} · {}", r.cluster, r.persona))
+                .collect(),
+        ),
+    );
+    figure.height = (n as u32 * 40 + 58).max(140);
+    figure.left = 190;
+    for (i, r) in rows.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        let total = r.customers.max(1) as f64;
+        let mut at = 0.0;
+        let (mut x0, mut x1, mut colours, mut tips) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (a, &count) in r.counts.iter().enumerate() {
+            let share = count as f64 / total;
+            if share <= 0.0 {
+                continue;
+            }
+            x0.push(at);
+            x1.push(at + share);
+            at += share;
+            colours.push(tier_colour(a, arms.len()));
+            tips.push(format!(
+                "C{} · {}\n{}: {} of {} ({:.1}%)",
+                r.cluster,
+                r.persona,
+                arms.get(a).map_or("?", String::as_str),
+                crate::numfmt::grouped(count as u64),
+                crate::numfmt::grouped(r.customers as u64),
+                share * 100.0
+            ));
+        }
+        let k = x0.len();
+        figure.mark(Mark::Rects {
+            x0,
+            x1,
+            y0: vec![y - 0.32; k],
+            y1: vec![y + 0.32; k],
+            colours,
+            tips,
+            cluster: Some(r.cluster),
+        });
+    }
+    for (a, arm) in arms.iter().enumerate() {
+        let colour = tier_colour(a, arms.len());
+        figure.key(arm.clone(), &colour, false);
+    }
+    Some(figure)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2216,5 +2488,58 @@ mod tests {
         };
         assert_eq!(text, "$12.5k · $1,250 each");
         assert!(clv_by_segment(&[], &segments, &money).is_none());
+    }
+
+    #[test]
+    fn tier_colours_policy_values_and_arms_by_segment() {
+        // The page's tierColor: 0.15 of the way to dark blue for the first, all the way last.
+        assert_eq!(tier_colour(0, 3), "#aac1db");
+        assert_eq!(tier_colour(2, 3), "#08306b");
+        let money = Money::new("USD");
+        let figure = policy_bars(
+            [Some(90.0), Some(99.0), Some(100.0)],
+            Some(0.02),
+            None,
+            &money,
+        )
+        .unwrap();
+        assert_eq!(
+            figure.y.names,
+            vec!["Oracle (best possible)", "Model tiers", "Flat 2%"]
+        );
+        let texts: Vec<&str> = figure
+            .marks
+            .iter()
+            .filter_map(|m| match m {
+                Mark::Text { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts[0], "$90 · 90.0% of oracle");
+        assert!(policy_bars([None, None, None], None, None, &money).is_none());
+
+        let arms = vec!["0%".to_string(), "2%".to_string(), "5%".to_string()];
+        let rows = [SegmentArms {
+            cluster: 1,
+            persona: "P".into(),
+            customers: 4,
+            counts: vec![1, 0, 3],
+        }];
+        let figure = offer_by_segment(&rows, &arms).unwrap();
+        let Mark::Rects {
+            x0,
+            x1,
+            cluster,
+            colours,
+            ..
+        } = &figure.marks[0]
+        else {
+            panic!("stacked bars")
+        };
+        // The empty arm is skipped; shares stack to 1.
+        assert_eq!((x0.clone(), x1.clone()), (vec![0.0, 0.25], vec![0.25, 1.0]));
+        assert_eq!((cluster, colours[1].as_str()), (&Some(1), "#08306b"));
+        assert_eq!(figure.legend.len(), 3);
+        assert!(offer_by_segment(&[], &arms).is_none());
     }
 }
