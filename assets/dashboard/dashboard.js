@@ -690,47 +690,11 @@
   } };
 
   VIEWS.tierBars = { kind: 'chart', aware: true, render: function (el) {
-    var tiers = (D.tiers || []).slice().sort(function (a, b) { return a.rate - b.rate; });
-    if (!tiers.length) { empty(el, 'fluz train'); return; }
-    var segs = segments();
-    var si = segmentIndex(S.segment);
-    var f = frame(el, { height: 300, margin: { l: 56, b: 46, t: 22 }, label: 'Customers per cashback tier' });
-    var stacks = tiers.map(function (t) {
-      if (S.segment != null && si >= 0) { return [{ k: si, n: (t.by_cluster || [])[si] || 0 }]; }
-      if (t.by_cluster && t.by_cluster.length === segs.length && segs.length) {
-        return t.by_cluster.map(function (n, k) { return { k: k, n: n }; });
-      }
-      return [{ k: -1, n: t.customers }];
-    });
-    var totals = stacks.map(function (s) { return sum(s.map(function (p) { return p.n; })); });
-    var all = sum(totals);
-    var yt = niceTicks(0, Math.max(1, Math.max.apply(null, totals)), 5);
-    var y = linear(0, yt[yt.length - 1], f.ih, 0);
-    var band = f.iw / tiers.length;
-    axisY(f, y, yt, fmt.compact, 'Customers');
-    var ax = svg('g', { 'class': 'axis', transform: 'translate(0,' + f.ih + ')' }, f.g);
-    svg('line', { x1: 0, x2: f.iw, y1: 0, y2: 0 }, ax);
-    stext(ax, f.iw / 2, 36, 'Cashback tier', { 'class': 'axis-label', 'text-anchor': 'middle' });
-    tiers.forEach(function (t, i) {
-      var x0 = i * band + band * 0.16, bw = band * 0.68;
-      stext(ax, x0 + bw / 2, 17, fmt.rate(t.rate), { 'text-anchor': 'middle' });
-      var acc = 0;
-      stacks[i].forEach(function (p) {
-        if (!p.n) { return; }
-        var y0 = y(acc), y1 = y(acc + p.n);
-        acc += p.n;
-        var name = p.k >= 0 ? segLabel(segs[p.k]) : 'All customers';
-        svg('rect', { x: x0, y: y1, width: bw, height: Math.max(0.5, y0 - y1), fill: p.k >= 0 ? clusterColor(segs[p.k].cluster) : tierColor(i, tiers.length),
-          'class': 'mark', 'data-tip': 'Tier ' + fmt.rate(t.rate) + '\n' + name + ': ' + fmt.int(p.n) + '\nTier total: ' + fmt.int(totals[i]) }, f.g);
-      });
-      if (totals[i] > 0) {
-        stext(f.g, x0 + bw / 2, y(totals[i]) - 5, fmt.compact(totals[i]) + ' · ' + fmt.pct(all ? totals[i] / all : 0, 0), { 'class': 'val', 'text-anchor': 'middle' });
-      }
-    });
-    if (S.segment == null && segs.length) {
-      legend(el, segs.map(function (s) { return { label: segLabel(s), color: clusterColor(s.cluster) }; }));
-    }
+    var by = D.figures && D.figures.tier_bars;
+    if (!by || !by.all) { empty(el, 'fluz train'); return; }
+    figure(el, S.segment == null ? by.all : by.by_cluster[String(S.segment)] || by.all);
   } };
+
 
   VIEWS.predictedVsOptimal = { kind: 'chart', aware: true, render: function (el) {
     var fig = D.figures && D.figures.predicted_vs_optimal;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::dashboard::{
     FeatureImportanceRow, IngestRow, MerchantRow, ModelRow, SegmentRow, ShapImportanceRow,
-    ShapPointsRow, StageRow,
+    ShapPointsRow, StageRow, TierRow,
 };
 use super::figure::{Anchor, Axis, Figure, Format, Mark};
 use super::stage_views::{
@@ -103,6 +103,8 @@ pub(crate) struct DashboardFigures {
     pub policy_value: BySegment,
     /// The recommended arm's share of each persona's customers.
     pub offer_by_segment: Option<Figure>,
+    /// Customers per cashback tier, stacked by segment; per segment its own counts.
+    pub tier_bars: BySegment,
 }
 
 /// One customer in the segment scatter.
@@ -179,6 +181,7 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
             .offers
             .as_ref()
             .and_then(|o| offer_by_segment(&o.by_segment, &o.arms)),
+        tier_bars: tier_bars(&data.tiers, &page_segments(data)),
     }
 }
 
@@ -1809,6 +1812,127 @@ fn offer_by_segment(rows: &[SegmentArms], arms: &[String]) -> Option<Figure> {
     Some(figure)
 }
 
+/// Customers per cashback tier: for everyone stacked by segment (in the segments' colours; by
+/// tier colour without segments), and per segment that segment's counts alone, each bar
+/// labelled with its count and share.
+fn tier_bars(tiers: &[TierRow], segments: &[SegmentSummary]) -> BySegment {
+    let mut tiers: Vec<&TierRow> = tiers.iter().collect();
+    tiers.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    // One bar per tier of stacked (label, count, colour) parts.
+    let figure =
+        |parts: &dyn Fn(usize, &TierRow) -> Vec<(String, usize, String)>| -> Option<Figure> {
+            if tiers.is_empty() {
+                return None;
+            }
+            let stacks: Vec<Vec<(String, usize, String)>> =
+                tiers.iter().enumerate().map(|(i, t)| parts(i, t)).collect();
+            let totals: Vec<usize> = stacks.iter().map(|s| s.iter().map(|p| p.1).sum()).collect();
+            let all: usize = totals.iter().sum();
+            let top = totals.iter().copied().max().unwrap_or(0).max(1) as f64;
+            let mut figure = Figure::new(
+                "Customers per cashback tier",
+                Axis::categories(
+                    "Cashback tier",
+                    tiers.iter().map(|t| crate::numfmt::rate(t.rate)).collect(),
+                ),
+                Axis::nice("Customers", 0.0, top * 1.1, 5, Format::Compact),
+            );
+            figure.left = 56;
+            for (i, stack) in stacks.iter().enumerate() {
+                let mut at = 0.0;
+                let (mut y0, mut y1, mut colours, mut tips) =
+                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                for (label, n, colour) in stack.iter().filter(|p| p.1 > 0) {
+                    y0.push(at);
+                    at += *n as f64;
+                    y1.push(at);
+                    colours.push(colour.clone());
+                    tips.push(format!(
+                        "Tier {}\n{label}: {}\nTier total: {}",
+                        crate::numfmt::rate(tiers[i].rate),
+                        crate::numfmt::grouped(*n as u64),
+                        crate::numfmt::grouped(totals[i] as u64)
+                    ));
+                }
+                let k = y0.len();
+                let x = i as f64;
+                figure.mark(Mark::Rects {
+                    x0: vec![x - 0.34; k],
+                    x1: vec![x + 0.34; k],
+                    y0,
+                    y1,
+                    colours,
+                    tips,
+                    cluster: None,
+                });
+                if totals[i] > 0 {
+                    figure.mark(Mark::Text {
+                        x,
+                        y: totals[i] as f64,
+                        text: format!(
+                            "{} · {:.0}%",
+                            super::charts::fmt_compact(totals[i] as f64),
+                            if all > 0 {
+                                totals[i] as f64 / all as f64 * 100.0
+                            } else {
+                                0.0
+                            }
+                        ),
+                        anchor: Anchor::Middle,
+                        dx: 0.0,
+                        dy: -5.0,
+                        value: true,
+                    });
+                }
+            }
+            Some(figure)
+        };
+    let n_tiers = tiers.len();
+    let all = figure(&|i, t| {
+        if !segments.is_empty() && t.by_cluster.len() == segments.len() {
+            segments
+                .iter()
+                .zip(&t.by_cluster)
+                .map(|(s, &n)| {
+                    let (colour, label) = segment_style(segments, s.cluster)
+                        .unwrap_or((UNASSIGNED, format!("C{}", s.cluster)));
+                    (label, n, colour.to_string())
+                })
+                .collect()
+        } else {
+            vec![(
+                "All customers".to_string(),
+                t.customers,
+                tier_colour(i, n_tiers),
+            )]
+        }
+    });
+    let all = all.map(|mut f| {
+        for s in segments {
+            if let Some((colour, label)) = segment_style(segments, s.cluster) {
+                f.key(label, colour, false);
+            }
+        }
+        f
+    });
+    let by_cluster = segments
+        .iter()
+        .enumerate()
+        .filter_map(|(k, s)| {
+            let (colour, label) = segment_style(segments, s.cluster)?;
+            let f = figure(&|_, t| {
+                vec![(
+                    label.clone(),
+                    t.by_cluster.get(k).copied().unwrap_or(0),
+                    colour.to_string(),
+                )]
+            })?;
+            Some((s.cluster.to_string(), f))
+        })
+        .collect();
+    BySegment { all, by_cluster }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2541,5 +2665,47 @@ mod tests {
         assert_eq!((cluster, colours[1].as_str()), (&Some(1), "#08306b"));
         assert_eq!(figure.legend.len(), 3);
         assert!(offer_by_segment(&[], &arms).is_none());
+    }
+
+    #[test]
+    fn tier_bars_stack_segments_and_give_each_segment_its_own() {
+        let tier = |rate: f64, by: Vec<usize>| TierRow {
+            rate,
+            customers: by.iter().sum(),
+            share: 0.0,
+            by_cluster: by,
+        };
+        let segments: Vec<SegmentSummary> = (0..2)
+            .map(|c| SegmentSummary {
+                cluster: c,
+                persona: format!("P{c}"),
+                size: 10,
+                share_revenue: 0.5,
+            })
+            .collect();
+        let by = tier_bars(&[tier(0.02, vec![3, 1]), tier(0.0, vec![0, 4])], &segments);
+        let all = by.all.unwrap();
+        // Tiers in rate order; the 0% tier has only segment 1's customers.
+        assert_eq!(all.x.names, vec!["0%", "2%"]);
+        let Mark::Rects { y1, colours, .. } = &all.marks[0] else {
+            panic!("a stack per tier")
+        };
+        assert_eq!(
+            (y1.clone(), colours[0].as_str()),
+            (vec![4.0], CLUSTER_COLOURS[1])
+        );
+        let Mark::Text { text, .. } = &all.marks[3] else {
+            panic!("the 2% tier's label")
+        };
+        assert_eq!(text, "4 · 50%");
+        assert_eq!(all.legend.len(), 2);
+        // Segment 0 alone: its own counts and scale.
+        let one = &by.by_cluster["0"];
+        let Mark::Rects { y1, .. } = &one.marks[1] else {
+            panic!("the 2% bar")
+        };
+        assert_eq!(y1, &vec![3.0]);
+        assert!(one.y.hi < all.y.hi + 1e-9);
+        assert!(tier_bars(&[], &segments).all.is_none());
     }
 }
