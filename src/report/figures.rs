@@ -1812,6 +1812,9 @@ fn offer_by_segment(rows: &[SegmentArms], arms: &[String]) -> Option<Figure> {
     Some(figure)
 }
 
+/// A bar's stacked parts: (label, count, colour).
+type Stack = Vec<(String, usize, String)>;
+
 /// Customers per cashback tier: for everyone stacked by segment (in the segments' colours; by
 /// tier colour without segments), and per segment that segment's counts alone, each bar
 /// labelled with its count and share.
@@ -1819,74 +1822,72 @@ fn tier_bars(tiers: &[TierRow], segments: &[SegmentSummary]) -> BySegment {
     let mut tiers: Vec<&TierRow> = tiers.iter().collect();
     tiers.sort_by(|a, b| a.rate.total_cmp(&b.rate));
     // One bar per tier of stacked (label, count, colour) parts.
-    let figure =
-        |parts: &dyn Fn(usize, &TierRow) -> Vec<(String, usize, String)>| -> Option<Figure> {
-            if tiers.is_empty() {
-                return None;
+    let figure = |parts: &dyn Fn(usize, &TierRow) -> Stack| -> Option<Figure> {
+        if tiers.is_empty() {
+            return None;
+        }
+        let stacks: Vec<Stack> = tiers.iter().enumerate().map(|(i, t)| parts(i, t)).collect();
+        let totals: Vec<usize> = stacks.iter().map(|s| s.iter().map(|p| p.1).sum()).collect();
+        let all: usize = totals.iter().sum();
+        let top = totals.iter().copied().max().unwrap_or(0).max(1) as f64;
+        let mut figure = Figure::new(
+            "Customers per cashback tier",
+            Axis::categories(
+                "Cashback tier",
+                tiers.iter().map(|t| crate::numfmt::rate(t.rate)).collect(),
+            ),
+            Axis::nice("Customers", 0.0, top * 1.1, 5, Format::Compact),
+        );
+        figure.left = 56;
+        for (i, stack) in stacks.iter().enumerate() {
+            let mut at = 0.0;
+            let (mut y0, mut y1, mut colours, mut tips) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (label, n, colour) in stack.iter().filter(|p| p.1 > 0) {
+                y0.push(at);
+                at += *n as f64;
+                y1.push(at);
+                colours.push(colour.clone());
+                tips.push(format!(
+                    "Tier {}\n{label}: {}\nTier total: {}",
+                    crate::numfmt::rate(tiers[i].rate),
+                    crate::numfmt::grouped(*n as u64),
+                    crate::numfmt::grouped(totals[i] as u64)
+                ));
             }
-            let stacks: Vec<Vec<(String, usize, String)>> =
-                tiers.iter().enumerate().map(|(i, t)| parts(i, t)).collect();
-            let totals: Vec<usize> = stacks.iter().map(|s| s.iter().map(|p| p.1).sum()).collect();
-            let all: usize = totals.iter().sum();
-            let top = totals.iter().copied().max().unwrap_or(0).max(1) as f64;
-            let mut figure = Figure::new(
-                "Customers per cashback tier",
-                Axis::categories(
-                    "Cashback tier",
-                    tiers.iter().map(|t| crate::numfmt::rate(t.rate)).collect(),
-                ),
-                Axis::nice("Customers", 0.0, top * 1.1, 5, Format::Compact),
-            );
-            figure.left = 56;
-            for (i, stack) in stacks.iter().enumerate() {
-                let mut at = 0.0;
-                let (mut y0, mut y1, mut colours, mut tips) =
-                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-                for (label, n, colour) in stack.iter().filter(|p| p.1 > 0) {
-                    y0.push(at);
-                    at += *n as f64;
-                    y1.push(at);
-                    colours.push(colour.clone());
-                    tips.push(format!(
-                        "Tier {}\n{label}: {}\nTier total: {}",
-                        crate::numfmt::rate(tiers[i].rate),
-                        crate::numfmt::grouped(*n as u64),
-                        crate::numfmt::grouped(totals[i] as u64)
-                    ));
-                }
-                let k = y0.len();
-                let x = i as f64;
-                figure.mark(Mark::Rects {
-                    x0: vec![x - 0.34; k],
-                    x1: vec![x + 0.34; k],
-                    y0,
-                    y1,
-                    colours,
-                    tips,
-                    cluster: None,
+            let k = y0.len();
+            let x = i as f64;
+            figure.mark(Mark::Rects {
+                x0: vec![x - 0.34; k],
+                x1: vec![x + 0.34; k],
+                y0,
+                y1,
+                colours,
+                tips,
+                cluster: None,
+            });
+            if totals[i] > 0 {
+                figure.mark(Mark::Text {
+                    x,
+                    y: totals[i] as f64,
+                    text: format!(
+                        "{} · {:.0}%",
+                        super::charts::fmt_compact(totals[i] as f64),
+                        if all > 0 {
+                            totals[i] as f64 / all as f64 * 100.0
+                        } else {
+                            0.0
+                        }
+                    ),
+                    anchor: Anchor::Middle,
+                    dx: 0.0,
+                    dy: -5.0,
+                    value: true,
                 });
-                if totals[i] > 0 {
-                    figure.mark(Mark::Text {
-                        x,
-                        y: totals[i] as f64,
-                        text: format!(
-                            "{} · {:.0}%",
-                            super::charts::fmt_compact(totals[i] as f64),
-                            if all > 0 {
-                                totals[i] as f64 / all as f64 * 100.0
-                            } else {
-                                0.0
-                            }
-                        ),
-                        anchor: Anchor::Middle,
-                        dx: 0.0,
-                        dy: -5.0,
-                        value: true,
-                    });
-                }
             }
-            Some(figure)
-        };
+        }
+        Some(figure)
+    };
     let n_tiers = tiers.len();
     let all = figure(&|i, t| {
         if !segments.is_empty() && t.by_cluster.len() == segments.len() {
