@@ -520,52 +520,13 @@
 
 
   VIEWS.spendHistogram = { kind: 'chart', aware: true, render: function (el) {
-    var cs = (D.customers || []).filter(function (c) { return isNum(c.total_spent) && c.total_spent > 0; });
-    if (!cs.length) { empty(el, 'fluz segment'); return; }
-    // Bins span all customers whatever the filter, so segments are compared on one axis.
-    var logs = cs.map(function (c) { return Math.log10(c.total_spent); });
-    var lo = Math.floor(Math.min.apply(null, logs) * 4) / 4, hi = Math.ceil(Math.max.apply(null, logs) * 4) / 4;
-    if (hi <= lo) { hi = lo + 0.25; }
-    var nb = Math.max(6, Math.min(28, Math.round((hi - lo) / 0.125)));
-    var w = (hi - lo) / nb;
-    var segs = segments();
-    var keys = segs.length ? segs.map(function (s) { return s.cluster; }) : [null];
-    var counts = [];
-    for (var b = 0; b < nb; b++) { counts.push(keys.map(function () { return 0; })); }
-    cs.forEach(function (c, i) {
-      if (!inSegment(c.cluster)) { return; }
-      var bin = Math.min(nb - 1, Math.max(0, Math.floor((logs[i] - lo) / w)));
-      var k = keys.indexOf(c.cluster);
-      counts[bin][k < 0 ? 0 : k] += 1;
-    });
-    var totals = counts.map(function (r) { return sum(r); });
-    var f = frame(el, { height: 300, margin: { l: 52, b: 46 }, label: 'Histogram of total spend' });
-    var x = linear(lo, hi, 0, f.iw);
-    var yt = niceTicks(0, Math.max(1, Math.max.apply(null, totals)), 5);
-    var y = linear(0, yt[yt.length - 1], f.ih, 0);
-    axisY(f, y, yt, fmt.compact, 'Customers (sample)');
-    axisX(f, x, logTicks(lo, hi), function (v) { return fmt.moneyShort(Math.pow(10, v)); }, 'Total spent (log scale)');
-    counts.forEach(function (row, bi) {
-      var acc = 0;
-      var range = fmt.money(Math.pow(10, lo + bi * w)) + ' – ' + fmt.money(Math.pow(10, lo + (bi + 1) * w));
-      row.forEach(function (n, k) {
-        if (!n) { return; }
-        var y0 = y(acc), y1 = y(acc + n);
-        acc += n;
-        var label = keys[k] == null ? 'Customers' : 'C' + keys[k] + ' · ' + personaOf(keys[k]);
-        svg('rect', { x: x(lo + bi * w) + 0.5, y: y1, width: Math.max(0.5, x(lo + w) - x(lo) - 1), height: Math.max(0.5, y0 - y1),
-          fill: keys[k] == null ? ACCENT : clusterColor(keys[k]), 'class': 'mark',
-          'data-tip': range + '\n' + label + ': ' + fmt.int(n) + '\nAll shown: ' + fmt.int(totals[bi]) }, f.g);
-      });
-    });
-    var med = S.segment == null && isNum(D.kpis.median_spend) && D.kpis.median_spend > 0 ? D.kpis.median_spend
-      : median(cs.filter(function (c) { return inSegment(c.cluster); }).map(function (c) { return c.total_spent; }));
-    if (isNum(med) && med > 0) {
-      var mx = x(Math.log10(med));
-      svg('line', { x1: mx, x2: mx, y1: 0, y2: f.ih, 'class': 'ref' }, f.g);
-      stext(f.g, mx + 5, 12, 'median ' + fmt.money(med), { 'class': 'ref-label' });
-    }
+    var by = D.figures && D.figures.spend_histogram;
+    if (!by || !by.all) { empty(el, 'fluz segment'); return; }
+    var fig = S.segment == null ? by.all : by.by_cluster[String(S.segment)];
+    if (!fig) { empty(el, null, 'No sampled customer in this segment.'); return; }
+    figure(el, fig);
   } };
+
 
   VIEWS.kSelection = { kind: 'chart', aware: false, render: function (el) {
     var figs = (D.figures && D.figures.k_selection) || [];

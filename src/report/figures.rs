@@ -105,6 +105,8 @@ pub(crate) struct DashboardFigures {
     pub offer_by_segment: Option<Figure>,
     /// Customers per cashback tier, stacked by segment; per segment its own counts.
     pub tier_bars: BySegment,
+    /// The sampled customers' total spend on log bins, stacked by segment; per segment its own.
+    pub spend_histogram: BySegment,
 }
 
 /// One customer in the segment scatter.
@@ -182,6 +184,7 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
             .as_ref()
             .and_then(|o| offer_by_segment(&o.by_segment, &o.arms)),
         tier_bars: tier_bars(&data.tiers, &page_segments(data)),
+        spend_histogram: spend_histogram(data, &money),
     }
 }
 
@@ -1934,6 +1937,164 @@ fn tier_bars(tiers: &[TierRow], segments: &[SegmentSummary]) -> BySegment {
     BySegment { all, by_cluster }
 }
 
+/// The page's spend histogram: the sampled customers' total spend on log10 bins of width
+/// 1/8 decade (6 to 28 bins) that span every customer whatever the segment, so that segments
+/// compare on one axis; stacked by segment for everyone, each segment's own counts when it is
+/// selected; a dashed line at the median (the whole population's for everyone, the sample's
+/// for a segment).
+fn spend_histogram(data: &super::dashboard::DashboardData, money: &Money) -> BySegment {
+    let customers: Vec<(f64, usize)> = data
+        .customers
+        .iter()
+        .filter(|c| c.total_spent.is_finite() && c.total_spent > 0.0)
+        .map(|c| (c.total_spent.log10(), c.cluster))
+        .collect();
+    if customers.is_empty() {
+        return BySegment::default();
+    }
+    let segments = page_segments(data);
+    let (lo, hi) = customers
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| {
+            (lo.min(c.0), hi.max(c.0))
+        });
+    let lo = (lo * 4.0).floor() / 4.0;
+    let hi = ((hi * 4.0).ceil() / 4.0).max(lo + 0.25);
+    let bins = (((hi - lo) / 0.125).round() as usize).clamp(6, 28);
+    let width = (hi - lo) / bins as f64;
+    let bin_of = |v: f64| (((v - lo) / width).floor().max(0.0) as usize).min(bins - 1);
+    // (cluster or None for "everyone without segments", colour, label) per stacked part.
+    let parts: Vec<(Option<usize>, &str, String)> = if segments.is_empty() {
+        vec![(None, ACCENT, "Customers".to_string())]
+    } else {
+        let mut ids: Vec<usize> = segments.iter().map(|s| s.cluster).collect();
+        ids.sort_unstable();
+        ids.into_iter()
+            .filter_map(|c| {
+                segment_style(&segments, c).map(|(colour, label)| (Some(c), colour, label))
+            })
+            .collect()
+    };
+    let build = |selected: Option<usize>| -> Option<Figure> {
+        let shown: Vec<&(f64, usize)> = customers
+            .iter()
+            .filter(|c| selected.is_none_or(|s| c.1 == s))
+            .collect();
+        if shown.is_empty() {
+            return None;
+        }
+        let chosen: Vec<&(Option<usize>, &str, String)> = parts
+            .iter()
+            .filter(|p| selected.is_none() || p.0 == selected)
+            .collect();
+        let mut counts = vec![vec![0usize; chosen.len()]; bins];
+        for (v, cluster) in &shown {
+            let k = chosen
+                .iter()
+                .position(|p| p.0.is_none() || p.0 == Some(*cluster))
+                .unwrap_or(0);
+            counts[bin_of(*v)][k] += 1;
+        }
+        let totals: Vec<usize> = counts.iter().map(|r| r.iter().sum()).collect();
+        let top = totals.iter().copied().max().unwrap_or(1).max(1) as f64;
+        let mut figure = Figure::new(
+            "Histogram of total spend",
+            Axis {
+                label: "Total spent (log scale)".into(),
+                lo,
+                hi,
+                ticks: super::charts::log_ticks(lo, hi).0,
+                format: Format::MoneyShort,
+                decimals: 0,
+                log10: true,
+                grid: false,
+                names: Vec::new(),
+            },
+            Axis::nice("Customers (sample)", 0.0, top, 5, Format::Compact),
+        );
+        figure.left = 52;
+        for (b, row) in counts.iter().enumerate() {
+            let (x0, x1) = (lo + b as f64 * width, lo + (b + 1) as f64 * width);
+            let range = format!(
+                "{} – {}",
+                money.fmt(10f64.powf(x0)),
+                money.fmt(10f64.powf(x1))
+            );
+            let mut at = 0.0;
+            let (mut y0, mut y1, mut colours, mut tips) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (k, &n) in row.iter().enumerate().filter(|(_, n)| **n > 0) {
+                y0.push(at);
+                at += n as f64;
+                y1.push(at);
+                colours.push(chosen[k].1.to_string());
+                tips.push(format!(
+                    "{range}\n{}: {}\nAll shown: {}",
+                    chosen[k].2,
+                    crate::numfmt::grouped(n as u64),
+                    crate::numfmt::grouped(totals[b] as u64)
+                ));
+            }
+            let n = y0.len();
+            let gap = width * 0.04;
+            figure.mark(Mark::Rects {
+                x0: vec![x0 + gap; n],
+                x1: vec![x1 - gap; n],
+                y0,
+                y1,
+                colours,
+                tips,
+                cluster: None,
+            });
+        }
+        let median = match selected {
+            None if data.kpis.median_spend.is_finite() && data.kpis.median_spend > 0.0 => {
+                Some(data.kpis.median_spend)
+            }
+            _ => {
+                let mut v: Vec<f64> = shown.iter().map(|c| 10f64.powf(c.0)).collect();
+                v.sort_by(f64::total_cmp);
+                let m = v.len() / 2;
+                Some(if v.len() % 2 == 1 {
+                    v[m]
+                } else {
+                    (v[m - 1] + v[m]) / 2.0
+                })
+            }
+        };
+        if let Some(m) = median {
+            let (x, y_lo, y_hi) = (m.log10(), figure.y.lo, figure.y.hi);
+            figure
+                .mark(Mark::Rules {
+                    x0: vec![x],
+                    y0: vec![y_lo],
+                    x1: vec![x],
+                    y1: vec![y_hi],
+                    colour: REFERENCE.into(),
+                    width: 1.2,
+                    dashed: true,
+                })
+                .mark(Mark::Text {
+                    x,
+                    y: y_hi,
+                    text: format!("median {}", money.fmt(m)),
+                    anchor: Anchor::Start,
+                    dx: 5.0,
+                    dy: 12.0,
+                    value: false,
+                });
+        }
+        Some(figure)
+    };
+    BySegment {
+        all: build(None),
+        by_cluster: parts
+            .iter()
+            .filter_map(|p| Some((p.0?.to_string(), build(p.0)?)))
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2708,5 +2869,66 @@ mod tests {
         assert_eq!(y1, &vec![3.0]);
         assert!(one.y.hi < all.y.hi + 1e-9);
         assert!(tier_bars(&[], &segments).all.is_none());
+    }
+
+    #[test]
+    fn spend_histogram_bins_span_everyone_and_stack_by_segment() {
+        use crate::report::dashboard::{CustomerRow, DashboardData};
+        let customer = |spent: f64, cluster: usize| CustomerRow {
+            total_spent: spent,
+            cluster,
+            ..CustomerRow::default()
+        };
+        let mut data = DashboardData {
+            customers: vec![
+                customer(100.0, 0),
+                customer(120.0, 1),
+                customer(10_000.0, 1),
+                customer(0.0, 0),
+            ],
+            segments: (0..2)
+                .map(|c| SegmentRow {
+                    cluster: c,
+                    persona: format!("P{c}"),
+                    size: 2,
+                    ..SegmentRow::default()
+                })
+                .collect(),
+            ..DashboardData::default()
+        };
+        data.kpis.median_spend = 120.0;
+        let by = spend_histogram(&data, &Money::new("USD"));
+        let all = by.all.unwrap();
+        // 10^2 .. 10^4 in 16 bins of 1/8 decade; both segments' customers in the first bin.
+        assert!(all.x.log10 && all.x.lo == 2.0 && all.x.hi == 4.0);
+        let first = all.marks.iter().find_map(|m| match m {
+            Mark::Rects { y1, colours, .. } if !y1.is_empty() => {
+                Some((y1.clone(), colours.clone()))
+            }
+            _ => None,
+        });
+        let (y1, colours) = first.unwrap();
+        assert_eq!(y1, vec![1.0, 2.0]);
+        assert_eq!(
+            colours,
+            vec![
+                CLUSTER_COLOURS[0].to_string(),
+                CLUSTER_COLOURS[1].to_string()
+            ]
+        );
+        // The whole population's median for everyone, the segment's own when selected.
+        let median = |f: &Figure| {
+            f.marks.iter().find_map(|m| match m {
+                Mark::Text { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+        };
+        assert_eq!(median(&all).unwrap(), "median $120");
+        assert_eq!(median(&by.by_cluster["1"]).unwrap(), "median $5,060");
+        assert!(
+            spend_histogram(&DashboardData::default(), &Money::new("USD"))
+                .all
+                .is_none()
+        );
     }
 }
