@@ -193,20 +193,7 @@ fn draw_chart(ctx: &Context, out_dir: &Path, solved: &Solved) -> Result<()> {
         .copied()
         .zip(solved.assembled.tables.iter().cloned())
         .collect();
-    let Some(view) = crate::report::stage_views::budget_view(&tables)? else {
-        return Ok(());
-    };
-    let money = crate::numfmt::Money::new(&ctx.config.export.currency);
-    let mut figure = crate::report::figures::budget_curve(&view, &money, true);
-    figure.title = "Cashback budget: targeted allocation vs flat rates".into();
-    crate::report::charts::draw_figures(
-        "budget_curve.png",
-        &out_dir.join("budget_curve.png"),
-        None,
-        &[figure],
-        1,
-        (1200, 800),
-    )?;
+    crate::report::pngs::budget_curve(out_dir, &tables, &ctx.config.export.currency)?;
     Ok(())
 }
 

@@ -18,9 +18,6 @@ use crate::clv::rfm::{summarise, Periods, Purchase, RfmCounts};
 use crate::clv::{analyse, tables, ClvParams, Rfm, TimeUnit};
 use crate::config::{ClvConfig, Config};
 use crate::error::user_error;
-use crate::report::charts::draw_figures;
-use crate::report::figures;
-use crate::report::stage_views::ClvHoldoutRow;
 use crate::store::Store;
 use crate::Context;
 
@@ -141,20 +138,8 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
     if let Some(holdout) = holdout {
         std::fs::create_dir_all(&config.export.out_dir)
             .with_context(|| format!("cannot create {}", config.export.out_dir.display()))?;
-        let rows: Vec<ClvHoldoutRow> = holdout
-            .rows
-            .iter()
-            .map(|r| ClvHoldoutRow {
-                calibration_frequency: r.calibration_frequency.clone(),
-                customers: r.customers,
-                actual_mean: r.actual_mean,
-                expected_mean: r.expected_mean,
-            })
-            .collect();
         let period = format!("{:.1} {}", holdout.duration, params.unit.name());
-        if let Some(figure) = figures::clv_holdout(&rows, Some(&period)) {
-            draw_figures("clv_holdout.png", &chart, None, &[figure], 1, (1000, 620))?;
-        }
+        crate::report::pngs::clv_holdout(&chart, &holdout.rows, &period)?;
     } else if chart.exists() {
         // A chart from an earlier run with a holdout would no longer match the tables.
         std::fs::remove_file(&chart)

@@ -149,17 +149,7 @@ fn explain_cashback(
         .iter()
         .map(|&j| (saved.features[j].clone(), mean_abs[j]))
         .collect();
-    if let Some(figure) = crate::report::figures::shap_importance(&bars) {
-        let height = 120 + 38 * figure.y.names.len() as u32;
-        charts::draw_figures(
-            "shap_feature_importance.png",
-            &out_dir.join("shap_feature_importance.png"),
-            None,
-            &[figure],
-            1,
-            (1200, height.max(400)),
-        )?;
-    }
+    crate::report::pngs::shap_importance(out_dir, &bars)?;
     let details = serde_json::json!({
         "family": saved.spec.family(),
         "base_value": shap.base_value,

@@ -6,10 +6,8 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use polars::prelude::DataFrame;
-use rayon::prelude::*;
 
 use super::table::{f64_column, i64_column, Table};
-use crate::report::{charts, figures};
 use crate::segment::profiles::{profiles, relabel_by_spend, ProfileInputs};
 use crate::segment::sweep::{sweep, KResult, SweepParams};
 use crate::segment::transform;
@@ -170,48 +168,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<SegmentOutcome
     let out_dir = &ctx.config.export.out_dir;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let points: Vec<figures::SegmentPoint> = (0..n)
-        .into_par_iter()
-        .map(|i| figures::SegmentPoint {
-            total_spent: spend[i],
-            avg_item_price: price[i],
-            cluster: labels[i],
-        })
-        .collect();
-    let summaries: Vec<figures::SegmentSummary> = segments
-        .iter()
-        .map(|s| figures::SegmentSummary {
-            cluster: s.cluster,
-            persona: s.persona.clone(),
-            size: s.size,
-            share_revenue: s.share_revenue,
-        })
-        .collect();
-    charts::draw_figures(
-        "k_selection.png",
-        &out_dir.join("k_selection.png"),
-        Some(&figures::k_selection_title(rows)),
-        &figures::k_selection(rows),
-        2,
-        (700, 475),
-    )?;
-    let segment_figures: Vec<_> = [
-        figures::price_spend(&points, &summaries, figures::MAX_SCATTER_POINTS, |_| {
-            String::new()
-        }),
-        figures::segment_shares(&summaries),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    charts::draw_figures(
-        "segments.png",
-        &out_dir.join("segments.png"),
-        Some(&format!("Customer segments — k = {}", summaries.len())),
-        &segment_figures,
-        2,
-        (900, 760),
-    )?;
+    crate::report::pngs::segments(out_dir, rows, &spend, &price, &labels, &segments)?;
     super::record_stage(
         store,
         "segment",

@@ -135,15 +135,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
     let out_dir = &config.export.out_dir;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let series = crate::report::stage_views::qini_series(&curves, &metrics)?;
-    crate::report::charts::draw_figures(
-        "qini.png",
-        &out_dir.join("qini.png"),
-        None,
-        &crate::report::figures::qini(&series, &log.arms[0].name),
-        2,
-        (720, 520),
-    )?;
+    crate::report::pngs::qini(out_dir, &curves, &metrics, &log.arms[0].name)?;
     crate::report::write_atomic(
         &out_dir.join("uplift_split.csv"),
         tables::split_csv(&log, test).as_bytes(),

@@ -140,6 +140,7 @@ pub(crate) struct BySegment {
 /// Every figure of the page, from its data.
 pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigures {
     let money = Money::new(&data.meta.currency);
+    let segments = page_segments(data);
     DashboardFigures {
         qini: data
             .offers
@@ -170,20 +171,20 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
             .and_then(|o| offer_policies(&o.policies, &o.outcome, &money)),
         model_comparison: model_comparison(&data.models),
         price_spend: page_price_spend(data),
-        segment_shares: segment_shares(&page_segments(data)),
+        segment_shares: segment_shares(&segments),
         feature_importance: feature_importance(&data.feature_importance),
-        segment_value: segment_value(&data.segments, data.kpis.flat_rate, &money),
+        segment_value: segment_value(&data.segments, &segments, data.kpis.flat_rate, &money),
         clv_by_segment: data
             .clv
             .as_ref()
-            .and_then(|c| clv_by_segment(&c.by_segment, &page_segments(data), &money)),
+            .and_then(|c| clv_by_segment(&c.by_segment, &segments, &money)),
         predicted_vs_optimal: predicted_vs_optimal(data),
         policy_value: policy_value(data, &money),
         offer_by_segment: data
             .offers
             .as_ref()
             .and_then(|o| offer_by_segment(&o.by_segment, &o.arms)),
-        tier_bars: tier_bars(&data.tiers, &page_segments(data)),
+        tier_bars: tier_bars(&data.tiers, &segments),
         spend_histogram: spend_histogram(data, &money),
     }
 }
@@ -1465,16 +1466,12 @@ fn feature_importance(rows: &[FeatureImportanceRow]) -> Option<Figure> {
 
 /// Expected value gained by the model's tiers over the flat rate, per persona, in the
 /// persona's colour (the sign shows in the bar's direction and its label).
-fn segment_value(segments: &[SegmentRow], flat_rate: Option<f64>, money: &Money) -> Option<Figure> {
-    let summaries: Vec<SegmentSummary> = segments
-        .iter()
-        .map(|s| SegmentSummary {
-            cluster: s.cluster,
-            persona: s.persona.clone(),
-            size: s.size,
-            share_revenue: s.share_revenue,
-        })
-        .collect();
+fn segment_value(
+    segments: &[SegmentRow],
+    summaries: &[SegmentSummary],
+    flat_rate: Option<f64>,
+    money: &Money,
+) -> Option<Figure> {
     let flat = flat_rate.map_or("the flat rate".to_string(), |r| {
         format!("Flat {}", crate::numfmt::rate(r))
     });
@@ -1483,7 +1480,7 @@ fn segment_value(segments: &[SegmentRow], flat_rate: Option<f64>, money: &Money)
         .filter_map(|s| {
             let (model, flat_value) = (s.value_predicted?, s.value_flat?);
             let gain = model - flat_value;
-            let (colour, label) = segment_style(&summaries, s.cluster)?;
+            let (colour, label) = segment_style(summaries, s.cluster)?;
             let oracle = s
                 .value_oracle
                 .map_or(String::new(), |v| format!("\nOracle: {}", money.fmt(v)));
@@ -2725,16 +2722,22 @@ mod tests {
             ..SegmentRow::default()
         };
         let money = Money::new("USD");
-        let figure = segment_value(
-            &[
-                segment(0, Some(120.0), 100.0),
-                segment(1, None, 5.0),
-                segment(2, Some(90.0), 100.0),
-            ],
-            Some(0.02),
-            &money,
-        )
-        .unwrap();
+        let rows = [
+            segment(0, Some(120.0), 100.0),
+            segment(1, None, 5.0),
+            segment(2, Some(90.0), 100.0),
+        ];
+        let summaries = |rows: &[SegmentRow]| -> Vec<SegmentSummary> {
+            rows.iter()
+                .map(|s| SegmentSummary {
+                    cluster: s.cluster,
+                    persona: s.persona.clone(),
+                    size: s.size,
+                    share_revenue: s.share_revenue,
+                })
+                .collect()
+        };
+        let figure = segment_value(&rows, &summaries(&rows), Some(0.02), &money).unwrap();
         // A segment without a model value is left out; each bar is tagged with its segment.
         assert_eq!(figure.y.names, vec!["P2", "P0"]);
         let tagged: Vec<Option<usize>> = figure
@@ -2751,7 +2754,8 @@ mod tests {
             "{}",
             bar_tips(&figure)[0]
         );
-        assert!(segment_value(&[segment(1, None, 5.0)], None, &money).is_none());
+        let lone = [segment(1, None, 5.0)];
+        assert!(segment_value(&lone, &summaries(&lone), None, &money).is_none());
 
         let clv = ClvSegment {
             cluster: 0,
