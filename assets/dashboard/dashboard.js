@@ -155,38 +155,6 @@
     return f;
   }
 
-  /** Round tick values covering [lo, hi]; the first and last tick bound the nice domain. */
-  function niceTicks(lo, hi, n) {
-    if (!isNum(lo) || !isNum(hi)) { lo = 0; hi = 1; }
-    if (hi < lo) { var t = lo; lo = hi; hi = t; }
-    if (hi === lo) {
-      if (lo === 0) { hi = 1; } else { var pad = Math.abs(lo) * 0.1; lo -= pad; hi += pad; }
-    }
-    var raw = (hi - lo) / Math.max(1, n || 5);
-    var mag = Math.pow(10, Math.floor(Math.log10(raw)));
-    var norm = raw / mag;
-    var step = (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
-    var start = Math.floor(lo / step + 1e-9);
-    var end = Math.ceil(hi / step - 1e-9);
-    var out = [];
-    for (var i = start; i <= end; i++) { out.push(parseFloat((i * step).toPrecision(12))); }
-    return out;
-  }
-
-  /** Powers of ten (with 2× and 5× when the range is short) covering [lo, hi] in log10 units. */
-  function logTicks(lo, hi) {
-    var a = Math.floor(lo), b = Math.ceil(hi);
-    var out = [];
-    for (var p = a; p <= b; p++) {
-      var mults = b - a <= 3 ? [1, 2, 5] : [1];
-      mults.forEach(function (m) {
-        var v = Math.log10(m) + p;
-        if (v >= lo - 1e-9 && v <= hi + 1e-9) { out.push(v); }
-      });
-    }
-    return out;
-  }
-
   function frame(el, o) {
     clear(el);
     el.removeAttribute('data-empty');
@@ -216,19 +184,15 @@
     if (label) { stext(ax, f.iw / 2, 36, label, { 'class': 'axis-label', 'text-anchor': 'middle' }); }
   }
 
-  function axisY(f, scale, ticks, format, label, right, noGrid) {
-    var x0 = right ? f.iw : 0;
+  function axisY(f, scale, ticks, format, label, grid) {
     var ax = svg('g', { 'class': 'axis' }, f.g);
     ticks.forEach(function (t) {
-      var y = scale(t);
-      if (!right && !noGrid) { svg('line', { 'class': 'grid', x1: 0, x2: f.iw, y1: y, y2: y }, ax); }
-      stext(ax, right ? x0 + 7 : -7, y + 3.5, format(t), { 'text-anchor': right ? 'start' : 'end' });
+      if (grid) { svg('line', { 'class': 'grid', x1: 0, x2: f.iw, y1: scale(t), y2: scale(t) }, ax); }
+      stext(ax, -7, scale(t) + 3.5, format(t), { 'text-anchor': 'end' });
     });
-    svg('line', { x1: x0, x2: x0, y1: 0, y2: f.ih }, ax);
+    svg('line', { x1: 0, x2: 0, y1: 0, y2: f.ih }, ax);
     if (label) {
-      var x = right ? f.iw + f.m.r - 14 : -f.m.l + 12;
-      stext(ax, x, f.ih / 2, label, { 'class': 'axis-label', 'text-anchor': 'middle',
-        transform: 'rotate(' + (right ? 90 : -90) + ' ' + x + ' ' + f.ih / 2 + ')' });
+      stext(ax, 12 - f.m.l, f.ih / 2, label, { 'class': 'axis-label', 'text-anchor': 'middle', transform: 'rotate(-90 ' + (12 - f.m.l) + ' ' + f.ih / 2 + ')' });
     }
   }
 
@@ -299,31 +263,79 @@
           stroke: m.dashed ? null : m.colour, 'stroke-width': m.dashed ? null : m.width }, g);
       });
     },
+    dots: function (g, x, y, m, fig) {
+      m.x.forEach(function (xv, i) {
+        if (!isNum(xv) || !isNum(m.y[i])) { return; }
+        svg('circle', { cx: x(xv).toFixed(1), cy: y(m.y[i]).toFixed(1), r: m.radii ? m.radii[i] : m.radius,
+          fill: m.shades ? shadeColor(m.shades[i]) : m.colour, 'class': 'mark dot' + (m.translucent ? ' bubble' : ''),
+          'data-tip': m.tips ? m.tips[i] : dotTip(fig, m, i) }, g);
+      });
+    },
     text: function (g, x, y, m) {
       stext(g, x(m.x) + m.dx, y(m.y) + m.dy, m.text, { 'class': m.value ? 'val' : 'ref-label', 'text-anchor': m.anchor });
     }
   };
 
+  /** A dot's tooltip from its mark's title and lines (each a label and a formatted value). */
+  function dotTip(fig, m, i) {
+    var pos = function (axis, v) { return axis.log10 ? Math.pow(10, v) : v; };
+    return [m.tip_title].concat((m.tip_lines || []).map(function (l) {
+      var v = l.of === 'x' ? pos(fig.x, m.x[i]) : l.of === 'y' ? pos(fig.y, m.y[i]) : l.of.values[i];
+      return l.label + ': ' + valueFormat(l)(v);
+    })).filter(Boolean).join('\n');
+  }
+
+  /** One of several figures, chosen by title in the select `sel` and kept in `S[key]`. */
+  function pick(el, figs, sel, key) {
+    var keys = figs.map(function (g) { return g.title; });
+    sel = $(sel);
+    if (sel && sel.options.length !== keys.length) {
+      clear(sel);
+      keys.forEach(function (k) { var opt = document.createElement('option'); opt.value = k; opt.textContent = k; sel.appendChild(opt); });
+      sel.onchange = function () { S[key] = sel.value; renderView(el); };
+    }
+    if (keys.indexOf(S[key]) < 0) { S[key] = keys[0]; }
+    if (sel) { sel.value = S[key]; }
+    figure(el, figs[keys.indexOf(S[key])]);
+  }
+
+  /**
+   * A chart view of `D.figures[key]`, computed by `cmd`. A figure per segment ({all, by_cluster})
+   * shows the selected segment's; a segment without one says `noSegment`, or shows all.
+   */
+  function figureView(key, cmd, aware, noSegment) {
+    return { kind: 'chart', aware: aware, render: function (el) {
+      var fig = D.figures && D.figures[key];
+      if (fig && 'by_cluster' in fig) {
+        var own = S.segment == null ? fig.all : fig.by_cluster[String(S.segment)];
+        if (fig.all && !own && noSegment) { empty(el, null, noSegment); return; }
+        fig = own || fig.all;
+      }
+      if (!fig) { empty(el, cmd); return; }
+      figure(el, fig);
+    } };
+  }
+
   /** Draws a figure; returns its frame and scales for a view's interactive overlay. */
   function figure(el, fig, height) {
     var f = frame(el, { height: height || fig.height, margin: { l: fig.left, r: 28, b: 46, t: 14 }, label: fig.title });
     var x = linear(fig.x.lo, fig.x.hi, 0, f.iw), y = linear(fig.y.lo, fig.y.hi, f.ih, 0);
-    axisY(f, y, fig.y.ticks, tickFormat(fig.y, fig.left - 14), fig.y.label, false, !fig.y.grid);
+    axisY(f, y, fig.y.ticks, tickFormat(fig.y, fig.left - 14), fig.y.label, fig.y.grid);
     axisX(f, x, fig.x.ticks, tickFormat(fig.x), fig.x.label, fig.x.grid);
     // Marks of another segment than the selected one first, muted; labels last, above every
     // line they might cross.
     var other = function (m) { return S.segment != null && m.cluster != null && m.cluster !== S.segment; };
     var behind = svg('g', {}, f.g), faded = svg('g', { 'class': 'faded' }, f.g);
     fig.marks.filter(other).forEach(function (m) {
-      if (m.mark === 'points') {
-        MARKS.points(behind, x, y, Object.assign({}, m, { colour: MUTED, radius: m.radius * 0.8 }));
+      if (m.mark === 'points' || m.mark === 'dots') {
+        MARKS[m.mark](behind, x, y, Object.assign({}, m, { colour: MUTED, shades: null, radius: m.radius * 0.8 }), fig);
       } else {
-        MARKS[m.mark](faded, x, y, m);
+        MARKS[m.mark](faded, x, y, m, fig);
       }
     });
     fig.marks.filter(function (m) { return m.mark !== 'text' && !other(m); })
-      .concat(fig.marks.filter(function (m) { return m.mark === 'text'; }))
-      .forEach(function (m) { MARKS[m.mark](f.g, x, y, m); });
+      .concat(fig.marks.filter(function (m) { return m.mark === 'text' && !other(m); }))
+      .forEach(function (m) { MARKS[m.mark](f.g, x, y, m, fig); });
     if (fig.legend.length) {
       legend(el, fig.legend.map(function (k) { return { label: k.label, color: other(k) ? MUTED : k.colour, line: k.line }; }));
     }
@@ -352,18 +364,11 @@
   function hasModel() { return (D.customers || []).some(function (c) { return isNum(c.predicted_rate); }); }
 
   /** Tier colours: light to dark blue, one per tier, in tier order. */
-  function tierColor(i, n) {
-    var a = [198, 219, 239], b = [8, 48, 107];
-    var t = n <= 1 ? 1 : i / (n - 1);
-    var c = a.map(function (v, k) { return Math.round(v + (b[k] - v) * (0.15 + 0.85 * t)); });
-    return 'rgb(' + c.join(',') + ')';
-  }
-
-  /** SHAP colour scale from low (blue) to high (magenta-red) feature values. */
-  function valueColor(t) {
-    var a = [30, 136, 229], b = [255, 13, 87];
-    var c = a.map(function (v, k) { return Math.round(v + (b[k] - v) * t); });
-    return 'rgb(' + c.join(',') + ')';
+  /** The feature-value scale of SHAP plots (figure.rs `shade_colour`): blue (low) to red (high). */
+  function shadeColor(t) {
+    if (!isNum(t)) { return '#9a9a9a'; }
+    var a = [0, 139, 251], b = [255, 0, 82];
+    return 'rgb(' + a.map(function (v, k) { return Math.round(v + (b[k] - v) * t); }).join(',') + ')';
   }
 
   function median(values) {
@@ -376,92 +381,6 @@
   function sum(values) { return values.reduce(function (a, b) { return a + (isNum(b) ? b : 0); }, 0); }
 
   function headroom(m) { return (m.commission - m.recommended_rate) * m.spend; }
-
-  function shapRows() {
-    // Features in importance order: the importance table when present, else mean |φ| of the points.
-    var rows = (D.shap_points || []).slice();
-    var rank = {};
-    (D.shap_importance || []).forEach(function (r) { rank[r.feature] = r.mean_abs_shap; });
-    rows.forEach(function (r) {
-      r._imp = rank[r.feature] != null ? rank[r.feature] : sum(r.shap.map(Math.abs)) / Math.max(1, r.shap.length);
-    });
-    rows.sort(function (a, b) { return b._imp - a._imp || (a.feature < b.feature ? -1 : 1); });
-    return rows;
-  }
-
-  // ---------------------------------------------------------------- generic charts
-
-  /** Horizontal bars; rows: {label, value, color, tip, text, faded}. */
-  function hbars(el, rows, o) {
-    var labelW = o.labelWidth || 150;
-    var barH = o.barHeight || 24;
-    var f = frame(el, { height: Math.max(120, rows.length * barH + (o.xLabel ? 54 : 40)), margin: { l: labelW, r: o.right || 70, b: o.xLabel ? 44 : 30, t: 6 },
-      label: o.label });
-    var values = rows.map(function (r) { return r.value; }).filter(isNum);
-    var lo = Math.min(0, Math.min.apply(null, values.concat([0])));
-    var hi = Math.max(0, Math.max.apply(null, values.concat([0])));
-    var ticks = niceTicks(lo, hi, Math.max(2, Math.floor(f.iw / 90)));
-    var x = linear(ticks[0], ticks[ticks.length - 1], 0, f.iw);
-    axisX(f, x, ticks, o.tickFormat, o.xLabel, true);
-    var band = f.ih / Math.max(1, rows.length);
-    rows.forEach(function (r, i) {
-      var y = i * band;
-      var v = isNum(r.value) ? r.value : 0;
-      var x0 = x(Math.min(0, v)), x1 = x(Math.max(0, v));
-      var bar = svg('rect', { x: x0, y: y + band * 0.18, width: Math.max(1, x1 - x0), height: band * 0.64, rx: 3,
-        fill: r.color || ACCENT, 'class': 'mark' + (r.faded ? ' faded' : ''), 'data-tip': r.tip || (r.label + ': ' + o.format(v)) }, f.g);
-      bar.setAttribute('data-value', String(v));
-      stext(f.g, -8, y + band / 2 + 4, fit(r.label, labelW - 14, 11.5), { 'text-anchor': 'end', 'class': 'cat' + (r.faded ? ' faded' : '') });
-      var tx = v >= 0 ? x1 + 5 : x0 - 5;
-      stext(f.g, tx, y + band / 2 + 4, r.text != null ? r.text : o.format(v),
-        { 'text-anchor': v >= 0 ? 'start' : 'end', 'class': 'val' + (r.faded ? ' faded' : '') });
-    });
-    if (lo < 0) { svg('line', { x1: x(0), x2: x(0), y1: 0, y2: f.ih, 'class': 'zero' }, f.g); }
-    return f;
-  }
-
-  /** Scatter; points: {x, y, color, r, tip, muted}. Axes may be log10. */
-  function scatter(el, points, o) {
-    var f = frame(el, { height: o.height || 300, margin: { l: 62, b: 46, r: 16 }, label: o.label });
-    var tx = o.xlog ? function (v) { return Math.log10(v); } : function (v) { return v; };
-    var ty = o.ylog ? function (v) { return Math.log10(v); } : function (v) { return v; };
-    var pts = points.filter(function (p) {
-      return isNum(p.x) && isNum(p.y) && (!o.xlog || p.x > 0) && (!o.ylog || p.y > 0);
-    });
-    var domainPts = o.domainPoints ? o.domainPoints.filter(function (p) {
-      return isNum(p.x) && isNum(p.y) && (!o.xlog || p.x > 0) && (!o.ylog || p.y > 0);
-    }) : pts;
-    if (!domainPts.length) { empty(el, null, o.emptyMessage || 'No points to show.'); return null; }
-    var xs = domainPts.map(function (p) { return tx(p.x); }), ys = domainPts.map(function (p) { return ty(p.y); });
-    if (o.extraX) { xs = xs.concat(o.extraX.map(tx)); }
-    if (o.extraY) { ys = ys.concat(o.extraY.map(ty)); }
-    var xmin = Math.min.apply(null, xs), xmax = Math.max.apply(null, xs);
-    var ymin = Math.min.apply(null, ys), ymax = Math.max.apply(null, ys);
-    var xt = o.xlog ? logTicks(Math.floor(xmin * 10) / 10, Math.ceil(xmax * 10) / 10) : niceTicks(xmin, xmax, Math.max(3, Math.floor(f.iw / 80)));
-    var yt = o.ylog ? logTicks(Math.floor(ymin * 10) / 10, Math.ceil(ymax * 10) / 10) : niceTicks(ymin, ymax, 5);
-    // Log axes keep a little room around the data so edge points are not cut by the axis.
-    var xpad = o.xlog ? Math.max(0.04, (xmax - xmin) * 0.03) : 0, ypad = o.ylog ? Math.max(0.04, (ymax - ymin) * 0.03) : 0;
-    var xd0 = o.xlog ? Math.min(xmin - xpad, xt[0]) : xt[0], xd1 = o.xlog ? Math.max(xmax + xpad, xt[xt.length - 1]) : xt[xt.length - 1];
-    var yd0 = o.ylog ? Math.min(ymin - ypad, yt[0]) : yt[0], yd1 = o.ylog ? Math.max(ymax + ypad, yt[yt.length - 1]) : yt[yt.length - 1];
-    var x = linear(xd0, xd1, 0, f.iw), y = linear(yd0, yd1, f.ih, 0);
-    var xf = o.xlog ? function (v) { return o.xFormat(Math.pow(10, v)); } : o.xFormat;
-    var yf = o.ylog ? function (v) { return o.yFormat(Math.pow(10, v)); } : o.yFormat;
-    axisY(f, y, yt, yf, o.yLabel);
-    axisX(f, x, xt, xf, o.xLabel, true);
-    if (o.diagonal) {
-      var lo = Math.max(xd0, yd0), hi = Math.min(xd1, yd1);
-      svg('line', { x1: x(lo), y1: y(lo), x2: x(hi), y2: y(hi), 'class': 'ref' }, f.g);
-      stext(f.g, x(hi) - 4, y(hi) + 14, o.diagonalLabel || 'perfect prediction', { 'class': 'ref-label', 'text-anchor': 'end' });
-    }
-    if (o.zeroY && yd0 < 0 && yd1 > 0) { svg('line', { x1: 0, x2: f.iw, y1: y(0), y2: y(0), 'class': 'zero' }, f.g); }
-    var muted = svg('g', { 'class': 'muted-points' }, f.g);
-    var front = svg('g', {}, f.g);
-    pts.forEach(function (p) {
-      svg('circle', { cx: x(tx(p.x)).toFixed(1), cy: y(ty(p.y)).toFixed(1), r: p.r || 3,
-        fill: p.muted ? MUTED : p.color, 'class': 'mark dot' + (p.muted ? ' muted' : ''), 'data-tip': p.tip }, p.muted ? muted : front);
-    });
-    return f;
-  }
 
   // ---------------------------------------------------------------- views
 
@@ -505,27 +424,13 @@
     ]);
   } };
 
-  VIEWS.segmentShare = { kind: 'chart', aware: true, render: function (el) {
-    var fig = D.figures && D.figures.segment_shares;
-    if (!fig) { empty(el, 'fluz segment'); return; }
-    figure(el, fig);
-  } };
+  VIEWS.segmentShare = figureView('segment_shares', 'fluz segment', true);
 
 
-  VIEWS.priceSpendScatter = { kind: 'chart', aware: true, render: function (el) {
-    var fig = D.figures && D.figures.price_spend;
-    if (!fig) { empty(el, 'fluz segment'); return; }
-    figure(el, fig);
-  } };
+  VIEWS.priceSpendScatter = figureView('price_spend', 'fluz segment', true);
 
 
-  VIEWS.spendHistogram = { kind: 'chart', aware: true, render: function (el) {
-    var by = D.figures && D.figures.spend_histogram;
-    if (!by || !by.all) { empty(el, 'fluz segment'); return; }
-    var fig = S.segment == null ? by.all : by.by_cluster[String(S.segment)];
-    if (!fig) { empty(el, null, 'No sampled customer in this segment.'); return; }
-    figure(el, fig);
-  } };
+  VIEWS.spendHistogram = figureView('spend_histogram', 'fluz segment', true, 'No sampled customer in this segment.');
 
 
   VIEWS.kSelection = { kind: 'chart', aware: false, render: function (el) {
@@ -650,18 +555,10 @@
     ]);
   } };
 
-  VIEWS.tierBars = { kind: 'chart', aware: true, render: function (el) {
-    var by = D.figures && D.figures.tier_bars;
-    if (!by || !by.all) { empty(el, 'fluz train'); return; }
-    figure(el, S.segment == null ? by.all : by.by_cluster[String(S.segment)] || by.all);
-  } };
+  VIEWS.tierBars = figureView('tier_bars', 'fluz train', true);
 
 
-  VIEWS.predictedVsOptimal = { kind: 'chart', aware: true, render: function (el) {
-    var fig = D.figures && D.figures.predicted_vs_optimal;
-    if (!fig) { empty(el, 'fluz train'); return; }
-    figure(el, fig);
-  } };
+  VIEWS.predictedVsOptimal = figureView('predicted_vs_optimal', 'fluz train', true);
 
 
   VIEWS.policyValue = { kind: 'chart', aware: true, render: function (el) {
@@ -675,11 +572,7 @@
   } };
 
 
-  VIEWS.modelComparison = { kind: 'chart', aware: false, render: function (el) {
-    var fig = D.figures && D.figures.model_comparison;
-    if (!fig) { empty(el, 'fluz train'); return; }
-    figure(el, fig);
-  } };
+  VIEWS.modelComparison = figureView('model_comparison', 'fluz train', false);
 
 
   VIEWS.tierTable = { kind: 'table', aware: false, render: function (el) {
@@ -712,93 +605,17 @@
 
   // ---------------------------------------------------------------- explainability views
 
-  VIEWS.shapImportance = { kind: 'chart', aware: true, render: function (el) {
-    var by = D.figures && D.figures.shap_importance;
-    if (!by || !by.all) { empty(el, 'fluz explain'); return; }
-    var fig = S.segment == null ? by.all : by.by_cluster[String(S.segment)];
-    if (!fig) { empty(el, null, 'No sampled SHAP values for this segment.'); return; }
-    figure(el, fig);
-  } };
+  VIEWS.shapImportance = figureView('shap_importance', 'fluz explain', true, 'No sampled SHAP values for this segment.');
 
-  VIEWS.beeswarm = { kind: 'chart', aware: true, render: function (el) {
-    var rows = shapRows().slice(0, 10);
-    if (!rows.length) { empty(el, 'fluz explain'); return; }
-    var rowH = 30;
-    var f = frame(el, { height: rows.length * rowH + 56, margin: { l: 150, r: 20, b: 46, t: 6 }, label: 'SHAP beeswarm' });
-    var all = [];
-    rows.forEach(function (r) { r.shap.forEach(function (v) { if (isNum(v)) { all.push(v); } }); });
-    var xt = niceTicks(Math.min.apply(null, all.concat([0])), Math.max.apply(null, all.concat([0])), Math.max(3, Math.floor(f.iw / 80)));
-    var x = linear(xt[0], xt[xt.length - 1], 0, f.iw);
-    axisX(f, x, xt, function (v) { return fmt.pp(v, 1); }, 'SHAP value (impact on the predicted rate)', true);
-    svg('line', { x1: x(0), x2: x(0), y1: 0, y2: f.ih, 'class': 'zero' }, f.g);
-    var shown = 0;
-    rows.forEach(function (r, ri) {
-      var cy = ri * rowH + rowH / 2;
-      stext(f.g, -8, cy + 4, fit(r.feature, 140, 11.5), { 'text-anchor': 'end', 'class': 'cat' });
-      // Colour by the value's rank within the feature (over all points, so colours stay put when filtering).
-      var order = r.values.map(function (v, i) { return i; }).filter(function (i) { return isNum(r.values[i]); });
-      order.sort(function (a, b) { return r.values[a] - r.values[b]; });
-      var pctRank = {};
-      order.forEach(function (idx, k) { pctRank[idx] = order.length > 1 ? k / (order.length - 1) : 0.5; });
-      var idx = [];
-      for (var i = 0; i < r.shap.length; i++) { if (isNum(r.shap[i]) && inSegment(r.cluster[i])) { idx.push(i); } }
-      idx.sort(function (a, b) { return r.shap[a] - r.shap[b] || a - b; });
-      var bins = {};
-      var g = svg('g', {}, f.g);
-      idx.forEach(function (i) {
-        var px = x(r.shap[i]);
-        var bin = Math.round(px / 3);
-        var k = bins[bin] = (bins[bin] || 0) + 1;
-        var off = Math.min(rowH / 2 - 3, Math.ceil((k - 1) / 2) * 2.2) * (k % 2 ? 1 : -1);
-        svg('circle', { cx: px.toFixed(1), cy: (cy + off).toFixed(1), r: 2.2, fill: pctRank[i] != null ? valueColor(pctRank[i]) : '#999',
-          'class': 'mark dot', 'data-tip': r.feature + ' = ' + fmt.num(r.values[i], 2) + '\nSHAP: ' + fmt.pp(r.shap[i], 3) + '\nC' + r.cluster[i] + ' · ' + personaOf(r.cluster[i]) }, g);
-        shown++;
-      });
-    });
-    if (!shown) { empty(el, null, 'No sampled SHAP values for this segment.'); return; }
-    var lg = legend(el, [{ label: 'low feature value', color: valueColor(0) }, { label: 'high feature value', color: valueColor(1) }]);
-    lg.classList.add('right');
-  } };
-
-  function dependenceOptions() {
-    var sel = $('#dependence-feature');
-    if (!sel || sel.options.length) { return sel; }
-    shapRows().forEach(function (r) {
-      var opt = document.createElement('option');
-      opt.value = r.feature;
-      opt.textContent = r.feature;
-      sel.appendChild(opt);
-    });
-    sel.addEventListener('change', function () { S.dependence = sel.value; renderView($('[data-view="dependence"]')); });
-    return sel;
-  }
+  VIEWS.beeswarm = figureView('shap_beeswarm', 'fluz explain', true);
 
   VIEWS.dependence = { kind: 'chart', aware: true, render: function (el) {
-    var rows = shapRows();
-    var sel = dependenceOptions();
-    if (!rows.length) { empty(el, 'fluz explain'); return; }
-    var feature = S.dependence || rows[0].feature;
-    if (sel) { sel.value = feature; }
-    var r = rows.filter(function (p) { return p.feature === feature; })[0] || rows[0];
-    var pos = r.values.filter(isNum);
-    var min = Math.min.apply(null, pos), max = Math.max.apply(null, pos);
-    var xlog = min > 0 && max / min > 100;
-    var pts = [];
-    for (var i = 0; i < r.values.length; i++) {
-      var muted = !inSegment(r.cluster[i]);
-      pts.push({ x: r.values[i], y: r.shap[i], color: clusterColor(r.cluster[i]), muted: muted, r: muted ? 2 : 2.6,
-        tip: r.feature + ' = ' + fmt.num(r.values[i], 2) + '\nSHAP: ' + fmt.pp(r.shap[i], 3) + '\nC' + r.cluster[i] + ' · ' + personaOf(r.cluster[i]) });
-    }
-    scatter(el, pts, { xlog: xlog, xLabel: r.feature + (xlog ? ' (log scale)' : ''), yLabel: 'SHAP value', zeroY: true, height: 300,
-      xFormat: function (v) { return Math.abs(v) >= 1000 ? fmt.compact(v) : fmt.num(v, Math.abs(v) < 10 && v !== Math.round(v) ? 2 : 0); },
-      yFormat: function (v) { return fmt.pp(v, 1); }, label: 'SHAP dependence for ' + r.feature });
+    var figs = (D.figures && D.figures.shap_dependence) || [];
+    if (!figs.length) { empty(el, 'fluz explain'); return; }
+    pick(el, figs, '#dependence-feature', 'dependence');
   } };
 
-  VIEWS.featureImportance = { kind: 'chart', aware: false, render: function (el) {
-    var fig = D.figures && D.figures.feature_importance;
-    if (!fig) { empty(el, 'fluz train'); return; }
-    figure(el, fig);
-  } };
+  VIEWS.featureImportance = figureView('feature_importance', 'fluz train', false);
 
 
   VIEWS.explanationTable = { kind: 'table', aware: true, render: function (el) {
@@ -859,64 +676,14 @@
     });
   } };
 
-  VIEWS.tierHeatmap = { kind: 'chart', aware: true, render: function (el) {
-    var tiers = (D.tiers || []).slice().sort(function (a, b) { return a.rate - b.rate; });
-    var segs = segments();
-    if (!tiers.length || !segs.length || !tiers.every(function (t) { return (t.by_cluster || []).length === segs.length; })) { empty(el, 'fluz train'); return; }
-    var f = frame(el, { height: segs.length * 40 + 36, margin: { l: 235, r: 12, b: 26, t: 6 }, label: 'Tier mix by persona' });
-    var cw = f.iw / tiers.length, ch = f.ih / segs.length;
-    segs.forEach(function (s, si) {
-      var total = sum(tiers.map(function (t) { return t.by_cluster[si]; }));
-      var faded = S.segment != null && s.cluster !== S.segment;
-      var g = svg('g', { 'class': faded ? 'faded' : null }, f.g);
-      svg('circle', { cx: -f.m.l + 10, cy: si * ch + ch / 2, r: 5, fill: clusterColor(s.cluster) }, g);
-      stext(g, -f.m.l + 20, si * ch + ch / 2 + 4, fit(s.persona, f.m.l - 26, 12), { 'class': 'cat' });
-      tiers.forEach(function (t, ti) {
-        var share = total ? t.by_cluster[si] / total : 0;
-        var fill = share > 0 ? 'rgba(37, 99, 235, ' + (0.08 + 0.92 * Math.sqrt(share)).toFixed(3) + ')' : '#f6f7f9';
-        svg('rect', { x: ti * cw + 1, y: si * ch + 1, width: cw - 2, height: ch - 2, rx: 3, fill: fill, 'class': 'mark',
-          'data-tip': segLabel(s) + '\nTier ' + fmt.rate(t.rate) + ': ' + fmt.int(t.by_cluster[si]) + ' customers\n' + fmt.pct(share) + ' of the segment' }, g);
-        if (share >= 0.005) {
-          stext(g, ti * cw + cw / 2, si * ch + ch / 2 + 4, fmt.pct(share, 0), { 'text-anchor': 'middle', 'class': 'cell' + (share > 0.35 ? ' inv' : '') });
-        }
-      });
-    });
-    var ax = svg('g', { 'class': 'axis', transform: 'translate(0,' + f.ih + ')' }, f.g);
-    tiers.forEach(function (t, ti) { stext(ax, ti * cw + cw / 2, 16, fmt.rate(t.rate), { 'text-anchor': 'middle' }); });
-  } };
+  VIEWS.tierHeatmap = figureView('tier_heatmap', 'fluz train', true);
 
-  VIEWS.merchantHeadroom = { kind: 'chart', aware: false, render: function (el) {
-    var fig = D.figures && D.figures.merchant_headroom;
-    if (!fig) { empty(el, 'fluz train'); return; }
-    figure(el, fig);
-  } };
+  VIEWS.merchantHeadroom = figureView('merchant_headroom', 'fluz train', false);
 
 
-  VIEWS.merchantRates = { kind: 'chart', aware: false, render: function (el) {
-    var ms = (D.merchants || []).filter(function (m) { return isNum(m.commission) && isNum(m.recommended_rate); });
-    if (!ms.length) { empty(el, 'fluz train'); return; }
-    var maxSpend = Math.max.apply(null, ms.map(function (m) { return isNum(m.spend) ? m.spend : 0; }).concat([1]));
-    // Room for the largest bubbles inside the plot.
-    var maxC = Math.max.apply(null, ms.map(function (m) { return m.commission; }));
-    var maxR = Math.max.apply(null, ms.map(function (m) { return m.recommended_rate; }));
-    // Biggest bubbles first so small ones stay visible on top.
-    ms = ms.slice().sort(function (a, b) { return b.spend - a.spend; });
-    var f = scatter(el, ms.map(function (m) {
-      var h = headroom(m);
-      return { x: m.commission, y: m.recommended_rate, r: 3 + 13 * Math.sqrt(Math.max(0, m.spend) / maxSpend),
-        color: h >= 0 ? '#59a14f' : '#e15759',
-        tip: m.name + (m.city ? ' (' + m.city + ')' : '') + '\nCommission: ' + fmt.rate(m.commission) + '\nRecommended rate: ' + fmt.rate(m.recommended_rate) +
-          '\nSpend: ' + fmt.money(m.spend) + '\nHeadroom: ' + fmt.money(h) };
-    }), { xLabel: 'Commission the platform earns', yLabel: 'Recommended merchant rate', diagonal: true, diagonalLabel: 'no margin left',
-      extraX: [0, maxC * 1.07], extraY: [0, maxR * 1.12], height: 300, xFormat: fmt.rate, yFormat: fmt.rate, label: 'Commission versus recommended rate per merchant' });
-    if (f) { $all('circle', f.svg).forEach(function (c) { c.classList.add('bubble'); }); }
-  } };
+  VIEWS.merchantRates = figureView('merchant_rates', 'fluz train', false);
 
-  VIEWS.segmentValue = { kind: 'chart', aware: true, render: function (el) {
-    var fig = D.figures && D.figures.segment_value;
-    if (!fig) { empty(el, 'fluz train'); return; }
-    figure(el, fig);
-  } };
+  VIEWS.segmentValue = figureView('segment_value', 'fluz train', true);
 
 
   VIEWS.merchantTable = { kind: 'table', aware: false, render: function (el) {
@@ -965,18 +732,10 @@
     lede(el, text);
   } };
 
-  VIEWS.ingestFunnel = { kind: 'chart', aware: false, render: function (el) {
-    var fig = D.figures && D.figures.ingest_funnel;
-    if (!fig) { empty(el, 'fluz ingest'); return; }
-    figure(el, fig);
-  } };
+  VIEWS.ingestFunnel = figureView('ingest_funnel', 'fluz ingest', false);
 
 
-  VIEWS.stageTimes = { kind: 'chart', aware: false, render: function (el) {
-    var fig = D.figures && D.figures.stage_times;
-    if (!fig) { empty(el, 'fluz run-all'); return; }
-    figure(el, fig);
-  } };
+  VIEWS.stageTimes = figureView('stage_times', 'fluz run-all', false);
 
 
   VIEWS.storyPersonas = { kind: 'text', aware: true, render: function (el) {
@@ -1147,20 +906,12 @@
   VIEWS.qiniCurves = { kind: 'chart', aware: false, render: function (el) {
     var figs = (D.figures && D.figures.qini) || [];
     if (!D.offers || !figs.length) { empty(el, 'fluz uplift'); return; }
-    var keys = figs.map(function (g) { return g.title; });
-    var sel = $('#qini-series');
-    if (sel && sel.options.length !== keys.length) {
-      clear(sel);
-      keys.forEach(function (k) { var opt = document.createElement('option'); opt.value = k; opt.textContent = k; sel.appendChild(opt); });
-      sel.onchange = function () { S.qini = sel.value; renderView(el); };
-    }
-    if (S.qini == null || keys.indexOf(S.qini) < 0) {
+    if (S.qini == null) {
       // The last arm on the outcome the policies are valued in.
-      var value = keys.filter(function (k) { return k.slice(-(D.offers.outcome.length + 3)) === ' — ' + D.offers.outcome; });
-      S.qini = value.length ? value[value.length - 1] : keys[0];
+      var value = figs.filter(function (g) { return g.title.slice(-(D.offers.outcome.length + 3)) === ' — ' + D.offers.outcome; });
+      S.qini = value.length ? value[value.length - 1].title : null;
     }
-    if (sel) { sel.value = S.qini; }
-    figure(el, figs[keys.indexOf(S.qini)]);
+    pick(el, figs, '#qini-series', 'qini');
   } };
 
   function policyLabel(p) {
@@ -1283,25 +1034,21 @@
       (b.arms || []).map(function (a, i) { return a + ' ' + fmt.int(counts[i]); }).join(' · ') + '.'));
   } };
 
-  VIEWS.budgetCurve = { kind: 'chart', aware: false, render: function (el) {
-    var b = D.budget, fig = D.figures && D.figures.budget;
-    if (!b || !fig) { empty(el, 'fluz allocate'); return; }
+  /** A budget figure with the slider's budget marked (and its point on the value curve). */
+  function budgetFigure(el, fig, onCurve) {
+    var b = D.budget;
+    if (!b || !b.cost.length || !fig) { empty(el, 'fluz allocate'); return; }
     var p = figure(el, fig), k = budgetPoint();
     svg('line', { x1: p.x(b.cost[k]), x2: p.x(b.cost[k]), y1: 0, y2: p.f.ih, 'class': 'ref' }, p.f.g);
-    svg('circle', { cx: p.x(b.cost[k]), cy: p.y(b.value[k]), r: 6.5, fill: ACCENT, stroke: '#fff', 'stroke-width': 1.5, 'class': 'mark',
-      'data-tip': 'Budget ' + fmt.money(b.cost[k]) + '\nValue ' + fmt.money(b.value[k]) + '\nλ ' + fmt.num(b.lambda_at[k], 3) }, p.f.g);
-  } };
+    if (onCurve) {
+      svg('circle', { cx: p.x(b.cost[k]), cy: p.y(b.value[k]), r: 6.5, fill: ACCENT, stroke: '#fff', 'stroke-width': 1.5, 'class': 'mark',
+        'data-tip': 'Budget ' + fmt.money(b.cost[k]) + '\nValue ' + fmt.money(b.value[k]) + '\nλ ' + fmt.num(b.lambda_at[k], 3) }, p.f.g);
+    }
+  }
 
-  VIEWS.budgetArms = { kind: 'chart', aware: false, render: function (el) {
-    var b = D.budget;
-    if (!b || !b.cost.length || !(b.arms || []).length) { empty(el, 'fluz allocate'); return; }
-    var k = budgetPoint();
-    var counts = b.counts[k] || [];
-    hbars(el, b.arms.map(function (a, i) {
-      return { label: a === 'none' ? 'no cashback (none)' : a, value: counts[i] || 0, color: tierColor(i, b.arms.length),
-        tip: a + ': ' + fmt.int(counts[i] || 0) + ' customers at a budget of ' + fmt.money(b.cost[k]) };
-    }), { labelWidth: 150, right: 60, format: fmt.int, tickFormat: fmt.compact, xLabel: 'Customers', label: 'Customers per arm' });
-  } };
+  VIEWS.budgetCurve = { kind: 'chart', aware: false, render: function (el) { budgetFigure(el, D.figures && D.figures.budget, true); } };
+
+  VIEWS.budgetArms = { kind: 'chart', aware: false, render: function (el) { budgetFigure(el, D.figures && D.figures.budget_arms, false); } };
 
   VIEWS.budgetFlatTable = { kind: 'table', aware: false, render: function (el) {
     var b = D.budget;

@@ -24,12 +24,13 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{register_font, FontStyle, FontTransform};
+use plotters::style::{register_font, FontStyle};
 // The style traits are used by path only: importing them makes `.color()`/`.stroke_width()`
 // ambiguous on plotters' colour and text types.
 use plotters_backend::{BackendColor, BackendCoord, DrawingErrorKind};
 
 use super::figure::{Anchor, Figure, Key, Mark};
+use super::figures::{shap_beeswarm, SwarmFeature};
 
 /// Errors raised while drawing or writing a chart.
 #[derive(Debug, thiserror::Error)]
@@ -89,9 +90,19 @@ pub(crate) struct FeatureShap {
 /// Draws `analytics_summary.png`: spend histogram (log x), box plot with the 1.5·IQR fence,
 /// price vs spend (log–log) and the top countries, as a 2×2 panel of 1600×1100 px.
 pub(crate) fn analytics_summary(path: &Path, data: &SpendOverview) -> Result<()> {
-    render("analytics_summary", path, (1600, 1100), |root| {
-        draw_analytics(root, data)
-    })
+    let title = format!(
+        "Customer spend overview — {} customers",
+        fmt_count(data.total_spent.len())
+    );
+    let figures = super::overview::spend_overview(data);
+    draw_figures(
+        "analytics_summary",
+        path,
+        Some(&title),
+        &figures,
+        2,
+        (800, 525),
+    )
 }
 
 /// Draws a SHAP beeswarm like the Python shap library's `summary_plot`: one row per feature,
@@ -103,11 +114,30 @@ pub(crate) fn shap_summary(
     features: &[FeatureShap],
     max_points_per_feature: usize,
 ) -> Result<()> {
-    let rows = features.len().clamp(1, 40);
-    let height = (150 + 46 * rows as u32).max(420);
-    render("shap_summary", path, (1300, height), |root| {
-        draw_shap_summary(root, features, max_points_per_feature)
-    })
+    let title = "SHAP summary — impact of each feature on the predicted cashback rate";
+    let height = (150 + 46 * features.len().clamp(1, 40) as u32).max(420);
+    let swarm: Vec<SwarmFeature> = features
+        .iter()
+        .map(|f| SwarmFeature {
+            feature: &f.feature,
+            values: &f.values,
+            shap: &f.shap,
+            cluster: &[],
+        })
+        .collect();
+    match shap_beeswarm(&swarm, 40, max_points_per_feature, &|c| format!("C{c}")) {
+        Some(figure) => draw_figures(
+            "shap_summary",
+            path,
+            Some(title),
+            &[figure],
+            1,
+            (1300, height - 50),
+        ),
+        None => render("shap_summary", path, (1300, height), |root| {
+            draw_no_data(root, title, "no SHAP values")
+        }),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -608,47 +638,6 @@ pub(crate) fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
     (ticks, step)
 }
 
-/// `lo..hi` widened by `frac` of the span on both sides; a zero span is widened by ±`fallback`.
-pub(crate) fn padded(lo: f64, hi: f64, frac: f64, fallback: f64) -> (f64, f64) {
-    if !(lo.is_finite() && hi.is_finite()) {
-        return (0.0, 1.0);
-    }
-    let span = hi - lo;
-    if span <= f64::EPSILON * lo.abs().max(1.0) {
-        return (lo - fallback, hi + fallback);
-    }
-    (lo - span * frac, hi + span * frac)
-}
-
-/// Smallest and largest of the values (which must be finite), if any.
-fn min_max(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
-    values.into_iter().fold(None, |acc, v| match acc {
-        None => Some((v, v)),
-        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-    })
-}
-
-/// shap's low-value colour (#008bfb).
-const SHAP_BLUE: RGBColor = RGBColor(0x00, 0x8b, 0xfb);
-/// shap's high-value colour (#ff0052).
-const SHAP_RED: RGBColor = RGBColor(0xff, 0x00, 0x52);
-/// Colour of points whose feature value is missing (as shap draws them).
-const MISSING_GREY: RGBColor = RGBColor(0x9a, 0x9a, 0x9a);
-
-/// Colour for a scaled feature value `t` in [0, 1], blue (low) to red (high).
-pub(crate) fn shap_colour(t: f64) -> RGBColor {
-    if !t.is_finite() {
-        return MISSING_GREY;
-    }
-    let t = t.clamp(0.0, 1.0);
-    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * t).round() as u8;
-    RGBColor(
-        mix(SHAP_BLUE.0, SHAP_RED.0),
-        mix(SHAP_BLUE.1, SHAP_RED.1),
-        mix(SHAP_BLUE.2, SHAP_RED.2),
-    )
-}
-
 /// Colour scale of one feature as shap's summary plot builds it: the 5th–95th percentile range
 /// (1st–99th, then min–max if that collapses), values clipped into it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -698,7 +687,7 @@ pub(crate) fn mix64(x: u64) -> u64 {
 }
 
 /// A uniform number in [0, 1) derived from `i` and `salt`.
-fn unit_hash(i: usize, salt: u64) -> f64 {
+pub(crate) fn unit_hash(i: usize, salt: u64) -> f64 {
     (mix64(i as u64 ^ salt) >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -721,7 +710,10 @@ pub(crate) fn subsample_indices(n: usize, max: usize, salt: u64) -> Vec<usize> {
 /// centre line (0, +1, −1, +2, …) in a fixed hash order; the row is then scaled so that the
 /// fullest bin reaches ±0.9. Offsets are in [−0.9, 0.9].
 pub(crate) fn beeswarm_offsets(shap: &[f64], bins: usize, salt: u64) -> Vec<f64> {
-    let Some((lo, hi)) = min_max(shap.iter().copied().filter(|v| v.is_finite())) else {
+    let finite = shap.iter().copied().filter(|v| v.is_finite());
+    let Some((lo, hi)) = finite.fold(None, |acc: Option<(f64, f64)>, v| {
+        Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
+    }) else {
         return vec![0.0; shap.len()];
     };
     let bins = bins.max(1) as f64;
@@ -847,146 +839,13 @@ pub(crate) fn truncate_label(name: &str, max_chars: usize) -> String {
 // Axes and panel scaffolding
 // ---------------------------------------------------------------------------------------------
 
-/// How an axis prints its tick values.
-#[derive(Debug, Clone)]
-enum Labels {
-    /// The axis is log10(value); print the value.
-    Log10,
-    /// Linear values divided by `scale`, with `decimals` and a suffix ("k", "%").
-    Linear {
-        scale: f64,
-        decimals: usize,
-        suffix: &'static str,
-    },
-    /// Category names at positions 0, 1, 2, ...
-    Categories(Vec<String>),
-    /// No labels.
-    Hidden,
-    /// A figure's axis: its format and category names.
-    Figure(Box<super::figure::Axis>),
-}
-
-/// One axis: its range, bold (labelled) and light tick positions, and its labelling.
-#[derive(Debug, Clone)]
-struct Axis {
-    lo: f64,
-    hi: f64,
-    bold: Vec<f64>,
-    light: Vec<f64>,
-    labels: Labels,
-}
-
-impl Axis {
-    /// A log10 axis over data whose log10 spans `lo..hi` (padded by 4%).
-    fn log10(lo: f64, hi: f64) -> Axis {
-        let (lo, hi) = padded(lo, hi, 0.04, 0.5);
-        let (bold, light) = log_ticks(lo, hi);
-        Axis {
-            lo,
-            hi,
-            bold,
-            light,
-            labels: Labels::Log10,
-        }
-    }
-
-    /// A linear axis over exactly `lo..hi` with about `target` labelled ticks.
-    fn linear(lo: f64, hi: f64, target: usize, suffix: &'static str) -> Axis {
-        let (bold, step) = nice_ticks(lo, hi, target);
-        let max_abs = lo.abs().max(hi.abs());
-        let (scale, unit) = if !suffix.is_empty() {
-            (1.0, suffix)
-        } else if max_abs >= 1e9 {
-            (1e9, "B")
-        } else if max_abs >= 1e6 {
-            (1e6, "M")
-        } else if max_abs >= 1e4 {
-            (1e3, "k")
-        } else {
-            (1.0, "")
-        };
-        Axis {
-            lo,
-            hi,
-            bold,
-            light: Vec::new(),
-            labels: Labels::Linear {
-                scale,
-                decimals: decimals_for_step(step / scale),
-                suffix: unit,
-            },
-        }
-    }
-
-    /// Categories at 0..n, drawn bottom (0) to top (n-1). The axis spans at least
-    /// `MIN_CATEGORY_SLOTS` so that one or two bars do not fill the whole panel.
-    fn categories(names: Vec<String>) -> Axis {
-        let n = names.len().max(1) as f64;
-        let pad = (MIN_CATEGORY_SLOTS - n).max(0.0) / 2.0;
-        Axis {
-            lo: -0.6 - pad,
-            hi: n - 0.4 + pad,
-            bold: (0..names.len()).map(|i| i as f64).collect(),
-            light: Vec::new(),
-            labels: Labels::Categories(names),
-        }
-    }
-
-    /// An unlabelled axis over `lo..hi`.
-    fn hidden(lo: f64, hi: f64) -> Axis {
-        Axis {
-            lo,
-            hi,
-            bold: Vec::new(),
-            light: Vec::new(),
-            labels: Labels::Hidden,
-        }
-    }
-
-    fn label(&self, v: f64) -> String {
-        match &self.labels {
-            Labels::Log10 => fmt_compact(10f64.powf(v)),
-            Labels::Linear {
-                scale,
-                decimals,
-                suffix,
-            } => {
-                let x = v / scale;
-                if x.abs() < 1e-12 * scale.max(1.0) {
-                    // Zero needs no unit: "0", not "0k".
-                    return if suffix.starts_with('%') {
-                        "0%".to_string()
-                    } else {
-                        "0".to_string()
-                    };
-                }
-                if *decimals == 0 && x.abs() >= 1000.0 {
-                    let sign = if x < 0.0 { "-" } else { "" };
-                    format!("{sign}{}{suffix}", fmt_count(x.abs().round() as usize))
-                } else {
-                    format!("{x:.decimals$}{suffix}")
-                }
-            }
-            Labels::Categories(names) => {
-                let i = v.round();
-                if i >= 0.0 {
-                    names.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            }
-            Labels::Hidden => String::new(),
-            Labels::Figure(axis) => axis.tick_label(v),
-        }
-    }
-
-    fn coord(&self) -> Ticked {
-        Ticked {
-            lo: self.lo,
-            hi: self.hi,
-            bold: self.bold.clone(),
-            light: self.light.clone(),
-        }
+/// A figure axis as plotters' coordinate: its range and labelled ticks.
+fn ticked(axis: &super::figure::Axis) -> Ticked {
+    Ticked {
+        lo: axis.lo,
+        hi: axis.hi,
+        bold: axis.ticks.clone(),
+        light: Vec::new(),
     }
 }
 
@@ -1029,25 +888,6 @@ impl Ranged for Ticked {
     }
 }
 
-/// Fewest category slots an axis spans (see [`Axis::categories`]).
-const MIN_CATEGORY_SLOTS: f64 = 5.0;
-
-/// Decimals needed to print multiples of `step` exactly (0.25 → 2, 5 → 0).
-fn decimals_for_step(step: f64) -> usize {
-    if !(step.is_finite() && step > 0.0) {
-        return 0;
-    }
-    let mut decimals = (-step.log10().floor()).max(0.0) as usize;
-    while decimals < 8 {
-        let scaled = step * 10f64.powi(decimals as i32);
-        if (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0) {
-            break;
-        }
-        decimals += 1;
-    }
-    decimals
-}
-
 fn font(size: f64) -> TextStyle<'static> {
     TextStyle::from((FONT, size).into_font())
 }
@@ -1055,29 +895,18 @@ fn font(size: f64) -> TextStyle<'static> {
 const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 const MUTED: RGBColor = RGBColor(0x55, 0x55, 0x55);
 const STEEL: RGBColor = RGBColor(0x3b, 0x6e, 0xa8);
-const FENCE_RED: RGBColor = RGBColor(0xd6, 0x27, 0x28);
-const MEAN_ORANGE: RGBColor = RGBColor(0xe6, 0x7e, 0x22);
-
-/// Opacity of scatter points: 0.35 up to `comfortable` points, fading as 1/√n beyond so
-/// that dense clouds keep their shape instead of turning into a solid blob.
-fn point_alpha(points: usize, comfortable: usize) -> f64 {
-    let crowding = (comfortable as f64 / points.max(1) as f64).sqrt();
-    (0.35 * crowding).clamp(0.08, 0.35)
-}
 
 /// What a panel shows around its plotting area.
 struct PanelSpec<'s> {
     title: &'s str,
     x_desc: &'s str,
     y_desc: &'s str,
-    x: &'s Axis,
-    y: &'s Axis,
+    x: &'s super::figure::Axis,
+    y: &'s super::figure::Axis,
     /// Draw vertical grid lines at x ticks.
     x_grid: bool,
     /// Draw horizontal grid lines at y ticks.
     y_grid: bool,
-    /// Extra space on the right of the plotting area (pixels), e.g. for a colour bar.
-    right_margin: u32,
 }
 
 /// Width in pixels of the widest `labels` in `style`, so label areas fit long names.
@@ -1099,7 +928,7 @@ fn build_panel<'a, 'b>(
     spec: &PanelSpec,
 ) -> std::result::Result<Chart<'a, 'b>, Box<dyn StdError>> {
     let tick_style = font(15.0).color(&INK);
-    let y_labels: Vec<String> = spec.y.bold.iter().map(|v| spec.y.label(*v)).collect();
+    let y_labels: Vec<String> = spec.y.ticks.iter().map(|v| spec.y.tick_label(*v)).collect();
     let y_label_width = widest(area, y_labels, &tick_style);
     let y_area = if spec.y_desc.is_empty() {
         y_label_width + 18
@@ -1115,12 +944,12 @@ fn build_panel<'a, 'b>(
         .margin_top(12)
         .margin_bottom(10)
         .margin_left(14)
-        .margin_right(22 + spec.right_margin)
+        .margin_right(22)
         .x_label_area_size(x_area)
         .y_label_area_size(y_area)
-        .build_cartesian_2d(spec.x.coord(), spec.y.coord())?;
-    let x_fmt = |v: &f64| spec.x.label(*v);
-    let y_fmt = |v: &f64| spec.y.label(*v);
+        .build_cartesian_2d(ticked(spec.x), ticked(spec.y))?;
+    let x_fmt = |v: &f64| spec.x.tick_label(*v);
+    let y_fmt = |v: &f64| spec.y.tick_label(*v);
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(spec.x_desc)
         .y_desc(spec.y_desc)
@@ -1139,52 +968,6 @@ fn build_panel<'a, 'b>(
     }
     mesh.draw()?;
     Ok(chart)
-}
-
-/// Where a note block sits inside the plotting area.
-#[derive(Clone, Copy)]
-enum Corner {
-    TopLeft,
-    BottomLeft,
-    BottomRight,
-}
-
-/// Draws lines of text in a corner of the chart's plotting area, on a translucent white box
-/// so that they stay readable over points.
-fn draw_note(area: &Area, chart: &Chart, lines: &[String], corner: Corner) -> DrawResult {
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let style = font(15.0).color(&INK);
-    let line_height = 20;
-    let (xs, ys) = chart.plotting_area().get_pixel_range();
-    let (bx, by) = area.get_base_pixel();
-    let width = widest(area, lines.iter().cloned(), &style) as i32;
-    let height = line_height * lines.len() as i32;
-    let pad = 8;
-    let left = match corner {
-        Corner::TopLeft | Corner::BottomLeft => xs.start + 10,
-        Corner::BottomRight => xs.end - 10 - width - 2 * pad,
-    } - bx;
-    let top = match corner {
-        Corner::TopLeft => ys.start + 10,
-        Corner::BottomLeft | Corner::BottomRight => ys.end - 10 - height - 2 * pad,
-    } - by;
-    area.draw(&Rectangle::new(
-        [
-            (left, top),
-            (left + width + 2 * pad, top + height + 2 * pad),
-        ],
-        WHITE.mix(0.85).filled(),
-    ))?;
-    for (i, line) in lines.iter().enumerate() {
-        area.draw(&Text::new(
-            line.clone(),
-            (left + pad, top + pad + i as i32 * line_height),
-            style.clone(),
-        ))?;
-    }
-    Ok(())
 }
 
 /// Draws a titled, framed "no data" placeholder.
@@ -1208,39 +991,6 @@ fn draw_no_data(area: &Area, title: &str, message: &str) -> DrawResult {
         font(19.0)
             .color(&MUTED)
             .pos(Pos::new(HPos::Center, VPos::Center)),
-    ))?;
-    Ok(())
-}
-
-/// Notes about values a log axis could not show.
-fn dropped_notes(what: &str, logs: &LogValues) -> Vec<String> {
-    let mut notes = Vec::new();
-    if logs.non_positive > 0 {
-        notes.push(format!(
-            "{} {what} ≤ 0 not shown (log axis)",
-            fmt_count(logs.non_positive)
-        ));
-    }
-    if logs.non_finite > 0 {
-        notes.push(format!(
-            "{} missing/non-finite not shown",
-            fmt_count(logs.non_finite)
-        ));
-    }
-    notes
-}
-
-fn vertical_dashed(
-    chart: &mut Chart,
-    x: f64,
-    y: &Axis,
-    style: ShapeStyle,
-) -> std::result::Result<(), Box<dyn StdError>> {
-    chart.draw_series(DashedLineSeries::new(
-        vec![(x, y.lo), (x, y.hi)],
-        8,
-        5,
-        style,
     ))?;
     Ok(())
 }
@@ -1275,16 +1025,6 @@ pub(crate) fn draw_figures(
     })
 }
 
-fn figure_axis(axis: &super::figure::Axis) -> Axis {
-    Axis {
-        lo: axis.lo,
-        hi: axis.hi,
-        bold: axis.ticks.clone(),
-        light: Vec::new(),
-        labels: Labels::Figure(Box::new(axis.clone())),
-    }
-}
-
 fn colour_of(hex: &str) -> RGBColor {
     let (r, g, b) = super::figure::rgb(hex);
     RGBColor(r, g, b)
@@ -1292,18 +1032,16 @@ fn colour_of(hex: &str) -> RGBColor {
 
 /// One figure in one panel: axes, marks in order, then the legend in the top-left corner.
 fn draw_figure(area: &Area, figure: &Figure) -> DrawResult {
-    let (x, y) = (figure_axis(&figure.x), figure_axis(&figure.y));
     let mut chart = build_panel(
         area,
         &PanelSpec {
             title: &figure.title,
             x_desc: &figure.x.label,
             y_desc: &figure.y.label,
-            x: &x,
-            y: &y,
+            x: &figure.x,
+            y: &figure.y,
             x_grid: figure.x.grid,
             y_grid: figure.y.grid,
-            right_margin: 0,
         },
     )?;
     let finite = |x: f64, y: f64| x.is_finite() && y.is_finite();
@@ -1362,6 +1100,34 @@ fn draw_figure(area: &Area, figure: &Figure) -> DrawResult {
                     }
                 }
             }
+            Mark::Dots {
+                x,
+                y,
+                colour,
+                shades,
+                radius,
+                radii,
+                translucent,
+                ..
+            } => {
+                let base = colour_of(colour);
+                chart.draw_series((0..x.len().min(y.len())).filter_map(|i| {
+                    if !finite(x[i], y[i]) {
+                        return None;
+                    }
+                    let colour = shades.get(i).map_or(base, |&t| {
+                        let (r, g, b) = super::figure::shade_colour(t);
+                        RGBColor(r, g, b)
+                    });
+                    let r = (radii.get(i).unwrap_or(radius) * 1.4).round().max(1.0) as i32;
+                    let style = if *translucent {
+                        colour.mix(0.5).filled()
+                    } else {
+                        colour.filled()
+                    };
+                    Some(Circle::new((x[i], y[i]), r, style))
+                }))?;
+            }
             Mark::Rects {
                 x0,
                 x1,
@@ -1410,6 +1176,7 @@ fn draw_figure(area: &Area, figure: &Figure) -> DrawResult {
                 dx,
                 dy,
                 value,
+                ..
             } => {
                 if finite(*x, *y) {
                     let h = match anchor {
@@ -1501,582 +1268,6 @@ fn draw_keys(area: &Area, chart: &Chart, keys: &[Key]) -> DrawResult {
 // analytics_summary
 // ---------------------------------------------------------------------------------------------
 
-fn draw_analytics(root: &Area, data: &SpendOverview) -> DrawResult {
-    let title = format!(
-        "Customer spend overview — {} customers",
-        fmt_count(data.total_spent.len())
-    );
-    let body = root.titled(&title, font(28.0).color(&INK))?;
-    let panels = body.split_evenly((2, 2));
-    let spend = log_values(data.total_spent);
-    let fence = if data.upper_fence.is_finite() {
-        data.upper_fence
-    } else {
-        let mut sorted: Vec<f64> = data
-            .total_spent
-            .iter()
-            .copied()
-            .filter(|v| v.is_finite())
-            .collect();
-        sorted.sort_by(f64::total_cmp);
-        box_stats(&sorted).map_or(f64::NAN, |b| b.upper_fence)
-    };
-    spend_histogram(&panels[0], &spend)?;
-    spend_boxplot(&panels[1], data.total_spent, &spend, fence)?;
-    price_vs_spend(&panels[2], data.total_spent, data.avg_item_price, fence)?;
-    top_countries(&panels[3], data.countries, data.total_spent.len())?;
-    Ok(())
-}
-
-fn spend_histogram(area: &Area, spend: &LogValues) -> DrawResult {
-    let title = "Distribution of total spend (log scale)";
-    let Some((lo, hi)) = min_max(spend.logs.iter().copied()) else {
-        return draw_no_data(area, title, "no customers with positive spend");
-    };
-    let edges = log_bin_edges(lo, hi, bin_count(spend.logs.len()));
-    let counts = histogram_counts(&spend.logs, &edges);
-    let max_count = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
-    let x = Axis::log10(edges[0], edges[edges.len() - 1]);
-    let y = Axis::linear(0.0, max_count * 1.15, 6, "");
-    let mut chart = build_panel(
-        area,
-        &PanelSpec {
-            title,
-            x_desc: "Total spent per customer (log scale)",
-            y_desc: "Customers",
-            x: &x,
-            y: &y,
-            x_grid: true,
-            y_grid: true,
-            right_margin: 0,
-        },
-    )?;
-    chart.draw_series(counts.iter().enumerate().map(|(i, &c)| {
-        Rectangle::new(
-            [(edges[i], 0.0), (edges[i + 1], c as f64)],
-            STEEL.mix(0.8).filled(),
-        )
-    }))?;
-    chart.draw_series(
-        counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(i, &c)| {
-                Rectangle::new(
-                    [(edges[i], 0.0), (edges[i + 1], c as f64)],
-                    WHITE.stroke_width(1),
-                )
-            }),
-    )?;
-
-    let mut values: Vec<f64> = spend.logs.iter().map(|l| 10f64.powf(*l)).collect();
-    values.sort_by(f64::total_cmp);
-    let mean = values.iter().sum::<f64>() / values.len() as f64;
-    let median = quantile_sorted(&values, 0.5).unwrap_or(mean);
-    let median_style = INK.stroke_width(2);
-    let mean_style = MEAN_ORANGE.stroke_width(2);
-    chart
-        .draw_series(DashedLineSeries::new(
-            vec![(median.log10(), 0.0), (median.log10(), max_count * 1.05)],
-            8,
-            5,
-            median_style,
-        ))?
-        .label(format!("median {}", fmt_amount(median)))
-        .legend(move |(px, py)| PathElement::new(vec![(px, py), (px + 22, py)], median_style));
-    chart
-        .draw_series(DashedLineSeries::new(
-            vec![(mean.log10(), 0.0), (mean.log10(), max_count * 1.05)],
-            8,
-            5,
-            mean_style,
-        ))?
-        .label(format!("mean {}", fmt_amount(mean)))
-        .legend(move |(px, py)| PathElement::new(vec![(px, py), (px + 22, py)], mean_style));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .margin(10)
-        .label_font(font(15.0).color(&INK))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .draw()?;
-
-    let mut notes = vec![format!(
-        "{}, {}",
-        plural(spend.logs.len(), "customer"),
-        plural(counts.len(), "bin")
-    )];
-    notes.extend(dropped_notes("with spend", spend));
-    draw_note(area, &chart, &notes, Corner::TopLeft)
-}
-
-fn spend_boxplot(area: &Area, total_spent: &[f64], spend: &LogValues, fence: f64) -> DrawResult {
-    let title = "Total spend: box plot and high-spend outliers";
-    let mut sorted: Vec<f64> = spend.logs.iter().map(|l| 10f64.powf(*l)).collect();
-    sorted.sort_by(f64::total_cmp);
-    let Some(stats) = box_stats(&sorted) else {
-        return draw_no_data(area, title, "no customers with positive spend");
-    };
-    let fence = if fence.is_finite() {
-        fence
-    } else {
-        stats.upper_fence
-    };
-    // Whiskers end at the last customer inside the fences; the upper fence is the EDA's.
-    let whisker_high = sorted
-        .iter()
-        .rev()
-        .copied()
-        .find(|&v| v <= fence)
-        .unwrap_or(stats.q3);
-    let outliers_high = total_spent
-        .iter()
-        .filter(|v| v.is_finite() && **v > fence)
-        .count();
-    let finite = total_spent.iter().filter(|v| v.is_finite()).count().max(1);
-
-    let (lo, hi) = (sorted[0].log10(), sorted[sorted.len() - 1].log10());
-    let (lo, hi) = if fence > 0.0 {
-        (lo.min(fence.log10()), hi.max(fence.log10()))
-    } else {
-        (lo, hi)
-    };
-    let x = Axis::log10(lo, hi);
-    let y = Axis::hidden(0.0, 1.0);
-    let mut chart = build_panel(
-        area,
-        &PanelSpec {
-            title,
-            x_desc: "Total spent per customer (log scale)",
-            y_desc: "",
-            x: &x,
-            y: &y,
-            x_grid: true,
-            y_grid: false,
-            right_margin: 0,
-        },
-    )?;
-    let lg = |v: f64| v.max(sorted[0]).log10();
-    let (box_lo, box_hi, mid) = (0.4, 0.64, 0.52);
-    chart.draw_series([
-        Rectangle::new(
-            [(lg(stats.q1), box_lo), (lg(stats.q3), box_hi)],
-            STEEL.mix(0.3).filled(),
-        ),
-        Rectangle::new(
-            [(lg(stats.q1), box_lo), (lg(stats.q3), box_hi)],
-            STEEL.stroke_width(2),
-        ),
-    ])?;
-    let whisker = INK.stroke_width(2);
-    chart.draw_series([
-        PathElement::new(
-            vec![(lg(stats.median), box_lo), (lg(stats.median), box_hi)],
-            INK.stroke_width(3),
-        ),
-        PathElement::new(
-            vec![(lg(stats.whisker_low), mid), (lg(stats.q1), mid)],
-            whisker,
-        ),
-        PathElement::new(vec![(lg(stats.q3), mid), (lg(whisker_high), mid)], whisker),
-        PathElement::new(
-            vec![
-                (lg(stats.whisker_low), mid - 0.05),
-                (lg(stats.whisker_low), mid + 0.05),
-            ],
-            whisker,
-        ),
-        PathElement::new(
-            vec![
-                (lg(whisker_high), mid - 0.05),
-                (lg(whisker_high), mid + 0.05),
-            ],
-            whisker,
-        ),
-    ])?;
-    // Outliers (beyond either whisker), jittered vertically so that dense runs stay visible.
-    let outliers: Vec<(usize, f64)> = sorted
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|&(_, v)| v > fence || v < stats.lower_fence)
-        .collect();
-    let keep = subsample_indices(outliers.len(), MAX_DRAWN_POINTS, SUBSAMPLE_SALT);
-    let alpha = point_alpha(keep.len(), 500);
-    chart.draw_series(keep.iter().map(|&k| {
-        let (i, v) = outliers[k];
-        let jitter = (unit_hash(i, SUBSAMPLE_SALT) - 0.5) * 0.16;
-        Circle::new((v.log10(), mid + jitter), 3, FENCE_RED.mix(alpha).filled())
-    }))?;
-    if fence > 0.0 {
-        vertical_dashed(
-            &mut chart,
-            fence.log10(),
-            &Axis::hidden(0.18, 0.86),
-            FENCE_RED.stroke_width(2),
-        )?;
-        // Anchor the label on the side where it fits inside the plot.
-        let position = (fence.log10() - x.lo) / (x.hi - x.lo);
-        let h_pos = if position > 0.75 {
-            HPos::Right
-        } else if position < 0.25 {
-            HPos::Left
-        } else {
-            HPos::Center
-        };
-        chart.draw_series(std::iter::once(Text::new(
-            format!("upper fence {}", fmt_amount(fence)),
-            (fence.log10(), 0.88),
-            font(15.0)
-                .color(&FENCE_RED)
-                .pos(Pos::new(h_pos, VPos::Bottom)),
-        )))?;
-    }
-    let mut notes = vec![
-        format!(
-            "median {}   Q1 {}   Q3 {}",
-            fmt_amount(stats.median),
-            fmt_amount(stats.q1),
-            fmt_amount(stats.q3)
-        ),
-        format!(
-            "{} high-spend outliers above Q3 + 1.5·IQR ({:.1}% of customers)",
-            fmt_count(outliers_high),
-            100.0 * outliers_high as f64 / finite as f64
-        ),
-    ];
-    notes.extend(dropped_notes("with spend", spend));
-    draw_note(area, &chart, &notes, Corner::BottomLeft)
-}
-
-fn price_vs_spend(
-    area: &Area,
-    total_spent: &[f64],
-    avg_item_price: &[f64],
-    fence: f64,
-) -> DrawResult {
-    let title = "Average item price vs total spend (log–log)";
-    let n = total_spent.len().min(avg_item_price.len());
-    let mut pairs = Vec::with_capacity(n);
-    let mut dropped = LogValues::default();
-    for i in 0..n {
-        let (s, p) = (total_spent[i], avg_item_price[i]);
-        if !(s.is_finite() && p.is_finite()) {
-            dropped.non_finite += 1;
-        } else if s <= 0.0 || p <= 0.0 {
-            dropped.non_positive += 1;
-        } else {
-            pairs.push((s.log10(), p.log10()));
-        }
-    }
-    let (Some((x_lo, x_hi)), Some((y_lo, y_hi))) = (
-        min_max(pairs.iter().map(|p| p.0)),
-        min_max(pairs.iter().map(|p| p.1)),
-    ) else {
-        return draw_no_data(area, title, "no customers with positive spend and price");
-    };
-    let x = Axis::log10(x_lo, x_hi);
-    let y = Axis::log10(y_lo, y_hi);
-    let mut chart = build_panel(
-        area,
-        &PanelSpec {
-            title,
-            x_desc: "Total spent per customer (log scale)",
-            y_desc: "Average item price (log scale)",
-            x: &x,
-            y: &y,
-            x_grid: true,
-            y_grid: true,
-            right_margin: 0,
-        },
-    )?;
-    let keep = subsample_indices(pairs.len(), MAX_DRAWN_POINTS, SUBSAMPLE_SALT);
-    let alpha = point_alpha(keep.len(), 4_000);
-    chart.draw_series(
-        keep.iter()
-            .map(|&i| Circle::new(pairs[i], 2, STEEL.mix(alpha).filled())),
-    )?;
-    // The legend goes to the top corner away from the fence line, the note below it.
-    let fence_on_right = fence > 0.0 && (fence.log10() - x.lo) / (x.hi - x.lo) > 0.55;
-    let (legend_corner, note_corner) = if fence_on_right {
-        (SeriesLabelPosition::UpperLeft, Corner::BottomLeft)
-    } else {
-        (SeriesLabelPosition::UpperRight, Corner::TopLeft)
-    };
-    if fence > 0.0 && fence.log10() > x.lo && fence.log10() < x.hi {
-        let style = FENCE_RED.stroke_width(2);
-        vertical_dashed(&mut chart, fence.log10(), &y, style)?;
-        chart
-            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
-            .label(format!("upper fence {}", fmt_amount(fence)))
-            .legend(move |(px, py)| PathElement::new(vec![(px, py), (px + 22, py)], style));
-        chart
-            .configure_series_labels()
-            .position(legend_corner)
-            .margin(10)
-            .label_font(font(15.0).color(&INK))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()?;
-    }
-    let mut notes = vec![if keep.len() < pairs.len() {
-        format!(
-            "{} of {} customers drawn",
-            fmt_count(keep.len()),
-            fmt_count(pairs.len())
-        )
-    } else {
-        format!("{} customers", fmt_count(pairs.len()))
-    }];
-    notes.extend(dropped_notes("with spend or price", &dropped));
-    draw_note(area, &chart, &notes, note_corner)
-}
-
-/// Most country bars drawn; the rest are summed into one "Other" bar.
-const MAX_COUNTRY_BARS: usize = 12;
-
-fn top_countries(area: &Area, countries: &[(String, usize)], n_customers: usize) -> DrawResult {
-    let title = "Top countries by number of customers";
-    let mut rows: Vec<(String, usize)> = countries
-        .iter()
-        .filter(|(_, c)| *c > 0)
-        .map(|(name, c)| (truncate_label(name, 24), *c))
-        .collect();
-    if rows.is_empty() {
-        return draw_no_data(area, title, "no country data");
-    }
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let listed: usize = rows.iter().map(|r| r.1).sum();
-    if rows.len() > MAX_COUNTRY_BARS {
-        let rest = rows.split_off(MAX_COUNTRY_BARS - 1);
-        let other: usize = rest.iter().map(|r| r.1).sum();
-        rows.push((format!("Other ({} countries)", rest.len()), other));
-    }
-    // Shares are of all customers (not only of the listed countries) when that is known.
-    let denominator = if n_customers > 0 { n_customers } else { listed } as f64;
-    let max = rows.iter().map(|r| r.1).max().unwrap_or(1) as f64;
-    let names: Vec<String> = rows.iter().rev().map(|r| r.0.clone()).collect();
-    let y = Axis::categories(names);
-    let x = Axis::linear(0.0, max * 1.32, 5, "");
-    let mut chart = build_panel(
-        area,
-        &PanelSpec {
-            title,
-            x_desc: "Customers",
-            y_desc: "",
-            x: &x,
-            y: &y,
-            x_grid: true,
-            y_grid: false,
-            right_margin: 0,
-        },
-    )?;
-    let n = rows.len();
-    chart.draw_series(rows.iter().enumerate().map(|(i, (_, c))| {
-        let yc = (n - 1 - i) as f64;
-        Rectangle::new(
-            [(0.0, yc - 0.36), (*c as f64, yc + 0.36)],
-            STEEL.mix(0.85).filled(),
-        )
-    }))?;
-    chart.draw_series(rows.iter().enumerate().map(|(i, (_, c))| {
-        let yc = (n - 1 - i) as f64;
-        Text::new(
-            format!(
-                "{} ({:.1}%)",
-                fmt_count(*c),
-                100.0 * *c as f64 / denominator
-            ),
-            (*c as f64 + max * 0.015, yc),
-            font(14.0)
-                .color(&INK)
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        )
-    }))?;
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// k_selection
-// ---------------------------------------------------------------------------------------------
-
-// ---------------------------------------------------------------------------------------------
-// segments
-// ---------------------------------------------------------------------------------------------
-
-// ---------------------------------------------------------------------------------------------
-// SHAP charts
-// ---------------------------------------------------------------------------------------------
-
-/// One beeswarm row after filtering and subsampling.
-struct SwarmRow {
-    name: String,
-    mean_abs: f64,
-    /// (SHAP value, vertical offset in [−0.9, 0.9], colour position in [0, 1] or NaN)
-    points: Vec<(f64, f64, f64)>,
-}
-
-fn swarm_rows(features: &[FeatureShap], max_points: usize) -> (Vec<SwarmRow>, usize) {
-    let mut rows = Vec::with_capacity(features.len());
-    let mut dropped = 0;
-    for feature in features {
-        let n = feature.shap.len().min(feature.values.len());
-        let finite: Vec<f64> = feature.shap[..n]
-            .iter()
-            .copied()
-            .filter(|v| v.is_finite())
-            .collect();
-        dropped += n - finite.len();
-        if finite.is_empty() {
-            continue;
-        }
-        let mean_abs = finite.iter().map(|v| v.abs()).sum::<f64>() / finite.len() as f64;
-        // The same customers in every row (the subsample depends only on n).
-        let keep: Vec<usize> = subsample_indices(n, max_points, SUBSAMPLE_SALT)
-            .into_iter()
-            .filter(|&i| feature.shap[i].is_finite())
-            .collect();
-        let scale = ColourScale::from_values(&feature.values[..n]);
-        let shap: Vec<f64> = keep.iter().map(|&i| feature.shap[i]).collect();
-        let offsets = beeswarm_offsets(&shap, 100, SUBSAMPLE_SALT);
-        let points = keep
-            .iter()
-            .zip(shap.iter().zip(offsets))
-            .map(|(&i, (&s, o))| (s, o, scale.scale(feature.values[i])))
-            .collect();
-        rows.push(SwarmRow {
-            name: truncate_label(&feature.feature, 32),
-            mean_abs,
-            points,
-        });
-    }
-    rows.sort_by(|a, b| {
-        b.mean_abs
-            .total_cmp(&a.mean_abs)
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    (rows, dropped)
-}
-
-fn draw_shap_summary(root: &Area, features: &[FeatureShap], max_points: usize) -> DrawResult {
-    let body = root.titled(
-        "SHAP summary — impact of each feature on the predicted cashback rate",
-        font(24.0).color(&INK),
-    )?;
-    let (rows, dropped) = swarm_rows(features, max_points);
-    let Some((s_lo, s_hi)) = min_max(rows.iter().flat_map(|r| r.points.iter().map(|p| p.0))) else {
-        return draw_no_data(&body, "", "no SHAP values");
-    };
-    let (s_lo, s_hi) = padded(s_lo.min(0.0), s_hi.max(0.0), 0.04, 1e-3);
-    let x = Axis::linear(s_lo, s_hi, 8, "");
-    let n = rows.len();
-    // Row 0 (largest mean |SHAP|) at the top.
-    let names: Vec<String> = rows.iter().rev().map(|r| r.name.clone()).collect();
-    let y = Axis::categories(names);
-    let colour_bar_width = 110;
-    let mut chart = build_panel(
-        &body,
-        &PanelSpec {
-            title: "",
-            x_desc: "SHAP value (impact on model output)",
-            y_desc: "",
-            x: &x,
-            y: &y,
-            x_grid: false,
-            y_grid: false,
-            right_margin: colour_bar_width,
-        },
-    )?;
-    // shap draws a light dashed guide per row and a solid line at zero.
-    for i in 0..n {
-        chart.draw_series(DashedLineSeries::new(
-            vec![(x.lo, i as f64), (x.hi, i as f64)],
-            3,
-            4,
-            BLACK.mix(0.18).stroke_width(1),
-        ))?;
-    }
-    chart.draw_series(LineSeries::new(
-        vec![(0.0, y.lo), (0.0, y.hi)],
-        BLACK.mix(0.45).stroke_width(1),
-    ))?;
-    for (i, row) in rows.iter().enumerate() {
-        let yc = (n - 1 - i) as f64;
-        let radius = if row.points.len() > 2_000 { 2 } else { 3 };
-        chart.draw_series(row.points.iter().map(|&(s, offset, t)| {
-            Circle::new((s, yc + offset * 0.4), radius, shap_colour(t).filled())
-        }))?;
-    }
-    draw_colour_bar(&body, &chart)?;
-    let mut notes = Vec::new();
-    let drawn = rows.iter().map(|r| r.points.len()).max().unwrap_or(0);
-    let available = features
-        .iter()
-        .map(|f| f.shap.len().min(f.values.len()))
-        .max()
-        .unwrap_or(0);
-    if drawn < available {
-        notes.push(format!(
-            "{} of {} customers drawn per feature",
-            fmt_count(drawn),
-            fmt_count(available)
-        ));
-    }
-    if dropped > 0 {
-        notes.push(format!(
-            "{} not shown",
-            plural(dropped, "non-finite SHAP value")
-        ));
-    }
-    let skipped = features.len() - rows.len();
-    if skipped > 0 {
-        notes.push(format!(
-            "{} without finite SHAP values not shown",
-            plural(skipped, "feature")
-        ));
-    }
-    draw_note(&body, &chart, &notes, Corner::BottomRight)
-}
-
-/// The vertical blue → red bar beside the beeswarm, labelled High/Low and "Feature value".
-fn draw_colour_bar(area: &Area, chart: &Chart) -> DrawResult {
-    let (xs, ys) = chart.plotting_area().get_pixel_range();
-    let (bx, by) = area.get_base_pixel();
-    let left = xs.end - bx + 28;
-    let width = 14;
-    let height = (ys.end - ys.start).max(40) * 7 / 10;
-    let top = ys.start - by + (ys.end - ys.start - height) / 2;
-    for step in 0..height {
-        let t = 1.0 - step as f64 / (height - 1).max(1) as f64;
-        area.draw(&Rectangle::new(
-            [(left, top + step), (left + width, top + step + 1)],
-            shap_colour(t).filled(),
-        ))?;
-    }
-    let label = font(15.0).color(&INK);
-    area.draw(&Text::new(
-        "High".to_string(),
-        (left + width / 2, top - 6),
-        label.pos(Pos::new(HPos::Center, VPos::Bottom)),
-    ))?;
-    area.draw(&Text::new(
-        "Low".to_string(),
-        (left + width / 2, top + height + 6),
-        label.pos(Pos::new(HPos::Center, VPos::Top)),
-    ))?;
-    area.draw(&Text::new(
-        "Feature value".to_string(),
-        (left + width + 12, top + height / 2),
-        font(16.0)
-            .color(&INK)
-            .transform(FontTransform::Rotate270)
-            .pos(Pos::new(HPos::Center, VPos::Center)),
-    ))?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
@@ -2084,6 +1275,9 @@ fn draw_colour_bar(area: &Area, chart: &Chart) -> DrawResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fence and outliers of the spend overview (`overview::FENCE_RED`).
+    const FENCE_RED: RGBColor = RGBColor(0xd6, 0x27, 0x28);
 
     /// A fresh directory for one test, removed when dropped unless FLUZ_KEEP_TEST_CHARTS is
     /// set (to look at the edge-case charts).
@@ -2365,24 +1559,6 @@ mod tests {
         assert_eq!(step, 0.025);
         assert_eq!(ticks.len(), 7);
         assert!(nice_ticks(1.0, 1.0, 5).0.is_empty());
-    }
-
-    #[test]
-    fn decimals_follow_the_step() {
-        assert_eq!(decimals_for_step(0.025), 3);
-        assert_eq!(decimals_for_step(0.5), 1);
-        assert_eq!(decimals_for_step(2.5), 1);
-        assert_eq!(decimals_for_step(200.0), 0);
-    }
-
-    #[test]
-    fn shap_colour_ends_and_middle() {
-        assert_eq!(shap_colour(0.0), SHAP_BLUE);
-        assert_eq!(shap_colour(1.0), SHAP_RED);
-        assert_eq!(shap_colour(-3.0), SHAP_BLUE, "clamped below");
-        assert_eq!(shap_colour(7.0), SHAP_RED, "clamped above");
-        assert_eq!(shap_colour(0.5), RGBColor(0x80, 0x46, 0xa7));
-        assert_eq!(shap_colour(f64::NAN), MISSING_GREY);
     }
 
     #[test]

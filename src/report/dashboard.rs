@@ -69,7 +69,9 @@ pub struct DashboardData {
     pub shap_importance: Vec<ShapImportanceRow>,
     /// `cashback_feature_importance`.
     pub feature_importance: Vec<FeatureImportanceRow>,
-    /// Sampled SHAP values per feature, for the beeswarm and dependence views.
+    /// Sampled SHAP values per feature, for the beeswarm and dependence figures (the page
+    /// gets the figures, not these).
+    #[serde(skip_serializing)]
     pub shap_points: Vec<ShapPointsRow>,
     /// `merchant_cashback`, the top merchants by spend (about 50).
     pub merchants: Vec<MerchantRow>,

@@ -287,7 +287,75 @@ pub(crate) enum Mark {
         dy: f64,
         /// A data value (plain ink) rather than an annotation (muted, italic in the page).
         value: bool,
+        /// The segment it belongs to: the page fades it when another is selected.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cluster: Option<usize>,
     },
+    /// Many dots, each with its own shade or size: a beeswarm, a dependence plot, bubbles.
+    /// Tooltips come as text per dot, or for thousands of dots as `tip_lines` the page formats.
+    Dots {
+        x: Vec<f64>,
+        y: Vec<f64>,
+        /// The colour of every dot without a shade.
+        colour: String,
+        /// Per dot, a place on the low (blue) → high (red) feature-value scale of
+        /// [`shade_colour`]; NaN is grey. Empty: every dot is `colour`.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        shades: Vec<f64>,
+        /// The radius of every dot, pixels in the page.
+        radius: f64,
+        /// Per dot radii, replacing `radius` when given.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        radii: Vec<f64>,
+        /// Half-transparent fill with a white ring, for overlapping bubbles.
+        translucent: bool,
+        /// A tooltip per dot (empty: built from `tip_title` and `tip_lines`).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        tips: Vec<String>,
+        /// The first line of every built tooltip.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        tip_title: String,
+        /// One line per entry: its label and the dot's value, formatted.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        tip_lines: Vec<TipLine>,
+        /// The segment these belong to: the page mutes them when another is selected.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cluster: Option<usize>,
+    },
+}
+
+/// One line of the tooltips of [`Mark::Dots`]: `label: value`, the value printed by `format`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TipLine {
+    pub label: String,
+    pub format: Format,
+    /// Decimals of [`Format::Num`] and [`Format::Pp`] (as an axis's).
+    pub decimals: usize,
+    /// Where the values come from.
+    pub of: TipOf,
+}
+
+/// The values of a [`TipLine`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TipOf {
+    /// The dot's x in data units (10^x on a log10 axis).
+    X,
+    /// The dot's y in data units.
+    Y,
+    /// A value per dot.
+    Values(Vec<f64>),
+}
+
+/// The feature-value colour scale of SHAP plots: blue (#008bfb) at 0 to red (#ff0052) at 1,
+/// grey (#9a9a9a) for NaN, as `#rrggbb`. The page mixes the same two colours.
+pub(crate) fn shade_colour(t: f64) -> (u8, u8, u8) {
+    if !t.is_finite() {
+        return (0x9a, 0x9a, 0x9a);
+    }
+    let t = t.clamp(0.0, 1.0);
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * t).round() as u8;
+    (mix(0x00, 0xff), mix(0x8b, 0x00), mix(0xfb, 0x52))
 }
 
 /// A legend entry: a line sample or a filled square.
@@ -425,6 +493,16 @@ mod tests {
     }
 
     #[test]
+    fn shades_run_from_blue_to_red() {
+        assert_eq!(shade_colour(0.0), (0x00, 0x8b, 0xfb));
+        assert_eq!(shade_colour(1.0), (0xff, 0x00, 0x52));
+        assert_eq!(shade_colour(-3.0), (0x00, 0x8b, 0xfb), "clamped below");
+        assert_eq!(shade_colour(7.0), (0xff, 0x00, 0x52), "clamped above");
+        assert_eq!(shade_colour(0.5), (0x80, 0x46, 0xa7));
+        assert_eq!(shade_colour(f64::NAN), (0x9a, 0x9a, 0x9a));
+    }
+
+    #[test]
     fn colours_parse() {
         assert_eq!(rgb("#2563eb"), (0x25, 0x63, 0xeb));
         assert_eq!(rgb("blue"), (128, 128, 128));
@@ -445,6 +523,7 @@ mod tests {
             dx: 0.0,
             dy: 0.0,
             value: false,
+            cluster: None,
         });
         let json = serde_json::to_string(&f).unwrap();
         assert!(json.contains(r#""mark":"text""#), "{json}");

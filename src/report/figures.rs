@@ -10,7 +10,7 @@ use super::dashboard::{
     FeatureImportanceRow, IngestRow, MerchantRow, ModelRow, SegmentRow, ShapImportanceRow,
     ShapPointsRow, StageRow, TierRow,
 };
-use super::figure::{Anchor, Axis, Figure, Format, Mark};
+use super::figure::{shade_colour, Anchor, Axis, Figure, Format, Mark, TipLine, TipOf};
 use super::stage_views::{
     BudgetView, ClvHoldoutRow, ClvSegment, EffectDrivers, PolicyRow, QiniSeries, SegmentArms,
 };
@@ -107,6 +107,16 @@ pub(crate) struct DashboardFigures {
     pub tier_bars: BySegment,
     /// The sampled customers' total spend on log bins, stacked by segment; per segment its own.
     pub spend_histogram: BySegment,
+    /// SHAP values per customer of the ten most important features, shaded by feature value.
+    pub shap_beeswarm: Option<Figure>,
+    /// Feature value against SHAP value, one figure per feature (a selector picks one).
+    pub shap_dependence: Vec<Figure>,
+    /// Each persona's share of customers per tier.
+    pub tier_heatmap: Option<Figure>,
+    /// Commission against recommended rate per merchant, sized by spend.
+    pub merchant_rates: Option<Figure>,
+    /// Customers per arm along the budget curve.
+    pub budget_arms: Option<Figure>,
 }
 
 /// One customer in the segment scatter.
@@ -141,6 +151,16 @@ pub(crate) struct BySegment {
 pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigures {
     let money = Money::new(&data.meta.currency);
     let segments = page_segments(data);
+    let swarm: Vec<SwarmFeature> = data
+        .shap_points
+        .iter()
+        .map(|p| SwarmFeature {
+            feature: &p.feature,
+            values: &p.values,
+            shap: &p.shap,
+            cluster: &p.cluster,
+        })
+        .collect();
     DashboardFigures {
         qini: data
             .offers
@@ -186,6 +206,13 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
             .and_then(|o| offer_by_segment(&o.by_segment, &o.arms)),
         tier_bars: tier_bars(&data.tiers, &segments),
         spend_histogram: spend_histogram(data, &money),
+        shap_beeswarm: shap_beeswarm(&swarm, 10, 0, &|c| {
+            segment_style(&segments, c).map_or(format!("C{c}"), |s| s.1)
+        }),
+        shap_dependence: shap_dependence(&swarm, 0, &segments),
+        tier_heatmap: tier_heatmap(&data.tiers, &segments),
+        merchant_rates: merchant_rates(&data.merchants, &money),
+        budget_arms: data.budget.as_ref().and_then(|b| budget_arms(b, &money)),
     }
 }
 
@@ -287,6 +314,7 @@ pub(crate) fn qini(series: &[QiniSeries], control: &str) -> Vec<Figure> {
                         dx: 6.0,
                         dy: 16.0,
                         value: false,
+                        cluster: None,
                     });
             }
             for (i, c) in curves.iter().enumerate() {
@@ -415,6 +443,7 @@ pub(crate) fn budget_curve(view: &BudgetView, money: &Money, chosen: bool) -> Fi
             dx: if right { -8.0 } else { 7.0 },
             dy: if right { -8.0 } else { 4.0 },
             value: false,
+            cluster: None,
         });
     }
     figure.key("targeted allocation", ACCENT, true);
@@ -453,6 +482,7 @@ pub(crate) fn budget_curve(view: &BudgetView, money: &Money, chosen: bool) -> Fi
                 dx: 10.0,
                 dy: 22.0,
                 value: false,
+                cluster: None,
             });
     }
     figure
@@ -685,6 +715,7 @@ pub(crate) fn k_selection(rows: &[KResult]) -> Vec<Figure> {
                         dx: 0.0,
                         dy: -9.0,
                         value: false,
+                        cluster: None,
                     });
                 }
             }
@@ -763,6 +794,7 @@ pub(crate) fn hbars(title: &str, x_label: &str, bars: &[Bar], format: Format, le
             dx: if right { 5.0 } else { -5.0 },
             dy: 4.0,
             value: true,
+            cluster: None,
         });
     }
     figure
@@ -1378,6 +1410,7 @@ pub(crate) fn segment_shares(segments: &[SegmentSummary]) -> Option<Figure> {
                 dx: 5.0,
                 dy: 4.0,
                 value: true,
+                cluster: None,
             });
         }
     }
@@ -1457,6 +1490,7 @@ fn feature_importance(rows: &[FeatureImportanceRow]) -> Option<Figure> {
             dx: 5.0,
             dy: 4.0,
             value: true,
+            cluster: None,
         });
     }
     figure.key("impurity (share of total)", CLUSTER_COLOURS[0], false);
@@ -1613,6 +1647,7 @@ fn predicted_vs_optimal(data: &super::dashboard::DashboardData) -> Option<Figure
         dx: -4.0,
         dy: 14.0,
         value: false,
+        cluster: None,
     });
     let mut clusters: Vec<usize> = customers.iter().map(|(c, _, _)| c.cluster).collect();
     clusters.sort_unstable();
@@ -1883,6 +1918,7 @@ fn tier_bars(tiers: &[TierRow], segments: &[SegmentSummary]) -> BySegment {
                     dx: 0.0,
                     dy: -5.0,
                     value: true,
+                    cluster: None,
                 });
             }
         }
@@ -2079,6 +2115,7 @@ fn spend_histogram(data: &super::dashboard::DashboardData, money: &Money) -> ByS
                     dx: 5.0,
                     dy: 12.0,
                     value: false,
+                    cluster: None,
                 });
         }
         Some(figure)
@@ -2090,6 +2127,532 @@ fn spend_histogram(data: &super::dashboard::DashboardData, money: &Money) -> ByS
             .filter_map(|p| Some((p.0?.to_string(), build(p.0)?)))
             .collect(),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SHAP beeswarm and dependence, tier mix, merchant rates, arms along the budget
+// ---------------------------------------------------------------------------------------------
+
+/// One feature's SHAP values for the beeswarm and dependence plots: `values`, `shap` and
+/// `cluster` aligned (`cluster` empty: no segments).
+pub(crate) struct SwarmFeature<'a> {
+    pub feature: &'a str,
+    pub values: &'a [f64],
+    pub shap: &'a [f64],
+    pub cluster: &'a [usize],
+}
+
+/// Salt of the fixed hash order that picks and stacks the drawn points.
+const SWARM_SALT: u64 = 0x5EED_C4A2_75F1_0A7B;
+
+/// Features in the order the SHAP plots list them: largest mean |SHAP| first, then by name;
+/// features without a finite SHAP value are left out.
+fn swarm_order<'f, 'a>(features: &'f [SwarmFeature<'a>]) -> Vec<&'f SwarmFeature<'a>> {
+    let mut ranked: Vec<(f64, &SwarmFeature)> = features
+        .iter()
+        .filter_map(|f| {
+            let finite: Vec<f64> = f.shap.iter().copied().filter(|v| v.is_finite()).collect();
+            let mean = finite.iter().map(|v| v.abs()).sum::<f64>() / finite.len() as f64;
+            (!finite.is_empty()).then_some((mean, f))
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| a.1.feature.cmp(b.1.feature))
+    });
+    ranked.into_iter().map(|(_, f)| f).collect()
+}
+
+/// The tooltip lines of a SHAP point: the feature's value and its SHAP value (x or y).
+fn shap_tip_lines(feature: &str, values: Vec<f64>, shap_on: TipOf) -> Vec<TipLine> {
+    vec![
+        TipLine {
+            label: feature.to_string(),
+            format: Format::Num,
+            decimals: 2,
+            of: TipOf::Values(values),
+        },
+        TipLine {
+            label: "SHAP".into(),
+            format: Format::Pp,
+            decimals: 5,
+            of: shap_on,
+        },
+    ]
+}
+
+/// Points grouped by segment (in the order of `cluster`, no segments: one group).
+fn by_cluster_groups(idx: &[usize], cluster: &[usize]) -> Vec<(Option<usize>, Vec<usize>)> {
+    let mut groups: BTreeMap<Option<usize>, Vec<usize>> = BTreeMap::new();
+    for &i in idx {
+        groups.entry(cluster.get(i).copied()).or_default().push(i);
+    }
+    groups.into_iter().collect()
+}
+
+/// A SHAP beeswarm like shap's `summary_plot`: a row per feature (at most `max_features`, the
+/// largest mean |SHAP| on top), each customer a dot at its SHAP value, stacked where they
+/// crowd, shaded by the feature's value (5th–95th percentile, blue → red). At most
+/// `max_points` customers per feature, the same ones in every row (0: all). Dots carry their
+/// segment, so the page mutes the others'. `label` names a segment for the tooltips.
+pub(crate) fn shap_beeswarm(
+    features: &[SwarmFeature],
+    max_features: usize,
+    max_points: usize,
+    label: &dyn Fn(usize) -> String,
+) -> Option<Figure> {
+    let rows: Vec<&SwarmFeature> = swarm_order(features)
+        .into_iter()
+        .take(max_features)
+        .collect();
+    let n = rows.len();
+    let (lo, hi) = rows
+        .iter()
+        .flat_map(|r| r.shap.iter().copied().filter(|v| v.is_finite()))
+        .fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if n == 0 {
+        return None;
+    }
+    let names: Vec<String> = rows
+        .iter()
+        .rev()
+        .map(|r| super::charts::truncate_label(r.feature, 32))
+        .collect();
+    let mut figure = Figure::new(
+        "SHAP beeswarm",
+        Axis::nice(
+            "SHAP value (impact on the predicted rate)",
+            lo,
+            hi,
+            6,
+            Format::Pp,
+        ),
+        Axis::categories("", names),
+    );
+    figure.y.grid = false;
+    figure.height = n as u32 * 30 + 60;
+    figure.left = 150;
+    figure.mark(Mark::Rules {
+        x0: vec![0.0],
+        y0: vec![figure.y.lo],
+        x1: vec![0.0],
+        y1: vec![figure.y.hi],
+        colour: "#6b7280".into(),
+        width: 1.0,
+        dashed: false,
+    });
+    let mut drawn = 0;
+    for (r, row) in rows.iter().enumerate() {
+        let len = row.shap.len().min(row.values.len());
+        let keep: Vec<usize> = super::charts::subsample_indices(len, max_points, SWARM_SALT)
+            .into_iter()
+            .filter(|&i| row.shap[i].is_finite())
+            .collect();
+        let scale = super::charts::ColourScale::from_values(&row.values[..len]);
+        let shap: Vec<f64> = keep.iter().map(|&i| row.shap[i]).collect();
+        let offsets = super::charts::beeswarm_offsets(&shap, 100, SWARM_SALT);
+        let offset: BTreeMap<usize, f64> = keep.iter().copied().zip(offsets).collect();
+        let centre = (n - 1 - r) as f64;
+        drawn = drawn.max(keep.len());
+        for (cluster, idx) in by_cluster_groups(&keep, row.cluster) {
+            figure.mark(Mark::Dots {
+                x: idx.iter().map(|&i| round_sig(row.shap[i])).collect(),
+                y: idx
+                    .iter()
+                    .map(|&i| ((centre + offset[&i] * 0.4) * 1000.0).round() / 1000.0)
+                    .collect(),
+                colour: GREY.into(),
+                shades: idx
+                    .iter()
+                    .map(|&i| (scale.scale(row.values[i]) * 100.0).round() / 100.0)
+                    .collect(),
+                radius: 2.2,
+                radii: Vec::new(),
+                translucent: false,
+                tips: Vec::new(),
+                tip_title: cluster.map(label).unwrap_or_default(),
+                tip_lines: shap_tip_lines(
+                    row.feature,
+                    idx.iter().map(|&i| round_sig(row.values[i])).collect(),
+                    TipOf::X,
+                ),
+                cluster,
+            });
+        }
+    }
+    let available = rows.iter().map(|r| r.shap.len()).max().unwrap_or(0);
+    if drawn < available {
+        figure.title = format!(
+            "SHAP beeswarm ({} of {} customers per feature)",
+            crate::numfmt::grouped(drawn as u64),
+            crate::numfmt::grouped(available as u64)
+        );
+    }
+    let (lo_rgb, hi_rgb) = (shade_colour(0.0), shade_colour(1.0));
+    figure.key("low feature value", &hex(lo_rgb), false);
+    figure.key("high feature value", &hex(hi_rgb), false);
+    Some(figure)
+}
+
+/// `(r, g, b)` → `#rrggbb`.
+fn hex((r, g, b): (u8, u8, u8)) -> String {
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// Four significant digits: enough for a dot's place and tooltip, and a small page.
+fn round_sig(v: f64) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    format!("{v:.3e}").parse().unwrap_or(v)
+}
+
+/// A SHAP dependence plot per feature, in the beeswarm's order: each customer's feature value
+/// against its SHAP value, coloured by segment (the page mutes the others); a log x axis for a
+/// positive feature spanning over two decades.
+pub(crate) fn shap_dependence(
+    features: &[SwarmFeature],
+    max_points: usize,
+    segments: &[SegmentSummary],
+) -> Vec<Figure> {
+    swarm_order(features)
+        .into_iter()
+        .filter_map(|f| {
+            let len = f.shap.len().min(f.values.len());
+            let keep: Vec<usize> = super::charts::subsample_indices(len, max_points, SWARM_SALT)
+                .into_iter()
+                .filter(|&i| f.shap[i].is_finite() && f.values[i].is_finite())
+                .collect();
+            let xs: Vec<f64> = keep.iter().map(|&i| f.values[i]).collect();
+            let (x_lo, x_hi) = min_max(&xs)?;
+            let (s_lo, s_hi) = min_max(&keep.iter().map(|&i| f.shap[i]).collect::<Vec<_>>())?;
+            let log = x_lo > 0.0 && x_hi / x_lo > 100.0;
+            let format = if x_hi.abs().max(x_lo.abs()) >= 10_000.0 {
+                Format::Compact
+            } else {
+                Format::Num
+            };
+            let x = if log {
+                Axis::log(&format!("{} (log scale)", f.feature), x_lo, x_hi, format)
+            } else {
+                Axis::nice(f.feature, x_lo, x_hi, 6, format)
+            };
+            let mut figure = Figure::new(
+                f.feature,
+                x,
+                Axis::nice("SHAP value", s_lo.min(0.0), s_hi.max(0.0), 5, Format::Pp),
+            );
+            figure.mark(Mark::Rules {
+                x0: vec![figure.x.lo],
+                y0: vec![0.0],
+                x1: vec![figure.x.hi],
+                y1: vec![0.0],
+                colour: "#6b7280".into(),
+                width: 1.0,
+                dashed: false,
+            });
+            let place = |v: f64| if log { v.log10() } else { v };
+            for (cluster, idx) in by_cluster_groups(&keep, f.cluster) {
+                let style = cluster.and_then(|c| segment_style(segments, c));
+                figure.mark(Mark::Dots {
+                    x: idx.iter().map(|&i| round_sig(place(f.values[i]))).collect(),
+                    y: idx.iter().map(|&i| round_sig(f.shap[i])).collect(),
+                    colour: style.as_ref().map_or(ACCENT, |s| s.0).into(),
+                    shades: Vec::new(),
+                    radius: 2.6,
+                    radii: Vec::new(),
+                    translucent: false,
+                    tips: Vec::new(),
+                    tip_title: style.map(|s| s.1).unwrap_or_default(),
+                    tip_lines: shap_tip_lines(
+                        f.feature,
+                        idx.iter().map(|&i| round_sig(f.values[i])).collect(),
+                        TipOf::Y,
+                    ),
+                    cluster,
+                });
+            }
+            Some(figure)
+        })
+        .collect()
+}
+
+/// Smallest and largest finite value.
+fn min_max(values: &[f64]) -> Option<(f64, f64)> {
+    values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+        })
+}
+
+/// Each persona's customers across the cashback tiers as a heat map: a row per segment (the
+/// first on top), a column per tier, each cell shaded and labelled by the tier's share of the
+/// segment. `by_cluster` of each tier is aligned with `segments`.
+pub(crate) fn tier_heatmap(tiers: &[TierRow], segments: &[SegmentSummary]) -> Option<Figure> {
+    let mut tiers: Vec<&TierRow> = tiers.iter().collect();
+    tiers.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let n = segments.len();
+    if tiers.is_empty() || n == 0 || tiers.iter().any(|t| t.by_cluster.len() != n) {
+        return None;
+    }
+    let names = segments
+        .iter()
+        .rev()
+        .map(|s| format!("C{} · {}", s.cluster, s.persona))
+        .collect();
+    let mut figure = Figure::new(
+        "Tier mix by persona",
+        Axis::categories(
+            "Cashback tier",
+            tiers.iter().map(|t| crate::numfmt::rate(t.rate)).collect(),
+        ),
+        Axis::categories("", names),
+    );
+    figure.height = n as u32 * 40 + 60;
+    figure.left = 235;
+    for (si, s) in segments.iter().enumerate() {
+        let total: usize = tiers.iter().map(|t| t.by_cluster[si]).sum();
+        let y = (n - 1 - si) as f64;
+        let shares: Vec<f64> = tiers
+            .iter()
+            .map(|t| {
+                if total > 0 {
+                    t.by_cluster[si] as f64 / total as f64
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let k = tiers.len();
+        figure.mark(Mark::Rects {
+            x0: (0..k).map(|i| i as f64 - 0.48).collect(),
+            x1: (0..k).map(|i| i as f64 + 0.48).collect(),
+            y0: vec![y - 0.46; k],
+            y1: vec![y + 0.46; k],
+            // Pale to mid blue by the square root of the share, light enough for dark text.
+            colours: shares
+                .iter()
+                .map(|&share| {
+                    let t = share.sqrt();
+                    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+                    hex((mix(246.0, 96.0), mix(247.0, 145.0), mix(249.0, 240.0)))
+                })
+                .collect(),
+            tips: tiers
+                .iter()
+                .zip(&shares)
+                .map(|(t, share)| {
+                    format!(
+                        "C{} · {}\nTier {}: {} customers\n{:.1}% of the segment",
+                        s.cluster,
+                        s.persona,
+                        crate::numfmt::rate(t.rate),
+                        crate::numfmt::grouped(t.by_cluster[si] as u64),
+                        share * 100.0
+                    )
+                })
+                .collect(),
+            cluster: Some(s.cluster),
+        });
+        for (i, &share) in shares.iter().enumerate().filter(|(_, s)| **s >= 0.005) {
+            figure.mark(Mark::Text {
+                x: i as f64,
+                y,
+                text: format!("{:.0}%", share * 100.0),
+                anchor: Anchor::Middle,
+                dx: 0.0,
+                dy: 4.0,
+                value: true,
+                cluster: Some(s.cluster),
+            });
+        }
+    }
+    Some(figure)
+}
+
+/// Each merchant's commission against its recommended rate, a bubble sized by spend (the
+/// largest drawn first), green with margin headroom and red without; the diagonal is where no
+/// margin is left.
+pub(crate) fn merchant_rates(merchants: &[MerchantRow], money: &Money) -> Option<Figure> {
+    let mut ms: Vec<&MerchantRow> = merchants
+        .iter()
+        .filter(|m| m.commission.is_finite() && m.recommended_rate.is_finite())
+        .collect();
+    if ms.is_empty() {
+        return None;
+    }
+    ms.sort_by(|a, b| b.spend.total_cmp(&a.spend));
+    let max_spend = ms
+        .iter()
+        .map(|m| if m.spend.is_finite() { m.spend } else { 0.0 })
+        .fold(1.0f64, f64::max);
+    let max_c = ms.iter().map(|m| m.commission).fold(0.0f64, f64::max);
+    let max_r = ms.iter().map(|m| m.recommended_rate).fold(0.0f64, f64::max);
+    let mut figure = Figure::new(
+        "Commission versus recommended rate per merchant",
+        Axis::nice(
+            "Commission the platform earns",
+            0.0,
+            max_c * 1.07,
+            6,
+            Format::Rate,
+        ),
+        Axis::nice(
+            "Recommended merchant rate",
+            0.0,
+            max_r * 1.12,
+            5,
+            Format::Rate,
+        ),
+    );
+    let end = figure.x.hi.min(figure.y.hi);
+    figure.mark(Mark::Rules {
+        x0: vec![0.0],
+        y0: vec![0.0],
+        x1: vec![end],
+        y1: vec![end],
+        colour: GREY.into(),
+        width: 1.5,
+        dashed: true,
+    });
+    for (margin, colour) in [(true, GREEN), (false, RED)] {
+        let group: Vec<&&MerchantRow> = ms
+            .iter()
+            .filter(|m| ((m.commission - m.recommended_rate) * m.spend >= 0.0) == margin)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        figure.mark(Mark::Dots {
+            x: group.iter().map(|m| m.commission).collect(),
+            y: group.iter().map(|m| m.recommended_rate).collect(),
+            colour: colour.into(),
+            shades: Vec::new(),
+            radius: 3.0,
+            radii: group
+                .iter()
+                .map(|m| 3.0 + 13.0 * (m.spend.max(0.0) / max_spend).sqrt())
+                .collect(),
+            translucent: true,
+            tips: group
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}{}\nCommission: {}\nRecommended rate: {}\nSpend: {}\nHeadroom: {}",
+                        m.name,
+                        if m.city.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", m.city)
+                        },
+                        crate::numfmt::rate(m.commission),
+                        crate::numfmt::rate(m.recommended_rate),
+                        money.fmt(m.spend),
+                        money.fmt((m.commission - m.recommended_rate) * m.spend)
+                    )
+                })
+                .collect(),
+            tip_title: String::new(),
+            tip_lines: Vec::new(),
+            cluster: None,
+        });
+    }
+    figure.mark(Mark::Text {
+        x: end,
+        y: end,
+        text: "no margin left".into(),
+        anchor: Anchor::End,
+        dx: -4.0,
+        dy: 14.0,
+        value: false,
+        cluster: None,
+    });
+    Some(figure)
+}
+
+/// Customers per arm as the budget grows, a line per arm (the tiers' light-to-dark blues,
+/// "none" grey) along the value curve's breakpoints; the page marks the slider's budget.
+pub(crate) fn budget_arms(view: &BudgetView, money: &Money) -> Option<Figure> {
+    if view.cost.is_empty() || view.arms.is_empty() {
+        return None;
+    }
+    let x_max = view
+        .cost
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    let top = view
+        .counts
+        .iter()
+        .flatten()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let mut figure = Figure::new(
+        "Customers per arm as the budget grows",
+        Axis::nice(
+            "Expected cashback spent (budget)",
+            0.0,
+            x_max,
+            6,
+            Format::MoneyShort,
+        ),
+        Axis::nice("Customers", 0.0, top * 1.05, 5, Format::Compact),
+    );
+    figure.height = 280;
+    let paid: Vec<usize> = (0..view.arms.len())
+        .filter(|&a| view.arms[a] != "none")
+        .collect();
+    // Hover places: about 40 along the curve.
+    let step = (view.cost.len() / 40).max(1);
+    let picks: Vec<usize> = (0..view.cost.len()).step_by(step).collect();
+    for (a, arm) in view.arms.iter().enumerate() {
+        let colour = match paid.iter().position(|&p| p == a) {
+            Some(i) => tier_colour(i, paid.len()),
+            None => GREY.to_string(),
+        };
+        let count = |k: usize| view.counts[k].get(a).copied().unwrap_or(0) as f64;
+        figure.mark(Mark::Line {
+            x: view.cost.clone(),
+            y: (0..view.cost.len()).map(count).collect(),
+            colour: colour.clone(),
+            width: 2.0,
+            dashed: false,
+        });
+        figure.mark(Mark::Points {
+            x: picks.iter().map(|&k| view.cost[k]).collect(),
+            y: picks.iter().map(|&k| count(k)).collect(),
+            colour: colour.clone(),
+            radius: 3.5,
+            square: false,
+            hollow: false,
+            hover: true,
+            tips: picks
+                .iter()
+                .map(|&k| {
+                    format!(
+                        "{arm}: {} customers\nat a budget of {}",
+                        crate::numfmt::grouped(count(k) as u64),
+                        money.fmt(view.cost[k])
+                    )
+                })
+                .collect(),
+            cluster: None,
+        });
+        let label = if arm == "none" {
+            "no cashback (none)".to_string()
+        } else {
+            arm.clone()
+        };
+        figure.key(label, &colour, true);
+    }
+    Some(figure)
 }
 
 #[cfg(test)]
@@ -2934,5 +3497,233 @@ mod tests {
                 .all
                 .is_none()
         );
+    }
+
+    fn dots(figure: &Figure) -> Vec<(&Vec<f64>, &Vec<f64>, Option<usize>, &Mark)> {
+        figure
+            .marks
+            .iter()
+            .filter_map(|m| match m {
+                Mark::Dots { x, y, cluster, .. } => Some((x, y, *cluster, m)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn beeswarm_rows_by_importance_shaded_by_value_and_split_by_segment() {
+        let values: Vec<f64> = (0..200).map(|i| i as f64).collect();
+        let small: Vec<f64> = (0..200).map(|i| (i as f64 - 100.0) * 1e-5).collect();
+        let large: Vec<f64> = (0..200).map(|i| (i as f64 - 100.0) * 1e-3).collect();
+        let nan = vec![f64::NAN; 200];
+        let cluster: Vec<usize> = (0..200).map(|i| i % 2).collect();
+        let features = [
+            SwarmFeature {
+                feature: "small",
+                values: &values,
+                shap: &small,
+                cluster: &cluster,
+            },
+            SwarmFeature {
+                feature: "large",
+                values: &values,
+                shap: &large,
+                cluster: &cluster,
+            },
+            SwarmFeature {
+                feature: "none",
+                values: &values,
+                shap: &nan,
+                cluster: &cluster,
+            },
+        ];
+        let figure = shap_beeswarm(&features, 10, 0, &|c| format!("C{c} · P")).unwrap();
+        // The most important feature on top (the last category), the NaN-only one left out.
+        assert_eq!(figure.y.names, vec!["small", "large"]);
+        assert_eq!(figure.x.format, Format::Pp);
+        let marks = dots(&figure);
+        // Two rows × two segments.
+        assert_eq!(marks.len(), 4);
+        let (x, y, cluster, mark) = marks[0];
+        assert_eq!(cluster, Some(0));
+        assert_eq!(x.len(), 100);
+        // Row "large" is centred on 1, its dots within ±0.4 of it.
+        assert!(y.iter().all(|&v| (v - 1.0).abs() <= 0.4), "{y:?}");
+        let Mark::Dots {
+            shades,
+            tip_title,
+            tip_lines,
+            ..
+        } = mark
+        else {
+            unreachable!()
+        };
+        // Shades follow the feature value: the 5th–95th percentile range, clipped.
+        assert_eq!(shades.first(), Some(&0.0));
+        assert_eq!(shades.last(), Some(&1.0));
+        assert!(shades.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(tip_title, "C0 · P");
+        assert!(matches!(tip_lines[1].of, TipOf::X));
+        let TipOf::Values(v) = &tip_lines[0].of else {
+            panic!("feature values")
+        };
+        assert_eq!(v[1], 2.0);
+        // At most 50 customers per feature: the same ones in each row.
+        let thinned = shap_beeswarm(&features, 10, 50, &|c| format!("C{c}")).unwrap();
+        let per_row: usize = dots(&thinned).iter().take(2).map(|d| d.0.len()).sum();
+        assert_eq!(per_row, 50);
+        assert!(thinned.title.contains("50 of 200"), "{}", thinned.title);
+        assert!(shap_beeswarm(&features[2..], 10, 0, &|c| format!("C{c}")).is_none());
+    }
+
+    #[test]
+    fn dependence_per_feature_with_log_axis_for_wide_positive_values() {
+        let wide: Vec<f64> = (1..=300).map(|i| (i * i) as f64).collect();
+        let narrow: Vec<f64> = (0..300).map(|i| i as f64 / 10.0).collect();
+        let shap: Vec<f64> = (0..300).map(|i| (i as f64 - 150.0) * 1e-4).collect();
+        let cluster: Vec<usize> = (0..300).map(|i| i % 3).collect();
+        let features = [
+            SwarmFeature {
+                feature: "narrow",
+                values: &narrow,
+                shap: &shap,
+                cluster: &cluster,
+            },
+            SwarmFeature {
+                feature: "wide",
+                values: &wide,
+                shap: &shap,
+                cluster: &cluster,
+            },
+        ];
+        let (_, segments) = twelve_segments();
+        let figures = shap_dependence(&features, 0, &segments);
+        assert_eq!(figures.len(), 2);
+        let wide_fig = figures.iter().find(|f| f.title == "wide").unwrap();
+        assert!(wide_fig.x.log10 && wide_fig.x.label.contains("log"));
+        assert!(
+            !figures
+                .iter()
+                .find(|f| f.title == "narrow")
+                .unwrap()
+                .x
+                .log10
+        );
+        let marks = dots(wide_fig);
+        assert_eq!(marks.len(), 3);
+        // Dots at log10 of the values; the tooltip reads y as the SHAP value.
+        assert!((marks[0].0[0] - 0.0).abs() < 1e-12, "{}", marks[0].0[0]);
+        let Mark::Dots {
+            colour, tip_lines, ..
+        } = marks[1].3
+        else {
+            unreachable!()
+        };
+        assert_eq!(colour, CLUSTER_COLOURS[1]);
+        assert!(matches!(tip_lines[1].of, TipOf::Y));
+    }
+
+    #[test]
+    fn tier_heatmap_shares_per_segment_and_merchant_bubbles() {
+        let (_, segments) = twelve_segments();
+        let segments = &segments[..2];
+        let tier = |rate: f64, by_cluster: Vec<usize>| TierRow {
+            rate,
+            customers: by_cluster.iter().sum(),
+            share: 0.0,
+            by_cluster,
+        };
+        let tiers = [tier(0.05, vec![0, 30]), tier(0.01, vec![10, 10])];
+        let figure = tier_heatmap(&tiers, segments).unwrap();
+        assert_eq!(figure.x.names, vec!["1%", "5%"]);
+        // The first segment on top.
+        assert_eq!(figure.y.names, vec!["C1 · Persona 1", "C0 · Persona 0"]);
+        let labels: Vec<(&str, Option<usize>, f64)> = figure
+            .marks
+            .iter()
+            .filter_map(|m| match m {
+                Mark::Text {
+                    text, cluster, y, ..
+                } => Some((text.as_str(), *cluster, *y)),
+                _ => None,
+            })
+            .collect();
+        // Segment 0: all at 1%; segment 1: 25% / 75%; an empty cell has no label.
+        assert_eq!(
+            labels,
+            vec![
+                ("100%", Some(0), 1.0),
+                ("25%", Some(1), 0.0),
+                ("75%", Some(1), 0.0)
+            ]
+        );
+        let Mark::Rects { colours, .. } = &figure.marks[0] else {
+            panic!("cells first")
+        };
+        assert_eq!(colours[1], "#f6f7f9", "an empty cell is blank");
+        assert!(
+            tier_heatmap(&tiers[..1], &segments[..1]).is_none(),
+            "misaligned"
+        );
+
+        let money = Money::new("USD");
+        let merchant = |name: &str, commission: f64, rate: f64, spend: f64| MerchantRow {
+            name: name.into(),
+            commission,
+            recommended_rate: rate,
+            spend,
+            ..MerchantRow::default()
+        };
+        let figure = merchant_rates(
+            &[
+                merchant("a", 0.05, 0.02, 100.0),
+                merchant("b", 0.02, 0.03, 400.0),
+                merchant("c", 0.04, f64::NAN, 9.0),
+            ],
+            &money,
+        )
+        .unwrap();
+        let marks = dots(&figure);
+        assert_eq!(marks.len(), 2, "green with headroom, red without");
+        let Mark::Dots {
+            radii,
+            colour,
+            tips,
+            translucent,
+            ..
+        } = marks[1].3
+        else {
+            unreachable!()
+        };
+        assert_eq!((colour.as_str(), *translucent), (RED, true));
+        // The largest spender gets the largest bubble: 3 + 13.
+        assert_eq!(radii, &vec![16.0]);
+        assert!(tips[0].starts_with("b\nCommission: 2%"), "{}", tips[0]);
+        assert!(merchant_rates(&[], &money).is_none());
+    }
+
+    #[test]
+    fn budget_arms_a_line_per_arm_along_the_curve() {
+        let view = BudgetView {
+            arms: vec!["2%".into(), "5%".into(), "none".into()],
+            cost: vec![0.0, 10.0, 30.0],
+            value: vec![0.0, 5.0, 6.0],
+            counts: vec![vec![0, 0, 4], vec![2, 0, 2], vec![1, 3, 0]],
+            ..BudgetView::default()
+        };
+        let figure = budget_arms(&view, &Money::new("USD")).unwrap();
+        let lines: Vec<(&Vec<f64>, &str)> = figure
+            .marks
+            .iter()
+            .filter_map(|m| match m {
+                Mark::Line { y, colour, .. } => Some((y, colour.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1].0, &vec![0.0, 0.0, 3.0]);
+        assert_eq!(lines[2].1, GREY, "no cashback in grey");
+        assert_eq!(figure.legend[2].label, "no cashback (none)");
+        assert!(budget_arms(&BudgetView::default(), &Money::new("USD")).is_none());
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod dashboard_data;
 pub(crate) mod figure;
 pub(crate) mod figures;
 pub(crate) mod manifest;
+pub(crate) mod overview;
 pub(crate) mod pngs;
 pub mod stage_views;
 
