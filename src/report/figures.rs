@@ -2609,8 +2609,8 @@ pub(crate) fn budget_arms(view: &BudgetView, money: &Money) -> Option<Figure> {
     let paid: Vec<usize> = (0..view.arms.len())
         .filter(|&a| view.arms[a] != "none")
         .collect();
-    // Hover places: about 40 along the curve.
-    let step = (view.cost.len() / 40).max(1);
+    // Hover places: about 20 along the curve.
+    let step = (view.cost.len() / 20).max(1);
     let picks: Vec<usize> = (0..view.cost.len()).step_by(step).collect();
     for (a, arm) in view.arms.iter().enumerate() {
         let colour = match paid.iter().position(|&p| p == a) {
@@ -2629,7 +2629,7 @@ pub(crate) fn budget_arms(view: &BudgetView, money: &Money) -> Option<Figure> {
             x: picks.iter().map(|&k| view.cost[k]).collect(),
             y: picks.iter().map(|&k| count(k)).collect(),
             colour: colour.clone(),
-            radius: 3.5,
+            radius: 3.0,
             square: false,
             hollow: false,
             hover: true,
