@@ -782,9 +782,10 @@ impl Config {
         Self::parse(&text, path)
     }
 
-    /// Parses TOML text; `origin` names the file in errors and anchors relative paths. Every
-    /// unknown key is named at once (not only the first), then every section with a value of
-    /// the wrong type.
+    /// Parses TOML text; `origin` names the file in errors and anchors relative paths. One error
+    /// names every problem of the file: its unknown keys, each key with a value of the wrong
+    /// type, and the range and cross-field problems of the other keys (checked with the wrong
+    /// ones at their defaults).
     pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
         let fail = |message: String| {
             ConfigError(format!(
@@ -798,31 +799,60 @@ impl Config {
             .map_err(|err| fail(format!("cannot describe the settings: {err}")))?;
         let mut unknown = Vec::new();
         unknown_keys(&table, &known, "", &mut unknown);
+        let mut problems = Vec::new();
         if !unknown.is_empty() {
-            return Err(fail(format!(
+            problems.push(format!(
                 "unknown key{} {}",
                 if unknown.len() == 1 { "" } else { "s" },
                 unknown.join(", ")
-            )));
+            ));
         }
-        // Each section on its own, so that a wrong type in one does not hide another's.
-        let mut wrong = Vec::new();
+        // Key by key, so that one wrong value hides no other; a key that does not read is
+        // left out of `clean` (its default stands in while the others are checked).
+        let mut clean = table.clone();
         for (section, value) in &table {
-            let mut single = toml::Table::new();
-            single.insert(section.clone(), value.clone());
-            if let Err(err) = toml::Value::Table(single).try_into::<Config>() {
-                wrong.push(format!("[{section}]: {}", err.to_string().trim_end()));
+            let keys = match value.as_table() {
+                Some(keys) if known.contains_key(section) => keys,
+                _ => {
+                    if known.contains_key(section) {
+                        problems.push(format!(
+                            "config key [{section}]: must be a table of settings"
+                        ));
+                    }
+                    clean.remove(section);
+                    continue;
+                }
+            };
+            for (key, v) in keys {
+                let single = toml::Table::from_iter([(
+                    section.clone(),
+                    toml::Value::Table(toml::Table::from_iter([(key.clone(), v.clone())])),
+                )]);
+                let Err(err) = toml::Value::Table(single).try_into::<Config>() else {
+                    continue;
+                };
+                if let Some(s) = clean.get_mut(section).and_then(|s| s.as_table_mut()) {
+                    s.remove(key);
+                }
+                // Unknown keys (also nested ones) are listed above already.
+                if !err.message().starts_with("unknown field") {
+                    let message = err.message().trim_end().to_string();
+                    problems.push(format!("config key [{section}] {key}: {message}"));
+                }
             }
         }
-        if !wrong.is_empty() {
-            return Err(fail(wrong.join("\n  ")));
-        }
-        let mut config: Config = toml::Value::Table(table)
+        let mut config: Config = toml::Value::Table(clean)
             .try_into()
             .map_err(|err: toml::de::Error| fail(err.to_string()))?;
         let base = origin.parent().map(Path::to_path_buf).unwrap_or_default();
         config.resolve_paths(&base);
         config.origin = origin.to_path_buf();
+        if !problems.is_empty() {
+            let mut checked = config.clone();
+            checked.apply_env();
+            problems.extend(checked.problems());
+            return Err(fail(problems.join("\n  ")));
+        }
         Ok(config)
     }
 
@@ -1615,6 +1645,24 @@ mod tests {
     }
 
     #[test]
+    fn one_error_names_unknown_keys_wrong_types_and_bad_values() {
+        let msg = message(
+            "eda = 3\n[data]\nbogus = 1\n[train]\nfamilies = [\"nope\"]\ntest_percent = 95\n[economics]\nrate_max = 3.0\n[segment]\nk_min = \"two\"\nk_max = 1\n",
+        );
+        for part in [
+            "[eda]: must be a table",
+            "[data] bogus",
+            "[train] families: unknown variant `nope`",
+            "[train] test_percent",
+            "[economics] rate_max",
+            "[segment] k_min:",
+            "[segment] k_max",
+        ] {
+            assert!(msg.contains(part), "{part}: {msg}");
+        }
+    }
+
+    #[test]
     fn unknown_section_is_named() {
         let msg = message("[stor]\nkind = \"parquet\"\n");
         assert!(msg.contains("stor"), "{msg}");
@@ -1810,13 +1858,13 @@ mod tests {
         assert!(message("[offers]\narms = [0.0, 0.05, 0.02]\n").contains("[offers] arms"));
         let learners = message("[offers]\nlearners = [\"s\"]\n");
         assert!(
-            learners.contains("offers.learners")
+            learners.contains("[offers] learners")
                 && learners.contains("unknown variant `s`, expected one of `t`, `x`, `dr`, `r`"),
             "{learners}"
         );
         let families = message("[train]\nfamilies = [\"linear\", \"boost\"]\n");
         assert!(
-            families.contains("train.families") && families.contains("unknown variant `boost`"),
+            families.contains("[train] families") && families.contains("unknown variant `boost`"),
             "{families}"
         );
         assert!(message("[offers]\nwindow_days = 0.0\n").contains("[offers] window_days"));

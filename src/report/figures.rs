@@ -3499,7 +3499,10 @@ mod tests {
         );
     }
 
-    fn dots(figure: &Figure) -> Vec<(&Vec<f64>, &Vec<f64>, Option<usize>, &Mark)> {
+    /// A dots mark's x, y, segment and the mark itself.
+    type DotsOf<'f> = (&'f Vec<f64>, &'f Vec<f64>, Option<usize>, &'f Mark);
+
+    fn dots(figure: &Figure) -> Vec<DotsOf<'_>> {
         figure
             .marks
             .iter()
