@@ -8,6 +8,8 @@ use polars::prelude::DataFrame;
 
 use super::table::{f64_column, i64_column};
 use crate::budget::from_model::ModelArmsParams;
+use crate::budget::plan::{BudgetChoice, PlanParams};
+use crate::budget::sources::BudgetAsk;
 use crate::budget::tables::AssembleParams;
 use crate::clv::{ClvParams, TimeUnit};
 use crate::config::{rates, ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
@@ -111,6 +113,20 @@ pub(crate) fn model_arms(config: &Config) -> ModelArmsParams {
         rate_min: e.rate_min.get(),
         rate_max: e.rate_max.get(),
         beta_cap: economics(config).beta_cap(),
+    }
+}
+
+/// The budget asks (`flag` from the command line, then `[budget]`, then the flat policy) and
+/// the curve's resolution.
+pub(crate) fn budget_plan(config: &Config, flag: Option<BudgetAsk>) -> PlanParams {
+    PlanParams {
+        budget: BudgetChoice {
+            flag,
+            amount: config.budget.budget,
+            share: config.budget.budget_share,
+            flat_rate: config.economics.flat_rate.get(),
+        },
+        max_curve_points: config.budget.max_curve_points,
     }
 }
 
