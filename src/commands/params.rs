@@ -11,6 +11,9 @@ use crate::budget::from_model::ModelArmsParams;
 use crate::budget::plan::{BudgetChoice, PlanParams};
 use crate::budget::sources::BudgetAsk;
 use crate::budget::tables::AssembleParams;
+use crate::clv::input::{ClvInput, InputParams};
+use crate::clv::readers::PurchaseColumns;
+use crate::clv::rfm::Periods;
 use crate::clv::{ClvParams, TimeUnit};
 use crate::config::{rates, ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
 use crate::features::customers::FeatureParams;
@@ -149,6 +152,40 @@ pub(crate) fn clv(config: &Config) -> ClvParams {
         horizon_months: clv.horizon_months,
         discount_rate_monthly: clv.discount_rate_monthly,
     }
+}
+
+/// Where the CLV analysis reads from, its periods and its holdout check.
+pub(crate) fn clv_input(config: &Config) -> Result<InputParams> {
+    let clv = &config.clv;
+    let input = if !clv.rfm.as_os_str().is_empty() {
+        ClvInput::Rfm(clv.rfm.clone())
+    } else if !clv.transactions.as_os_str().is_empty() {
+        ClvInput::Purchases {
+            path: clv.transactions.clone(),
+            columns: PurchaseColumns {
+                customer: clv.customer_column.clone(),
+                date: clv.date_column.clone(),
+                value: clv.value_column.clone(),
+            },
+        }
+    } else {
+        ClvInput::Transactions
+    };
+    Ok(InputParams {
+        input,
+        periods: Periods {
+            unit: clv_time_unit(clv),
+            calibration_end: ClvConfig::day("calibration_end", &clv.calibration_end)?,
+            observation_end: ClvConfig::day("observation_end", &clv.observation_end)?,
+        },
+        // Any calibration_end text (even blank) turns the check off.
+        check_days: if clv.calibration_end.is_empty() {
+            clv.check_days
+        } else {
+            0
+        },
+        max_bytes: config.ingest.max_decompressed_bytes,
+    })
 }
 
 /// The unit of recency, T and expected purchases.
