@@ -19,6 +19,8 @@ use crate::config::{rates, ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
 use crate::features::customers::FeatureParams;
 use crate::models::economics::{EconomicInputs, Economics};
 use crate::models::family::Spec;
+use crate::segment::segmentation::SegmentParams;
+use crate::segment::sweep::SweepParams;
 use crate::sources::offers::LogSpec;
 use crate::store::Store;
 use crate::uplift::learners::BaseSpec;
@@ -205,6 +207,25 @@ pub fn feature_params(config: &Config) -> FeatureParams {
         commission_stars_slope: config.economics.commission_stars_slope,
         commission_min: config.economics.commission_min.get(),
         commission_max: config.economics.commission_max.get(),
+    }
+}
+
+/// What `segment` clusters on and how it sweeps k.
+pub(crate) fn segment(config: &Config) -> SegmentParams {
+    let s = &config.segment;
+    SegmentParams {
+        features: s.features.clone(),
+        transform: s.transform,
+        sweep: SweepParams {
+            k_min: s.k_min,
+            k_max: s.k_max,
+            n_init: s.n_init,
+            max_iter: s.max_iter,
+            tol: s.tol,
+            seed: s.seed,
+            silhouette_exact_max: s.silhouette_exact_max,
+            silhouette_sample_size: s.silhouette_sample_size,
+        },
     }
 }
 
