@@ -1,12 +1,8 @@
 //! Settings → the domain's parameter structs: the one place where validated config values
 //! become the plain parameters a domain function takes.
 
-use std::collections::HashMap;
-
 use anyhow::Result;
-use polars::prelude::DataFrame;
 
-use super::table::{f64_column, i64_column};
 use crate::budget::from_model::ModelArmsParams;
 use crate::budget::plan::{BudgetChoice, PlanParams};
 use crate::budget::sources::BudgetAsk;
@@ -17,12 +13,11 @@ use crate::clv::rfm::Periods;
 use crate::clv::{ClvParams, TimeUnit};
 use crate::config::{rates, ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
 use crate::features::customers::FeatureParams;
-use crate::models::economics::{EconomicInputs, Economics};
+use crate::models::economics::Economics;
 use crate::models::family::Spec;
 use crate::segment::segmentation::SegmentParams;
 use crate::segment::sweep::SweepParams;
 use crate::sources::offers::LogSpec;
-use crate::store::Store;
 use crate::uplift::learners::BaseSpec;
 use crate::uplift::StudyParams;
 
@@ -42,71 +37,6 @@ pub fn economics(config: &Config) -> Economics {
         tiers: rates(&e.tiers),
         seed: config.linkage.seed,
     }
-}
-
-/// The economic model's per-customer inputs from `customer_features`, with each customer's
-/// engagement value as `[economics] engagement` says — one reading for `train` and
-/// `simulate-offers`, so the simulated truth is the target's.
-pub(crate) fn economic_inputs(
-    config: &Config,
-    store: &mut dyn Store,
-    features: &DataFrame,
-) -> Result<EconomicInputs> {
-    let inputs = EconomicInputs {
-        customer_id: i64_column(features, "customer_id")?,
-        total_spent: f64_column(features, "total_spent")?,
-        avg_item_price: f64_column(features, "avg_item_price")?,
-        n_invoices: f64_column(features, "n_invoices")?,
-        recency_days: f64_column(features, "recency_days")?,
-        social_degree: f64_column(features, "social_degree")?,
-        merchant_commission: f64_column(features, "merchant_commission")?,
-        engagement: None,
-    };
-    Ok(EconomicInputs {
-        engagement: clv_engagement(config, store, &inputs)?,
-        ..inputs
-    })
-}
-
-/// With `[economics] engagement = "clv"`, each customer's λ_i from `customer_value`
-/// ([`crate::models::economics::engagement_from_clv`]); `None` for "flat".
-fn clv_engagement(
-    config: &Config,
-    store: &mut dyn Store,
-    inputs: &EconomicInputs,
-) -> Result<Option<Vec<f64>>> {
-    if config.economics.engagement == crate::config::Engagement::Flat {
-        return Ok(None);
-    }
-    let table = store.read_columns("customer_value", &["customer_id", "clv"])?;
-    if table.column("clv")?.null_count() == table.height() {
-        return Err(crate::error::user_error(
-            "[economics] engagement = \"clv\" needs CLV values, but customer_value has none (an RFM input without monetary_value)",
-        ));
-    }
-    let ids = i64_column(&table, "customer_id")?;
-    let clv = table.column("clv")?.f64()?.clone();
-    let by_id: HashMap<i64, f64> = ids
-        .iter()
-        .zip(clv.iter())
-        .filter_map(|(&id, c)| c.map(|c| (id, c)))
-        .collect();
-    let per_customer: Vec<Option<f64>> = inputs
-        .customer_id
-        .iter()
-        .map(|id| by_id.get(id).copied())
-        .collect();
-    let (lambdas, flat) = crate::models::economics::engagement_from_clv(
-        config.economics.engagement_value,
-        &per_customer,
-        &inputs.total_spent,
-    );
-    if flat > 0 {
-        tracing::warn!(
-            "engagement = \"clv\": {flat} customers have no CLV in customer_value and keep the flat engagement_value"
-        );
-    }
-    Ok(Some(lambdas))
 }
 
 /// The economic model's arms for `allocate --source model`: the tiers, the rate bounds and

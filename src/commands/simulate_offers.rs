@@ -18,7 +18,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
     let config = &ctx.config;
     let features = store.read_table("customer_features")?;
     let customer_ids = i64_column(&features, "customer_id")?;
-    let inputs = super::params::economic_inputs(config, &mut *store, &features)?;
+    let inputs = super::economic_inputs(config, &mut *store, &features)?;
     let targets = super::params::economics(config).targets(&inputs);
     let basket = f64_column(&features, "avg_basket_value")?;
     let (mut log, truth) = simulate(

@@ -34,7 +34,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
     let customer_ids = i64_column(&features, "customer_id")?;
     let x = feature_matrix(&features, &train_config.features)?;
     let eco = super::params::economics(config);
-    let inputs = super::params::economic_inputs(config, &mut *store, &features)?;
+    let inputs = super::economic_inputs(config, &mut *store, &features)?;
     let targets = eco.targets(&inputs);
     let params = TrainParams {
         specs: super::params::grid(train_config),
