@@ -15,6 +15,7 @@ use crate::config::{rates, ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
 use crate::features::customers::FeatureParams;
 use crate::models::economics::Economics;
 use crate::models::family::Spec;
+use crate::models::training::TrainParams;
 use crate::segment::segmentation::SegmentParams;
 use crate::segment::sweep::SweepParams;
 use crate::sources::offers::LogSpec;
@@ -156,6 +157,20 @@ pub(crate) fn segment(config: &Config) -> SegmentParams {
             silhouette_exact_max: s.silhouette_exact_max,
             silhouette_sample_size: s.silhouette_sample_size,
         },
+    }
+}
+
+/// Model selection's settings: the grid, the split, the folds and the seeds.
+pub(crate) fn train(config: &Config) -> TrainParams {
+    let t = &config.train;
+    TrainParams {
+        specs: grid(t),
+        test_percent: t.test_percent,
+        n_folds: t.n_folds,
+        cv_max_rows: t.cv_max_rows,
+        max_bins: t.max_bins,
+        seed: t.seed,
+        split_seed: config.linkage.seed,
     }
 }
 
