@@ -19,7 +19,10 @@ use crate::models::training::TrainParams;
 use crate::segment::segmentation::SegmentParams;
 use crate::segment::sweep::SweepParams;
 use crate::sources::offers::LogSpec;
+use crate::uplift::analysis::AnalysisParams;
+use crate::uplift::inputs::CustomerLookup;
 use crate::uplift::learners::BaseSpec;
+use crate::uplift::simulate::SimulationParams;
 use crate::uplift::StudyParams;
 
 /// The economic model's parameters.
@@ -260,8 +263,38 @@ pub(crate) fn offer_log(config: &Config) -> LogSpec {
     }
 }
 
-/// The uplift study's settings (no baseline: that is the log's feature, set by the command).
-pub(crate) fn uplift_study(config: &Config) -> StudyParams {
+/// The simulated offer test: its arms' rates, window and seed.
+pub(crate) fn simulation(config: &Config) -> SimulationParams {
+    SimulationParams {
+        arms: rates(&config.offers.arms),
+        window_days: config.offers.window_days,
+        seed: config.offers.seed,
+    }
+}
+
+/// How `uplift` splits and studies the offer log.
+pub(crate) fn uplift_analysis(config: &Config) -> AnalysisParams {
+    let o = &config.offers;
+    AnalysisParams {
+        split_seed: config.linkage.seed,
+        test_percent: o.test_percent,
+        n_folds: o.n_folds,
+        baseline: o.baseline.clone(),
+        study: uplift_study(config),
+    }
+}
+
+/// How an external offer log's customers get their features and margins.
+pub(crate) fn offer_customers(config: &Config) -> CustomerLookup {
+    CustomerLookup {
+        names: config.train.features.clone(),
+        engagement_value: config.economics.engagement_value,
+        fixed_margin: config.offers.margin,
+    }
+}
+
+/// The uplift study's settings (no baseline: that is the log's feature, set by the analysis).
+fn uplift_study(config: &Config) -> StudyParams {
     let o = &config.offers;
     let mut grid: Vec<BaseSpec> = o
         .boosting_depths
