@@ -11,11 +11,12 @@ use crate::clv::input::{ClvInput, InputParams};
 use crate::clv::readers::PurchaseColumns;
 use crate::clv::rfm::Periods;
 use crate::clv::{ClvParams, TimeUnit};
-use crate::config::{rates, ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
+use crate::config::{rates, ClvConfig, ClvTimeUnit, Config, Family, StoreKind, TrainConfig};
 use crate::features::customers::FeatureParams;
 use crate::models::economics::Economics;
 use crate::models::family::Spec;
 use crate::models::training::TrainParams;
+use crate::report::dashboard_data::DashboardParams;
 use crate::segment::segmentation::SegmentParams;
 use crate::segment::sweep::SweepParams;
 use crate::sources::offers::LogSpec;
@@ -174,6 +175,33 @@ pub(crate) fn train(config: &Config) -> TrainParams {
         max_bins: t.max_bins,
         seed: t.seed,
         split_seed: config.linkage.seed,
+    }
+}
+
+/// True when `customer_features` is built by the store's SQL engine rather than polars.
+pub(crate) fn feature_pushdown(config: &Config) -> bool {
+    matches!(config.store.kind, StoreKind::Postgres | StoreKind::Spark) && config.store.pushdown
+}
+
+/// The dashboard's settings.
+pub(crate) fn dashboard(config: &Config) -> DashboardParams {
+    DashboardParams {
+        seed: config.linkage.seed,
+        currency: config.export.currency.clone(),
+        sources: [
+            &config.data.retail,
+            &config.data.social,
+            &config.data.merchants,
+        ]
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default()
+        })
+        .collect(),
+        tiers: rates(&config.economics.tiers),
+        max_customers: config.export.dashboard_max_customers,
     }
 }
 
