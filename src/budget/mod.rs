@@ -15,11 +15,13 @@
 //!
 //! The allocator knows nothing of stores, config or where the numbers came from: [`sources`]
 //! turns the inputs (a values file, the offer test's tables, the economic model) into its rows,
-//! and [`tables`] reads its plan as the output tables.
+//! [`plan`] picks the budget (and run-all's source) and solves, and [`tables`] reads its plan
+//! as the output tables.
 
 pub(crate) mod comparison;
 pub(crate) mod from_model;
 pub(crate) mod heldout;
+pub(crate) mod plan;
 pub(crate) mod sources;
 pub(crate) mod tables;
 

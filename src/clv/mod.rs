@@ -3,13 +3,15 @@
 //! Gamma-Gamma for how much per purchase ([`gamma_gamma`]), and per customer P(alive),
 //! expected purchases, expected value and discounted CLV ([`analyse`]); the holdout check by
 //! refitting without the last days ([`check`]) and the stage's tables ([`tables`]). Readers for
-//! the CDNOW layouts, a named-column CSV and an RFM summary CSV are in [`readers`].
+//! the CDNOW layouts, a named-column CSV and an RFM summary CSV are in [`readers`]; which input
+//! is read and when the holdout check runs, in [`input`].
 //!
 //! Plain parameters in, plain results out: no config, no store.
 
 pub(crate) mod bgnbd;
 pub(crate) mod check;
 pub(crate) mod gamma_gamma;
+pub(crate) mod input;
 pub(crate) mod optimize;
 pub(crate) mod readers;
 pub(crate) mod rfm;

@@ -12,7 +12,8 @@
 //!   and the files go to DIR.
 //!
 //! Budget: `--budget`/`--budget-share`, else `[budget] budget`/`budget_share`, else the cost of
-//! the `[economics] flat_rate` policy (every customer on that rate).
+//! the `[economics] flat_rate` policy (every customer on that rate); the precedence, the solve
+//! and run-all's choice of source are in [`crate::budget::plan`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,9 +24,9 @@ use polars::prelude::DataFrame;
 use serde_json::json;
 
 pub(crate) use crate::budget::sources::BudgetAsk;
-use crate::budget::sources::{self, AllocationInput, AskOrigin};
+use crate::budget::sources::{self, AllocationInput};
 use crate::budget::tables::{assemble, Assembled};
-use crate::budget::{self, BudgetParams, BudgetPlan, BudgetRule};
+use crate::budget::{self, BudgetPlan};
 use crate::error::user_error;
 use crate::progress::process_cpu_seconds;
 use crate::report::console;
@@ -115,24 +116,6 @@ fn read_model(ctx: &Context, store: &mut dyn Store) -> Result<AllocationInput> {
     sources::from_model(&predictions, &features, &params)
 }
 
-/// The budget rule from the request, else `[budget]`, else the flat policy's cost.
-fn budget_rule(
-    ctx: &Context,
-    request: &Request,
-    input: &AllocationInput,
-) -> Result<(BudgetRule, String)> {
-    let settings = &ctx.config.budget;
-    let ask = match request.budget {
-        Some(ask) => Some((ask, AskOrigin::Flag)),
-        None => settings
-            .budget
-            .map(BudgetAsk::Amount)
-            .or(settings.budget_share.map(BudgetAsk::Share))
-            .map(|ask| (ask, AskOrigin::Settings)),
-    };
-    sources::budget_rule(ask, ctx.config.economics.flat_rate.get(), input)
-}
-
 /// Everything computed, nothing written yet.
 struct Solved {
     plan: BudgetPlan,
@@ -142,16 +125,10 @@ struct Solved {
 
 /// The budget, the allocation (timed for the log) and what it is read as.
 fn solve(ctx: &Context, request: &Request, input: &AllocationInput) -> Result<Solved> {
-    let (rule, basis) = budget_rule(ctx, request, input)?;
-    let params = BudgetParams {
-        n_customers: input.customer_ids.len(),
-        n_arms: input.arm_names.len(),
-        budget: rule,
-        max_curve_points: ctx.config.budget.max_curve_points,
-    };
+    let params = super::params::budget_plan(&ctx.config, request.budget);
     let started = Instant::now();
     let cpu_before = process_cpu_seconds();
-    let plan = budget::allocate(&input.offers(), &params).map_err(|err| (input.locate)(err))?;
+    let (plan, basis) = budget::plan::solve(input, &params)?;
     let solve_seconds = started.elapsed().as_secs_f64();
     let solve_cpu = process_cpu_seconds() - cpu_before;
     let assembled = assemble(
@@ -213,21 +190,6 @@ fn report(ctx: &Context, input: &AllocationInput, solved: &Solved, written_to: &
     }
 }
 
-/// run-all's source: `uplift_predictions` when the store has it and the budget can be priced
-/// from its arms, else the economic model (logged).
-fn auto_source(ctx: &Context, request: &Request, store: &mut dyn Store) -> Result<AllocationInput> {
-    if store.has_table("uplift_predictions")? {
-        let input = read_uplift(store)?;
-        if budget_rule(ctx, request, &input).is_ok() {
-            return Ok(input);
-        }
-        tracing::info!(
-            "allocate: the offer test's arms cannot price the budget (no arm at the flat rate); allocating from the economic model"
-        );
-    }
-    read_model(ctx, store)
-}
-
 /// `fluz allocate` on the store (the `uplift_predictions` or model source).
 pub(crate) fn run(
     ctx: &Context,
@@ -238,9 +200,17 @@ pub(crate) fn run(
     let input = match &request.source {
         Source::Uplift => read_uplift(store)?,
         Source::Model => read_model(ctx, store)?,
-        // run-all: the learned effects when the offer test has run and the budget can be
-        // priced from them (an explicit budget, or an arm at the flat rate); else the model.
-        Source::Auto => auto_source(ctx, request, store)?,
+        // run-all: the learned effects when the offer test has run and they can price the
+        // budget, else the model ([`budget::plan::offer_test_or_model`]).
+        Source::Auto => {
+            let offer_test = if store.has_table("uplift_predictions")? {
+                Some(read_uplift(store)?)
+            } else {
+                None
+            };
+            let budget = super::params::budget_plan(&ctx.config, request.budget).budget;
+            budget::plan::offer_test_or_model(offer_test, &budget, || read_model(ctx, store))?
+        }
         Source::Values { .. } => {
             return Err(anyhow::anyhow!(
                 "allocate::run is for the store sources; --values goes to run_values"

@@ -9,14 +9,11 @@ use anyhow::{Context as _, Result};
 use serde_json::json;
 
 use super::record_stage;
-use crate::clv::check::holdout_check;
-use crate::clv::readers::{
-    commission_margins, purchases_from_transactions, read_purchases, read_rfm, PurchaseColumns,
-    TRANSACTION_COLUMNS,
-};
-use crate::clv::rfm::{summarise, Periods, Purchase, RfmCounts};
-use crate::clv::{analyse, tables, ClvParams, Rfm, TimeUnit};
-use crate::config::{ClvConfig, Config};
+use crate::clv::input::{analyse_with_check, summarise_input};
+use crate::clv::readers::{commission_margins, purchases_from_transactions, TRANSACTION_COLUMNS};
+use crate::clv::rfm::Purchase;
+use crate::clv::{tables, ClvParams, Rfm};
+use crate::config::Config;
 use crate::error::user_error;
 use crate::store::Store;
 use crate::Context;
@@ -42,55 +39,10 @@ pub(crate) struct ClvSummary {
     pub check_days: Option<u32>,
 }
 
-/// Where the RFM summary came from, for messages and the manifest.
-fn input_name(clv: &ClvConfig) -> String {
-    if !clv.rfm.as_os_str().is_empty() {
-        format!("RFM summary {}", clv.rfm.display())
-    } else if !clv.transactions.as_os_str().is_empty() {
-        format!("purchases file {}", clv.transactions.display())
-    } else {
-        "the store's transactions".to_string()
-    }
-}
-
 /// The store's transactions as purchases: one per line, value = quantity × unit price.
 fn store_purchases(store: &mut dyn Store) -> Result<Vec<Purchase>> {
     let table = store.read_columns("transactions", &TRANSACTION_COLUMNS)?;
     purchases_from_transactions(&table)
-}
-
-/// Reads the configured input and summarises it; the purchases too, unless the input is a
-/// ready RFM summary.
-fn load_rfm(
-    config: &Config,
-    store: &mut dyn Store,
-    unit: TimeUnit,
-) -> Result<(Rfm, RfmCounts, Option<Vec<Purchase>>)> {
-    let clv = &config.clv;
-    let max_bytes = config.ingest.max_decompressed_bytes;
-    if !clv.rfm.as_os_str().is_empty() {
-        let rfm = read_rfm(&clv.rfm, max_bytes)?;
-        let counts = RfmCounts::default();
-        return Ok((rfm, counts, None));
-    }
-    let purchases = if clv.transactions.as_os_str().is_empty() {
-        store_purchases(store)?
-    } else {
-        let columns = PurchaseColumns {
-            customer: clv.customer_column.clone(),
-            date: clv.date_column.clone(),
-            value: clv.value_column.clone(),
-        };
-        read_purchases(&clv.transactions, &columns, max_bytes)?
-    };
-    let periods = Periods {
-        unit,
-        calibration_end: ClvConfig::day("calibration_end", &clv.calibration_end)?,
-        observation_end: ClvConfig::day("observation_end", &clv.observation_end)?,
-    };
-    let (rfm, counts) = summarise(&purchases, &periods)
-        .map_err(|why| user_error(format!("{}: {why}", input_name(clv))))?;
-    Ok((rfm, counts, Some(purchases)))
 }
 
 /// Each customer's margin: the fixed `[clv] margin`, or their `merchant_commission`.
@@ -108,30 +60,14 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
     let started = Instant::now();
     let config = &ctx.config;
     let params = super::params::clv(config);
-    let (rfm, counts, purchases) = load_rfm(config, store, params.unit)?;
-    let margin = margins(config, store, &rfm)?;
-    let result = analyse(&rfm, &margin, &params)
-        .map_err(|err| user_error(format!("{}: {err}", input_name(&config.clv))))?;
-    // Without a calibration end, the check is a second fit with the last days held out.
-    let check = match &purchases {
-        Some(purchases) if config.clv.calibration_end.is_empty() && config.clv.check_days > 0 => {
-            let days = config.clv.check_days;
-            holdout_check(purchases, &rfm.customer_id, &margin, days, &params)
-        }
-        _ => None,
-    };
-    let holdout = match &check {
-        Some((_, checked)) => checked.holdout.as_ref(),
-        None => result.holdout.as_ref(),
-    };
-    let tables = tables::tables(&rfm, &margin, &result, holdout, check.as_ref())?;
-    if result.bgnbd.std_errors.is_none() {
-        let p = result.bgnbd.params;
-        tracing::warn!(
-            "BG/NBD: the Hessian is not positive definite at the optimum (r = {:.4}, alpha = {:.4}, a = {:.3e}, b = {:.3e}): a parameter ran to the edge of its range (a → 0 means the data show no dropout), so the standard errors are left empty; a [clv] penalizer keeps the parameters finite",
-            p.r, p.alpha, p.a, p.b
-        );
-    }
+    let input = super::params::clv_input(config)?;
+    let summarised = summarise_input(&input, || store_purchases(store))?;
+    let (rfm, counts) = (&summarised.rfm, &summarised.counts);
+    let margin = margins(config, store, rfm)?;
+    let analysis = analyse_with_check(&summarised, &margin, &input, &params)
+        .map_err(|err| user_error(format!("{}: {err}", input.input.name())))?;
+    let (result, check, holdout) = (&analysis.result, &analysis.check, analysis.holdout());
+    let tables = tables::tables(rfm, &margin, result, holdout, check.as_ref())?;
 
     // The chart first: a failure here leaves every table as it was.
     let chart = config.export.out_dir.join("clv_holdout.png");
@@ -162,7 +98,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
         gamma_gamma: result.gamma_gamma.as_ref().map(|g| g.params.as_array()),
         total_clv: result.values.clv.as_ref().map(|c| c.iter().sum()),
         holdout: all,
-        check_days: check.as_ref().map(|_| config.clv.check_days),
+        check_days: analysis.check_days,
     };
     record_stage(
         store,
@@ -170,7 +106,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
         started,
         rfm.len(),
         json!({
-            "input": input_name(&config.clv),
+            "input": input.input.name(),
             "time_unit": params.unit.name(),
             "customers": rfm.len(),
             "purchases": counts.purchases,
@@ -181,7 +117,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
             "gamma_gamma_excluded_zero_value": result.excluded_zero_value,
             "bgnbd_iterations": result.bgnbd.iterations,
             "holdout_duration": holdout.map(|h| h.duration),
-            "holdout_check_days": check.as_ref().map(|_| config.clv.check_days),
+            "holdout_check_days": analysis.check_days,
             "holdout_check_bgnbd": check.as_ref().map(|(_, c)| {
                 let p = c.bgnbd.params;
                 [p.r, p.alpha, p.a, p.b]
@@ -189,17 +125,16 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<ClvSummary> {
         }),
     )?;
     if !ctx.quiet {
-        print_summary(&summary, &params, config);
+        print_summary(&summary, &params, &input.input.name());
     }
     Ok(summary)
 }
 
-fn print_summary(s: &ClvSummary, params: &ClvParams, config: &Config) {
+fn print_summary(s: &ClvSummary, params: &ClvParams, input: &str) {
     let unit = params.unit.name();
     println!(
-        "fluz clv: {} customers from {} (time in {unit})",
-        s.customers,
-        input_name(&config.clv)
+        "fluz clv: {} customers from {input} (time in {unit})",
+        s.customers
     );
     if s.first_purchase_after_calibration > 0 {
         println!(

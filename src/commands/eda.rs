@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use polars::prelude::*;
 
 use super::f64_column;
-use crate::config::{Config, StoreKind};
+use crate::config::Config;
 use crate::features::customers::customer_features;
 use crate::features::pushdown::customer_features_pushdown;
 use crate::features::summary::{summarise, EdaSummary};
@@ -17,17 +17,12 @@ use crate::report::charts;
 use crate::store::Store;
 use crate::{progress, Context};
 
-/// True when `customer_features` is built by the store's SQL engine rather than polars.
-fn uses_pushdown(config: &Config) -> bool {
-    matches!(config.store.kind, StoreKind::Postgres | StoreKind::Spark) && config.store.pushdown
-}
-
 /// Builds `customer_features` from the stored transactions and stores it.
 pub(crate) fn build_features(config: &Config, store: &mut dyn Store) -> Result<DataFrame> {
     let params = super::params::feature_params(config);
     let edges = store.read_table("social_edges")?;
     let merchants = store.read_table("merchants")?;
-    let pushdown = uses_pushdown(config);
+    let pushdown = super::params::feature_pushdown(config);
     let started = std::time::Instant::now();
     let features = if pushdown {
         if !store.has_table("transactions")? {
@@ -120,7 +115,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<EdaSummary> {
             "customers": summary.customers,
             "mean_spend": summary.mean_spend,
             "high_spend_outliers": summary.spend_outliers.high,
-            "pushdown": uses_pushdown(&ctx.config),
+            "pushdown": super::params::feature_pushdown(&ctx.config),
         }),
     )?;
     if !ctx.quiet {

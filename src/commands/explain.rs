@@ -8,15 +8,12 @@ use anyhow::{Context as _, Result};
 
 use super::table::{feature_matrix, i64_column};
 use crate::explain::tables::{cashback_tables, effect_tables};
-use crate::explain::{check_local_accuracy, model_shap};
+use crate::explain::{check_local_accuracy, model_shap, LOCAL_ACCURACY_TOLERANCE};
 use crate::models::family::SavedModel;
 use crate::report::charts;
 use crate::sources::offers::OfferLog;
 use crate::store::Store;
 use crate::{progress, Context};
-
-/// Relative tolerance of the local-accuracy check.
-pub(crate) const LOCAL_ACCURACY_TOLERANCE: f64 = 1e-9;
 
 /// Runs the stage: the cashback model's SHAP explanation (when `train` has run, or when there is
 /// no offer test to explain instead) and the offer test's effect explanation (when `uplift` has

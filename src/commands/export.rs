@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::report::csv_export::write_csv;
 use crate::report::dashboard;
-use crate::report::dashboard_data::{self, DashboardParams};
+use crate::report::dashboard_data;
 use crate::report::manifest;
 use crate::report::{write_atomic, write_atomic_with};
 use crate::store::Store;
@@ -147,7 +147,12 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Vec<String>> {
     )?;
     written.push("run_manifest.json".into());
 
-    let data = dashboard_data::assemble(&dashboard_params(config), &tables, &stages, store.kind())?;
+    let data = dashboard_data::assemble(
+        &super::params::dashboard(config),
+        &tables,
+        &stages,
+        store.kind(),
+    )?;
     write_atomic(
         &out_dir.join("dashboard.html"),
         dashboard::render_dashboard(&data).as_bytes(),
@@ -164,26 +169,4 @@ pub fn run(ctx: &Context, store: &mut dyn Store) -> Result<Vec<String>> {
         println!("export: {} files in {}", written.len(), out_dir.display());
     }
     Ok(written)
-}
-
-/// The dashboard's settings, from the config.
-fn dashboard_params(config: &crate::config::Config) -> DashboardParams {
-    DashboardParams {
-        seed: config.linkage.seed,
-        currency: config.export.currency.clone(),
-        sources: [
-            &config.data.retail,
-            &config.data.social,
-            &config.data.merchants,
-        ]
-        .iter()
-        .map(|p| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default()
-        })
-        .collect(),
-        tiers: crate::config::rates(&config.economics.tiers),
-        max_customers: config.export.dashboard_max_customers,
-    }
 }

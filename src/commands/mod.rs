@@ -20,9 +20,28 @@ pub(crate) use table::{f64_column, i64_column};
 
 use std::time::Instant;
 
+use crate::config::{Config, Engagement};
+use crate::models::economics::EconomicInputs;
 use crate::store::Store;
 use anyhow::Result;
+use polars::prelude::DataFrame;
 use table::Table;
+
+/// The economic model's per-customer inputs from `customer_features`, with each customer's
+/// engagement value as `[economics] engagement` says (`customer_value` read for "clv") — one
+/// reading for `train` and `simulate-offers`, so the simulated truth is the target's.
+pub(crate) fn economic_inputs(
+    config: &Config,
+    store: &mut dyn Store,
+    features: &DataFrame,
+) -> Result<EconomicInputs> {
+    let inputs = EconomicInputs::from_features(features)?;
+    if config.economics.engagement == Engagement::Flat {
+        return Ok(inputs);
+    }
+    let customer_value = store.read_columns("customer_value", &["customer_id", "clv"])?;
+    inputs.with_clv_engagement(config.economics.engagement_value, &customer_value)
+}
 
 /// Records a stage's wall time and output rows in the `run_manifest` table (one row per stage,
 /// replaced when the stage runs again).

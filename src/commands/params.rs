@@ -1,22 +1,29 @@
 //! Settings → the domain's parameter structs: the one place where validated config values
 //! become the plain parameters a domain function takes.
 
-use std::collections::HashMap;
-
 use anyhow::Result;
-use polars::prelude::DataFrame;
 
-use super::table::{f64_column, i64_column};
 use crate::budget::from_model::ModelArmsParams;
+use crate::budget::plan::{BudgetChoice, PlanParams};
+use crate::budget::sources::BudgetAsk;
 use crate::budget::tables::AssembleParams;
+use crate::clv::input::{ClvInput, InputParams};
+use crate::clv::readers::PurchaseColumns;
+use crate::clv::rfm::Periods;
 use crate::clv::{ClvParams, TimeUnit};
-use crate::config::{rates, ClvConfig, ClvTimeUnit, Config, Family, TrainConfig};
+use crate::config::{rates, ClvConfig, ClvTimeUnit, Config, Family, StoreKind, TrainConfig};
 use crate::features::customers::FeatureParams;
-use crate::models::economics::{EconomicInputs, Economics};
+use crate::models::economics::Economics;
 use crate::models::family::Spec;
+use crate::models::training::TrainParams;
+use crate::report::dashboard_data::DashboardParams;
+use crate::segment::segmentation::SegmentParams;
+use crate::segment::sweep::SweepParams;
 use crate::sources::offers::LogSpec;
-use crate::store::Store;
+use crate::uplift::analysis::AnalysisParams;
+use crate::uplift::inputs::CustomerLookup;
 use crate::uplift::learners::BaseSpec;
+use crate::uplift::simulate::SimulationParams;
 use crate::uplift::StudyParams;
 
 /// The economic model's parameters.
@@ -37,71 +44,6 @@ pub fn economics(config: &Config) -> Economics {
     }
 }
 
-/// The economic model's per-customer inputs from `customer_features`, with each customer's
-/// engagement value as `[economics] engagement` says — one reading for `train` and
-/// `simulate-offers`, so the simulated truth is the target's.
-pub(crate) fn economic_inputs(
-    config: &Config,
-    store: &mut dyn Store,
-    features: &DataFrame,
-) -> Result<EconomicInputs> {
-    let inputs = EconomicInputs {
-        customer_id: i64_column(features, "customer_id")?,
-        total_spent: f64_column(features, "total_spent")?,
-        avg_item_price: f64_column(features, "avg_item_price")?,
-        n_invoices: f64_column(features, "n_invoices")?,
-        recency_days: f64_column(features, "recency_days")?,
-        social_degree: f64_column(features, "social_degree")?,
-        merchant_commission: f64_column(features, "merchant_commission")?,
-        engagement: None,
-    };
-    Ok(EconomicInputs {
-        engagement: clv_engagement(config, store, &inputs)?,
-        ..inputs
-    })
-}
-
-/// With `[economics] engagement = "clv"`, each customer's λ_i from `customer_value`
-/// ([`crate::models::economics::engagement_from_clv`]); `None` for "flat".
-fn clv_engagement(
-    config: &Config,
-    store: &mut dyn Store,
-    inputs: &EconomicInputs,
-) -> Result<Option<Vec<f64>>> {
-    if config.economics.engagement == crate::config::Engagement::Flat {
-        return Ok(None);
-    }
-    let table = store.read_columns("customer_value", &["customer_id", "clv"])?;
-    if table.column("clv")?.null_count() == table.height() {
-        return Err(crate::error::user_error(
-            "[economics] engagement = \"clv\" needs CLV values, but customer_value has none (an RFM input without monetary_value)",
-        ));
-    }
-    let ids = i64_column(&table, "customer_id")?;
-    let clv = table.column("clv")?.f64()?.clone();
-    let by_id: HashMap<i64, f64> = ids
-        .iter()
-        .zip(clv.iter())
-        .filter_map(|(&id, c)| c.map(|c| (id, c)))
-        .collect();
-    let per_customer: Vec<Option<f64>> = inputs
-        .customer_id
-        .iter()
-        .map(|id| by_id.get(id).copied())
-        .collect();
-    let (lambdas, flat) = crate::models::economics::engagement_from_clv(
-        config.economics.engagement_value,
-        &per_customer,
-        &inputs.total_spent,
-    );
-    if flat > 0 {
-        tracing::warn!(
-            "engagement = \"clv\": {flat} customers have no CLV in customer_value and keep the flat engagement_value"
-        );
-    }
-    Ok(Some(lambdas))
-}
-
 /// The economic model's arms for `allocate --source model`: the tiers, the rate bounds and
 /// the largest β the model can produce.
 pub(crate) fn model_arms(config: &Config) -> ModelArmsParams {
@@ -111,6 +53,20 @@ pub(crate) fn model_arms(config: &Config) -> ModelArmsParams {
         rate_min: e.rate_min.get(),
         rate_max: e.rate_max.get(),
         beta_cap: economics(config).beta_cap(),
+    }
+}
+
+/// The budget asks (`flag` from the command line, then `[budget]`, then the flat policy) and
+/// the curve's resolution.
+pub(crate) fn budget_plan(config: &Config, flag: Option<BudgetAsk>) -> PlanParams {
+    PlanParams {
+        budget: BudgetChoice {
+            flag,
+            amount: config.budget.budget,
+            share: config.budget.budget_share,
+            flat_rate: config.economics.flat_rate.get(),
+        },
+        max_curve_points: config.budget.max_curve_points,
     }
 }
 
@@ -135,6 +91,40 @@ pub(crate) fn clv(config: &Config) -> ClvParams {
     }
 }
 
+/// Where the CLV analysis reads from, its periods and its holdout check.
+pub(crate) fn clv_input(config: &Config) -> Result<InputParams> {
+    let clv = &config.clv;
+    let input = if !clv.rfm.as_os_str().is_empty() {
+        ClvInput::Rfm(clv.rfm.clone())
+    } else if !clv.transactions.as_os_str().is_empty() {
+        ClvInput::Purchases {
+            path: clv.transactions.clone(),
+            columns: PurchaseColumns {
+                customer: clv.customer_column.clone(),
+                date: clv.date_column.clone(),
+                value: clv.value_column.clone(),
+            },
+        }
+    } else {
+        ClvInput::Transactions
+    };
+    Ok(InputParams {
+        input,
+        periods: Periods {
+            unit: clv_time_unit(clv),
+            calibration_end: ClvConfig::day("calibration_end", &clv.calibration_end)?,
+            observation_end: ClvConfig::day("observation_end", &clv.observation_end)?,
+        },
+        // Any calibration_end text (even blank) turns the check off.
+        check_days: if clv.calibration_end.is_empty() {
+            clv.check_days
+        } else {
+            0
+        },
+        max_bytes: config.ingest.max_decompressed_bytes,
+    })
+}
+
 /// The unit of recency, T and expected purchases.
 pub(crate) fn clv_time_unit(clv: &ClvConfig) -> TimeUnit {
     match clv.time_unit {
@@ -152,6 +142,66 @@ pub fn feature_params(config: &Config) -> FeatureParams {
         commission_stars_slope: config.economics.commission_stars_slope,
         commission_min: config.economics.commission_min.get(),
         commission_max: config.economics.commission_max.get(),
+    }
+}
+
+/// What `segment` clusters on and how it sweeps k.
+pub(crate) fn segment(config: &Config) -> SegmentParams {
+    let s = &config.segment;
+    SegmentParams {
+        features: s.features.clone(),
+        transform: s.transform,
+        sweep: SweepParams {
+            k_min: s.k_min,
+            k_max: s.k_max,
+            n_init: s.n_init,
+            max_iter: s.max_iter,
+            tol: s.tol,
+            seed: s.seed,
+            silhouette_exact_max: s.silhouette_exact_max,
+            silhouette_sample_size: s.silhouette_sample_size,
+        },
+    }
+}
+
+/// Model selection's settings: the grid, the split, the folds and the seeds.
+pub(crate) fn train(config: &Config) -> TrainParams {
+    let t = &config.train;
+    TrainParams {
+        specs: grid(t),
+        test_percent: t.test_percent,
+        n_folds: t.n_folds,
+        cv_max_rows: t.cv_max_rows,
+        max_bins: t.max_bins,
+        seed: t.seed,
+        split_seed: config.linkage.seed,
+    }
+}
+
+/// True when `customer_features` is built by the store's SQL engine rather than polars.
+pub(crate) fn feature_pushdown(config: &Config) -> bool {
+    matches!(config.store.kind, StoreKind::Postgres | StoreKind::Spark) && config.store.pushdown
+}
+
+/// The dashboard's settings.
+pub(crate) fn dashboard(config: &Config) -> DashboardParams {
+    DashboardParams {
+        seed: config.linkage.seed,
+        currency: config.export.currency.clone(),
+        sources: [
+            &config.data.retail,
+            &config.data.social,
+            &config.data.merchants,
+        ]
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default()
+        })
+        .collect(),
+        tiers: rates(&config.economics.tiers),
+        max_customers: config.export.dashboard_max_customers,
     }
 }
 
@@ -241,8 +291,38 @@ pub(crate) fn offer_log(config: &Config) -> LogSpec {
     }
 }
 
-/// The uplift study's settings (no baseline: that is the log's feature, set by the command).
-pub(crate) fn uplift_study(config: &Config) -> StudyParams {
+/// The simulated offer test: its arms' rates, window and seed.
+pub(crate) fn simulation(config: &Config) -> SimulationParams {
+    SimulationParams {
+        arms: rates(&config.offers.arms),
+        window_days: config.offers.window_days,
+        seed: config.offers.seed,
+    }
+}
+
+/// How `uplift` splits and studies the offer log.
+pub(crate) fn uplift_analysis(config: &Config) -> AnalysisParams {
+    let o = &config.offers;
+    AnalysisParams {
+        split_seed: config.linkage.seed,
+        test_percent: o.test_percent,
+        n_folds: o.n_folds,
+        baseline: o.baseline.clone(),
+        study: uplift_study(config),
+    }
+}
+
+/// How an external offer log's customers get their features and margins.
+pub(crate) fn offer_customers(config: &Config) -> CustomerLookup {
+    CustomerLookup {
+        names: config.train.features.clone(),
+        engagement_value: config.economics.engagement_value,
+        fixed_margin: config.offers.margin,
+    }
+}
+
+/// The uplift study's settings (no baseline: that is the log's feature, set by the analysis).
+fn uplift_study(config: &Config) -> StudyParams {
     let o = &config.offers;
     let mut grid: Vec<BaseSpec> = o
         .boosting_depths

@@ -7,10 +7,10 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use polars::prelude::DataFrame;
 
-use super::table::{f64_column, i64_column, Table};
-use crate::segment::profiles::{profiles, relabel_by_spend, ProfileInputs};
-use crate::segment::sweep::{sweep, KResult, SweepParams};
-use crate::segment::transform;
+use super::table::i64_column;
+use crate::segment::segmentation::{feature_matrix, segment, Segmentation};
+use crate::segment::sweep::KResult;
+use crate::segment::tables;
 use crate::store::Store;
 use crate::{progress, Context};
 
@@ -49,118 +49,29 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<SegmentOutcome
     let features = store.read_table("customer_features")?;
     let features = with_customer_value(store, features, &config.features)?;
     let n = features.height();
-    if n < config.k_max + 1 {
-        return Err(crate::error::user_error(format!(
-            "segmenting needs more customers than [segment] k_max ({}); customer_features has {n}",
-            config.k_max
-        )));
-    }
-    let columns: Vec<Vec<f64>> = config
-        .features
-        .iter()
-        .map(|name| f64_column(&features, name))
-        .collect::<Result<_>>()?;
-    let x = transform(&columns, config.transform);
-    let params = SweepParams {
-        k_min: config.k_min,
-        k_max: config.k_max,
-        n_init: config.n_init,
-        max_iter: config.max_iter,
-        tol: config.tol,
-        seed: config.seed,
-        silhouette_exact_max: config.silhouette_exact_max,
-        silhouette_sample_size: config.silhouette_sample_size,
-    };
+    let params = super::params::segment(&ctx.config);
+    let x = feature_matrix(&features, &params)?;
     let bar = progress::bar(
         ctx.progress,
         (config.k_max + 1 - config.k_min) as u64,
         "segment: k sweep",
     );
-    let sweep = sweep(&x, &params, &|| bar.inc(1))?;
+    let segmentation = segment(&features, &x, &params, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    let rows = &sweep.rows;
-    let best_k = rows[sweep.best_index].k;
-
-    let column = |name: &str| f64_column(&features, name);
-    let (spend, price, ratio, invoices) = (
-        column("total_spent")?,
-        column("avg_item_price")?,
-        column("spend_to_price_ratio")?,
-        column("n_invoices")?,
-    );
-    let (lines, basket, recency, tenure, degree) = (
-        column("n_lines")?,
-        column("avg_basket_value")?,
-        column("recency_days")?,
-        column("tenure_days")?,
-        column("social_degree")?,
-    );
-    let labels = relabel_by_spend(&sweep.best_labels, best_k, &spend);
-    let segments = profiles(
-        &labels,
+    let Segmentation {
+        sweep,
         best_k,
-        &ProfileInputs {
-            total_spent: &spend,
-            avg_item_price: &price,
-            spend_to_price_ratio: &ratio,
-            n_invoices: &invoices,
-            n_lines: &lines,
-            avg_basket_value: &basket,
-            recency_days: &recency,
-            tenure_days: &tenure,
-            social_degree: &degree,
-        },
-    );
-    let personas: Vec<String> = segments.iter().map(|p| p.persona.clone()).collect();
-
-    let segments_table = Table::new(n)
-        .col("customer_id", i64_column(&features, "customer_id")?)
-        .col("cluster", labels.iter().map(|&l| l as i64))
-        .col("persona", labels.iter().map(|&l| personas[l].as_str()))
-        .build()?;
-    let p = &segments;
-    let profiles_table = Table::new(best_k)
-        .col("cluster", p.iter().map(|s| s.cluster as i64))
-        .col("persona", p.iter().map(|s| s.persona.as_str()))
-        .col("size", p.iter().map(|s| s.size as i64))
-        .col("share_customers", p.iter().map(|s| s.share_customers))
-        .col("share_revenue", p.iter().map(|s| s.share_revenue))
-        .col("mean_total_spent", p.iter().map(|s| s.mean_total_spent))
-        .col("median_total_spent", p.iter().map(|s| s.median_total_spent))
-        .col(
-            "mean_avg_item_price",
-            p.iter().map(|s| s.mean_avg_item_price),
-        )
-        .col(
-            "mean_spend_to_price_ratio",
-            p.iter().map(|s| s.mean_spend_to_price_ratio),
-        )
-        .col("mean_n_invoices", p.iter().map(|s| s.mean_n_invoices))
-        .col("mean_n_lines", p.iter().map(|s| s.mean_n_lines))
-        .col(
-            "mean_avg_basket_value",
-            p.iter().map(|s| s.mean_avg_basket_value),
-        )
-        .col("mean_recency_days", p.iter().map(|s| s.mean_recency_days))
-        .col("mean_tenure_days", p.iter().map(|s| s.mean_tenure_days))
-        .col("mean_social_degree", p.iter().map(|s| s.mean_social_degree))
-        .build()?;
-    let k_table = Table::new(rows.len())
-        .col("k", rows.iter().map(|r| r.k as i64))
-        .col("inertia", rows.iter().map(|r| r.inertia))
-        .col("silhouette", rows.iter().map(|r| r.silhouette))
-        .col("davies_bouldin", rows.iter().map(|r| r.davies_bouldin))
-        .col(
-            "calinski_harabasz",
-            rows.iter().map(|r| r.calinski_harabasz),
-        )
-        .col(
-            "min_cluster_size",
-            rows.iter().map(|r| r.min_cluster_size as i64),
-        )
-        .col("silhouette_exact", rows.iter().map(|r| r.silhouette_exact))
-        .col("best", rows.iter().map(|r| r.best))
-        .build()?;
+        labels,
+        profiles: segments,
+        personas,
+        total_spent: spend,
+        avg_item_price: price,
+    } = segmentation;
+    let rows = &sweep.rows;
+    let customer_ids = i64_column(&features, "customer_id")?;
+    let segments_table = tables::customer_segments(customer_ids, &labels, &personas)?;
+    let profiles_table = tables::segment_profiles(&segments)?;
+    let k_table = tables::k_selection(rows)?;
     store.write_table("k_selection", &k_table)?;
     store.write_table("customer_segments", &segments_table)?;
     store.write_table("segment_profiles", &profiles_table)?;

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::{f64_column, i64_column};
 use crate::store::Store;
-use crate::uplift::simulate::{simulate, SimulationInputs, SimulationParams};
+use crate::uplift::simulate::{set_features, simulate, SimulationInputs};
 use crate::Context;
 
 /// Runs the stage.
@@ -18,7 +18,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
     let config = &ctx.config;
     let features = store.read_table("customer_features")?;
     let customer_ids = i64_column(&features, "customer_id")?;
-    let inputs = super::params::economic_inputs(config, &mut *store, &features)?;
+    let inputs = super::economic_inputs(config, &mut *store, &features)?;
     let targets = super::params::economics(config).targets(&inputs);
     let basket = f64_column(&features, "avg_basket_value")?;
     let (mut log, truth) = simulate(
@@ -29,20 +29,10 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<()> {
             beta: &targets.beta,
             margin: &targets.margin,
         },
-        &SimulationParams {
-            arms: crate::config::rates(&config.offers.arms),
-            window_days: config.offers.window_days,
-            seed: config.offers.seed,
-        },
+        &super::params::simulation(config),
     );
     let x = super::table::feature_matrix(&features, &config.train.features)?;
-    log.features = config
-        .train
-        .features
-        .iter()
-        .enumerate()
-        .map(|(j, name)| (name.clone(), x.column(j)))
-        .collect();
+    set_features(&mut log, &config.train.features, &x);
     let offers = log.offers_table()?;
     let offer_features = log.features_table()?;
     let truth_rows = crate::uplift::tables::truth_table(&log, &truth)?;

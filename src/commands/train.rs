@@ -2,17 +2,15 @@
 //! model file, predictions with tiers and values (`models::policy`), feature importance, the
 //! policy value vs oracle and flat rate, and merchant rates (`models::merchants`).
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 
 use super::table::{feature_matrix, i64_column};
-use crate::models::family::SavedModel;
-use crate::models::merchants::merchants_from_transactions;
-use crate::models::policy::{policy_value, recommend, PolicyValue};
+use crate::models::merchants::{customer_rates, merchants_from_transactions};
+use crate::models::policy::{evaluate, Evaluation, PolicyValue};
 use crate::models::tables;
-use crate::models::training::{train, TrainParams};
+use crate::models::training::train;
 use crate::store::Store;
 use crate::{progress, Context};
 
@@ -34,17 +32,9 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
     let customer_ids = i64_column(&features, "customer_id")?;
     let x = feature_matrix(&features, &train_config.features)?;
     let eco = super::params::economics(config);
-    let inputs = super::params::economic_inputs(config, &mut *store, &features)?;
+    let inputs = super::economic_inputs(config, &mut *store, &features)?;
     let targets = eco.targets(&inputs);
-    let params = TrainParams {
-        specs: super::params::grid(train_config),
-        test_percent: train_config.test_percent,
-        n_folds: train_config.n_folds,
-        cv_max_rows: train_config.cv_max_rows,
-        max_bins: train_config.max_bins,
-        seed: train_config.seed,
-        split_seed: config.linkage.seed,
-    };
+    let params = super::params::train(config);
     let bar = progress::bar(
         ctx.progress,
         (params.specs.len() as u64) * train_config.n_folds,
@@ -52,13 +42,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
     );
     let trained = train(&customer_ids, &x, &targets.optimal_rate, &params, &|| {
         bar.inc(1)
-    })
-    .map_err(
-        |err| match err.downcast::<crate::models::training::TooFewCustomers>() {
-            Ok(too_few) => crate::error::user_error(too_few.to_string()),
-            Err(err) => err,
-        },
-    )?;
+    })?;
     bar.finish_and_clear();
     tracing::debug!(
         "train: models ready at {:.3}s",
@@ -66,16 +50,18 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
     );
     let final_best = &trained.bests[trained.final_index];
     let flat = config.economics.flat_rate.get();
-    let values = recommend(
+    let Evaluation {
+        values,
+        test: policy_test,
+        all: policy_all,
+    } = evaluate(
         &eco,
         &trained.final_model.predict(&x),
         &inputs.total_spent,
         &targets,
         flat,
+        &trained.test_rows,
     );
-    let all_rows: Vec<usize> = (0..n).collect();
-    let policy_test = policy_value(&trained.test_rows, &values, flat);
-    let policy_all = policy_value(&all_rows, &values, flat);
 
     // Merchant rates.
     let transactions = store.read_columns(
@@ -83,9 +69,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
         &["stock_code", "customer_id", "quantity", "unit_price"],
     )?;
     let merchants_table = store.read_table("merchants")?;
-    let customer_rate: HashMap<i64, (f64, f64)> = (0..n)
-        .map(|i| (customer_ids[i], (values.tier[i], targets.beta[i])))
-        .collect();
+    let customer_rate = customer_rates(&customer_ids, &values.tier, &targets.beta);
     let merchant_rows = merchants_from_transactions(
         &transactions,
         &merchants_table,
@@ -134,14 +118,8 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
         .map(|r| (r.spec.family(), r.spec.params_json(), r.fit_seconds))
         .collect();
     let (train_customers, test_customers) = (trained.train_rows.len(), trained.test_rows.len());
-    let saved = SavedModel {
-        fluz_version: env!("CARGO_PKG_VERSION").to_string(),
-        target: "optimal_rate".into(),
-        spec: final_best.spec.clone(),
-        features: train_config.features.clone(),
-        feature_means: trained.feature_means,
-        model: trained.final_model,
-    };
+    let cv_customers = trained.cv_customers;
+    let saved = trained.into_saved_model(&train_config.features);
     let model_path = out_dir.join("cashback_model.json");
     crate::report::write_atomic(&model_path, serde_json::to_string(&saved)?.as_bytes())?;
 
@@ -162,7 +140,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<TrainOutcome> 
             "test_r2": test_r2,
             "train_customers": train_customers,
             "test_customers": test_customers,
-            "cv_customers": trained.cv_customers,
+            "cv_customers": cv_customers,
             "policy_test": policy_test,
             "policy_all": policy_all,
             "model_file": model_path.display().to_string(),

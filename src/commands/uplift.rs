@@ -15,8 +15,9 @@ use crate::config::Config;
 use crate::report::console;
 use crate::sources::offers::{read_log, OfferLog};
 use crate::store::Store;
+use crate::uplift::analysis::analyse;
 use crate::uplift::simulate::Truth;
-use crate::uplift::{inputs, study, tables, Extras, MetricRow, OutcomeStudy, StudyParams};
+use crate::uplift::{inputs, tables, Extras, OutcomeStudy};
 use crate::Context;
 
 /// What the stage produced.
@@ -37,44 +38,38 @@ pub(crate) struct OutcomeSummary {
 fn ingest_log(config: &Config, store: &mut dyn Store) -> Result<OfferLog> {
     let path = &config.offers.log;
     let mut log = read_log(path, &super::params::offer_log(config))?;
-    if config.offers.features.is_empty() {
+    let features = if config.offers.features.is_empty() {
         // Features and margins of customers known to the store.
-        let features = store.read_table("customer_features").with_context(|| {
+        Some(store.read_table("customer_features").with_context(|| {
             format!(
                 "{}: [offers] features is empty, so the log's customers are looked up in customer_features",
                 path.display()
             )
-        })?;
-        inputs::look_up_customers(
-            &mut log,
-            &features,
-            &config.train.features,
-            config.economics.engagement_value,
-            path,
-        )?;
+        })?)
     } else {
-        log.margin = vec![config.offers.margin; log.len()];
-    }
+        None
+    };
+    let lookup = super::params::offer_customers(config);
+    inputs::resolve_customers(&mut log, features.as_ref(), &lookup, path)?;
     Ok(log)
 }
 
 /// The simulated truth and today's oracle-label policy for a simulated test, when the store
-/// has them.
+/// has them ([`inputs::simulated_extras`]).
 fn simulated_extras(store: &mut dyn Store, log: &OfferLog) -> Result<Extras> {
-    let true_profit = if store.has_table("offers_truth")? {
-        inputs::true_profit(&store.read_table("offers_truth")?, log)?
+    let truth = if store.has_table("offers_truth")? {
+        Some(store.read_table("offers_truth")?)
     } else {
         None
     };
-    let oracle_label_policy = if true_profit.is_some() && store.has_table("cashback_predictions")? {
-        let predictions = store.read_columns("cashback_predictions", &["customer_id", "tier"])?;
-        inputs::oracle_label_policy(&predictions, log)?
-    } else {
-        None
-    };
-    Ok(Extras {
-        true_profit,
-        oracle_label_policy,
+    inputs::simulated_extras(log, truth.as_ref(), || {
+        if !store.has_table("cashback_predictions")? {
+            return Ok(None);
+        }
+        Ok(Some(store.read_columns(
+            "cashback_predictions",
+            &["customer_id", "tier"],
+        )?))
     })
 }
 
@@ -113,29 +108,16 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
     } else {
         simulated_extras(store, &log)?
     };
-    let split = inputs::split(
-        &log,
-        config.linkage.seed,
-        config.offers.test_percent,
-        config.offers.n_folds,
-    )?;
-    let (test, n_test) = (&split.test, split.n_test);
-    let params = StudyParams {
-        baseline: inputs::baseline(&config.offers.baseline, &log)?,
-        ..super::params::uplift_study(config)
-    };
-    let studies = study(&log, test, &split.fold, &extras, &params);
-
-    let metric_rows: Vec<MetricRow> = studies.iter().flat_map(|s| s.metrics.clone()).collect();
-    let metrics = tables::metrics_table(&metric_rows)?;
-    let predictions = tables::predictions_table(&log, test, &studies, &params.spend_outcome)?;
-    let curves = tables::curve_table(&studies)?;
+    let analysis = analyse(&log, &extras, &super::params::uplift_analysis(config))?;
+    let (test, n_test) = (&analysis.split.test, analysis.split.n_test);
+    let (studies, metrics) = (&analysis.studies, &analysis.metrics);
+    let (predictions, curves) = (&analysis.predictions, &analysis.curves);
 
     // Files first (nothing in the store changes if they cannot be written).
     let out_dir = &config.export.out_dir;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    crate::report::pngs::qini(out_dir, &curves, &metrics, &log.arms[0].name)?;
+    crate::report::pngs::qini(out_dir, curves, metrics, &log.arms[0].name)?;
     crate::report::write_atomic(
         &out_dir.join("uplift_split.csv"),
         tables::split_csv(&log, test).as_bytes(),
@@ -149,12 +131,12 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
             &crate::uplift::tables::truth_table(&log, &Truth::default())?,
         )?;
     }
-    store.write_table("uplift_predictions", &predictions)?;
-    store.write_table("uplift_metrics", &metrics)?;
-    store.write_table("uplift_curve", &curves)?;
+    store.write_table("uplift_predictions", predictions)?;
+    store.write_table("uplift_metrics", metrics)?;
+    store.write_table("uplift_curve", curves)?;
     // The log's customers are the store's (simulated, or looked up in customer_features): the
     // rate to give them now comes from the offer test.
-    let money_study = studies.iter().find(|s| s.outcome == params.spend_outcome);
+    let money_study = analysis.money_study();
     let applied = match money_study {
         Some(study) if !ingested || config.offers.features.is_empty() => {
             apply_to_predictions(store, &log, study)?
@@ -180,7 +162,7 @@ pub(crate) fn run(ctx: &Context, store: &mut dyn Store) -> Result<Summary> {
         }),
     )?;
     if !ctx.quiet {
-        print!("{}", console::uplift_summary(&log, n_test, &studies));
+        print!("{}", console::uplift_summary(&log, n_test, studies));
     }
     let rates_given = applied
         .filter(|&n| n > 0)

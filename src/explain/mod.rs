@@ -85,6 +85,9 @@ pub(crate) enum LocalAccuracyError {
     },
 }
 
+/// Relative tolerance of `explain`'s local-accuracy check.
+pub(crate) const LOCAL_ACCURACY_TOLERANCE: f64 = 1e-9;
+
 /// Local accuracy check: |base + Σφ − prediction| ≤ `rel_tol` × max(1, |prediction|) for every
 /// row; returns the first failing row with its numbers as an error. A NaN anywhere fails.
 pub(crate) fn check_local_accuracy(

@@ -6,7 +6,13 @@
 //! features and on a per-customer noise `σ ε_i` that no feature sees, so no model can reach
 //! R² = 1 unless σ = 0 — the guard against the target leakage of the original project.
 
+use std::collections::HashMap;
+
+use anyhow::Result;
+use polars::prelude::DataFrame;
+
 use crate::features::linkage::h_customer;
+use crate::frame::{f64_column, i64_column};
 
 /// Parameters of the economic model (validated config values).
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +44,60 @@ pub struct EconomicInputs {
     /// Per-customer value of engagement λ_i (see [`engagement_from_clv`]); `None` = the one
     /// constant `engagement_value` for everyone.
     pub engagement: Option<Vec<f64>>,
+}
+
+impl EconomicInputs {
+    /// The inputs from `customer_features`' columns, with the flat engagement value.
+    pub(crate) fn from_features(features: &DataFrame) -> Result<Self> {
+        Ok(Self {
+            customer_id: i64_column(features, "customer_id")?,
+            total_spent: f64_column(features, "total_spent")?,
+            avg_item_price: f64_column(features, "avg_item_price")?,
+            n_invoices: f64_column(features, "n_invoices")?,
+            recency_days: f64_column(features, "recency_days")?,
+            social_degree: f64_column(features, "social_degree")?,
+            merchant_commission: f64_column(features, "merchant_commission")?,
+            engagement: None,
+        })
+    }
+
+    /// Each customer's λ_i from `customer_value` (customer_id, clv) by
+    /// [`engagement_from_clv`], with `lambda` the flat value; a user error when the table has
+    /// no CLV at all, a warning naming how many customers keep the flat value.
+    pub(crate) fn with_clv_engagement(
+        self,
+        lambda: f64,
+        customer_value: &DataFrame,
+    ) -> Result<Self> {
+        let table = customer_value;
+        if table.column("clv")?.null_count() == table.height() {
+            return Err(crate::error::user_error(
+                "[economics] engagement = \"clv\" needs CLV values, but customer_value has none (an RFM input without monetary_value)",
+            ));
+        }
+        let ids = i64_column(table, "customer_id")?;
+        let clv = table.column("clv")?.f64()?.clone();
+        let by_id: HashMap<i64, f64> = ids
+            .iter()
+            .zip(clv.iter())
+            .filter_map(|(&id, c)| c.map(|c| (id, c)))
+            .collect();
+        let per_customer: Vec<Option<f64>> = self
+            .customer_id
+            .iter()
+            .map(|id| by_id.get(id).copied())
+            .collect();
+        let (lambdas, flat) = engagement_from_clv(lambda, &per_customer, &self.total_spent);
+        if flat > 0 {
+            tracing::warn!(
+                "engagement = \"clv\": {flat} customers have no CLV in customer_value and keep the flat engagement_value"
+            );
+        }
+        Ok(Self {
+            engagement: Some(lambdas),
+            ..self
+        })
+    }
 }
 
 /// The target and the quantities it came from, per customer.

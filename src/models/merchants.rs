@@ -31,6 +31,17 @@ pub(crate) struct Line<'a> {
     pub spend: f64,
 }
 
+/// Each customer's (tier rate, β), the `customer_rate` of [`merchants_from_transactions`].
+pub(crate) fn customer_rates(
+    customer_id: &[i64],
+    tier: &[f64],
+    beta: &[f64],
+) -> HashMap<i64, (f64, f64)> {
+    (0..customer_id.len())
+        .map(|i| (customer_id[i], (tier[i], beta[i])))
+        .collect()
+}
+
 /// `merchant_cashback` from the stored `transactions` (stock_code, customer_id, quantity,
 /// unit_price) and `merchants`: each line linked to its merchant as `eda` links them.
 /// `customer_rate` maps a customer to its (tier rate, β).

@@ -96,6 +96,31 @@ pub(crate) fn policy_value(
     }
 }
 
+/// The learned policy's recommendations and its value on the test split and on everyone.
+#[derive(Clone, Debug)]
+pub(crate) struct Evaluation {
+    pub values: Recommendations,
+    pub test: PolicyValue,
+    pub all: PolicyValue,
+}
+
+/// Recommends from the raw predictions ([`recommend`]) and values the policy on `test_rows`
+/// and on every customer ([`policy_value`]).
+pub(crate) fn evaluate(
+    economics: &Economics,
+    raw_prediction: &[f64],
+    total_spent: &[f64],
+    targets: &Targets,
+    flat_rate: f64,
+    test_rows: &[usize],
+) -> Evaluation {
+    let values = recommend(economics, raw_prediction, total_spent, targets, flat_rate);
+    let all_rows: Vec<usize> = (0..raw_prediction.len()).collect();
+    let test = policy_value(test_rows, &values, flat_rate);
+    let all = policy_value(&all_rows, &values, flat_rate);
+    Evaluation { values, test, all }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

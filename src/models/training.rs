@@ -5,7 +5,7 @@
 use anyhow::{Context as _, Result};
 use rayon::prelude::*;
 
-use super::family::{Model, Spec};
+use super::family::{Model, SavedModel, Spec};
 use super::selection::{cross_validate, mae, permutation_importance, r2, rmse, GridResult};
 use super::split::{fold, is_test};
 use crate::features::linkage::h_customer;
@@ -59,6 +59,21 @@ pub(crate) struct Trained {
     pub rank: Vec<i64>,
 }
 
+impl Trained {
+    /// The model file of the final model: its grid point, the `features` it was trained on
+    /// (in column order) and their training-split means; the target is the optimal rate.
+    pub(crate) fn into_saved_model(self, features: &[String]) -> SavedModel {
+        SavedModel {
+            fluz_version: env!("CARGO_PKG_VERSION").to_string(),
+            target: "optimal_rate".into(),
+            spec: self.bests[self.final_index].spec.clone(),
+            features: features.to_vec(),
+            feature_means: self.feature_means,
+            model: self.final_model,
+        }
+    }
+}
+
 /// Why training could not run.
 #[derive(Debug, thiserror::Error)]
 #[error("too few customers to train: {train} in the training split and {test} in the test split")]
@@ -88,7 +103,8 @@ pub(crate) fn cv_rows(
     rows
 }
 
-/// Selects and fits the model of `y` on `x`; `on_fit` is called after each CV fit.
+/// Selects and fits the model of `y` on `x`; `on_fit` is called after each CV fit. Too few
+/// customers in either split is a user error ([`TooFewCustomers`]).
 pub(crate) fn train(
     customer_ids: &[i64],
     x: &Matrix,
@@ -105,11 +121,11 @@ pub(crate) fn train(
     let train_rows: Vec<usize> = (0..n).filter(|&i| !test_flags[i]).collect();
     let test_rows: Vec<usize> = (0..n).filter(|&i| test_flags[i]).collect();
     if train_rows.len() < 2 * params.n_folds as usize || test_rows.is_empty() {
-        return Err(TooFewCustomers {
+        let too_few = TooFewCustomers {
             train: train_rows.len(),
             test: test_rows.len(),
-        }
-        .into());
+        };
+        return Err(crate::error::user_error(too_few.to_string()));
     }
     let cv_rows = cv_rows(&train_rows, customer_ids, params.cv_max_rows, seed);
     let folds: Vec<usize> = cv_rows

@@ -1,12 +1,15 @@
 //! Customer segmentation (SPEC §6): feature transform, k-means over a range of k, cluster
-//! quality metrics, k selection by silhouette, and persona names derived from the numbers.
+//! quality metrics, k selection by silhouette, and persona names derived from the numbers;
+//! [`segmentation`] runs them in order on `customer_features`, [`tables`] writes the outcome.
 
 pub mod kmeans;
 pub mod metrics;
 pub(crate) mod personas;
 pub(crate) mod profiles;
 mod scaling;
+pub(crate) mod segmentation;
 pub(crate) mod sweep;
+pub(crate) mod tables;
 
 pub use scaling::Transform;
 

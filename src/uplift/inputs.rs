@@ -54,6 +54,41 @@ pub(crate) fn look_up_customers(
     Ok(())
 }
 
+/// How an external log's customers get their features and margins.
+#[derive(Clone, Debug)]
+pub(crate) struct CustomerLookup {
+    /// The model features looked up in `customer_features`.
+    pub names: Vec<String>,
+    /// Added to each looked-up customer's merchant commission.
+    pub engagement_value: f64,
+    /// Every row's margin when the log carries its own features.
+    pub fixed_margin: f64,
+}
+
+/// An external log's features and margins: looked up in `customer_features` when it is given
+/// (the log names no features of its own, [`look_up_customers`]), else the log keeps its own
+/// features and every row gets the fixed margin.
+pub(crate) fn resolve_customers(
+    log: &mut OfferLog,
+    customer_features: Option<&DataFrame>,
+    lookup: &CustomerLookup,
+    log_path: &Path,
+) -> Result<()> {
+    match customer_features {
+        Some(features) => look_up_customers(
+            log,
+            features,
+            &lookup.names,
+            lookup.engagement_value,
+            log_path,
+        ),
+        None => {
+            log.margin = vec![lookup.fixed_margin; log.len()];
+            Ok(())
+        }
+    }
+}
+
 /// Keeps the log's outcomes named in `outcomes`; an error naming those it lacks.
 pub(crate) fn keep_outcomes(log: &mut OfferLog, outcomes: &[String]) -> Result<()> {
     let missing: Vec<&String> = outcomes
@@ -131,6 +166,31 @@ pub(crate) fn baseline(name: &str, log: &OfferLog) -> Result<Option<Vec<f64>>> {
         )));
     }
     Ok(Some(values.clone()))
+}
+
+/// What a simulated test adds to its log: the true profits from `truth` (`offers_truth`, when
+/// stored) and, only when those are complete, today's oracle-label policy from the predictions
+/// `predictions` gives (`cashback_predictions`' customer_id and tier, read only then).
+pub(crate) fn simulated_extras(
+    log: &OfferLog,
+    truth: Option<&DataFrame>,
+    predictions: impl FnOnce() -> Result<Option<DataFrame>>,
+) -> Result<super::Extras> {
+    let true_profit = match truth {
+        Some(truth) => true_profit(truth, log)?,
+        None => None,
+    };
+    let oracle_label_policy = match true_profit {
+        Some(_) => match predictions()? {
+            Some(predictions) => oracle_label_policy(&predictions, log)?,
+            None => None,
+        },
+        None => None,
+    };
+    Ok(super::Extras {
+        true_profit,
+        oracle_label_policy,
+    })
 }
 
 /// The simulated truth (`offers_truth`) aligned with the log's rows, when every customer has it.

@@ -4,9 +4,11 @@
 //! with a known truth (`simulate`), the study's inputs beside the log (`inputs`) and the
 //! stage's tables (`tables`).
 //!
-//! [`study`] is the one entry point of `fluz uplift`: it takes a validated log, a hash split and
-//! plain settings, and returns every table's rows. It never sees the config or a store.
+//! [`study`] learns from a validated log, a hash split and plain settings, and returns every
+//! table's rows; [`analysis::analyse`], the entry point of `fluz uplift`, splits the log and
+//! builds the tables around it. Neither sees the config or a store.
 
+pub(crate) mod analysis;
 pub(crate) mod inputs;
 pub(crate) mod learners;
 pub(crate) mod metrics;

@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::features::linkage::h_customer;
+use crate::learn::matrix::Matrix;
 use crate::sources::offers::{Arm, OfferLog};
 
 /// Settings of the simulated test.
@@ -23,6 +24,16 @@ pub(crate) struct SimulationParams {
     pub arms: Vec<f64>,
     pub window_days: f64,
     pub seed: u64,
+}
+
+/// Gives a simulated log its customers' features: column `j` of `x` (one row per log row)
+/// named `names[j]`, as an external log lists them.
+pub(crate) fn set_features(log: &mut OfferLog, names: &[String], x: &Matrix) {
+    log.features = names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| (name.clone(), x.column(j)))
+        .collect();
 }
 
 /// Per-customer inputs.
