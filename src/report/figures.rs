@@ -206,7 +206,7 @@ pub(crate) fn dashboard(data: &super::dashboard::DashboardData) -> DashboardFigu
             .and_then(|o| offer_by_segment(&o.by_segment, &o.arms)),
         tier_bars: tier_bars(&data.tiers, &segments),
         spend_histogram: spend_histogram(data, &money),
-        shap_beeswarm: shap_beeswarm(&swarm, 10, 0, &|c| {
+        shap_beeswarm: shap_beeswarm(&swarm, 10, BEESWARM_POINTS, &|c| {
             segment_style(&segments, c).map_or(format!("C{c}"), |s| s.1)
         }),
         shap_dependence: shap_dependence(&swarm, 0, &segments),
@@ -2142,6 +2142,10 @@ pub(crate) struct SwarmFeature<'a> {
     pub cluster: &'a [usize],
 }
 
+/// Customers per feature in the page's beeswarm: a row of 500 pixels is full with these, and
+/// the page stays small (the dependence plots keep every embedded customer).
+const BEESWARM_POINTS: usize = 1000;
+
 /// Salt of the fixed hash order that picks and stacks the drawn points.
 const SWARM_SALT: u64 = 0x5EED_C4A2_75F1_0A7B;
 
@@ -2163,20 +2167,20 @@ fn swarm_order<'f, 'a>(features: &'f [SwarmFeature<'a>]) -> Vec<&'f SwarmFeature
     ranked.into_iter().map(|(_, f)| f).collect()
 }
 
-/// The tooltip lines of a SHAP point: the feature's value and its SHAP value (x or y).
-fn shap_tip_lines(feature: &str, values: Vec<f64>, shap_on: TipOf) -> Vec<TipLine> {
+/// The tooltip lines of a SHAP point: the feature's value and its SHAP value.
+fn shap_tip_lines(feature: &str, value: TipOf, shap: TipOf) -> Vec<TipLine> {
     vec![
         TipLine {
             label: feature.to_string(),
             format: Format::Num,
             decimals: 2,
-            of: TipOf::Values(values),
+            of: value,
         },
         TipLine {
             label: "SHAP".into(),
             format: Format::Pp,
             decimals: 5,
-            of: shap_on,
+            of: shap,
         },
     ]
 }
@@ -2259,7 +2263,7 @@ pub(crate) fn shap_beeswarm(
                 x: idx.iter().map(|&i| round_sig(row.shap[i])).collect(),
                 y: idx
                     .iter()
-                    .map(|&i| ((centre + offset[&i] * 0.4) * 1000.0).round() / 1000.0)
+                    .map(|&i| ((centre + offset[&i] * 0.4) * 100.0).round() / 100.0)
                     .collect(),
                 colour: GREY.into(),
                 shades: idx
@@ -2273,7 +2277,7 @@ pub(crate) fn shap_beeswarm(
                 tip_title: cluster.map(label).unwrap_or_default(),
                 tip_lines: shap_tip_lines(
                     row.feature,
-                    idx.iter().map(|&i| round_sig(row.values[i])).collect(),
+                    TipOf::Values(idx.iter().map(|&i| round_sig(row.values[i])).collect()),
                     TipOf::X,
                 ),
                 cluster,
@@ -2364,11 +2368,7 @@ pub(crate) fn shap_dependence(
                     translucent: false,
                     tips: Vec::new(),
                     tip_title: style.map(|s| s.1).unwrap_or_default(),
-                    tip_lines: shap_tip_lines(
-                        f.feature,
-                        idx.iter().map(|&i| round_sig(f.values[i])).collect(),
-                        TipOf::Y,
-                    ),
+                    tip_lines: shap_tip_lines(f.feature, TipOf::X, TipOf::Y),
                     cluster,
                 });
             }
@@ -3623,7 +3623,8 @@ mod tests {
             unreachable!()
         };
         assert_eq!(colour, CLUSTER_COLOURS[1]);
-        assert!(matches!(tip_lines[1].of, TipOf::Y));
+        // The tooltip reads the value from x (the page undoes the log), SHAP from y.
+        assert!(matches!(tip_lines[0].of, TipOf::X) && matches!(tip_lines[1].of, TipOf::Y));
     }
 
     #[test]
