@@ -20,6 +20,21 @@ pub(crate) fn thousands(v: f64) -> String {
     format!("{sign}{}", grouped(rounded as u64))
 }
 
+/// Two decimals with thousands grouped, `+` first when `signed`: 61535.224 → "61,535.22",
+/// -6086.7 → "-6,086.70" (signed: 47.37 → "+47.37").
+pub(crate) fn amount(v: f64, signed: bool) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    let cents = (v.abs() * 100.0).round() as u64;
+    let sign = match (v < 0.0 && cents > 0, signed) {
+        (true, _) => "-",
+        (false, true) => "+",
+        (false, false) => "",
+    };
+    format!("{sign}{}.{:02}", grouped(cents / 100), cents % 100)
+}
+
 /// A rate as a percentage with up to two decimals, trailing zeros trimmed: 0.075 → "7.5%".
 pub(crate) fn rate(r: f64) -> String {
     let text = format!("{:.2}", r * 100.0);
@@ -78,6 +93,15 @@ impl Money {
 #[cfg(test)]
 mod tests {
     use super::grouped;
+
+    #[test]
+    fn amounts_group_thousands_with_two_decimals() {
+        assert_eq!(amount(61_535.224, false), "61,535.22");
+        assert_eq!(amount(-6_086.7, false), "-6,086.70");
+        assert_eq!(amount(47.37, true), "+47.37");
+        assert_eq!(amount(-0.001, true), "+0.00");
+        assert_eq!(amount(999.999, false), "1,000.00");
+    }
 
     #[test]
     fn groups_of_three() {

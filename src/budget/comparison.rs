@@ -3,6 +3,7 @@
 //! index the allocator works on.
 
 use super::BudgetPlan;
+use crate::numfmt::amount;
 
 /// Dense customer indices in customer_id order.
 pub(crate) fn dense_customers(ids: &[i64]) -> (Vec<i64>, Vec<u32>) {
@@ -76,8 +77,14 @@ pub(crate) fn compare(
     let gain = flat.targeted_value - flat.value;
     let gain_pct = (flat.value > 0.0).then(|| 100.0 * gain / flat.value);
     let relative = match gain_pct {
-        Some(pct) => format!("{pct:+.1}% on the flat policy's {:.2}", flat.value),
-        None => format!("the flat policy earns {:.2}, so no percentage", flat.value),
+        Some(pct) => format!(
+            "{pct:+.1}% on the flat policy's {}",
+            amount(flat.value, false)
+        ),
+        None => format!(
+            "the flat policy earns {}, so no percentage",
+            amount(flat.value, false)
+        ),
     };
     let more = if gain >= 0.0 { "more" } else { "less" };
     Comparison {
@@ -88,10 +95,10 @@ pub(crate) fn compare(
         gain: Some(gain),
         gain_pct,
         sentence: format!(
-            "at the cost of a flat {} ({:.2}), the targeted allocation earns {:.2} {more} ({relative})",
+            "at the cost of a flat {} ({}), the targeted allocation earns {} {more} ({relative})",
             percent(flat_rate),
-            flat.cost,
-            gain.abs()
+            amount(flat.cost, false),
+            amount(gain.abs(), false)
         ),
     }
 }

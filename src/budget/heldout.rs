@@ -204,22 +204,27 @@ impl HeldOutEstimate {
     /// The estimate in words, with its base.
     pub(crate) fn sentence(&self, flat_name: Option<&str>) -> String {
         let mut text = format!(
-            "on the {} held-out customers of the offer test, the allocation earns {:.2} over no cashback by the model, {:.2} by the doubly-robust estimate (95% interval {:.2} to {:.2})",
+            "on the {} held-out customers of the offer test, the allocation earns {} over no cashback by the model, {} by the doubly-robust estimate (95% interval {} to {})",
             thousands(self.customers),
-            self.model_value,
-            self.dr_value.dr,
-            self.dr_value.ci_low,
-            self.dr_value.ci_high
+            amount(self.model_value, false),
+            amount(self.dr_value.dr, false),
+            amount(self.dr_value.ci_low, false),
+            amount(self.dr_value.ci_high, false)
         );
         if let (Some(model), Some(dr), Some(name)) = (self.model_gain, &self.dr_gain, flat_name) {
             text.push_str(&format!(
-                "; over everyone on {name}: {model:+.2} by the model, {:+.2} doubly robust ({:.2} to {:.2})",
-                dr.dr, dr.ci_low, dr.ci_high
+                "; over everyone on {name}: {} by the model, {} doubly robust ({} to {})",
+                amount(model, true),
+                amount(dr.dr, true),
+                amount(dr.ci_low, false),
+                amount(dr.ci_high, false)
             ));
         }
         text
     }
 }
+
+use crate::numfmt::amount;
 
 fn thousands(n: usize) -> String {
     crate::numfmt::grouped(n as u64)

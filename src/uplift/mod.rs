@@ -310,7 +310,11 @@ fn evaluate(
     let all_rows_note = format!(
         "best single arm by DR value over all {n} customers (cross-fitted): {}",
         (0..k)
-            .map(|a| format!("{} {:.4}", log.arms[a].name, all_values[a]))
+            .map(|a| format!(
+                "{} {}",
+                log.arms[a].name,
+                crate::numfmt::amount(all_values[a], false)
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     );
