@@ -92,7 +92,7 @@ impl Money {
 
 #[cfg(test)]
 mod tests {
-    use super::grouped;
+    use super::{amount, grouped};
 
     #[test]
     fn amounts_group_thousands_with_two_decimals() {
