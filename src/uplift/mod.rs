@@ -308,7 +308,8 @@ fn evaluate(
         .max_by(|&a, &b| all_values[a].total_cmp(&all_values[b]).then(b.cmp(&a)))
         .unwrap_or(0);
     let all_rows_note = format!(
-        "best single arm by DR value over all {n} customers (cross-fitted): {}",
+        "best single arm by DR value over all {} customers (cross-fitted): {}",
+        crate::numfmt::grouped(n as u64),
         (0..k)
             .map(|a| format!(
                 "{} {}",
