@@ -1070,6 +1070,51 @@ mod tests {
     use super::test_support::{check_covers, noisy_data, route};
     use super::*;
 
+    /// An independent oracle: on a 0/1 target a split's squared-error reduction is half its
+    /// Gini reduction, so linfa-trees' Gini tree (a classifier) must choose the root split
+    /// ours does — the same feature and the same rows on each side.
+    #[test]
+    fn root_split_matches_linfa_trees_on_a_binary_target() {
+        use linfa::traits::Fit;
+        use linfa::Dataset;
+        use linfa_trees::{DecisionTree, SplitQuality};
+        use rand::{Rng, SeedableRng};
+
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+        let (n, d) = (400, 3);
+        // Whole numbers below 40: fewer distinct values than bins, so our thresholds are exact.
+        let data: Vec<f64> = (0..n * d).map(|_| rng.gen_range(0..40) as f64).collect();
+        let labels: Vec<usize> = (0..n)
+            .map(|i| usize::from(data[i * d + 1] + rng.gen_range(-8.0..8.0) > 22.0))
+            .collect();
+        let y: Vec<f64> = labels.iter().map(|&l| l as f64).collect();
+        let params = TreeParams {
+            max_depth: Some(1),
+            ..TreeParams::default()
+        };
+        let ours = fit_tree(&Matrix::new(n, d, data.clone()), &y, &params, 0);
+        let records = ndarray::Array2::from_shape_vec((n, d), data.clone()).unwrap();
+        let theirs = DecisionTree::params()
+            .split_quality(SplitQuality::Gini)
+            .max_depth(Some(1))
+            .fit(&Dataset::new(records, ndarray::Array1::from_vec(labels)))
+            .unwrap();
+        let (feature, value, _) = theirs.root_node().split();
+        let root = &ours.nodes[0];
+        assert_eq!(root.feature as usize, feature, "split feature");
+        let left = |v: f64, at: f64| v <= at;
+        let mut on_left = 0;
+        for i in 0..n {
+            let v = data[i * d + feature];
+            assert_eq!(left(v, root.threshold), left(v, value), "row {i}: {v}");
+            on_left += usize::from(left(v, value));
+        }
+        assert!(
+            0 < on_left && on_left < n,
+            "{on_left} of {n} rows on the left"
+        );
+    }
+
     #[test]
     fn step_function_is_recovered_exactly_by_one_tree() {
         let xs: Vec<f64> = (0..100).map(f64::from).collect();
