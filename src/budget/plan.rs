@@ -2,10 +2,14 @@
 //! asks ([`BudgetChoice`]), the allocation at that budget ([`solve`]) and run-all's choice of
 //! source ([`offer_test_or_model`]).
 
+use std::time::Instant;
+
 use anyhow::Result;
 
 use super::sources::{budget_rule, AllocationInput, AskOrigin, BudgetAsk};
+use super::tables::{assemble, AssembleParams, Assembled};
 use super::{allocate, BudgetParams, BudgetPlan, BudgetRule};
+use crate::progress::process_cpu_seconds;
 
 /// The budget asks, in precedence order: an explicit ask (a command-line flag), else the
 /// configured amount, else the configured share of the expected spend, else the cost of every
@@ -61,6 +65,80 @@ pub(crate) fn solve(input: &AllocationInput, params: &PlanParams) -> Result<(Bud
     };
     let plan = allocate(&input.offers(), &budget).map_err(|err| (input.locate)(err))?;
     Ok((plan, basis))
+}
+
+/// An allocation solved and read: the plan, where its budget came from, and its tables.
+pub(crate) struct Planned {
+    pub plan: BudgetPlan,
+    pub basis: String,
+    pub assembled: Assembled,
+}
+
+/// What an allocation did, for run-all's summary.
+#[derive(Clone, Debug)]
+pub(crate) struct AllocateOutcome {
+    pub source: String,
+    pub budget: f64,
+    pub integer_value: f64,
+    pub lambda: f64,
+    pub sentence: String,
+    /// The held-out doubly-robust check in words, when the values come from an offer test.
+    pub held_out: Option<String>,
+}
+
+/// [`solve`], then the tables ([`assemble`]); the solve's wall and CPU time go to the log.
+pub(crate) fn plan_and_assemble(
+    input: &AllocationInput,
+    params: &PlanParams,
+    tables: &AssembleParams,
+) -> Result<Planned> {
+    let started = Instant::now();
+    let cpu_before = process_cpu_seconds();
+    let (plan, basis) = solve(input, params)?;
+    let solve_seconds = started.elapsed().as_secs_f64();
+    let solve_cpu = process_cpu_seconds() - cpu_before;
+    let assembled = assemble(input, &plan, &basis, tables)?;
+    tracing::info!(
+        "allocate: {} rows solved (hulls, sort, curve, allocation) in {solve_seconds:.3}s ({solve_cpu:.2} CPU-s, all threads); tables built in {:.3}s",
+        input.cost.len(),
+        started.elapsed().as_secs_f64() - solve_seconds
+    );
+    Ok(Planned {
+        plan,
+        basis,
+        assembled,
+    })
+}
+
+impl Planned {
+    /// The run manifest's details of the allocation.
+    pub(crate) fn details(&self, source: &str) -> serde_json::Value {
+        let plan = &self.plan;
+        serde_json::json!({
+            "source": source,
+            "budget": plan.budget,
+            "budget_basis": self.basis,
+            "budget_capped": plan.capped,
+            "lp_value": plan.lp_value,
+            "integer_value": plan.integer_value,
+            "gap": plan.gap,
+            "lambda": plan.lambda,
+            "curve_points": plan.curve.len(),
+            "sentence": self.assembled.comparison.sentence,
+        })
+    }
+
+    /// The summary of this allocation of `input`.
+    pub(crate) fn outcome(self, input: &AllocationInput) -> AllocateOutcome {
+        AllocateOutcome {
+            source: input.source.clone(),
+            budget: self.plan.budget,
+            integer_value: self.plan.integer_value,
+            lambda: self.plan.lambda,
+            sentence: self.assembled.comparison.sentence,
+            held_out: self.assembled.held_out,
+        }
+    }
 }
 
 /// run-all's source: the offer test's values (`offer_test`, when it has run) if the budget can

@@ -23,6 +23,15 @@ pub(crate) struct AssembleParams {
 }
 
 /// An allocation as it is read and written.
+/// The tables an allocation writes, in the order [`Assembled::tables`] holds them.
+pub(crate) const TABLES: [&str; 5] = [
+    "budget_allocation",
+    "budget_curve",
+    "budget_curve_arms",
+    "budget_flat_policies",
+    "budget_summary",
+];
+
 pub(crate) struct Assembled {
     pub comparison: Comparison,
     /// The held-out check in words, when the values come from an offer test.

@@ -4,7 +4,7 @@
 //! calibration end the summary carries its own holdout; without one, and with purchases to
 //! cut, the check is a second fit with the last `check_days` days held out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -29,6 +29,21 @@ pub(crate) enum ClvInput {
 }
 
 impl ClvInput {
+    /// A ready RFM summary when `rfm` is given, else a purchases file when `purchases` is,
+    /// else the store's transactions.
+    pub(crate) fn choose(rfm: &Path, purchases: &Path, columns: PurchaseColumns) -> Self {
+        if !rfm.as_os_str().is_empty() {
+            Self::Rfm(rfm.to_path_buf())
+        } else if !purchases.as_os_str().is_empty() {
+            Self::Purchases {
+                path: purchases.to_path_buf(),
+                columns,
+            }
+        } else {
+            Self::Transactions
+        }
+    }
+
     /// The input in words, for messages and the manifest.
     pub(crate) fn name(&self) -> String {
         match self {

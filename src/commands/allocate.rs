@@ -1,19 +1,8 @@
-//! `fluz allocate`: spend a cashback budget where it earns most (issue 17). Reads per
-//! (customer, arm) expected incremental profit (`value`) and expected cashback (`cost`) from
-//! one of three sources ([`crate::budget::sources`]), calls [`crate::budget::allocate`] once,
-//! and writes the allocation, the value-vs-budget curve, the flat-policy comparison, a one-row
-//! summary ([`crate::budget::tables`]) and `budget_curve.png`.
-//!
-//! Sources:
-//! - `uplift_predictions` (default), with the offer log `offers` when the store has it;
-//! - `--source model`: `cashback_predictions` and `customer_features` through the economic
-//!   model, arms = `[economics] tiers`;
-//! - `--values FILE --out DIR`: any CSV with customer_id, arm, cost, value; no store is opened
-//!   and the files go to DIR.
-//!
-//! Budget: `--budget`/`--budget-share`, else `[budget] budget`/`budget_share`, else the cost of
-//! the `[economics] flat_rate` policy (every customer on that rate); the precedence, the solve
-//! and run-all's choice of source are in [`crate::budget::plan`].
+//! `fluz allocate`: spend a cashback budget where it earns most (issue 17). Reads the
+//! per-(customer, arm) values from `uplift_predictions` (with `offers`), from the economic model
+//! (`--source model`) or from a CSV (`--values FILE --out DIR`, no store), calls
+//! [`crate::budget::plan`] (budget precedence, solve, tables, run-all's choice of source) and
+//! writes the five tables and `budget_curve.png`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,29 +10,19 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use polars::prelude::DataFrame;
-use serde_json::json;
 
+use crate::budget;
+pub(crate) use crate::budget::plan::AllocateOutcome;
+use crate::budget::plan::Planned;
 pub(crate) use crate::budget::sources::BudgetAsk;
 use crate::budget::sources::{self, AllocationInput};
-use crate::budget::tables::{assemble, Assembled};
-use crate::budget::{self, BudgetPlan};
+use crate::budget::tables::TABLES;
 use crate::error::user_error;
-use crate::progress::process_cpu_seconds;
 use crate::report::console;
 use crate::report::csv_export::write_csv;
 use crate::report::write_atomic_with;
 use crate::store::Store;
 use crate::Context;
-
-/// The tables this stage writes, in the order `export` lists them (and
-/// [`Assembled::tables`] holds them).
-pub(crate) const TABLES: [&str; 5] = [
-    "budget_allocation",
-    "budget_curve",
-    "budget_curve_arms",
-    "budget_flat_policies",
-    "budget_summary",
-];
 
 /// Where the values come from.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,18 +56,6 @@ impl Request {
     }
 }
 
-/// What the stage did, for run-all's summary.
-#[derive(Clone, Debug)]
-pub(crate) struct AllocateOutcome {
-    pub source: String,
-    pub budget: f64,
-    pub integer_value: f64,
-    pub lambda: f64,
-    pub sentence: String,
-    /// The held-out doubly-robust check in words, when the values come from an offer test.
-    pub held_out: Option<String>,
-}
-
 /// The offer test's learned values (and its log, when stored).
 fn read_uplift(store: &mut dyn Store) -> Result<AllocationInput> {
     if !store.has_table("uplift_predictions")? {
@@ -116,55 +83,15 @@ fn read_model(ctx: &Context, store: &mut dyn Store) -> Result<AllocationInput> {
     sources::from_model(&predictions, &features, &params)
 }
 
-/// Everything computed, nothing written yet.
-struct Solved {
-    plan: BudgetPlan,
-    basis: String,
-    assembled: Assembled,
-}
-
-/// The budget, the allocation (timed for the log) and what it is read as.
-fn solve(ctx: &Context, request: &Request, input: &AllocationInput) -> Result<Solved> {
+/// The budget, the allocation and its tables.
+fn solve(ctx: &Context, request: &Request, input: &AllocationInput) -> Result<Planned> {
     let params = super::params::budget_plan(&ctx.config, request.budget);
-    let started = Instant::now();
-    let cpu_before = process_cpu_seconds();
-    let (plan, basis) = budget::plan::solve(input, &params)?;
-    let solve_seconds = started.elapsed().as_secs_f64();
-    let solve_cpu = process_cpu_seconds() - cpu_before;
-    let assembled = assemble(
-        input,
-        &plan,
-        &basis,
-        &super::params::budget_tables(&ctx.config),
-    )?;
-    tracing::info!(
-        "allocate: {} rows solved (hulls, sort, curve, allocation) in {solve_seconds:.3}s ({solve_cpu:.2} CPU-s, all threads); tables built in {:.3}s",
-        input.cost.len(),
-        started.elapsed().as_secs_f64() - solve_seconds
-    );
-    Ok(Solved {
-        plan,
-        basis,
-        assembled,
-    })
-}
-
-impl Solved {
-    fn outcome(self, input: &AllocationInput) -> AllocateOutcome {
-        AllocateOutcome {
-            source: input.source.clone(),
-            budget: self.plan.budget,
-            integer_value: self.plan.integer_value,
-            lambda: self.plan.lambda,
-            sentence: self.assembled.comparison.sentence,
-            held_out: self.assembled.held_out,
-        }
-    }
+    budget::plan::plan_and_assemble(input, &params, &super::params::budget_tables(&ctx.config))
 }
 
 /// `budget_curve.png`: the curve, the flat policies and the chosen allocation, drawn from the
 /// tables just built (the dashboard draws the same figure from the store).
-fn draw_chart(ctx: &Context, out_dir: &Path, solved: &Solved) -> Result<()> {
+fn draw_chart(ctx: &Context, out_dir: &Path, solved: &Planned) -> Result<()> {
     let tables: HashMap<&str, DataFrame> = TABLES
         .iter()
         .copied()
@@ -175,7 +102,7 @@ fn draw_chart(ctx: &Context, out_dir: &Path, solved: &Solved) -> Result<()> {
 }
 
 /// The printed summary (nothing with `--quiet`).
-fn report(ctx: &Context, input: &AllocationInput, solved: &Solved, written_to: &str) {
+fn report(ctx: &Context, input: &AllocationInput, solved: &Planned, written_to: &str) {
     if !ctx.quiet {
         print!(
             "{}",
@@ -211,11 +138,7 @@ pub(crate) fn run(
             let budget = super::params::budget_plan(&ctx.config, request.budget).budget;
             budget::plan::offer_test_or_model(offer_test, &budget, || read_model(ctx, store))?
         }
-        Source::Values { .. } => {
-            return Err(anyhow::anyhow!(
-                "allocate::run is for the store sources; --values goes to run_values"
-            ))
-        }
+        Source::Values { .. } => anyhow::bail!("--values goes to allocate::run_values"),
     };
     let solved = solve(ctx, request, &input)?;
     let out_dir = &ctx.config.export.out_dir;
@@ -231,18 +154,7 @@ pub(crate) fn run(
         "allocate",
         started,
         plan.allocation.len(),
-        json!({
-            "source": input.source,
-            "budget": plan.budget,
-            "budget_basis": solved.basis,
-            "budget_capped": plan.capped,
-            "lp_value": plan.lp_value,
-            "integer_value": plan.integer_value,
-            "gap": plan.gap,
-            "lambda": plan.lambda,
-            "curve_points": plan.curve.len(),
-            "sentence": solved.assembled.comparison.sentence,
-        }),
+        solved.details(&input.source),
     )?;
     report(
         ctx,

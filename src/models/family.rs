@@ -35,6 +35,107 @@ pub(crate) enum Spec {
     },
 }
 
+/// One family's grid: the values to try of each hyper-parameter (a `max_depth` of 0 means
+/// unlimited for the tree and the forest).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum FamilyGrid {
+    Linear,
+    DecisionTree {
+        max_depth: Vec<usize>,
+        min_samples_leaf: Vec<usize>,
+    },
+    RandomForest {
+        n_trees: Vec<usize>,
+        max_features: Vec<MaxFeatures>,
+        min_samples_leaf: Vec<usize>,
+        max_depth: Vec<usize>,
+    },
+    GradientBoosting {
+        n_rounds: Vec<usize>,
+        learning_rate: Vec<f64>,
+        max_depth: Vec<usize>,
+        subsample: Vec<f64>,
+        lambda: Vec<f64>,
+        min_child_weight: Vec<f64>,
+    },
+}
+
+/// Every grid point of the families, family by family, each family's points in the order of
+/// its axes (the first varies slowest).
+pub(crate) fn grid_points(families: &[FamilyGrid]) -> Vec<Spec> {
+    let depth = |d: usize| if d == 0 { None } else { Some(d) };
+    let mut specs = Vec::new();
+    for family in families {
+        match family {
+            FamilyGrid::Linear => specs.push(Spec::Linear),
+            FamilyGrid::DecisionTree {
+                max_depth,
+                min_samples_leaf,
+            } => {
+                for &d in max_depth {
+                    for &min_samples_leaf in min_samples_leaf {
+                        specs.push(Spec::DecisionTree {
+                            max_depth: depth(d),
+                            min_samples_leaf,
+                        });
+                    }
+                }
+            }
+            FamilyGrid::RandomForest {
+                n_trees,
+                max_features,
+                min_samples_leaf,
+                max_depth,
+            } => {
+                for &n_trees in n_trees {
+                    for &max_features in max_features {
+                        for &min_samples_leaf in min_samples_leaf {
+                            for &d in max_depth {
+                                specs.push(Spec::RandomForest {
+                                    n_trees,
+                                    max_features,
+                                    min_samples_leaf,
+                                    max_depth: depth(d),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            FamilyGrid::GradientBoosting {
+                n_rounds,
+                learning_rate,
+                max_depth,
+                subsample,
+                lambda,
+                min_child_weight,
+            } => {
+                for &n_rounds in n_rounds {
+                    for &learning_rate in learning_rate {
+                        for &max_depth in max_depth {
+                            for &subsample in subsample {
+                                for &lambda in lambda {
+                                    for &min_child_weight in min_child_weight {
+                                        specs.push(Spec::GradientBoosting {
+                                            n_rounds,
+                                            learning_rate,
+                                            max_depth,
+                                            subsample,
+                                            lambda,
+                                            min_child_weight,
+                                        });
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    specs
+}
+
 impl Spec {
     /// The family name used in tables.
     pub(crate) fn family(&self) -> &'static str {

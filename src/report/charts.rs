@@ -710,10 +710,7 @@ pub(crate) fn subsample_indices(n: usize, max: usize, salt: u64) -> Vec<usize> {
 /// centre line (0, +1, −1, +2, …) in a fixed hash order; the row is then scaled so that the
 /// fullest bin reaches ±0.9. Offsets are in [−0.9, 0.9].
 pub(crate) fn beeswarm_offsets(shap: &[f64], bins: usize, salt: u64) -> Vec<f64> {
-    let finite = shap.iter().copied().filter(|v| v.is_finite());
-    let Some((lo, hi)) = finite.fold(None, |acc: Option<(f64, f64)>, v| {
-        Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
-    }) else {
+    let Some((lo, hi)) = super::figures::min_max(shap) else {
         return vec![0.0; shap.len()];
     };
     let bins = bins.max(1) as f64;

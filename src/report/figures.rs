@@ -1596,12 +1596,7 @@ fn tier_colour(i: usize, n: usize) -> String {
     };
     let s = 0.15 + 0.85 * t;
     let mix = |a: f64, b: f64| (a + (b - a) * s).round() as u8;
-    format!(
-        "#{:02x}{:02x}{:02x}",
-        mix(198.0, 8.0),
-        mix(219.0, 48.0),
-        mix(239.0, 107.0)
-    )
+    hex((mix(198.0, 8.0), mix(219.0, 48.0), mix(239.0, 107.0)))
 }
 
 /// Predicted against optimal (oracle) rate, a mark per segment, with the line of perfect
@@ -2378,7 +2373,7 @@ pub(crate) fn shap_dependence(
 }
 
 /// Smallest and largest finite value.
-fn min_max(values: &[f64]) -> Option<(f64, f64)> {
+pub(crate) fn min_max(values: &[f64]) -> Option<(f64, f64)> {
     values
         .iter()
         .copied()

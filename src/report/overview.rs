@@ -9,7 +9,7 @@ use super::charts::{
     MAX_DRAWN_POINTS, SUBSAMPLE_SALT,
 };
 use super::figure::{Anchor, Axis, Figure, Format, Mark};
-use super::figures::{hbars, Bar};
+use super::figures::{hbars, min_max, Bar};
 
 const STEEL: &str = "#3b6ea8";
 const INK: &str = "#222222";
@@ -125,10 +125,7 @@ fn vertical(figure: &Figure, x: f64, colour: &str, dashed: bool) -> Mark {
 fn histogram(spend: &LogValues) -> Figure {
     let title = "Distribution of total spend (log scale)";
     let logs = &spend.logs;
-    let (Some(lo), Some(hi)) = (
-        logs.iter().copied().reduce(f64::min),
-        logs.iter().copied().reduce(f64::max),
-    ) else {
+    let Some((lo, hi)) = min_max(logs) else {
         return no_data(title, "no customers with positive spend");
     };
     let edges = log_bin_edges(lo, hi, bin_count(logs.len()));
@@ -308,12 +305,9 @@ fn price_vs_spend(total_spent: &[f64], avg_item_price: &[f64], fence: f64) -> Fi
             pairs.push((s, p));
         }
     }
-    let range = |f: fn(&(f64, f64)) -> f64| {
-        let mut v = pairs.iter().map(f);
-        let first = v.next()?;
-        Some(v.fold((first, first), |(lo, hi), x| (lo.min(x), hi.max(x))))
-    };
-    let (Some((x_lo, x_hi)), Some((y_lo, y_hi))) = (range(|p| p.0), range(|p| p.1)) else {
+    let spends: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+    let prices: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+    let (Some((x_lo, x_hi)), Some((y_lo, y_hi))) = (min_max(&spends), min_max(&prices)) else {
         return no_data(title, "no customers with positive spend and price");
     };
     let mut figure = Figure::new(

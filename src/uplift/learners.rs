@@ -47,6 +47,23 @@ pub(crate) enum BaseSpec {
 }
 
 impl BaseSpec {
+    /// The base learners to choose from: boosting of `trees` rounds at each depth, then a
+    /// forest of `trees` trees at each minimum leaf size.
+    pub(crate) fn grid(
+        trees: usize,
+        boosting_depths: &[usize],
+        forest_min_leaf: &[usize],
+    ) -> Vec<Self> {
+        let boosting = boosting_depths.iter().map(|&depth| BaseSpec::Boosting {
+            rounds: trees,
+            depth,
+        });
+        let forest = forest_min_leaf
+            .iter()
+            .map(|&min_leaf| BaseSpec::Forest { trees, min_leaf });
+        boosting.chain(forest).collect()
+    }
+
     pub(crate) fn name(&self) -> String {
         match self {
             BaseSpec::Boosting { rounds, depth } => {
